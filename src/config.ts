@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+const Int = (min: number, max: number, description: string) =>
+  Type.Integer({ minimum: min, maximum: max, description });
+
+/** Every configuration key, documented. Defaults live in config/default.json. */
+export const ConfigSchema = Type.Object({
+  host: Type.String({ description: 'Listen address (env HOST). 127.0.0.1 unless you mean to expose it.' }),
+  port: Int(0, 65535, 'Listen port (env PORT).'),
+  publicUrl: Type.String({ description: 'Base URL used in links; empty = derived from the request.' }),
+  apiToken: Type.String({
+    description: 'When set, /api requests need "Authorization: Bearer <token>" (env CASTPOOL_API_TOKEN).',
+  }),
+  logLevel: Type.String({ description: 'pino level (env LOG_LEVEL).' }),
+  maxSessions: Int(1, 10000, 'Live sessions this node admits; more get 429 (env CASTPOOL_MAX_SESSIONS).'),
+  sessionsPerBrowser: Int(1, 64, 'Session contexts per Chromium process; 1 = a browser per session.'),
+  chromiumPath: Type.String({ description: 'Chromium binary (env CHROMIUM_PATH).' }),
+  ffmpegPath: Type.String({ description: 'ffmpeg binary.' }),
+  dataDir: Type.String({ description: 'Root for per-browser profiles; empty = <tmp>/castpool-<uid>.' }),
+  allowedSchemes: Type.Array(Type.String({ pattern: '^[a-z][a-z0-9+.-]*:$' }), {
+    description: 'URL schemes sessions may open, e.g. ["http:","https:"].',
+  }),
+  launchTimeoutMs: Int(1000, 300000, 'Chromium start-up limit.'),
+  navigationTimeoutMs: Int(1000, 300000, 'Navigation limit.'),
+  session: Type.Object({
+    viewport: Type.Object({ width: Int(64, 3840, 'px'), height: Int(64, 2160, 'px') }),
+    fps: Int(1, 60, 'Default target frame rate.'),
+    quality: Int(1, 100, 'Default screencast JPEG quality.'),
+  }),
+  encoder: Type.Object({
+    bitrateKbps: Int(100, 50000, 'Encoder target bitrate.'),
+    keyframeIntervalMs: Int(100, 10000, 'Forced keyframe period; bounds how long a late viewer waits.'),
+    idleRepeatMs: Int(50, 5000, 'Repeat the last frame after this long without a new one (static pages).'),
+  }),
+  throttle: Type.Object({
+    enterAfterWindows: Int(1, 60, 'Consecutive overloaded 1 s windows before throttling.'),
+    leaveAfterWindows: Int(1, 60, 'Consecutive healthy 1 s windows before streaming again.'),
+    dropRatio: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description: 'Share of frames dropped for encoder backlog that counts as overload.',
+    }),
+    backlogFrames: Int(1, 600, 'Frames written but not yet out of the encoder that count as overload.'),
+    fpsFactor: Type.Number({
+      minimum: 0.05,
+      maximum: 1,
+      description: 'Target fps multiplier while throttled.',
+    }),
+    minFps: Int(1, 60, 'Lowest throttled fps.'),
+  }),
+});
+export type Config = Static<typeof ConfigSchema>;
+
+const defaultsPath = new URL('../config/default.json', import.meta.url);
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+function merge<T>(base: T, patch: DeepPartial<T> | undefined): T {
+  if (!patch) return base;
+  const out = { ...base } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(patch)) {
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object'
+        ? merge(current, value as DeepPartial<typeof current>)
+        : value;
+  }
+  return out as T;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): DeepPartial<Config> {
+  const out: DeepPartial<Config> = {};
+  if (env.HOST) out.host = env.HOST;
+  if (env.PORT) out.port = Number(env.PORT);
+  if (env.CASTPOOL_API_TOKEN) out.apiToken = env.CASTPOOL_API_TOKEN;
+  if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  if (env.CASTPOOL_MAX_SESSIONS) out.maxSessions = Number(env.CASTPOOL_MAX_SESSIONS);
+  if (env.CHROMIUM_PATH) out.chromiumPath = env.CHROMIUM_PATH;
+  if (env.CASTPOOL_DATA_DIR) out.dataDir = env.CASTPOOL_DATA_DIR;
+  if (env.CASTPOOL_CONFIG) return merge(JSON.parse(readFileSync(env.CASTPOOL_CONFIG, 'utf8')), out);
+  return out;
+}
+
+/** Defaults, then the JSON file named by CASTPOOL_CONFIG, then environment, then `overrides`; validated. */
+export function loadConfig(overrides?: DeepPartial<Config>, env = process.env): Config {
+  const defaults = JSON.parse(readFileSync(defaultsPath, 'utf8')) as Config;
+  const config = merge(merge(defaults, fromEnv(env)), overrides);
+  if (!config.dataDir) config.dataDir = join(tmpdir(), `castpool-${process.getuid?.() ?? 0}`);
+  const errors = [...Value.Errors(ConfigSchema, config)];
+  if (errors.length > 0) {
+    const detail = errors.map((e) => `${e.path || '/'}: ${e.message}`).join('; ');
+    throw new Error(`invalid castpool configuration: ${detail}`);
+  }
+  return config;
+}

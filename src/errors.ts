@@ -1,0 +1,34 @@
+/** Error codes shared by REST (HTTP status) and, later, NATS service errors. */
+export const errorStatus = {
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  not_acceptable: 406,
+  conflict: 409,
+  precondition_failed: 412,
+  unsupported_media_type: 415,
+  capacity: 429,
+  internal: 500,
+  unavailable: 503,
+} as const;
+export type ErrorCode = keyof typeof errorStatus;
+
+/** A typed, user-facing failure: `code` maps to an HTTP status; `retryable` says whether trying again may help. */
+export class CastpoolError extends Error {
+  override readonly name = 'CastpoolError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly options: { retryable?: boolean; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.status = errorStatus[code];
+  }
+  get retryable(): boolean {
+    return this.options.retryable ?? false;
+  }
+}
+
+export const notFound = (what: string) => new CastpoolError('not_found', `${what} not found`);

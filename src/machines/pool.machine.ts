@@ -1,0 +1,178 @@
+import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, setup } from 'xstate';
+import { browserHostMachine, type HostReport } from './browser-host.machine.js';
+import { type SessionActorRef, sessionMachine } from './session.machine.js';
+import type { SessionParams, ThrottlePolicy } from './types.js';
+
+export interface PoolInput {
+  maxSessions: number;
+  sessionsPerBrowser: number;
+  throttle: ThrottlePolicy;
+}
+
+export interface SessionEntry {
+  ref: SessionActorRef;
+  hostId: string;
+}
+
+export interface HostEntry {
+  ref: AnyActorRef;
+  sessionIds: string[];
+  /** False once crashed or asked to close: no new sessions go there. */
+  accepting: boolean;
+}
+
+export interface PoolContext extends PoolInput {
+  sessions: Record<string, SessionEntry>;
+  hosts: Record<string, HostEntry>;
+  hostSeq: number;
+  shuttingDown: boolean;
+}
+
+export type PoolEvent =
+  | { type: 'session.create'; sessionId: string; params: SessionParams }
+  | { type: 'session.close'; sessionId: string }
+  | { type: 'pool.shutdown' }
+  | HostReport
+  | { type: `xstate.done.actor.${string}` };
+
+const SESSION_ACTOR_PREFIX = 'session:';
+/** A session's child-actor id; its done event is `xstate.done.actor.session:<id>`. */
+export const sessionActorId = (sessionId: string) => `${SESSION_ACTOR_PREFIX}${sessionId}`;
+const finishedSessionId = (eventType: string) => {
+  const actorId = eventType.slice('xstate.done.actor.'.length);
+  return actorId.startsWith(SESSION_ACTOR_PREFIX) ? actorId.slice(SESSION_ACTOR_PREFIX.length) : undefined;
+};
+
+/** Sessions that hold (or are acquiring) browser resources; failed ones hold nothing. */
+export function activeSessionCount(context: PoolContext): number {
+  let count = 0;
+  for (const { ref } of Object.values(context.sessions)) {
+    const { status, value } = ref.getSnapshot();
+    if (status === 'active' && value !== 'failed') count++;
+  }
+  return count;
+}
+
+function pickHost(context: PoolContext): string | undefined {
+  for (const [hostId, host] of Object.entries(context.hosts))
+    if (host.accepting && host.sessionIds.length < context.sessionsPerBrowser) return hostId;
+  return undefined;
+}
+
+/** Admission, placement on browser hosts, and the end of every session and host. */
+export const poolMachine = setup({
+  types: {
+    context: {} as PoolContext,
+    input: {} as PoolInput,
+    events: {} as PoolEvent,
+  },
+  actors: { session: sessionMachine, browserHost: browserHostMachine },
+  guards: {
+    hasCapacity: ({ context, event }) =>
+      !context.shuttingDown &&
+      event.type === 'session.create' &&
+      !context.sessions[event.sessionId] &&
+      activeSessionCount(context) < context.maxSessions,
+  },
+  actions: {
+    admitSession: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.create') return;
+      let hostId = pickHost(context);
+      const hosts = { ...context.hosts };
+      let hostSeq = context.hostSeq;
+      if (!hostId) {
+        hostSeq++;
+        hostId = `host-${hostSeq}`;
+        const id = hostId;
+        enqueue.assign({
+          hosts: ({ spawn }) => ({
+            ...hosts,
+            [id]: {
+              ref: spawn('browserHost', { id, input: { hostId: id } }),
+              sessionIds: [],
+              accepting: true,
+            },
+          }),
+          hostSeq,
+        });
+      }
+      const placedOn = hostId;
+      const { sessionId } = event;
+      enqueue.assign(({ context: ctx, spawn }) => {
+        const host = ctx.hosts[placedOn] as HostEntry;
+        const ref = spawn('session', {
+          id: sessionActorId(sessionId),
+          input: { sessionId, params: event.params, throttle: ctx.throttle },
+        });
+        return {
+          sessions: { ...ctx.sessions, [sessionId]: { ref, hostId: placedOn } },
+          hosts: { ...ctx.hosts, [placedOn]: { ...host, sessionIds: [...host.sessionIds, sessionId] } },
+        };
+      });
+      enqueue.sendTo(
+        ({ context: ctx }) => (ctx.hosts[placedOn] as HostEntry).ref,
+        ({ context: ctx }) => ({
+          type: 'host.attach',
+          sessionId,
+          session: (ctx.sessions[sessionId] as SessionEntry).ref,
+        }),
+      );
+    }),
+    closeSession: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.close') return;
+      const entry = context.sessions[event.sessionId];
+      if (entry) enqueue.sendTo(entry.ref, { type: 'close' });
+    }),
+    forgetSession: enqueueActions(({ context, event, enqueue }) => {
+      const sessionId = finishedSessionId(event.type);
+      const entry = sessionId === undefined ? undefined : context.sessions[sessionId];
+      if (!sessionId || !entry) return;
+      enqueue.stopChild(entry.ref);
+      const { [sessionId]: _gone, ...sessions } = context.sessions;
+      const host = context.hosts[entry.hostId];
+      const hosts = { ...context.hosts };
+      if (host) {
+        const sessionIds = host.sessionIds.filter((id) => id !== sessionId);
+        enqueue.sendTo(host.ref, { type: 'host.detach', sessionId });
+        // An empty browser is closed rather than kept warm: memory is per browser, start-up is ~1 s.
+        if (sessionIds.length === 0) {
+          enqueue.sendTo(host.ref, { type: 'host.close' });
+          hosts[entry.hostId] = { ...host, sessionIds, accepting: false };
+        } else hosts[entry.hostId] = { ...host, sessionIds };
+      }
+      enqueue.assign({ sessions, hosts });
+    }),
+    stopAcceptingOnHost: assign(({ context, event }) => {
+      if (event.type !== 'host.crashed') return {};
+      const host = context.hosts[event.hostId];
+      return host ? { hosts: { ...context.hosts, [event.hostId]: { ...host, accepting: false } } } : {};
+    }),
+    forgetHost: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'host.closed') return;
+      const host = context.hosts[event.hostId];
+      if (!host) return;
+      enqueue.stopChild(host.ref);
+      const { [event.hostId]: _gone, ...hosts } = context.hosts;
+      enqueue.assign({ hosts });
+    }),
+    closeEverything: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ shuttingDown: true });
+      for (const { ref } of Object.values(context.sessions)) enqueue.sendTo(ref, { type: 'close' });
+      for (const host of Object.values(context.hosts))
+        if (host.sessionIds.length === 0) enqueue.sendTo(host.ref, { type: 'host.close' });
+    }),
+  },
+}).createMachine({
+  id: 'pool',
+  context: ({ input }) => ({ ...input, sessions: {}, hosts: {}, hostSeq: 0, shuttingDown: false }),
+  on: {
+    'session.create': { guard: 'hasCapacity', actions: 'admitSession' },
+    'session.close': { actions: 'closeSession' },
+    'xstate.done.actor.*': { actions: 'forgetSession' },
+    'host.crashed': { actions: 'stopAcceptingOnHost' },
+    'host.closed': { actions: 'forgetHost' },
+    'pool.shutdown': { actions: 'closeEverything' },
+  },
+});
+
+export type PoolActorRef = ActorRefFrom<typeof poolMachine>;

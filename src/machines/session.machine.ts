@@ -1,0 +1,350 @@
+import { type ActorRefFrom, assign, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
+import type {
+  BrowserHandle,
+  CaptureCommand,
+  CaptureInput,
+  CaptureStats,
+  Codec,
+  PageHandle,
+  SessionParams,
+  ThrottlePolicy,
+  ViewerHandle,
+} from './types.js';
+
+export interface SessionInput {
+  sessionId: string;
+  params: SessionParams;
+  throttle: ThrottlePolicy;
+  /** Consecutive capture failures tolerated before the session fails. */
+  maxCaptureRestarts?: number;
+  now?: () => number;
+}
+
+export interface NavigationResult {
+  requestId: string;
+  url: string;
+  error?: string;
+}
+
+export interface SessionContext {
+  sessionId: string;
+  params: SessionParams;
+  throttle: ThrottlePolicy;
+  url: string;
+  createdAt: number;
+  browser?: BrowserHandle;
+  page?: PageHandle;
+  viewers: Record<string, ViewerHandle>;
+  /** The codec the running (or last) capture encodes; fixed while anyone watches. */
+  codec?: Codec;
+  currentFps: number;
+  stats: CaptureStats;
+  droppedBefore: number;
+  overloadWindows: number;
+  healthyWindows: number;
+  captureRestarts: number;
+  maxCaptureRestarts: number;
+  lastNavigation?: NavigationResult;
+  failure?: string;
+}
+
+export type SessionEvent =
+  | { type: 'host.ready'; browser: BrowserHandle }
+  | { type: 'host.failed'; reason: string }
+  | { type: 'host.crashed'; reason: string }
+  | { type: 'viewer.join'; viewer: ViewerHandle }
+  | { type: 'viewer.left'; viewerId: string }
+  | { type: 'keyframe.request' }
+  | { type: 'capture.stats'; stats: CaptureStats }
+  | { type: 'capture.failed'; reason: string }
+  | { type: 'navigate'; requestId: string; url: string }
+  | { type: 'navigate.done'; result: NavigationResult }
+  | { type: 'close' };
+
+const emptyStats: CaptureStats = {
+  deliveredFps: 0,
+  capturedFps: 0,
+  offered: 0,
+  busyDrops: 0,
+  backlog: 0,
+  droppedTotal: 0,
+};
+
+const notProvided = (name: string) => () => {
+  throw new Error(`session actor "${name}" was not provided`);
+};
+
+/** A capture window is overloaded when the encoder skipped too many offered frames or lags behind. */
+export function isOverloaded(stats: CaptureStats, policy: ThrottlePolicy): boolean {
+  const skippedShare = stats.offered > 0 ? stats.busyDrops / stats.offered : 0;
+  return skippedShare > policy.dropRatio || stats.backlog > policy.backlogFrames;
+}
+
+export function throttledFps(params: SessionParams, policy: ThrottlePolicy): number {
+  return Math.max(policy.minFps, Math.min(params.fps, Math.round(params.fps * policy.fpsFactor)));
+}
+
+export const sessionMachine = setup({
+  types: {
+    context: {} as SessionContext,
+    input: {} as SessionInput,
+    events: {} as SessionEvent,
+  },
+  actors: {
+    openPage: fromPromise<PageHandle, { browser: BrowserHandle; sessionId: string; params: SessionParams }>(
+      notProvided('openPage'),
+    ),
+    closePage: fromPromise<void, { page: PageHandle | undefined }>(notProvided('closePage')),
+    /** Navigates, then reports `navigate.done` (a spawned child's output would not reach the session). */
+    navigatePage: fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; url: string }>(
+      notProvided('navigatePage'),
+    ),
+    capture: fromCallback<CaptureCommand, CaptureInput>(notProvided('capture')),
+    viewer: fromCallback<{ type: 'noop' }, { page: PageHandle; viewer: ViewerHandle }>(notProvided('viewer')),
+  },
+  guards: {
+    hasViewers: ({ context }) => Object.keys(context.viewers).length > 0,
+    hasNoViewers: ({ context }) => Object.keys(context.viewers).length === 0,
+    hasPage: ({ context }) => context.page !== undefined,
+    overloadPersists: ({ context, event }) =>
+      event.type === 'capture.stats' &&
+      isOverloaded(event.stats, context.throttle) &&
+      context.overloadWindows + 1 >= context.throttle.enterAfterWindows,
+    recoveryPersists: ({ context, event }) =>
+      event.type === 'capture.stats' &&
+      !isOverloaded(event.stats, context.throttle) &&
+      context.healthyWindows + 1 >= context.throttle.leaveAfterWindows,
+    mayRestartCapture: ({ context }) => context.captureRestarts < context.maxCaptureRestarts,
+    codecFits: ({ context, event }) =>
+      event.type === 'viewer.join' &&
+      (Object.keys(context.viewers).length === 0 || context.codec === event.viewer.codec),
+  },
+  actions: {
+    rememberBrowser: assign({
+      browser: ({ event }) => (event.type === 'host.ready' ? event.browser : undefined),
+    }),
+    recordFailure: assign({
+      failure: ({ event }) => {
+        if ('reason' in event) return event.reason;
+        if ('error' in event) return event.error instanceof Error ? event.error.message : String(event.error);
+        return 'unknown failure';
+      },
+    }),
+    addViewer: assign(({ context, event }) => {
+      if (event.type !== 'viewer.join') return {};
+      const { viewer } = event;
+      return { viewers: { ...context.viewers, [viewer.viewerId]: viewer }, codec: viewer.codec };
+    }),
+    spawnViewer: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'viewer.join' || !context.page) return;
+      enqueue.spawnChild('viewer', {
+        id: `viewer:${event.viewer.viewerId}`,
+        input: { page: context.page, viewer: event.viewer },
+      });
+    }),
+    removeViewer: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'viewer.left' || !context.viewers[event.viewerId]) return;
+      enqueue.stopChild(`viewer:${event.viewerId}`);
+      const { [event.viewerId]: _gone, ...rest } = context.viewers;
+      enqueue.assign({ viewers: rest });
+    }),
+    removeAllViewers: enqueueActions(({ context, enqueue }) => {
+      for (const id of Object.keys(context.viewers)) enqueue.stopChild(`viewer:${id}`);
+      enqueue.assign({ viewers: {} });
+    }),
+    startNavigation: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'navigate' || !context.page) return;
+      enqueue.spawnChild('navigatePage', {
+        id: `navigate:${event.requestId}`,
+        input: { page: context.page, requestId: event.requestId, url: event.url },
+      });
+    }),
+    recordNavigation: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'navigate.done') return;
+      enqueue.stopChild(`navigate:${event.result.requestId}`);
+      enqueue.assign({
+        lastNavigation: event.result,
+        url: event.result.error ? context.url : event.result.url,
+      });
+    }),
+    recordStats: assign(({ context, event }) => {
+      if (event.type !== 'capture.stats') return {};
+      const overloaded = isOverloaded(event.stats, context.throttle);
+      return {
+        stats: { ...event.stats, droppedTotal: context.droppedBefore + event.stats.droppedTotal },
+        overloadWindows: overloaded ? context.overloadWindows + 1 : 0,
+        healthyWindows: overloaded ? 0 : context.healthyWindows + 1,
+      };
+    }),
+    resetWindows: assign({ overloadWindows: 0, healthyWindows: 0 }),
+    /** A new capture counts drops from zero; keep the session's total. */
+    carryDrops: assign(({ context }) => ({
+      droppedBefore: context.stats.droppedTotal,
+      stats: { ...emptyStats, droppedTotal: context.stats.droppedTotal },
+    })),
+    clearRestarts: assign({ captureRestarts: 0 }),
+    countRestart: assign({ captureRestarts: ({ context }) => context.captureRestarts + 1 }),
+    useFullRate: assign({ currentFps: ({ context }) => context.params.fps }),
+    useThrottledRate: assign({ currentFps: ({ context }) => throttledFps(context.params, context.throttle) }),
+    tellCaptureRate: sendTo(
+      'capture',
+      ({ context }): CaptureCommand => ({ type: 'capture.rate', fps: context.currentFps }),
+    ),
+    askKeyframe: sendTo('capture', { type: 'capture.keyframe' } satisfies CaptureCommand),
+    stopStats: assign({
+      stats: ({ context }) => ({ ...emptyStats, droppedTotal: context.stats.droppedTotal }),
+    }),
+  },
+}).createMachine({
+  id: 'session',
+  context: ({ input }) => ({
+    sessionId: input.sessionId,
+    params: input.params,
+    throttle: input.throttle,
+    url: input.params.url,
+    createdAt: (input.now ?? Date.now)(),
+    viewers: {},
+    currentFps: input.params.fps,
+    stats: emptyStats,
+    droppedBefore: 0,
+    overloadWindows: 0,
+    healthyWindows: 0,
+    captureRestarts: 0,
+    maxCaptureRestarts: input.maxCaptureRestarts ?? 3,
+  }),
+  initial: 'launching',
+  on: {
+    close: '.closing',
+  },
+  states: {
+    launching: {
+      initial: 'waitingForHost',
+      on: {
+        'host.failed': { target: 'failed', actions: 'recordFailure' },
+        'host.crashed': { target: 'failed', actions: 'recordFailure' },
+      },
+      states: {
+        waitingForHost: {
+          on: { 'host.ready': { target: 'opening', actions: 'rememberBrowser' } },
+        },
+        opening: {
+          invoke: {
+            src: 'openPage',
+            input: ({ context }) => ({
+              browser: context.browser as BrowserHandle,
+              sessionId: context.sessionId,
+              params: context.params,
+            }),
+            onDone: { target: '#session.live', actions: assign({ page: ({ event }) => event.output }) },
+            onError: { target: '#session.failed', actions: 'recordFailure' },
+          },
+        },
+      },
+    },
+    live: {
+      initial: 'idle',
+      on: {
+        'viewer.join': { guard: 'codecFits', actions: ['addViewer', 'spawnViewer'] },
+        'viewer.left': { actions: 'removeViewer' },
+        navigate: { actions: 'startNavigation' },
+        'navigate.done': { actions: 'recordNavigation' },
+        'host.crashed': { target: 'failed', actions: 'recordFailure' },
+      },
+      states: {
+        idle: {
+          always: { guard: 'hasViewers', target: 'watched' },
+        },
+        watched: {
+          entry: ['resetWindows', 'carryDrops'],
+          exit: 'stopStats',
+          always: { guard: 'hasNoViewers', target: 'idle', actions: ['clearRestarts', 'useFullRate'] },
+          invoke: {
+            id: 'capture',
+            src: 'capture',
+            input: ({ context }) => ({
+              page: context.page as PageHandle,
+              params: context.params,
+              codec: context.codec ?? 'H264',
+              fps: context.currentFps,
+            }),
+          },
+          on: {
+            'keyframe.request': { actions: 'askKeyframe' },
+            'capture.failed': [
+              { guard: 'mayRestartCapture', target: 'watched', reenter: true, actions: 'countRestart' },
+              { target: '#session.failed', actions: 'recordFailure' },
+            ],
+          },
+          initial: 'streaming',
+          states: {
+            streaming: {
+              on: {
+                'capture.stats': [
+                  {
+                    guard: 'overloadPersists',
+                    target: 'throttled',
+                    actions: ['recordStats', 'useThrottledRate', 'tellCaptureRate', 'resetWindows'],
+                  },
+                  { actions: ['recordStats', 'clearRestarts'] },
+                ],
+              },
+            },
+            throttled: {
+              on: {
+                'capture.stats': [
+                  {
+                    guard: 'recoveryPersists',
+                    target: 'streaming',
+                    actions: ['recordStats', 'useFullRate', 'tellCaptureRate', 'resetWindows'],
+                  },
+                  { actions: 'recordStats' },
+                ],
+              },
+            },
+          },
+        },
+      },
+    },
+    closing: {
+      entry: 'removeAllViewers',
+      always: { guard: ({ context }) => context.page === undefined, target: 'closed' },
+      invoke: {
+        src: 'closePage',
+        input: ({ context }) => ({ page: context.page }),
+        onDone: 'closed',
+        onError: 'closed',
+      },
+      on: { close: {} },
+    },
+    failed: {
+      entry: 'removeAllViewers',
+      // Release what the session still holds; a crashed browser has nothing left to release.
+      invoke: {
+        src: 'closePage',
+        input: ({ context }) => ({ page: context.page }),
+        onDone: { actions: assign({ page: undefined }) },
+        onError: { actions: assign({ page: undefined }) },
+      },
+      on: { close: 'closed' },
+    },
+    closed: {
+      type: 'final',
+      entry: assign({ page: undefined, browser: undefined }),
+    },
+  },
+});
+
+export type SessionMachine = typeof sessionMachine;
+export type SessionActorRef = ActorRefFrom<typeof sessionMachine>;
+
+/** The user-facing name of a session's state. */
+export function sessionStateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const [top, sub] = Object.entries(value)[0] ?? [];
+    // live.idle → idle, live.watched.streaming → streaming; launching.* → launching
+    if (top === 'live' || top === 'watched') return sessionStateName(sub);
+    return top ?? 'unknown';
+  }
+  return 'unknown';
+}

@@ -1,0 +1,65 @@
+/** Types the statecharts share. Handles are opaque to machines: effect actors create and read them. */
+export type Codec = 'H264' | 'VP8';
+
+export interface Viewport {
+  width: number;
+  height: number;
+}
+
+export interface SessionParams {
+  url: string;
+  viewport: Viewport;
+  fps: number;
+  quality: number;
+}
+
+/** A running browser, created by `launchBrowser`. */
+export interface BrowserHandle {
+  readonly hostId: string;
+}
+
+/** A session's page and its media plumbing, created by `openPage`. */
+export interface PageHandle {
+  readonly sessionId: string;
+}
+
+/** A negotiated WHEP viewer, created outside the machine before it joins. */
+export interface ViewerHandle {
+  readonly viewerId: string;
+  readonly codec: Codec;
+}
+
+/** What a capture actor reports once a second. */
+export interface CaptureStats {
+  /** Frames that left the encoder in the last window. */
+  deliveredFps: number;
+  /** Frames the source produced in the last window. */
+  capturedFps: number;
+  /** Frames offered to the encoder in the last window. */
+  offered: number;
+  /** Frames skipped in the last window because the encoder was still busy. */
+  busyDrops: number;
+  /** Frames written but not yet out of the encoder. */
+  backlog: number;
+  /** Frames dropped since the capture started (replaced in the slot or skipped). */
+  droppedTotal: number;
+}
+
+export interface ThrottlePolicy {
+  enterAfterWindows: number;
+  leaveAfterWindows: number;
+  dropRatio: number;
+  backlogFrames: number;
+  fpsFactor: number;
+  minFps: number;
+}
+
+/** Commands a capture actor accepts from its session. */
+export type CaptureCommand = { type: 'capture.rate'; fps: number } | { type: 'capture.keyframe' };
+
+export interface CaptureInput {
+  page: PageHandle;
+  params: SessionParams;
+  codec: Codec;
+  fps: number;
+}

@@ -1,0 +1,64 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+/** Request/response schemas shared by REST validation and OpenAPI (and NATS payloads later). */
+export const Viewport = Type.Object(
+  {
+    width: Type.Integer({ minimum: 64, maximum: 3840 }),
+    height: Type.Integer({ minimum: 64, maximum: 2160 }),
+  },
+  { additionalProperties: false },
+);
+
+export const CreateSessionBody = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 8192, description: 'Page to open (http/https by default).' }),
+    viewport: Type.Optional(Viewport),
+    fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
+    quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateSessionBody = Static<typeof CreateSessionBody>;
+
+export const NavigateBody = Type.Object(
+  { url: Type.String({ minLength: 1, maxLength: 8192 }) },
+  { additionalProperties: false },
+);
+export type NavigateBody = Static<typeof NavigateBody>;
+
+export const SessionIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const ViewerParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64 }),
+  viewerId: Type.String({ minLength: 1, maxLength: 64 }),
+});
+
+export const SessionLinks = Type.Object({ self: Type.String(), whep: Type.String(), view: Type.String() });
+
+export const SessionSummary = Type.Object({
+  id: Type.String(),
+  state: Type.String({ description: 'launching | idle | streaming | throttled | closing | closed | failed' }),
+  url: Type.String(),
+  viewport: Viewport,
+  links: SessionLinks,
+});
+
+export const SessionDetail = Type.Intersect([
+  SessionSummary,
+  Type.Object({
+    failure: Type.Optional(Type.String()),
+    targetFps: Type.Number(),
+    currentFps: Type.Number({ description: 'Capture rate now in force (lower while throttled).' }),
+    deliveredFps: Type.Number({ description: 'Encoded frames per second sent to viewers (last second).' }),
+    droppedFrames: Type.Integer({ description: 'Frames skipped since creation (latest frame won).' }),
+    viewers: Type.Integer(),
+    codec: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+  }),
+]);
+export type SessionDetail = Static<typeof SessionDetail>;
+
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String({ description: 'machine-readable code' }),
+  message: Type.String(),
+});

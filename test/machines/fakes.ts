@@ -1,0 +1,60 @@
+import { type AnyActorRef, fromCallback, fromPromise } from 'xstate';
+import type { CaptureCommand, CaptureInput, ThrottlePolicy } from '../../src/machines/types.js';
+
+export const policy: ThrottlePolicy = {
+  enterAfterWindows: 2,
+  leaveAfterWindows: 3,
+  dropRatio: 0.25,
+  backlogFrames: 6,
+  fpsFactor: 0.5,
+  minFps: 5,
+};
+
+export const params = {
+  url: 'http://127.0.0.1/',
+  viewport: { width: 640, height: 360 },
+  fps: 30,
+  quality: 80,
+};
+
+/** A fake capture that records what it was told and lets the test report as it. */
+export function fakeCapture() {
+  const log: { started: CaptureInput[]; commands: CaptureCommand[]; stopped: number } = {
+    started: [],
+    commands: [],
+    stopped: 0,
+  };
+  let sendBack: ((event: { type: string } & Record<string, unknown>) => void) | undefined;
+  const logic = fromCallback<CaptureCommand, CaptureInput>(({ input, receive, sendBack: back }) => {
+    log.started.push(input);
+    sendBack = back as typeof sendBack;
+    receive((command) => log.commands.push(command));
+    return () => {
+      log.stopped++;
+    };
+  });
+  return { logic, log, report: (event: { type: string } & Record<string, unknown>) => sendBack?.(event) };
+}
+
+export const fakeViewer = fromCallback<{ type: 'noop' }, { viewer: { viewerId: string } }>(() => () => {});
+export const fakePage = fromPromise(async ({ input }: { input: { sessionId: string } }) => ({
+  sessionId: input.sessionId,
+}));
+export const noop = fromPromise(async () => {});
+
+export const stats = (over: boolean) => ({
+  deliveredFps: over ? 10 : 30,
+  capturedFps: 60,
+  offered: 30,
+  busyDrops: over ? 20 : 0,
+  backlog: 0,
+  droppedTotal: over ? 20 : 0,
+});
+
+export const viewer = (viewerId: string, codec: 'H264' | 'VP8' = 'H264') => ({
+  type: 'viewer.join' as const,
+  viewer: { viewerId, codec },
+});
+
+export const host = { hostId: 'host-1' };
+export type Ref = AnyActorRef;

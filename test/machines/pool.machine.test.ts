@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { type AnyActorRef, createActor, fromCallback, fromPromise } from 'xstate';
+import { browserHostMachine } from '../../src/machines/browser-host.machine.js';
+import { activeSessionCount, poolMachine } from '../../src/machines/pool.machine.js';
+import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
+import { fakeCapture, fakePage, fakeViewer, params, policy } from './fakes.js';
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+function startPool(
+  options: { maxSessions?: number; sessionsPerBrowser?: number; launchFails?: boolean } = {},
+) {
+  const launched: string[] = [];
+  const closedBrowsers: string[] = [];
+  const crashers = new Map<string, () => void>();
+  const host = browserHostMachine.provide({
+    actors: {
+      launchBrowser: fromPromise(async ({ input }) => {
+        if (options.launchFails) throw new Error('chromium not found');
+        launched.push(input.hostId);
+        return { hostId: input.hostId };
+      }),
+      watchBrowser: fromCallback(({ input, sendBack }) => {
+        crashers.set(input.browser.hostId, () => sendBack({ type: 'browser.disconnected' }));
+      }),
+      closeBrowser: fromPromise(async ({ input }) => {
+        if (input.browser) closedBrowsers.push(input.browser.hostId);
+      }),
+    },
+  });
+  const session = sessionMachine.provide({
+    actors: {
+      openPage: fakePage,
+      closePage: fromPromise(async () => {}),
+      navigatePage: fromCallback(() => {}),
+      capture: fakeCapture().logic,
+      viewer: fakeViewer,
+    },
+  });
+  const pool = createActor(poolMachine.provide({ actors: { session, browserHost: host } }), {
+    input: {
+      maxSessions: options.maxSessions ?? 10,
+      sessionsPerBrowser: options.sessionsPerBrowser ?? 2,
+      throttle: policy,
+    },
+  }).start();
+  const state = (id: string) => {
+    const entry = pool.getSnapshot().context.sessions[id];
+    return entry ? sessionStateName(entry.ref.getSnapshot().value) : 'gone';
+  };
+  const create = (sessionId: string) => pool.send({ type: 'session.create', sessionId, params });
+  return { pool, launched, closedBrowsers, crashers, state, create };
+}
+
+describe('pool machine', () => {
+  it('places sessions on browser hosts, sessionsPerBrowser at a time', async () => {
+    const { pool, launched, state, create } = startPool({ sessionsPerBrowser: 2 });
+    for (const id of ['a', 'b', 'c']) create(id);
+    await settle();
+    await settle();
+    expect(launched).toEqual(['host-1', 'host-2']);
+    expect(['a', 'b', 'c'].map(state)).toEqual(['idle', 'idle', 'idle']);
+    const { hosts } = pool.getSnapshot().context;
+    expect(hosts['host-1']?.sessionIds).toEqual(['a', 'b']);
+    expect(hosts['host-2']?.sessionIds).toEqual(['c']);
+  });
+
+  it('refuses sessions beyond maxSessions and duplicate ids', async () => {
+    const { pool, create } = startPool({ maxSessions: 2 });
+    create('a');
+    create('a');
+    create('b');
+    create('c');
+    expect(Object.keys(pool.getSnapshot().context.sessions)).toEqual(['a', 'b']);
+    expect(activeSessionCount(pool.getSnapshot().context)).toBe(2);
+  });
+
+  it('forgets a closed session and closes its browser once empty', async () => {
+    const { pool, closedBrowsers, state, create } = startPool({ sessionsPerBrowser: 2 });
+    create('a');
+    create('b');
+    await settle();
+    pool.send({ type: 'session.close', sessionId: 'a' });
+    await settle();
+    expect(state('a')).toBe('gone');
+    expect(closedBrowsers).toEqual([]);
+    pool.send({ type: 'session.close', sessionId: 'b' });
+    await settle();
+    await settle();
+    expect(closedBrowsers).toEqual(['host-1']);
+    expect(pool.getSnapshot().context.hosts).toEqual({});
+    expect(Object.keys(pool.getSnapshot().children)).toEqual([]);
+  });
+
+  it('reports a browser crash to each of its sessions and places new sessions elsewhere', async () => {
+    const { pool, crashers, launched, state, create } = startPool({ sessionsPerBrowser: 3 });
+    create('a');
+    create('b');
+    await settle();
+    crashers.get('host-1')?.();
+    await settle();
+    expect(state('a')).toBe('failed');
+    expect(pool.getSnapshot().context.sessions.a?.ref.getSnapshot().context.failure).toMatch(/exited/);
+    expect(state('b')).toBe('failed');
+    create('c');
+    await settle();
+    expect(launched).toEqual(['host-1', 'host-2']);
+    expect(state('c')).toBe('idle');
+    // failed sessions hold nothing and do not count against capacity
+    expect(activeSessionCount(pool.getSnapshot().context)).toBe(1);
+  });
+
+  it('fails sessions whose browser cannot launch', async () => {
+    const { state, create } = startPool({ launchFails: true });
+    create('a');
+    await settle();
+    expect(state('a')).toBe('failed');
+  });
+
+  it('closes every session and browser on shutdown and then admits nothing', async () => {
+    const { pool, closedBrowsers, create } = startPool({ sessionsPerBrowser: 1 });
+    create('a');
+    create('b');
+    await settle();
+    pool.send({ type: 'pool.shutdown' });
+    await settle();
+    await settle();
+    expect(pool.getSnapshot().context.sessions).toEqual({});
+    expect(closedBrowsers.sort()).toEqual(['host-1', 'host-2']);
+    create('c');
+    expect(pool.getSnapshot().context.sessions).toEqual({});
+    const children: AnyActorRef[] = Object.values(pool.getSnapshot().children);
+    expect(children).toHaveLength(0);
+  });
+});

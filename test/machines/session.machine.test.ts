@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, fromCallback, fromPromise } from 'xstate';
+import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
+import { fakeCapture, fakePage, fakeViewer, host, noop, params, policy, stats, viewer } from './fakes.js';
+
+function start(overrides: Partial<Parameters<typeof sessionMachine.provide>[0]['actors']> = {}) {
+  const capture = fakeCapture();
+  const closed: unknown[] = [];
+  const machine = sessionMachine.provide({
+    actors: {
+      openPage: fakePage,
+      closePage: fromPromise(async ({ input }) => {
+        closed.push(input.page);
+      }),
+      navigatePage: fromCallback(({ input, sendBack }) => {
+        sendBack({ type: 'navigate.done', result: { requestId: input.requestId, url: input.url } });
+      }),
+      capture: capture.logic,
+      viewer: fakeViewer,
+      ...overrides,
+    },
+  });
+  const actor = createActor(machine, { input: { sessionId: 's1', params, throttle: policy } }).start();
+  const state = () => sessionStateName(actor.getSnapshot().value);
+  return { actor, capture, closed, state };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe('session machine', () => {
+  it('launches on a ready host, idles with no viewer and captures nothing', async () => {
+    const { actor, capture, state } = start();
+    expect(state()).toBe('launching');
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    expect(state()).toBe('idle');
+    expect(capture.log.started).toHaveLength(0);
+  });
+
+  it('streams while watched and goes back to idle when the last viewer leaves', async () => {
+    const { actor, capture, state } = start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    expect(state()).toBe('streaming');
+    expect(capture.log.started).toHaveLength(1);
+    expect(capture.log.started[0]?.codec).toBe('H264');
+    actor.send(viewer('v2'));
+    expect(capture.log.started).toHaveLength(1); // one encoder whatever the viewers
+    actor.send({ type: 'viewer.left', viewerId: 'v1' });
+    expect(state()).toBe('streaming');
+    actor.send({ type: 'viewer.left', viewerId: 'v2' });
+    expect(state()).toBe('idle');
+    expect(capture.log.stopped).toBe(1);
+  });
+
+  it('refuses a second viewer whose codec differs from the running encoder', async () => {
+    const { actor, state } = start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1', 'VP8'));
+    actor.send(viewer('v2', 'H264'));
+    expect(Object.keys(actor.getSnapshot().context.viewers)).toEqual(['v1']);
+    expect(actor.getSnapshot().context.codec).toBe('VP8');
+    expect(state()).toBe('streaming');
+  });
+
+  it('throttles after persistent overload and recovers with hysteresis', async () => {
+    const { actor, capture, state } = start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    actor.send({ type: 'capture.stats', stats: stats(true) });
+    expect(state()).toBe('streaming'); // one bad window is not enough
+    actor.send({ type: 'capture.stats', stats: stats(true) });
+    expect(state()).toBe('throttled');
+    expect(actor.getSnapshot().context.currentFps).toBe(15);
+    expect(capture.log.commands).toContainEqual({ type: 'capture.rate', fps: 15 });
+    actor.send({ type: 'capture.stats', stats: stats(false) });
+    actor.send({ type: 'capture.stats', stats: stats(true) }); // relapse resets the count
+    actor.send({ type: 'capture.stats', stats: stats(false) });
+    actor.send({ type: 'capture.stats', stats: stats(false) });
+    expect(state()).toBe('throttled');
+    actor.send({ type: 'capture.stats', stats: stats(false) });
+    expect(state()).toBe('streaming');
+    expect(capture.log.commands.at(-1)).toEqual({ type: 'capture.rate', fps: 30 });
+    expect(actor.getSnapshot().context.stats.deliveredFps).toBe(30);
+  });
+
+  it('enters throttled on encoder backlog alone', async () => {
+    const { actor, state } = start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    const backlog = { ...stats(false), backlog: 20 };
+    actor.send({ type: 'capture.stats', stats: backlog });
+    actor.send({ type: 'capture.stats', stats: backlog });
+    expect(state()).toBe('throttled');
+  });
+
+  it('keeps counting dropped frames across captures', async () => {
+    const { actor } = start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    actor.send({ type: 'capture.stats', stats: { ...stats(false), droppedTotal: 7 } });
+    actor.send({ type: 'viewer.left', viewerId: 'v1' });
+    actor.send(viewer('v2'));
+    actor.send({ type: 'capture.stats', stats: { ...stats(false), droppedTotal: 3 } });
+    expect(actor.getSnapshot().context.stats.droppedTotal).toBe(10);
+  });
+
+  it('restarts a failed capture a few times, then fails with the reason', async () => {
+    const { actor, capture, state } = start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    for (let i = 0; i < 3; i++) capture.report({ type: 'capture.failed', reason: 'encoder exited' });
+    expect(capture.log.started).toHaveLength(4);
+    expect(state()).toBe('streaming');
+    capture.report({ type: 'capture.failed', reason: 'encoder exited' });
+    expect(state()).toBe('failed');
+    expect(actor.getSnapshot().context.failure).toBe('encoder exited');
+    expect(actor.getSnapshot().context.viewers).toEqual({});
+  });
+
+  it('forwards keyframe requests to the capture', async () => {
+    const { actor, capture } = start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    actor.send({ type: 'keyframe.request' });
+    expect(capture.log.commands).toContainEqual({ type: 'capture.keyframe' });
+  });
+
+  it('navigates through the navigatePage actor and records the result', async () => {
+    const { actor } = start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send({ type: 'navigate', requestId: 'r1', url: 'http://127.0.0.1/next' });
+    await settle();
+    expect(actor.getSnapshot().context.lastNavigation).toEqual({
+      requestId: 'r1',
+      url: 'http://127.0.0.1/next',
+    });
+    expect(actor.getSnapshot().context.url).toBe('http://127.0.0.1/next');
+  });
+
+  it('fails when the page cannot open, or the host fails or crashes', async () => {
+    const broken = start({
+      openPage: fromPromise(async () => {
+        throw new Error('context refused');
+      }),
+    });
+    broken.actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    expect(broken.state()).toBe('failed');
+    expect(broken.actor.getSnapshot().context.failure).toBe('context refused');
+
+    const noHost = start();
+    noHost.actor.send({ type: 'host.failed', reason: 'no chromium' });
+    expect(noHost.state()).toBe('failed');
+
+    const crashed = start();
+    crashed.actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    crashed.actor.send(viewer('v1'));
+    crashed.actor.send({ type: 'host.crashed', reason: 'browser process exited unexpectedly' });
+    expect(crashed.state()).toBe('failed');
+    expect(crashed.capture.log.stopped).toBe(1);
+  });
+
+  it('closes through closing to closed, releasing the page', async () => {
+    const { actor, closed, state } = start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    actor.send({ type: 'close' });
+    expect(state()).toBe('closing');
+    await settle();
+    expect(state()).toBe('closed');
+    expect(actor.getSnapshot().status).toBe('done');
+    expect(closed).toEqual([{ sessionId: 's1' }]);
+  });
+
+  it('closes at once while still waiting for a host', () => {
+    const { actor, state } = start();
+    actor.send({ type: 'close' });
+    expect(state()).toBe('closed');
+  });
+
+  it('leaves failed only by close', async () => {
+    const { actor, state } = start();
+    actor.send({ type: 'host.failed', reason: 'x' });
+    actor.send(viewer('v1'));
+    expect(state()).toBe('failed');
+    actor.send({ type: 'close' });
+    expect(state()).toBe('closed');
+    await settle();
+    void noop;
+  });
+});
