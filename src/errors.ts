@@ -10,6 +10,7 @@ export const errorStatus = {
   unsupported_media_type: 415,
   capacity: 429,
   internal: 500,
+  navigation_failed: 502,
   unavailable: 503,
 } as const;
 export type ErrorCode = keyof typeof errorStatus;

@@ -46,6 +46,7 @@ export const SessionDetail = Type.Intersect([
   SessionSummary,
   Type.Object({
     failure: Type.Optional(Type.String()),
+    lastNavigation: Type.Optional(Type.Object({ url: Type.String(), error: Type.Optional(Type.String()) })),
     targetFps: Type.Number(),
     currentFps: Type.Number({ description: 'Capture rate now in force (lower while throttled).' }),
     deliveredFps: Type.Number({ description: 'Encoded frames per second sent to viewers (last second).' }),

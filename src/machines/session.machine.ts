@@ -159,6 +159,14 @@ export const sessionMachine = setup({
         input: { page: context.page, requestId: event.requestId, url: event.url },
       });
     }),
+    /** The page opens blank and live at once; the first URL loads like any navigation. */
+    startInitialNavigation: enqueueActions(({ context, enqueue }) => {
+      if (!context.page) return;
+      enqueue.spawnChild('navigatePage', {
+        id: 'navigate:initial',
+        input: { page: context.page, requestId: 'initial', url: context.params.url },
+      });
+    }),
     recordNavigation: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'navigate.done') return;
       enqueue.stopChild(`navigate:${event.result.requestId}`);
@@ -235,7 +243,10 @@ export const sessionMachine = setup({
               sessionId: context.sessionId,
               params: context.params,
             }),
-            onDone: { target: '#session.live', actions: assign({ page: ({ event }) => event.output }) },
+            onDone: {
+              target: '#session.live',
+              actions: [assign({ page: ({ event }) => event.output }), 'startInitialNavigation'],
+            },
             onError: { target: '#session.failed', actions: 'recordFailure' },
           },
         },

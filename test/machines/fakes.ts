@@ -1,5 +1,13 @@
 import { type AnyActorRef, fromCallback, fromPromise } from 'xstate';
-import type { CaptureCommand, CaptureInput, ThrottlePolicy } from '../../src/machines/types.js';
+import type {
+  BrowserHandle,
+  CaptureCommand,
+  CaptureInput,
+  PageHandle,
+  SessionParams,
+  ThrottlePolicy,
+  ViewerHandle,
+} from '../../src/machines/types.js';
 
 export const policy: ThrottlePolicy = {
   enterAfterWindows: 2,
@@ -36,10 +44,13 @@ export function fakeCapture() {
   return { logic, log, report: (event: { type: string } & Record<string, unknown>) => sendBack?.(event) };
 }
 
-export const fakeViewer = fromCallback<{ type: 'noop' }, { viewer: { viewerId: string } }>(() => () => {});
-export const fakePage = fromPromise(async ({ input }: { input: { sessionId: string } }) => ({
-  sessionId: input.sessionId,
-}));
+export const fakeViewer = fromCallback<{ type: 'noop' }, { page: PageHandle; viewer: ViewerHandle }>(
+  () => () => {},
+);
+export const fakePage = fromPromise<
+  PageHandle,
+  { browser: BrowserHandle; sessionId: string; params: SessionParams }
+>(async ({ input }) => ({ sessionId: input.sessionId }));
 export const noop = fromPromise(async () => {});
 
 export const stats = (over: boolean) => ({

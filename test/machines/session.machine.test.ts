@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise } from 'xstate';
 import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
+import type { BrowserHandle, PageHandle, SessionParams } from '../../src/machines/types.js';
 import { fakeCapture, fakePage, fakeViewer, host, noop, params, policy, stats, viewer } from './fakes.js';
 
 function start(overrides: Partial<Parameters<typeof sessionMachine.provide>[0]['actors']> = {}) {
@@ -148,9 +149,11 @@ describe('session machine', () => {
 
   it('fails when the page cannot open, or the host fails or crashes', async () => {
     const broken = start({
-      openPage: fromPromise(async () => {
-        throw new Error('context refused');
-      }),
+      openPage: fromPromise<PageHandle, { browser: BrowserHandle; sessionId: string; params: SessionParams }>(
+        async () => {
+          throw new Error('context refused');
+        },
+      ),
     });
     broken.actor.send({ type: 'host.ready', browser: host });
     await settle();

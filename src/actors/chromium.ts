@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import puppeteer, { type Browser } from 'puppeteer-core';
+import { fromCallback, fromPromise } from 'xstate';
+import type { BrowserHandle } from '../machines/types.js';
+import type { ActorDeps } from './deps.js';
+
+/** Flags every castpool Chromium runs with; the network flags stop it calling home on a closed network. */
+export const CHROMIUM_FLAGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--no-default-browser-check',
+  '--mute-audio',
+  '--hide-scrollbars',
+  '--disable-features=Translate,MediaRouter,OptimizationHints',
+];
+
+export class ChromiumBrowser implements BrowserHandle {
+  constructor(
+    readonly hostId: string,
+    readonly browser: Browser,
+    readonly pid: number,
+    readonly userDataDir: string,
+  ) {}
+}
+
+/** Profile directories are named after the service PID so a successor can tell leftovers apart. */
+export const profileDirName = (hostId: string) =>
+  `browser-${process.pid}-${hostId}-${randomUUID().slice(0, 8)}`;
+
+export function launchBrowserActor(deps: ActorDeps) {
+  return fromPromise<BrowserHandle, { hostId: string }>(async ({ input, signal }) => {
+    const userDataDir = join(deps.config.dataDir, profileDirName(input.hostId));
+    await mkdir(userDataDir, { recursive: true });
+    let browser: Browser | undefined;
+    try {
+      browser = await puppeteer.launch({
+        executablePath: deps.config.chromiumPath,
+        headless: true,
+        pipe: true, // Chromium exits by itself when castpool dies and the pipe closes
+        userDataDir,
+        args: CHROMIUM_FLAGS,
+        ignoreDefaultArgs: ['--headless'],
+        defaultViewport: null,
+        handleSIGINT: false, // castpool owns shutdown; puppeteer would kill browsers before the drain
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+        timeout: deps.config.launchTimeoutMs,
+        protocolTimeout: deps.config.launchTimeoutMs,
+        signal,
+        env: { ...process.env, TMPDIR: userDataDir },
+      });
+      const child = browser.process();
+      if (!child?.pid) throw new Error('Chromium started without a process');
+      deps.processes.track(child, 'chromium', input.hostId);
+      deps.log.info({ hostId: input.hostId, pid: child.pid }, 'browser launched');
+      return new ChromiumBrowser(input.hostId, browser, child.pid, userDataDir);
+    } catch (error) {
+      // A failed launch removes everything it created: no record exists yet to clean it up.
+      const pid = browser?.process()?.pid;
+      if (pid) await deps.processes.stop(pid, 500);
+      await rm(userDataDir, { recursive: true, force: true });
+      throw error;
+    }
+  });
+}
+
+export function watchBrowserActor() {
+  return fromCallback<{ type: 'noop' }, { browser: BrowserHandle }>(({ input, sendBack }) => {
+    const { browser } = input.browser as ChromiumBrowser;
+    const onDisconnect = () => sendBack({ type: 'browser.disconnected' });
+    browser.on('disconnected', onDisconnect);
+    if (!browser.connected) onDisconnect();
+    return () => browser.off('disconnected', onDisconnect);
+  });
+}
+
+export function closeBrowserActor(deps: ActorDeps) {
+  return fromPromise<void, { browser: BrowserHandle | undefined }>(async ({ input }) => {
+    const handle = input.browser as ChromiumBrowser | undefined;
+    if (!handle) return;
+    // Graceful close first (flushes the profile), bounded; then the process group goes regardless.
+    await Promise.race([
+      handle.browser.close().catch(() => {}),
+      new Promise((r) => setTimeout(r, 3000).unref()),
+    ]);
+    await deps.processes.stop(handle.pid, 1000);
+    await rm(handle.userDataDir, { recursive: true, force: true, maxRetries: 3 });
+    deps.log.info({ hostId: handle.hostId, pid: handle.pid }, 'browser closed');
+  });
+}

@@ -1,0 +1,73 @@
+import type { BrowserContext, CDPSession, Page } from 'puppeteer-core';
+import { fromCallback, fromPromise } from 'xstate';
+import type { NavigationResult } from '../machines/session.machine.js';
+import type { BrowserHandle, PageHandle, SessionParams, Viewport } from '../machines/types.js';
+import { RtpFanout } from '../media/rtp-fanout.js';
+import type { ChromiumBrowser } from './chromium.js';
+import type { ActorDeps } from './deps.js';
+
+/** A session's own browser context and page, with the fan-out its capture feeds and its viewers read. */
+export class SessionPage implements PageHandle {
+  readonly fanout = new RtpFanout();
+  constructor(
+    readonly sessionId: string,
+    readonly context: BrowserContext,
+    readonly page: Page,
+    readonly cdp: CDPSession,
+    readonly viewport: Viewport,
+  ) {}
+}
+
+export function openPageActor(deps: ActorDeps) {
+  return fromPromise<PageHandle, { browser: BrowserHandle; sessionId: string; params: SessionParams }>(
+    async ({ input, signal }) => {
+      const { browser } = input.browser as ChromiumBrowser;
+      const context = await browser.createBrowserContext();
+      try {
+        const page = await context.newPage();
+        await page.setViewport(input.params.viewport);
+        const cdp = await page.createCDPSession();
+        // Leaving `launching` (close, crash) aborts us: nothing else would ever close this context.
+        if (signal.aborted) throw new Error('session closed while opening');
+        return new SessionPage(input.sessionId, context, page, cdp, input.params.viewport);
+      } catch (error) {
+        await context.close().catch(() => {});
+        throw error;
+      }
+    },
+  );
+}
+
+export function closePageActor(deps: ActorDeps) {
+  return fromPromise<void, { page: PageHandle | undefined }>(async ({ input }) => {
+    const handle = input.page as SessionPage | undefined;
+    if (!handle) return;
+    // A dead browser never answers; do not hang the close path on it.
+    await Promise.race([
+      handle.context.close().catch(() => {}),
+      new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+    ]);
+    deps.log.debug({ sessionId: handle.sessionId }, 'page closed');
+  });
+}
+
+export function navigatePageActor(deps: ActorDeps) {
+  return fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; url: string }>(
+    ({ input, sendBack }) => {
+      const { page } = input.page as SessionPage;
+      let cancelled = false;
+      const report = (result: NavigationResult) => {
+        if (!cancelled) sendBack({ type: 'navigate.done', result });
+      };
+      page
+        .goto(input.url, { waitUntil: 'load', timeout: deps.config.navigationTimeoutMs })
+        .then(() => report({ requestId: input.requestId, url: page.url() }))
+        .catch((error: Error) =>
+          report({ requestId: input.requestId, url: input.url, error: error.message }),
+        );
+      return () => {
+        cancelled = true;
+      };
+    },
+  );
+}

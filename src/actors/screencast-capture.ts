@@ -1,0 +1,204 @@
+import { randomInt } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import type { Protocol } from 'puppeteer-core';
+import { fromCallback } from 'xstate';
+import type { CaptureCommand, CaptureInput, CaptureStats } from '../machines/types.js';
+import { LatestFrameSlot } from '../media/latest-frame-slot.js';
+import type { ActorDeps } from './deps.js';
+import { FfmpegEncoder } from './ffmpeg-encoder.js';
+import type { SessionPage } from './page.js';
+
+type SendBack = (
+  event: { type: 'capture.stats'; stats: CaptureStats } | { type: 'capture.failed'; reason: string },
+) => void;
+
+/** Wait this long for the screencast's own first frame before taking one screenshot (a static page sends none). */
+const FIRST_FRAME_GRACE_MS = 300;
+const STATS_WINDOW_MS = 1000;
+
+/**
+ * Screencast strategy: CDP JPEG frames → latest-frame slot → paced writes into one ffmpeg → RTP on
+ * loopback → the session's fan-out. Frames are acked at once (holding acks loses a burst's final
+ * state); the rate is held here by pacing, and a newer frame always replaces an unsent one.
+ */
+export class ScreencastPipeline {
+  private readonly slot = new LatestFrameSlot<Buffer>();
+  private socket: Socket | undefined;
+  private encoder: FfmpegEncoder | undefined;
+  private intervalMs: number;
+  private lastWriteAt = -Infinity;
+  private lastFrame: Buffer | undefined;
+  private paceTimer: NodeJS.Timeout | undefined;
+  private repeatTimer: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private firstFrameTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  // counters for the current stats window
+  private captured = 0;
+  private offered = 0;
+  private busyDrops = 0;
+  private framesOutAtWindow = 0;
+  private framesOutAtStart = 0;
+  private readonly onFrame = (frame: Protocol.Page.ScreencastFrameEvent) => this.receive(frame);
+
+  constructor(
+    private readonly page: SessionPage,
+    private readonly input: CaptureInput,
+    private readonly deps: ActorDeps,
+    private readonly sendBack: SendBack,
+  ) {
+    this.intervalMs = 1000 / input.fps;
+  }
+
+  async start(): Promise<void> {
+    const { fanout, cdp, viewport, sessionId } = this.page;
+    fanout.setCodec(this.input.codec);
+    this.framesOutAtWindow = fanout.framesOut;
+    this.framesOutAtStart = fanout.framesOut;
+    const socket = createSocket('udp4');
+    this.socket = socket;
+    socket.on('message', (packet) => fanout.forward(packet));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, '127.0.0.1', () => resolve());
+    });
+    if (this.stopped) return;
+    const { encoder } = this.deps.config;
+    this.encoder = new FfmpegEncoder(
+      {
+        ffmpegPath: this.deps.config.ffmpegPath,
+        codec: this.input.codec,
+        viewport,
+        bitrateKbps: encoder.bitrateKbps,
+        keyframeIntervalMs: encoder.keyframeIntervalMs,
+        rtpPort: socket.address().port,
+        ssrc: randomInt(1, 2 ** 31),
+        owner: sessionId,
+      },
+      this.deps.processes,
+      () => this.pump(),
+    );
+    this.encoder.exited.then(({ code, signal, stderr }) => {
+      if (!this.stopped)
+        this.sendBack({ type: 'capture.failed', reason: `encoder exited (${code ?? signal}): ${stderr}` });
+    });
+    cdp.on('Page.screencastFrame', this.onFrame);
+    await cdp.send('Page.startScreencast', {
+      format: 'jpeg',
+      quality: this.input.params.quality,
+      maxWidth: viewport.width,
+      maxHeight: viewport.height,
+      everyNthFrame: 1, // >1 counts compositor frames, not time, and loses sparse changes
+    });
+    this.firstFrameTimer = setTimeout(() => void this.screenshotIfSilent(), FIRST_FRAME_GRACE_MS);
+    this.repeatTimer = setInterval(() => this.repeatIfStatic(), this.deps.config.encoder.idleRepeatMs);
+    this.statsTimer = setInterval(() => this.reportStats(), STATS_WINDOW_MS);
+  }
+
+  handle(command: CaptureCommand): void {
+    if (command.type === 'capture.rate') this.intervalMs = 1000 / command.fps;
+    // capture.keyframe: the ffmpeg CLI cannot force an IDR; periodic keyframes cover late joiners.
+  }
+
+  /** Hot path: ack, decode base64 once, replace the slot's frame, write if the pace allows. */
+  private receive(frame: Protocol.Page.ScreencastFrameEvent): void {
+    this.page.cdp.send('Page.screencastFrameAck', { sessionId: frame.sessionId }).catch(() => {});
+    if (this.stopped) return;
+    this.captured++;
+    this.slot.put(Buffer.from(frame.data, 'base64'));
+    this.pump();
+  }
+
+  private pump(): void {
+    const encoder = this.encoder;
+    if (this.stopped || !encoder || !this.slot.hasFrame) return;
+    const now = performance.now();
+    const due = this.lastWriteAt + this.intervalMs;
+    if (now < due) {
+      this.paceTimer ??= setTimeout(() => {
+        this.paceTimer = undefined;
+        this.pump();
+      }, due - now);
+      return;
+    }
+    this.offered++;
+    if (encoder.busy) {
+      // Keep the newest frame in the slot; `drain` calls pump again.
+      this.busyDrops++;
+      return;
+    }
+    const jpeg = this.slot.take() as Buffer;
+    this.lastFrame = jpeg;
+    this.lastWriteAt = now;
+    encoder.write(jpeg);
+  }
+
+  /** A page that stopped changing sends nothing: repeat its last frame so keyframes keep coming. */
+  private repeatIfStatic(): void {
+    const encoder = this.encoder;
+    if (!encoder || !this.lastFrame || encoder.busy || this.slot.hasFrame) return;
+    const now = performance.now();
+    if (now - this.lastWriteAt < this.deps.config.encoder.idleRepeatMs) return;
+    this.lastWriteAt = now;
+    encoder.write(this.lastFrame);
+  }
+
+  private async screenshotIfSilent(): Promise<void> {
+    if (this.stopped || this.captured > 0) return;
+    try {
+      const { data } = await this.page.cdp.send('Page.captureScreenshot', {
+        format: 'jpeg',
+        quality: this.input.params.quality,
+      });
+      if (this.stopped || this.captured > 0) return;
+      this.slot.put(Buffer.from(data, 'base64'));
+      this.pump();
+    } catch {
+      // the page is navigating or gone; the screencast or the repeat timer will provide frames
+    }
+  }
+
+  private reportStats(): void {
+    const { fanout } = this.page;
+    const delivered = fanout.framesOut - this.framesOutAtWindow;
+    this.framesOutAtWindow = fanout.framesOut;
+    const written = this.encoder?.framesWritten ?? 0;
+    this.sendBack({
+      type: 'capture.stats',
+      stats: {
+        deliveredFps: Math.round((delivered * 1000) / STATS_WINDOW_MS),
+        capturedFps: Math.round((this.captured * 1000) / STATS_WINDOW_MS),
+        offered: this.offered,
+        busyDrops: this.busyDrops,
+        backlog: Math.max(0, written - (fanout.framesOut - this.framesOutAtStart)),
+        droppedTotal: this.slot.replaced,
+      },
+    });
+    this.captured = 0;
+    this.offered = 0;
+    this.busyDrops = 0;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of [this.paceTimer, this.firstFrameTimer]) clearTimeout(timer);
+    for (const timer of [this.repeatTimer, this.statsTimer]) clearInterval(timer);
+    const { cdp } = this.page;
+    cdp.off('Page.screencastFrame', this.onFrame);
+    await cdp.send('Page.stopScreencast').catch(() => {});
+    await this.encoder?.stop();
+    this.socket?.close();
+  }
+}
+
+/** The capture actor for the screencast strategy; stopping the actor stops Chromium's screencast and ffmpeg. */
+export function screencastCaptureActor(deps: ActorDeps) {
+  return fromCallback<CaptureCommand, CaptureInput>(({ input, sendBack, receive }) => {
+    const pipeline = new ScreencastPipeline(input.page as SessionPage, input, deps, sendBack as SendBack);
+    pipeline.start().catch((error: Error) => sendBack({ type: 'capture.failed', reason: error.message }));
+    receive((command) => pipeline.handle(command));
+    return () => {
+      pipeline.stop().catch((error: Error) => deps.log.warn({ err: error }, 'capture stop failed'));
+    };
+  });
+}

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+import { fromCallback } from 'xstate';
+import type { Codec, PageHandle, ViewerHandle } from '../machines/types.js';
+import { type OfferedCodec, restrictVideoToPayloadType } from '../media/sdp.js';
+import type { ActorDeps } from './deps.js';
+import type { SessionPage } from './page.js';
+
+/** Gathering host candidates takes milliseconds here; a stuck gatherer must not hold the HTTP answer. */
+const GATHER_LIMIT_MS = 2000;
+/** A viewer that never connects is dropped so it does not keep the encoder running. */
+const CONNECT_LIMIT_MS = 15_000;
+/** At most one keyframe request per viewer per this period reaches the capture. */
+const KEYFRAME_REQUEST_GAP_MS = 500;
+
+/** A negotiated WHEP viewer: its werift peer and the track the session's fan-out writes to. */
+export class ViewerPeer implements ViewerHandle {
+  readonly viewerId = randomUUID();
+  /** Changes when the ICE session changes (WHEP ETag). */
+  etag = `"${randomUUID()}"`;
+  constructor(
+    readonly codec: Codec,
+    readonly pc: RTCPeerConnection,
+    readonly track: MediaStreamTrack,
+    readonly answer: string,
+  ) {}
+
+  async close(): Promise<void> {
+    this.track.stop();
+    await this.pc.close().catch(() => {});
+  }
+}
+
+function codecParameters(offered: OfferedCodec): RTCRtpCodecParameters {
+  const rtcpFeedback = [
+    { type: 'nack' },
+    { type: 'nack', parameter: 'pli' },
+    { type: 'ccm', parameter: 'fir' },
+  ];
+  return new RTCRtpCodecParameters(
+    offered.codec === 'H264'
+      ? {
+          mimeType: 'video/H264',
+          clockRate: 90000,
+          rtcpFeedback,
+          parameters:
+            offered.fmtp || 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+        }
+      : { mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback },
+  );
+}
+
+/** Answers a WHEP offer with a send-only werift peer carrying exactly the chosen codec. */
+export async function negotiateViewer(offer: string, codec: OfferedCodec): Promise<ViewerPeer> {
+  const pc = new RTCPeerConnection({
+    iceServers: [], // werift's default is a public STUN host, unreachable from loopback-only machines
+    codecs: { video: [codecParameters(codec)], audio: [] },
+    headerExtensions: { video: [], audio: [] },
+  });
+  try {
+    await pc.setRemoteDescription({
+      type: 'offer',
+      sdp: restrictVideoToPayloadType(offer, codec.payloadType),
+    });
+    const transceiver = pc.getTransceivers().find((t) => t.kind === 'video');
+    if (!transceiver) throw new Error('the offer has no video transceiver');
+    const track = new MediaStreamTrack({ kind: 'video' });
+    await transceiver.sender.replaceTrack(track);
+    transceiver.setDirection('sendonly');
+    await pc.setLocalDescription(await pc.createAnswer());
+    await waitForGathering(pc);
+    const answer = pc.localDescription?.sdp;
+    if (!answer) throw new Error('no local description');
+    return new ViewerPeer(codec.codec, pc, track, answer);
+  } catch (error) {
+    await pc.close().catch(() => {});
+    throw error;
+  }
+}
+
+function waitForGathering(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, GATHER_LIMIT_MS);
+    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') done();
+    });
+    function done() {
+      clearTimeout(timer);
+      unSubscribe();
+      resolve();
+    }
+  });
+}
+
+/**
+ * One viewer of a session: plugs its track into the fan-out, reports when it goes away and
+ * passes its keyframe requests upstream (rate-limited). Stopping the actor closes the peer.
+ */
+export function viewerActor(deps: ActorDeps) {
+  return fromCallback<{ type: 'noop' }, { page: PageHandle; viewer: ViewerHandle }>(({ input, sendBack }) => {
+    const page = input.page as SessionPage;
+    const peer = input.viewer as ViewerPeer;
+    const { viewerId } = peer;
+    page.fanout.add(viewerId, (packet) => peer.track.writeRtp(packet));
+    const left = () => sendBack({ type: 'viewer.left', viewerId });
+    const connectTimer = setTimeout(() => {
+      if (peer.pc.connectionState !== 'connected') left();
+    }, CONNECT_LIMIT_MS);
+    const stateSub = peer.pc.connectionStateChange.subscribe((state) => {
+      if (state === 'failed' || state === 'closed') left();
+    });
+    let lastKeyframeRequest = 0;
+    const sender = peer.pc.getTransceivers()[0]?.sender;
+    const pliSub = sender?.onPictureLossIndication.subscribe(() => {
+      const now = Date.now();
+      if (now - lastKeyframeRequest < KEYFRAME_REQUEST_GAP_MS) return;
+      lastKeyframeRequest = now;
+      sendBack({ type: 'keyframe.request' });
+    });
+    deps.log.debug({ sessionId: page.sessionId, viewerId }, 'viewer joined');
+    return () => {
+      clearTimeout(connectTimer);
+      stateSub.unSubscribe();
+      pliSub?.unSubscribe();
+      page.fanout.remove(viewerId);
+      void peer.close();
+      deps.log.debug({ sessionId: page.sessionId, viewerId }, 'viewer left');
+    };
+  });
+}

@@ -1,0 +1,85 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Commands, SessionView } from '../commands.js';
+import { CreateSessionBody, ErrorBody, NavigateBody, SessionDetail, SessionIdParams } from '../schemas.js';
+import { baseUrl, sessionLinks } from './links.js';
+
+const errors = {
+  400: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  429: ErrorBody,
+  502: ErrorBody,
+  503: ErrorBody,
+};
+
+export const sessionRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publicUrl: string }> = async (
+  app,
+  { commands, publicUrl },
+) => {
+  const withLinks = (request: Parameters<typeof baseUrl>[0], view: SessionView) => ({
+    ...view,
+    links: sessionLinks(baseUrl(request, publicUrl), view.id),
+  });
+
+  app.post(
+    '/api/sessions',
+    {
+      schema: {
+        summary: 'Create a session: a live Chromium page, streamable over WHEP',
+        body: CreateSessionBody,
+        response: { 201: SessionDetail, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const view = await commands.create(request.body);
+      const body = withLinks(request, view);
+      return reply.status(201).header('Location', body.links.self).send(body);
+    },
+  );
+
+  app.get(
+    '/api/sessions',
+    {
+      schema: {
+        summary: 'List sessions',
+        response: { 200: Type.Object({ sessions: Type.Array(SessionDetail) }) },
+      },
+    },
+    async (request) => ({ sessions: commands.list().map((view) => withLinks(request, view)) }),
+  );
+
+  app.get(
+    '/api/sessions/:id',
+    {
+      schema: {
+        summary: 'One session',
+        params: SessionIdParams,
+        response: { 200: SessionDetail, ...errors },
+      },
+    },
+    async (request) => withLinks(request, commands.get(request.params.id)),
+  );
+
+  app.delete(
+    '/api/sessions/:id',
+    { schema: { summary: 'Close a session; answers once its processes are gone', params: SessionIdParams } },
+    async (request, reply) => {
+      await commands.delete(request.params.id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    '/api/sessions/:id/navigate',
+    {
+      schema: {
+        summary: 'Navigate the session page; answers when it has loaded',
+        params: SessionIdParams,
+        body: NavigateBody,
+        response: { 200: SessionDetail, ...errors },
+      },
+    },
+    async (request) => withLinks(request, await commands.navigate(request.params.id, request.body.url)),
+  );
+};

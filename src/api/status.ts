@@ -1,0 +1,97 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { Commands } from '../commands.js';
+import { activeSessionCount } from '../machines/pool.machine.js';
+import type { Castpool } from '../system.js';
+
+const version = process.env.npm_package_version ?? '0.1.0';
+
+/** Health, capacity/info and Prometheus metrics. */
+export const statusRoutes: FastifyPluginAsyncTypebox<{ castpool: Castpool; commands: Commands }> = async (
+  app,
+  { castpool, commands },
+) => {
+  const startedAt = Date.now();
+  const byState = () => {
+    const counts: Record<string, number> = {};
+    for (const { state } of commands.list()) counts[state] = (counts[state] ?? 0) + 1;
+    return counts;
+  };
+
+  app.get(
+    '/api/health',
+    { schema: { summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get('/api/info', { schema: { summary: 'Capacity, sessions by state, version' } }, async () => {
+    const context = castpool.pool.getSnapshot().context;
+    const active = activeSessionCount(context);
+    return {
+      name: 'castpool',
+      version,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      capacity: {
+        maxSessions: context.maxSessions,
+        active,
+        available: Math.max(0, context.maxSessions - active),
+      },
+      sessionsPerBrowser: context.sessionsPerBrowser,
+      browsers: Object.keys(context.hosts).length,
+      sessionsByState: byState(),
+      shuttingDown: context.shuttingDown,
+    };
+  });
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'castpool_process_' });
+  new Gauge({
+    name: 'castpool_sessions',
+    help: 'Sessions by state',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [state, count] of Object.entries(byState())) this.set({ state }, count);
+    },
+  });
+  const perSession = (
+    name: string,
+    help: string,
+    pick: (v: ReturnType<Commands['list']>[number]) => number,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['session'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const view of commands.list()) this.set({ session: view.id }, pick(view));
+      },
+    });
+  perSession(
+    'castpool_session_delivered_fps',
+    'Encoded frames per second sent to viewers',
+    (v) => v.deliveredFps,
+  );
+  perSession(
+    'castpool_session_dropped_frames',
+    'Frames skipped since the session started',
+    (v) => v.droppedFrames,
+  );
+  perSession('castpool_session_viewers', 'Connected WHEP viewers', (v) => v.viewers);
+  new Gauge({
+    name: 'castpool_browsers',
+    help: 'Chromium processes (browser hosts)',
+    registers: [registry],
+    collect() {
+      this.set(Object.keys(castpool.pool.getSnapshot().context.hosts).length);
+    },
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
+};

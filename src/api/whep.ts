@@ -1,0 +1,118 @@
+import '@fastify/swagger';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Commands } from '../commands.js';
+import { CastpoolError } from '../errors.js';
+import { ErrorBody, SessionIdParams, ViewerParams } from '../schemas.js';
+import { baseUrl } from './links.js';
+
+const SDP = 'application/sdp';
+const SDPFRAG = 'application/trickle-ice-sdpfrag';
+
+/** Browser players live on other origins: preflights are answered and WHEP headers exposed. */
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'POST, PATCH, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type, If-Match',
+  'Access-Control-Expose-Headers': 'Location, Link, ETag, Accept-Patch',
+  'Access-Control-Max-Age': '600',
+};
+
+const sdpBody = (description: string) => Type.String({ description });
+
+/** WHEP (draft-ietf-wish-whep): POST an SDP offer, get an answer and a viewer resource to PATCH/DELETE. */
+export const whepRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publicUrl: string }> = async (
+  app,
+  { commands, publicUrl },
+) => {
+  for (const type of [SDP, SDPFRAG]) {
+    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) =>
+      done(null, body),
+    );
+  }
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.headers(CORS_HEADERS);
+  });
+
+  const preflight = async (_request: unknown, reply: { status: (n: number) => { send: () => unknown } }) =>
+    reply.status(204).send();
+  app.options('/api/sessions/:id/whep', { schema: { hide: true } }, preflight);
+  app.options('/api/sessions/:id/whep/:viewerId', { schema: { hide: true } }, preflight);
+
+  app.post(
+    '/api/sessions/:id/whep',
+    {
+      schema: {
+        summary: 'WHEP: start watching a session (body: SDP offer, answer: SDP)',
+        params: SessionIdParams,
+        consumes: [SDP],
+        body: sdpBody('SDP offer'),
+        produces: [SDP],
+        response: {
+          201: sdpBody('SDP answer'),
+          400: ErrorBody,
+          404: ErrorBody,
+          406: ErrorBody,
+          409: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!request.headers['content-type']?.startsWith(SDP))
+        throw new CastpoolError('unsupported_media_type', `WHEP offers must be sent as ${SDP}`);
+      const { viewerId, answer, etag } = await commands.attachViewer(request.params.id, request.body);
+      const location = `${baseUrl(request, publicUrl)}/api/sessions/${request.params.id}/whep/${viewerId}`;
+      return reply
+        .status(201)
+        .type(SDP)
+        .headers({ Location: location, ETag: etag, 'Accept-Patch': SDPFRAG })
+        .send(answer);
+    },
+  );
+
+  app.patch(
+    '/api/sessions/:id/whep/:viewerId',
+    {
+      schema: {
+        summary: 'WHEP: trickle ICE candidates (ICE restart answers 405)',
+        params: ViewerParams,
+        consumes: [SDPFRAG],
+        body: sdpBody('trickle-ice-sdpfrag'),
+        response: {
+          204: Type.Null(),
+          400: ErrorBody,
+          404: ErrorBody,
+          405: ErrorBody,
+          412: ErrorBody,
+          415: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!request.headers['content-type']?.startsWith(SDPFRAG))
+        throw new CastpoolError('unsupported_media_type', `PATCH bodies must be ${SDPFRAG}`);
+      const etag = await commands.patchViewer(
+        request.params.id,
+        request.params.viewerId,
+        request.body,
+        request.headers['if-match'],
+      );
+      return reply.status(204).header('ETag', etag).send(null);
+    },
+  );
+
+  app.delete(
+    '/api/sessions/:id/whep/:viewerId',
+    {
+      schema: {
+        summary: 'WHEP: stop watching',
+        params: ViewerParams,
+        response: { 200: Type.Null(), 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      commands.detachViewer(request.params.id, request.params.viewerId);
+      return reply.status(200).send(null);
+    },
+  );
+};

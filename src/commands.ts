@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import { waitFor } from 'xstate';
+import { negotiateViewer, type ViewerPeer } from './actors/viewer.js';
+import { CastpoolError, notFound } from './errors.js';
+import type { SessionEntry } from './machines/pool.machine.js';
+import { type SessionActorRef, sessionStateName } from './machines/session.machine.js';
+import type { SessionParams } from './machines/types.js';
+import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from './media/sdp.js';
+import type { CreateSessionBody } from './schemas.js';
+import type { Castpool } from './system.js';
+
+export interface SessionView {
+  id: string;
+  state: string;
+  url: string;
+  viewport: { width: number; height: number };
+  failure?: string;
+  lastNavigation?: { url: string; error?: string };
+  targetFps: number;
+  currentFps: number;
+  deliveredFps: number;
+  droppedFrames: number;
+  viewers: number;
+  codec: string | null;
+  createdAt: string;
+}
+
+export interface ViewerAnswer {
+  viewerId: string;
+  answer: string;
+  etag: string;
+}
+
+const LIVE_STATES = new Set(['idle', 'streaming', 'throttled']);
+
+/** The one command layer behind REST (and NATS later): validates intent, talks to the actors. */
+export class Commands {
+  constructor(private readonly castpool: Castpool) {}
+
+  private get config() {
+    return this.castpool.config;
+  }
+
+  /** Rejects URLs that are malformed or use a scheme the configuration does not allow. */
+  checkUrl(raw: string): string {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new CastpoolError('bad_request', `url "${raw}" is not a valid absolute URL`);
+    }
+    if (!this.config.allowedSchemes.includes(url.protocol))
+      throw new CastpoolError(
+        'bad_request',
+        `url scheme "${url.protocol}" is not allowed (allowed: ${this.config.allowedSchemes.join(', ')})`,
+      );
+    return url.href;
+  }
+
+  async create(body: CreateSessionBody): Promise<SessionView> {
+    const defaults = this.config.session;
+    const params: SessionParams = {
+      url: this.checkUrl(body.url),
+      viewport: body.viewport ?? defaults.viewport,
+      fps: body.fps ?? defaults.fps,
+      quality: body.quality ?? defaults.quality,
+    };
+    const sessionId = randomUUID();
+    const { pool } = this.castpool;
+    pool.send({ type: 'session.create', sessionId, params });
+    const context = pool.getSnapshot().context;
+    const entry = context.sessions[sessionId];
+    if (!entry) {
+      if (context.shuttingDown)
+        throw new CastpoolError('unavailable', 'castpool is shutting down', { retryable: true });
+      throw new CastpoolError(
+        'capacity',
+        `at capacity: ${context.maxSessions} sessions are live on this node`,
+        {
+          retryable: true,
+          retryAfterSeconds: 5,
+        },
+      );
+    }
+    const snapshot = await waitFor(entry.ref, (s) => sessionStateName(s.value) !== 'launching', {
+      timeout: this.config.launchTimeoutMs + 5000,
+    }).catch(() => entry.ref.getSnapshot());
+    const state = sessionStateName(snapshot.value);
+    if (state === 'launching' || state === 'failed') {
+      const reason = snapshot.context.failure ?? 'browser did not start in time';
+      await this.delete(sessionId).catch(() => {});
+      throw new CastpoolError('unavailable', `session could not start: ${reason}`, { retryable: true });
+    }
+    return this.view(sessionId, entry.ref);
+  }
+
+  list(): SessionView[] {
+    return Object.entries(this.castpool.pool.getSnapshot().context.sessions).map(([id, entry]) =>
+      this.view(id, entry.ref),
+    );
+  }
+
+  get(id: string): SessionView {
+    return this.view(id, this.entry(id).ref);
+  }
+
+  /** Resolves once the session is gone and, if it was the last on its browser, that browser too. */
+  async delete(id: string): Promise<void> {
+    const { pool } = this.castpool;
+    const entry = this.entry(id);
+    pool.send({ type: 'session.close', sessionId: id });
+    await waitFor(entry.ref, (s) => s.status === 'done', { timeout: 15_000 });
+    await waitFor(
+      pool,
+      (s) => {
+        const host = s.context.hosts[entry.hostId];
+        return !host || host.sessionIds.length > 0;
+      },
+      { timeout: 15_000 },
+    );
+  }
+
+  async navigate(id: string, rawUrl: string): Promise<SessionView> {
+    const url = this.checkUrl(rawUrl);
+    const { ref } = this.liveEntry(id);
+    const requestId = randomUUID();
+    ref.send({ type: 'navigate', requestId, url });
+    const snapshot = await waitFor(
+      ref,
+      (s) => s.context.lastNavigation?.requestId === requestId || !LIVE_STATES.has(sessionStateName(s.value)),
+      { timeout: this.config.navigationTimeoutMs + 5000 },
+    );
+    const result = snapshot.context.lastNavigation;
+    if (result?.requestId !== requestId)
+      throw new CastpoolError(
+        'conflict',
+        `session ${id} stopped while navigating (${sessionStateName(snapshot.value)})`,
+      );
+    if (result.error)
+      throw new CastpoolError('navigation_failed', `navigation to ${url} failed: ${result.error}`);
+    return this.view(id, ref);
+  }
+
+  async attachViewer(id: string, offer: string): Promise<ViewerAnswer> {
+    assertVideoOffer(offer);
+    const { ref } = this.liveEntry(id);
+    const running = ref.getSnapshot().context;
+    const required = Object.keys(running.viewers).length > 0 ? running.codec : undefined;
+    const codec = chooseCodec(offer, required);
+    let peer: ViewerPeer;
+    try {
+      peer = await negotiateViewer(offer, codec);
+    } catch (error) {
+      throw new CastpoolError('bad_request', `could not answer the SDP offer: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    ref.send({ type: 'viewer.join', viewer: peer });
+    if (!ref.getSnapshot().context.viewers[peer.viewerId]) {
+      await peer.close();
+      throw new CastpoolError(
+        'conflict',
+        `session ${id} cannot take this viewer now (codec or state changed); retry`,
+        {
+          retryable: true,
+        },
+      );
+    }
+    return { viewerId: peer.viewerId, answer: peer.answer, etag: peer.etag };
+  }
+
+  detachViewer(id: string, viewerId: string): void {
+    const { ref } = this.entry(id);
+    this.viewer(ref, viewerId);
+    ref.send({ type: 'viewer.left', viewerId });
+  }
+
+  /** WHEP PATCH: trickled candidates are added; an ICE restart is not supported (405). */
+  async patchViewer(
+    id: string,
+    viewerId: string,
+    fragment: string,
+    ifMatch: string | undefined,
+  ): Promise<string> {
+    const peer = this.viewer(this.entry(id).ref, viewerId);
+    if (ifMatch && ifMatch !== '*' && ifMatch !== peer.etag)
+      throw new CastpoolError(
+        'precondition_failed',
+        'If-Match does not name this viewer session (stale ETag)',
+      );
+    const remoteUfrag = iceUfrag(peer.pc.remoteDescription?.sdp ?? '');
+    const ufrag = iceUfrag(fragment);
+    if (ufrag && remoteUfrag && ufrag !== remoteUfrag)
+      throw new CastpoolError('method_not_allowed', 'ICE restart is not supported; start a new WHEP session');
+    for (const candidate of parseTrickleFragment(fragment)) {
+      try {
+        await peer.pc.addIceCandidate(candidate);
+      } catch (error) {
+        throw new CastpoolError('bad_request', `bad ICE candidate: ${(error as Error).message}`);
+      }
+    }
+    return peer.etag;
+  }
+
+  private viewer(ref: SessionActorRef, viewerId: string): ViewerPeer {
+    const viewer = ref.getSnapshot().context.viewers[viewerId];
+    if (!viewer) throw notFound(`viewer ${viewerId}`);
+    return viewer as ViewerPeer;
+  }
+
+  private entry(id: string): SessionEntry {
+    const entry = this.castpool.pool.getSnapshot().context.sessions[id];
+    if (!entry) throw notFound(`session ${id}`);
+    return entry;
+  }
+
+  private liveEntry(id: string): SessionEntry {
+    const entry = this.entry(id);
+    const state = sessionStateName(entry.ref.getSnapshot().value);
+    if (!LIVE_STATES.has(state))
+      throw new CastpoolError('conflict', `session ${id} is ${state}, not live`, {
+        retryable: state === 'launching',
+      });
+    return entry;
+  }
+
+  private view(id: string, ref: SessionActorRef): SessionView {
+    const { value, context } = ref.getSnapshot();
+    const state = sessionStateName(value);
+    const watched = state === 'streaming' || state === 'throttled';
+    return {
+      id,
+      state,
+      url: context.url,
+      viewport: context.params.viewport,
+      ...(context.failure ? { failure: context.failure } : {}),
+      ...(context.lastNavigation
+        ? { lastNavigation: { url: context.lastNavigation.url, error: context.lastNavigation.error } }
+        : {}),
+      targetFps: context.params.fps,
+      currentFps: watched ? context.currentFps : 0,
+      deliveredFps: context.stats.deliveredFps,
+      droppedFrames: context.stats.droppedTotal,
+      viewers: Object.keys(context.viewers).length,
+      codec: watched ? (context.codec ?? null) : null,
+      createdAt: new Date(context.createdAt).toISOString(),
+    };
+  }
+}

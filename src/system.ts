@@ -1,0 +1,74 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { createActor, type InspectionEvent, waitFor } from 'xstate';
+import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
+import type { ActorDeps } from './actors/deps.js';
+import { closePageActor, navigatePageActor, openPageActor } from './actors/page.js';
+import { ProcessTracker } from './actors/processes.js';
+import { screencastCaptureActor } from './actors/screencast-capture.js';
+import { viewerActor } from './actors/viewer.js';
+import type { Config } from './config.js';
+import { browserHostMachine } from './machines/browser-host.machine.js';
+import { type PoolActorRef, poolMachine } from './machines/pool.machine.js';
+import { sessionMachine } from './machines/session.machine.js';
+
+export interface Castpool {
+  config: Config;
+  pool: PoolActorRef;
+  processes: ProcessTracker;
+  log: FastifyBaseLogger;
+  /** Closes every session and browser, then ends any process still tracked. */
+  shutdown(): Promise<void>;
+}
+
+/** The one place machines meet their effect actors. */
+export function createCastpool(
+  config: Config,
+  log: FastifyBaseLogger,
+  inspect?: (event: InspectionEvent) => void,
+): Castpool {
+  const processes = new ProcessTracker();
+  const deps: ActorDeps = { config, processes, log };
+  const session = sessionMachine.provide({
+    actors: {
+      openPage: openPageActor(deps),
+      closePage: closePageActor(deps),
+      navigatePage: navigatePageActor(deps),
+      capture: screencastCaptureActor(deps),
+      viewer: viewerActor(deps),
+    },
+  });
+  const browserHost = browserHostMachine.provide({
+    actors: {
+      launchBrowser: launchBrowserActor(deps),
+      watchBrowser: watchBrowserActor(),
+      closeBrowser: closeBrowserActor(deps),
+    },
+  });
+  const pool = createActor(poolMachine.provide({ actors: { session, browserHost } }), {
+    input: {
+      maxSessions: config.maxSessions,
+      sessionsPerBrowser: config.sessionsPerBrowser,
+      throttle: config.throttle,
+    },
+    inspect,
+  });
+  pool.subscribe({ error: (error) => log.error({ err: error }, 'pool actor failed') });
+  pool.start();
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () => {
+    shuttingDown ??= (async () => {
+      pool.send({ type: 'pool.shutdown' });
+      await waitFor(
+        pool,
+        (s) => Object.keys(s.context.sessions).length === 0 && Object.keys(s.context.hosts).length === 0,
+        { timeout: 20_000 },
+      ).catch(() => log.warn('sessions did not close in time; killing their processes'));
+      await processes.stopAll(500);
+      pool.stop();
+      processes.dispose();
+    })();
+    return shuttingDown;
+  };
+  return { config, pool, processes, log, shutdown };
+}

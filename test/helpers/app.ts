@@ -1,0 +1,34 @@
+import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { buildApp } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { TEST_ROOT } from './test-root.js';
+
+type Overrides = Parameters<typeof loadConfig>[0];
+
+/** Builds and starts castpool on a free loopback port with its profiles under the test root. */
+export async function startCastpool(overrides: Overrides = {}) {
+  const dataDir = mkdtempSync(join(TEST_ROOT, 'data-'));
+  const config: Config = loadConfig({ port: 0, logLevel: 'warn', dataDir, ...overrides }, {});
+  const built = await buildApp(config);
+  await built.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = built.app.server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
+  const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, headers: response.headers, json, text };
+  };
+  return { ...built, base, dataDir, api, close: () => built.app.close() };
+}

@@ -1,0 +1,50 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const animated = `<!doctype html><html><head><title>animated</title><style>body{margin:0}</style></head><body>
+<canvas id="c" width="640" height="360"></canvas>
+<script>
+  // Full repaint every frame: the worst case for capture.
+  const c = document.getElementById('c'); const g = c.getContext('2d'); let n = 0;
+  function draw(t) {
+    n++;
+    const grad = g.createLinearGradient(0, 0, c.width, c.height);
+    grad.addColorStop(0, 'hsl(' + (t / 10 % 360) + ',80%,50%)');
+    grad.addColorStop(1, 'hsl(' + ((t / 10 + 180) % 360) + ',80%,50%)');
+    g.fillStyle = grad; g.fillRect(0, 0, c.width, c.height);
+    g.fillStyle = '#fff'; g.font = '48px sans-serif'; g.fillText('frame ' + n, 40, 80);
+    requestAnimationFrame(draw);
+  }
+  requestAnimationFrame(draw);
+</script></body></html>`;
+
+const staticPage = (label: string) => `<!doctype html><html><head><title>${label}</title></head>
+<body style="background:#fff"><h1 id="label">${label}</h1><a id="next" href="/animated">animated</a></body></html>`;
+
+/** A local server for the pages sessions open: /animated, /static, /other. */
+export async function startTestPages(): Promise<{
+  url: (path: string) => string;
+  close: () => Promise<void>;
+}> {
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    const body =
+      path === '/animated'
+        ? animated
+        : path === '/other'
+          ? staticPage('other page')
+          : staticPage('static page');
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
