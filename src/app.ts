@@ -24,6 +24,8 @@ export async function buildApp(config: Config): Promise<App> {
     logger: { level: config.logLevel },
     bodyLimit: 256 * 1024,
     forceCloseConnections: true,
+    // Unknown fields are an error, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const castpool = createCastpool(config, app.log);
   const commands = new Commands(castpool);

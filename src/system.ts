@@ -30,7 +30,7 @@ export function createCastpool(
   const deps: ActorDeps = { config, processes, log };
   const session = sessionMachine.provide({
     actors: {
-      openPage: openPageActor(deps),
+      openPage: openPageActor(),
       closePage: closePageActor(deps),
       navigatePage: navigatePageActor(deps),
       capture: screencastCaptureActor(deps),

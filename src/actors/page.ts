@@ -18,7 +18,7 @@ export class SessionPage implements PageHandle {
   ) {}
 }
 
-export function openPageActor(deps: ActorDeps) {
+export function openPageActor() {
   return fromPromise<PageHandle, { browser: BrowserHandle; sessionId: string; params: SessionParams }>(
     async ({ input, signal }) => {
       const { browser } = input.browser as ChromiumBrowser;

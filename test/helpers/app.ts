@@ -22,6 +22,7 @@ export async function startCastpool(overrides: Overrides = {}) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
+    // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by the assertions
     let json: any;
     try {
       json = text ? JSON.parse(text) : undefined;

@@ -12,6 +12,8 @@ export interface ViewerStats {
   codec: string;
   state: string;
   error: string;
+  connectedAt: number;
+  firstFrameAt: number;
 }
 
 /** A real Chromium that plays sessions the way a user's browser does. */
@@ -51,4 +53,58 @@ export async function until<T>(
     value = await read();
   }
   return value;
+}
+
+/**
+ * A WHEP player that POSTs its offer before ICE gathering finishes, then trickles its candidates
+ * with PATCH, as some standard players do. Runs in `page`; returns the viewer resource URL.
+ */
+export async function startTricklingPlayer(page: Page, whepUrl: string, token?: string): Promise<string> {
+  return page.evaluate(
+    async (url, bearer) => {
+      const auth: Record<string, string> = bearer ? { Authorization: `Bearer ${bearer}` } : {};
+      const pc = new RTCPeerConnection();
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      const state = { framesDecoded: 0 };
+      (window as unknown as { trickling: typeof state }).trickling = state;
+      const video = document.createElement('video');
+      video.muted = true;
+      video.autoplay = true;
+      document.body.append(video);
+      pc.ontrack = (event) => {
+        video.srcObject = new MediaStream([event.track]);
+      };
+      const pending: string[] = [];
+      let resource = '';
+      const patch = (lines: string[]) =>
+        fetch(resource, {
+          method: 'PATCH',
+          headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', ...auth },
+          body: `a=ice-ufrag:${/a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1]}\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n${lines.map((l) => `a=${l}\r\n`).join('')}`,
+        });
+      pc.onicecandidate = (event) => {
+        if (!event.candidate?.candidate) return;
+        if (resource) void patch([event.candidate.candidate]);
+        else pending.push(event.candidate.candidate);
+      };
+      await pc.setLocalDescription(await pc.createOffer());
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/sdp', ...auth },
+        body: pc.localDescription?.sdp,
+      });
+      if (response.status !== 201) throw new Error(`WHEP POST answered ${response.status}`);
+      resource = new URL(response.headers.get('Location') ?? '', location.href).href;
+      await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
+      if (pending.length > 0) await patch(pending);
+      setInterval(async () => {
+        for (const report of (await pc.getStats()).values())
+          if (report.type === 'inbound-rtp' && report.kind === 'video')
+            state.framesDecoded = report.framesDecoded ?? 0;
+      }, 200);
+      return resource;
+    },
+    whepUrl,
+    token,
+  );
 }

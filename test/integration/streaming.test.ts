@@ -1,0 +1,201 @@
+import type { Browser, Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCastpool } from '../helpers/app.js';
+import { isAlive } from '../helpers/processes.js';
+import { startTestPages } from '../helpers/test-pages.js';
+import {
+  launchViewerBrowser,
+  openViewPage,
+  startTricklingPlayer,
+  until,
+  viewerStats,
+} from '../helpers/viewer.js';
+
+let castpool: Awaited<ReturnType<typeof startCastpool>>;
+let pages: Awaited<ReturnType<typeof startTestPages>>;
+let viewers: Browser;
+
+beforeAll(async () => {
+  pages = await startTestPages();
+  castpool = await startCastpool({ sessionsPerBrowser: 1 });
+  viewers = await launchViewerBrowser();
+});
+
+afterAll(async () => {
+  await viewers?.close();
+  await castpool?.close();
+  await pages?.close();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function createSession(path: string, extra: Record<string, unknown> = {}) {
+  const created = await castpool.api('POST', '/api/sessions', { url: pages.url(path), ...extra });
+  expect(created.status).toBe(201);
+  return created.json as { id: string; state: string; links: { view: string; whep: string; self: string } };
+}
+
+const getSession = async (id: string) => (await castpool.api('GET', `/api/sessions/${id}`)).json;
+const encodersOf = (id: string) =>
+  castpool.castpool.processes.list().filter((p) => p.kind === 'ffmpeg' && p.owner === id);
+const decoding = async (page: Page) =>
+  (
+    await until(
+      () => viewerStats(page),
+      (s) => s.framesDecoded > 0,
+      10_000,
+    )
+  ).framesDecoded;
+
+describe('a session streamed to real Chromium viewers over WHEP', () => {
+  let session: Awaited<ReturnType<typeof createSession>>;
+  let first: Page;
+
+  it('idles without viewers and captures nothing', async () => {
+    session = await createSession('/animated', { viewport: { width: 1280, height: 720 }, fps: 30 });
+    expect(session.state).toBe('idle');
+    await sleep(300);
+    expect(encodersOf(session.id)).toHaveLength(0);
+    expect((await getSession(session.id)).deliveredFps).toBe(0);
+  });
+
+  it('decodes ≥ 20 FPS × 5 s of a 30 FPS animated page', async () => {
+    first = await openViewPage(viewers, session.links.view);
+    expect(await decoding(first)).toBeGreaterThan(0);
+    await sleep(1000); // past start-up
+    const before = (await viewerStats(first)).framesDecoded;
+    await sleep(5000);
+    const after = await viewerStats(first);
+    const fps = (after.framesDecoded - before) / 5;
+    console.log(
+      `e2e: viewer decoded ${after.framesDecoded - before} frames in 5 s = ${fps.toFixed(1)} FPS (${after.codec})`,
+    );
+    expect(after.framesDecoded - before).toBeGreaterThanOrEqual(100);
+    expect(after.codec).toBe('video/H264');
+    expect(after.width).toBe(1280);
+    const detail = await getSession(session.id);
+    expect(['streaming', 'throttled']).toContain(detail.state);
+    expect(detail.deliveredFps).toBeGreaterThan(0);
+    expect(detail.viewers).toBe(1);
+    expect(detail.codec).toBe('H264');
+  });
+
+  it('serves a second viewer from the same single encoder, with a picture within 1 s', async () => {
+    const second = await openViewPage(viewers, session.links.view);
+    const stats = await until(
+      () => viewerStats(second),
+      (s) => s.firstFrameAt > 0,
+      10_000,
+    );
+    const wait = stats.firstFrameAt - stats.connectedAt;
+    console.log(`e2e: late joiner's first frame ${wait.toFixed(0)} ms after connecting`);
+    expect(wait).toBeLessThan(1000 + 250); // keyframe period + one frame of slack
+    expect(encodersOf(session.id)).toHaveLength(1);
+    expect((await getSession(session.id)).viewers).toBe(2);
+    await second.close(); // pagehide → WHEP DELETE
+    await until(
+      () => getSession(session.id),
+      (s) => s.viewers === 1,
+      5000,
+    );
+    expect((await getSession(session.id)).viewers).toBe(1);
+  });
+
+  it('keeps the viewer fed across a navigate command', async () => {
+    const navigated = await castpool.api('POST', `/api/sessions/${session.id}/navigate`, {
+      url: pages.url('/other'),
+    });
+    expect(navigated.status).toBe(200);
+    expect(navigated.json.url).toBe(pages.url('/other'));
+    const before = (await viewerStats(first)).framesDecoded;
+    await castpool.api('POST', `/api/sessions/${session.id}/navigate`, { url: pages.url('/animated') });
+    const after = await until(
+      () => viewerStats(first),
+      (s) => s.framesDecoded > before + 30,
+      5000,
+    );
+    expect(after.framesDecoded).toBeGreaterThan(before + 30);
+  });
+
+  it('reports a failed navigation as 502 and keeps the session live', async () => {
+    const failed = await castpool.api('POST', `/api/sessions/${session.id}/navigate`, {
+      url: 'http://127.0.0.1:9/',
+    });
+    expect(failed.status).toBe(502);
+    expect(failed.json.message).toMatch(/net::ERR_/);
+    expect(['streaming', 'throttled']).toContain((await getSession(session.id)).state);
+  });
+
+  it('stops capturing when the last viewer leaves', async () => {
+    await first.close();
+    const idle = await until(
+      () => getSession(session.id),
+      (s) => s.state === 'idle',
+      5000,
+    );
+    expect(idle.state).toBe('idle');
+    await until(
+      () => encodersOf(session.id),
+      (e) => e.length === 0,
+      3000,
+    );
+    expect(encodersOf(session.id)).toHaveLength(0);
+  });
+
+  it('deletes a session with its processes', async () => {
+    const [browser] = castpool.castpool.processes.list().filter((p) => p.kind === 'chromium');
+    expect(browser).toBeDefined();
+    const deleted = await castpool.api('DELETE', `/api/sessions/${session.id}`);
+    expect(deleted.status).toBe(204);
+    expect(isAlive(browser?.pid ?? 0)).toBe(false);
+    expect(castpool.castpool.processes.list()).toHaveLength(0);
+    expect((await castpool.api('GET', `/api/sessions/${session.id}`)).status).toBe(404);
+  });
+});
+
+describe('pages and players of other kinds', () => {
+  it('gives a viewer of a static page a picture at once and keeps it coming', async () => {
+    const session = await createSession('/static');
+    await sleep(500); // the page has loaded and stopped changing
+    const page = await openViewPage(viewers, session.links.view);
+    const stats = await until(
+      () => viewerStats(page),
+      (s) => s.firstFrameAt > 0,
+      10_000,
+    );
+    expect(stats.firstFrameAt - stats.connectedAt).toBeLessThan(1000);
+    const later = await until(
+      () => viewerStats(page),
+      (s) => s.framesDecoded > stats.framesDecoded + 2,
+      3000,
+    );
+    expect(later.framesDecoded).toBeGreaterThan(stats.framesDecoded + 2);
+    await page.close();
+    expect((await castpool.api('DELETE', `/api/sessions/${session.id}`)).status).toBe(204);
+  });
+
+  it('plays for a player that sends its offer before ICE gathering and trickles candidates', async () => {
+    const session = await createSession('/animated');
+    const page = await viewers.newPage();
+    await page.goto(pages.url('/static'));
+    const resource = await startTricklingPlayer(page, session.links.whep);
+    expect(resource).toContain(`/api/sessions/${session.id}/whep/`);
+    const decoded = await until(
+      () =>
+        page.evaluate(
+          () => (window as unknown as { trickling: { framesDecoded: number } }).trickling.framesDecoded,
+        ),
+      (n) => n > 30,
+      10_000,
+    );
+    expect(decoded).toBeGreaterThan(30);
+    expect((await castpool.api('DELETE', resource.replace(castpool.base, ''))).status).toBe(200);
+    await until(
+      () => getSession(session.id),
+      (s) => s.viewers === 0,
+      5000,
+    );
+    await page.close();
+    expect((await castpool.api('DELETE', `/api/sessions/${session.id}`)).status).toBe(204);
+  });
+});
