@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { createActor, type InspectionEvent, waitFor } from 'xstate';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
+import { sweepLeftovers } from './actors/leftovers.js';
 import { closePageActor, navigatePageActor, openPageActor } from './actors/page.js';
 import { ProcessTracker } from './actors/processes.js';
 import { screencastCaptureActor } from './actors/screencast-capture.js';
@@ -26,6 +27,9 @@ export function createCastpool(
   log: FastifyBaseLogger,
   inspect?: (event: InspectionEvent) => void,
 ): Castpool {
+  const leftovers = sweepLeftovers(config.dataDir);
+  if (leftovers.killed + leftovers.removed > 0)
+    log.warn(leftovers, 'removed what a previous castpool left behind');
   const processes = new ProcessTracker();
   const deps: ActorDeps = { config, processes, log };
   const session = sessionMachine.provide({

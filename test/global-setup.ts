@@ -15,6 +15,7 @@ export default function setup() {
     rmSync(TEST_ROOT, { recursive: true, force: true });
     if (left.length > 0) {
       for (const { pid } of left) process.kill(pid, 'SIGKILL');
+      process.exitCode = 1; // a teardown error alone does not fail the run
       throw new Error(
         `orphan processes after the suite:\n${left.map((p) => `${p.pid} ${p.cmd}`).join('\n')}`,
       );
