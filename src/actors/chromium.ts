@@ -32,13 +32,17 @@ export class ChromiumBrowser implements BrowserHandle {
 }
 
 /** Profile directories are named after the service PID so a successor can tell leftovers apart. */
-export const profileDirName = (hostId: string) =>
-  `browser-${process.pid}-${hostId}-${randomUUID().slice(0, 8)}`;
+export const profileDirName = (hostId: string) => `b-${process.pid}-${hostId}-${randomUUID().slice(0, 4)}`;
+
+/** Chromium puts its singleton socket under TMPDIR; a unix socket path must stay under 108 bytes. */
+const SOCKET_PATH_ROOM = 107 - '/.org.chromium.Chromium.XXXXXX/SingletonSocket'.length;
 
 export function launchBrowserActor(deps: ActorDeps) {
   return fromPromise<BrowserHandle, { hostId: string }>(async ({ input, signal }) => {
     const userDataDir = join(deps.config.dataDir, profileDirName(input.hostId));
-    await mkdir(userDataDir, { recursive: true });
+    // Its own TMPDIR inside the profile, so one removal takes everything this browser wrote.
+    const tmpDir = join(userDataDir, 'tmp');
+    await mkdir(tmpDir, { recursive: true });
     let browser: Browser | undefined;
     try {
       browser = await puppeteer.launch({
@@ -55,7 +59,7 @@ export function launchBrowserActor(deps: ActorDeps) {
         timeout: deps.config.launchTimeoutMs,
         protocolTimeout: deps.config.launchTimeoutMs,
         signal,
-        env: { ...process.env, TMPDIR: userDataDir },
+        env: tmpDir.length <= SOCKET_PATH_ROOM ? { ...process.env, TMPDIR: tmpDir } : process.env,
       });
       const child = browser.process();
       if (!child?.pid) throw new Error('Chromium started without a process');

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-const PROFILE = /^browser-(\d+)-/;
+const PROFILE = /^b-(\d+)-/;
 
 function isRunning(pid: number): boolean {
   try {

@@ -11,8 +11,8 @@ describe('start-up sweep', () => {
   it('ends processes and removes profiles of a dead predecessor, and nothing of a live one', async () => {
     const dataDir = mkdtempSync(join(TEST_ROOT, 'sweep-'));
     const deadOwner = 2 ** 22 + 12345; // above pid_max defaults: never a running process
-    const stale = join(dataDir, `browser-${deadOwner}-host-1-abcd`);
-    const live = join(dataDir, `browser-${process.pid}-host-1-efgh`);
+    const stale = join(dataDir, `b-${deadOwner}-host-1-abcd`);
+    const live = join(dataDir, `b-${process.pid}-host-1-efgh`);
     mkdirSync(stale);
     mkdirSync(live);
     // Stands in for a Chromium the predecessor left: same --user-data-dir shape.
