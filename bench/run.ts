@@ -217,6 +217,25 @@ async function pipeline(url: string, fps: number) {
       () => (window as unknown as { latency: { samples: number[]; unreadable: number } }).latency,
     );
     const measured = latency.samples.slice(start.samples).filter((ms) => ms < 10_000);
+    const receiver = await page.evaluate(async () => {
+      // The viewer's own account of where time goes (WebRTC stats, per frame).
+      const pc = (window as unknown as { castpoolPc?: RTCPeerConnection }).castpoolPc;
+      if (!pc) return undefined;
+      for (const r of (await pc.getStats()).values()) {
+        if (r.type !== 'inbound-rtp' || r.kind !== 'video') continue;
+        const frames = r.framesDecoded || 1;
+        return {
+          jitterBufferMs: (r.jitterBufferDelay / (r.jitterBufferEmittedCount || 1)) * 1000,
+          decodeMs: (r.totalDecodeTime / frames) * 1000,
+          processingMs: ((r.totalProcessingDelay ?? 0) / frames) * 1000,
+          assemblyMs: ((r.totalAssemblyTime ?? 0) / (r.framesAssembledFromMultiplePackets || 1)) * 1000,
+          framesDropped: r.framesDropped ?? 0,
+          nackCount: r.nackCount ?? 0,
+          pliCount: r.pliCount ?? 0,
+        };
+      }
+      return undefined;
+    });
     const detail = commands.get(session.id);
     const frames = end.frames - start.frames;
     return {
@@ -232,6 +251,7 @@ async function pipeline(url: string, fps: number) {
       latencyP95: percentile(measured, 95),
       latencySamples: measured.length,
       unreadableFrames: latency.unreadable,
+      receiver,
     };
   } finally {
     await viewer.close();
@@ -323,6 +343,8 @@ CPU % is of one core (the machine has ${cpus().length * 100}).
 | our CPU per delivered frame: ffmpeg (JPEG decode + x264) | ${round(p.ffmpegMsPerFrame, 2)} ms (${round(p.ffmpegCpuPct, 0)} % of a core) |
 | session Chromium CPU | ${round(p.chromiumCpuPct, 0)} % |
 | glass-to-glass latency p50 / p95 | **${round(p.latencyP50, 0)} / ${round(p.latencyP95, 0)} ms** (${p.latencySamples} frames read, ${p.unreadableFrames} unreadable) |
+| viewer: jitter buffer / processing (receive → decoded) / decode per frame | ${round(p.receiver?.jitterBufferMs ?? Number.NaN)} / ${round(p.receiver?.processingMs ?? Number.NaN)} / ${round(p.receiver?.decodeMs ?? Number.NaN)} ms |
+| viewer: frames dropped / NACKs / PLIs | ${p.receiver?.framesDropped} / ${p.receiver?.nackCount} / ${p.receiver?.pliCount} |
 
 Latency: the page draws its wall clock as 24 black/white blocks plus parity on every frame; the viewer
 reads them back from each decoded frame (\`requestVideoFrameCallback\` + canvas) and subtracts them from

@@ -15,6 +15,12 @@ type SendBack = (
 /** Wait this long for the screencast's own first frame before taking one screenshot (a static page sends none). */
 const FIRST_FRAME_GRACE_MS = 300;
 const STATS_WINDOW_MS = 1000;
+/** Share of the frame interval by which a frame may go early (screencast runs at 60 Hz, jittered). */
+const PACE_TOLERANCE = 0.25;
+/** A waiting frame goes this late, so a newer frame landing on time replaces it first. */
+const PACE_TIMER_LATE_MS = 2;
+/** Encoder restarts for a keyframe happen at most this often. */
+const ENCODER_RESTART_GAP_MS = 500;
 
 /**
  * Screencast strategy: CDP JPEG frames → latest-frame slot → paced writes into one ffmpeg → RTP on
@@ -27,6 +33,8 @@ export class ScreencastPipeline {
   private encoder: FfmpegEncoder | undefined;
   private intervalMs: number;
   private lastWriteAt = -Infinity;
+  /** When the next frame is due; advances on a fixed grid so early writes do not raise the rate. */
+  private nextDueAt = -Infinity;
   private lastFrame: Buffer | undefined;
   private paceTimer: NodeJS.Timeout | undefined;
   private repeatTimer: NodeJS.Timeout | undefined;
@@ -39,6 +47,7 @@ export class ScreencastPipeline {
   private busyDrops = 0;
   private framesOutAtWindow = 0;
   private framesOutAtStart = 0;
+  private encoderStartedAt = -Infinity;
   private readonly onFrame = (frame: Protocol.Page.ScreencastFrameEvent) => this.receive(frame);
 
   constructor(
@@ -63,25 +72,7 @@ export class ScreencastPipeline {
       socket.bind(0, '127.0.0.1', () => resolve());
     });
     if (this.stopped) return;
-    const { encoder } = this.deps.config;
-    this.encoder = new FfmpegEncoder(
-      {
-        ffmpegPath: this.deps.config.ffmpegPath,
-        codec: this.input.codec,
-        viewport,
-        bitrateKbps: encoder.bitrateKbps,
-        keyframeIntervalMs: encoder.keyframeIntervalMs,
-        rtpPort: socket.address().port,
-        ssrc: randomInt(1, 2 ** 31),
-        owner: sessionId,
-      },
-      this.deps.processes,
-      () => this.pump(),
-    );
-    this.encoder.exited.then(({ code, signal, stderr }) => {
-      if (!this.stopped)
-        this.sendBack({ type: 'capture.failed', reason: `encoder exited (${code ?? signal}): ${stderr}` });
-    });
+    this.startEncoder();
     cdp.on('Page.screencastFrame', this.onFrame);
     await cdp.send('Page.startScreencast', {
       format: 'jpeg',
@@ -95,9 +86,54 @@ export class ScreencastPipeline {
     this.statsTimer = setInterval(() => this.reportStats(), STATS_WINDOW_MS);
   }
 
+  private startEncoder(): void {
+    const { viewport, sessionId } = this.page;
+    const { encoder } = this.deps.config;
+    const started = new FfmpegEncoder(
+      {
+        ffmpegPath: this.deps.config.ffmpegPath,
+        codec: this.input.codec,
+        viewport,
+        bitrateKbps: encoder.bitrateKbps,
+        keyframeIntervalMs: encoder.keyframeIntervalMs,
+        rtpPort: (this.socket as Socket).address().port,
+        ssrc: randomInt(1, 2 ** 31),
+        owner: sessionId,
+      },
+      this.deps.processes,
+      () => this.pump(),
+    );
+    this.encoder = started;
+    this.framesOutAtStart = this.page.fanout.framesOut;
+    started.exited.then(({ code, signal, stderr }) => {
+      if (!this.stopped && this.encoder === started)
+        this.sendBack({ type: 'capture.failed', reason: `encoder exited (${code ?? signal}): ${stderr}` });
+    });
+  }
+
   handle(command: CaptureCommand): void {
     if (command.type === 'capture.rate') this.intervalMs = 1000 / command.fps;
-    // capture.keyframe: the ffmpeg CLI cannot force an IDR; periodic keyframes cover late joiners.
+    else this.keyframeWanted();
+  }
+
+  /**
+   * The ffmpeg CLI cannot be asked for an IDR. When every viewer is still waiting for a keyframe
+   * (typically the first viewer, whose transport connected after the encoder's opening keyframe),
+   * a fresh encoder starts with one at once; otherwise the periodic keyframes serve.
+   */
+  private keyframeWanted(): void {
+    const { fanout } = this.page;
+    const now = performance.now();
+    if (this.stopped || !this.encoder || fanout.size === 0 || fanout.waitingViewers < fanout.size) return;
+    if (now - this.encoderStartedAt < ENCODER_RESTART_GAP_MS) return;
+    this.encoderStartedAt = now;
+    const old = this.encoder;
+    this.startEncoder();
+    void old.stop();
+    if (this.lastFrame && !this.slot.hasFrame) this.slot.put(this.lastFrame);
+    this.lastFrame = undefined; // the next write is doubled again for the new encoder's probe
+    this.nextDueAt = -Infinity;
+    this.pump();
   }
 
   /** Hot path: ack, decode base64 once, replace the slot's frame, write if the pace allows. */
@@ -113,12 +149,17 @@ export class ScreencastPipeline {
     const encoder = this.encoder;
     if (this.stopped || !encoder || !this.slot.hasFrame) return;
     const now = performance.now();
-    const due = this.lastWriteAt + this.intervalMs;
-    if (now < due) {
-      this.paceTimer ??= setTimeout(() => {
-        this.paceTimer = undefined;
-        this.pump();
-      }, due - now);
+    const due = this.nextDueAt;
+    // A frame arriving a little early goes now: waiting for `due` would let the timer send the
+    // previous (older) frame just before this one lands, and this one would wait a whole interval.
+    if (now < due - this.intervalMs * PACE_TOLERANCE) {
+      this.paceTimer ??= setTimeout(
+        () => {
+          this.paceTimer = undefined;
+          this.pump();
+        },
+        due - now + PACE_TIMER_LATE_MS,
+      );
       return;
     }
     this.offered++;
@@ -128,8 +169,11 @@ export class ScreencastPipeline {
       return;
     }
     const jpeg = this.slot.take() as Buffer;
-    this.lastFrame = jpeg;
     this.lastWriteAt = now;
+    this.nextDueAt = Math.max(due, now - this.intervalMs * PACE_TOLERANCE) + this.intervalMs;
+    // ffmpeg's stream probe swallows the first frame: send it twice so the first picture is not lost.
+    if (!this.lastFrame) encoder.write(jpeg);
+    this.lastFrame = jpeg;
     encoder.write(jpeg);
   }
 
@@ -162,7 +206,7 @@ export class ScreencastPipeline {
     const { fanout } = this.page;
     const delivered = fanout.framesOut - this.framesOutAtWindow;
     this.framesOutAtWindow = fanout.framesOut;
-    const written = this.encoder?.framesWritten ?? 0;
+    const written = this.encoder?.framesWritten ?? 0; // of the current encoder, as is framesOutAtStart
     this.sendBack({
       type: 'capture.stats',
       stats: {

@@ -102,15 +102,22 @@ export function viewerActor(deps: ActorDeps) {
     const page = input.page as SessionPage;
     const peer = input.viewer as ViewerPeer;
     const { viewerId } = peer;
-    page.fanout.add(viewerId, (packet) => peer.track.writeRtp(packet));
     const left = () => sendBack({ type: 'viewer.left', viewerId });
+    let lastKeyframeRequest = 0;
+    // Packets sent before DTLS is up are lost, keyframe included: join the fan-out only once connected.
+    const connected = () => {
+      page.fanout.add(viewerId, (packet) => peer.track.writeRtp(packet));
+      lastKeyframeRequest = Date.now();
+      sendBack({ type: 'keyframe.request' });
+    };
     const connectTimer = setTimeout(() => {
       if (peer.pc.connectionState !== 'connected') left();
     }, CONNECT_LIMIT_MS);
     const stateSub = peer.pc.connectionStateChange.subscribe((state) => {
+      if (state === 'connected') connected();
       if (state === 'failed' || state === 'closed') left();
     });
-    let lastKeyframeRequest = 0;
+    if (peer.pc.connectionState === 'connected') connected();
     const sender = peer.pc.getTransceivers()[0]?.sender;
     const pliSub = sender?.onPictureLossIndication.subscribe(() => {
       const now = Date.now();

@@ -62,6 +62,10 @@ describe('a session streamed to real Chromium viewers over WHEP', () => {
   it('decodes ≥ 20 FPS × 5 s of a 30 FPS animated page', async () => {
     first = await openViewPage(viewers, session.links.view);
     expect(await decoding(first)).toBeGreaterThan(0);
+    const opened = await viewerStats(first);
+    console.log(
+      `e2e: first viewer's first frame ${(opened.firstFrameAt - opened.connectedAt).toFixed(0)} ms after connecting`,
+    );
     await sleep(1000); // past start-up
     const before = (await viewerStats(first)).framesDecoded;
     await sleep(5000);
