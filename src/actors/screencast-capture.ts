@@ -60,7 +60,7 @@ export class ScreencastPipeline {
   }
 
   async start(): Promise<void> {
-    const { fanout, cdp, viewport, sessionId } = this.page;
+    const { fanout, cdp, viewport } = this.page;
     fanout.setCodec(this.input.codec);
     this.framesOutAtWindow = fanout.framesOut;
     this.framesOutAtStart = fanout.framesOut;
