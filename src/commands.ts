@@ -32,6 +32,8 @@ export interface ViewerAnswer {
 }
 
 const LIVE_STATES = new Set(['idle', 'streaming', 'throttled']);
+/** RFC 8839 candidate-attribute, as much as castpool needs to refuse garbage. */
+const CANDIDATE_LINE = /^candidate:\S+ \d+ (udp|tcp|UDP|TCP) \d+ \S+ \d+ typ (host|srflx|prflx|relay)( .*)?$/;
 
 /** The one command layer behind REST (and NATS later): validates intent, talks to the actors. */
 export class Commands {
@@ -176,12 +178,7 @@ export class Commands {
   }
 
   /** WHEP PATCH: trickled candidates are added; an ICE restart is not supported (405). */
-  async patchViewer(
-    id: string,
-    viewerId: string,
-    fragment: string,
-    ifMatch: string | undefined,
-  ): Promise<string> {
+  patchViewer(id: string, viewerId: string, fragment: string, ifMatch: string | undefined): string {
     const peer = this.viewer(this.entry(id).ref, viewerId);
     if (ifMatch && ifMatch !== '*' && ifMatch !== peer.etag)
       throw new CastpoolError(
@@ -192,13 +189,15 @@ export class Commands {
     const ufrag = iceUfrag(fragment);
     if (ufrag && remoteUfrag && ufrag !== remoteUfrag)
       throw new CastpoolError('method_not_allowed', 'ICE restart is not supported; start a new WHEP session');
-    for (const candidate of parseTrickleFragment(fragment)) {
-      try {
-        await peer.pc.addIceCandidate(candidate);
-      } catch (error) {
-        throw new CastpoolError('bad_request', `bad ICE candidate: ${(error as Error).message}`);
-      }
-    }
+    const candidates = parseTrickleFragment(fragment);
+    const malformed = candidates.find(({ candidate }) => !CANDIDATE_LINE.test(candidate));
+    if (malformed) throw new CastpoolError('bad_request', `malformed ICE candidate "${malformed.candidate}"`);
+    // Not awaited: werift resolves mDNS (.local) candidates with a ~10 s timeout, and the connection
+    // does not wait for them (the viewer's checks arrive as peer-reflexive candidates).
+    for (const candidate of candidates)
+      peer.pc.addIceCandidate(candidate).catch((error: Error) => {
+        this.castpool.log.debug({ err: error, viewerId }, 'ICE candidate not added');
+      });
     return peer.etag;
   }
 

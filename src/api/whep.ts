@@ -91,7 +91,7 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publicU
     async (request, reply) => {
       if (!request.headers['content-type']?.startsWith(SDPFRAG))
         throw new CastpoolError('unsupported_media_type', `PATCH bodies must be ${SDPFRAG}`);
-      const etag = await commands.patchViewer(
+      const etag = commands.patchViewer(
         request.params.id,
         request.params.viewerId,
         request.body,

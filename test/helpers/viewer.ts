@@ -59,13 +59,21 @@ export async function until<T>(
  * A WHEP player that POSTs its offer before ICE gathering finishes, then trickles its candidates
  * with PATCH, as some standard players do. Runs in `page`; returns the viewer resource URL.
  */
-export async function startTricklingPlayer(page: Page, whepUrl: string, token?: string): Promise<string> {
+export async function startTricklingPlayer(
+  page: Page,
+  whepUrl: string,
+  options: { token?: string; onlyCodec?: string } = {},
+): Promise<string> {
   return page.evaluate(
-    async (url, bearer) => {
+    async (url, bearer, onlyCodec) => {
       const auth: Record<string, string> = bearer ? { Authorization: `Bearer ${bearer}` } : {};
       const pc = new RTCPeerConnection();
-      pc.addTransceiver('video', { direction: 'recvonly' });
-      const state = { framesDecoded: 0 };
+      const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
+      if (onlyCodec) {
+        const codecs = RTCRtpReceiver.getCapabilities('video')?.codecs ?? [];
+        transceiver.setCodecPreferences(codecs.filter((c) => c.mimeType === onlyCodec));
+      }
+      const state = { framesDecoded: 0, codec: '' };
       (window as unknown as { trickling: typeof state }).trickling = state;
       const video = document.createElement('video');
       video.muted = true;
@@ -93,18 +101,22 @@ export async function startTricklingPlayer(page: Page, whepUrl: string, token?: 
         headers: { 'Content-Type': 'application/sdp', ...auth },
         body: pc.localDescription?.sdp,
       });
-      if (response.status !== 201) throw new Error(`WHEP POST answered ${response.status}`);
+      if (response.status !== 201) return `error ${response.status}: ${(await response.json()).message}`;
       resource = new URL(response.headers.get('Location') ?? '', location.href).href;
       await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
       if (pending.length > 0) await patch(pending);
       setInterval(async () => {
-        for (const report of (await pc.getStats()).values())
-          if (report.type === 'inbound-rtp' && report.kind === 'video')
-            state.framesDecoded = report.framesDecoded ?? 0;
+        const stats = await pc.getStats();
+        for (const report of stats.values()) {
+          if (report.type !== 'inbound-rtp' || report.kind !== 'video') continue;
+          state.framesDecoded = report.framesDecoded ?? 0;
+          state.codec = stats.get(report.codecId)?.mimeType ?? '';
+        }
       }, 200);
       return resource;
     },
     whepUrl,
-    token,
+    options.token,
+    options.onlyCodec,
   );
 }

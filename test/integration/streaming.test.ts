@@ -38,6 +38,11 @@ async function createSession(path: string, extra: Record<string, unknown> = {}) 
 const getSession = async (id: string) => (await castpool.api('GET', `/api/sessions/${id}`)).json;
 const encodersOf = (id: string) =>
   castpool.castpool.processes.list().filter((p) => p.kind === 'ffmpeg' && p.owner === id);
+const playerState = (page: Page) =>
+  page.evaluate(
+    () => (window as unknown as { trickling: { framesDecoded: number; codec: string } }).trickling,
+  );
+const decodedBy = async (page: Page) => (await playerState(page)).framesDecoded;
 const decoding = async (page: Page) =>
   (
     await until(
@@ -182,7 +187,9 @@ describe('pages and players of other kinds', () => {
     const session = await createSession('/animated');
     const page = await viewers.newPage();
     await page.goto(pages.url('/static'));
+    const started = Date.now();
     const resource = await startTricklingPlayer(page, session.links.whep);
+    expect(Date.now() - started).toBeLessThan(3000); // POST + trickle PATCH must not wait on mDNS lookups
     expect(resource).toContain(`/api/sessions/${session.id}/whep/`);
     const decoded = await until(
       () =>
@@ -193,6 +200,16 @@ describe('pages and players of other kinds', () => {
       10_000,
     );
     expect(decoded).toBeGreaterThan(30);
+    const patch = (body: string, headers: Record<string, string> = {}) =>
+      fetch(resource, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/trickle-ice-sdpfrag', ...headers },
+        body,
+      });
+    expect((await patch('a=candidate:garbage\r\n')).status).toBe(400);
+    expect((await patch('a=ice-ufrag:other\r\na=ice-pwd:x\r\n')).status).toBe(405); // ICE restart
+    expect((await patch('', { 'if-match': '"stale"' })).status).toBe(412);
+    expect((await patch('', { 'content-type': 'text/plain' })).status).toBe(415);
     expect((await castpool.api('DELETE', resource.replace(castpool.base, ''))).status).toBe(200);
     await until(
       () => getSession(session.id),
@@ -200,6 +217,28 @@ describe('pages and players of other kinds', () => {
       5000,
     );
     await page.close();
+    expect((await castpool.api('DELETE', `/api/sessions/${session.id}`)).status).toBe(204);
+  });
+
+  it('encodes VP8 for a VP8-only player and refuses an H.264-only one meanwhile (406)', async () => {
+    const session = await createSession('/animated', { fps: 15, viewport: { width: 640, height: 360 } });
+    const vp8 = await viewers.newPage();
+    await vp8.goto(pages.url('/static'));
+    await startTricklingPlayer(vp8, session.links.whep, { onlyCodec: 'video/VP8' });
+    const playing = await until(
+      () => playerState(vp8),
+      (s) => s.framesDecoded > 15 && s.codec !== '',
+      10_000,
+    );
+    expect(playing.framesDecoded).toBeGreaterThan(15);
+    expect(playing.codec).toBe('video/VP8');
+    expect((await getSession(session.id)).codec).toBe('VP8');
+    const h264 = await viewers.newPage();
+    await h264.goto(pages.url('/static'));
+    const refused = await startTricklingPlayer(h264, session.links.whep, { onlyCodec: 'video/H264' });
+    expect(refused).toMatch(/^error 406: .*encoding VP8/);
+    await vp8.close();
+    await h264.close();
     expect((await castpool.api('DELETE', `/api/sessions/${session.id}`)).status).toBe(204);
   });
 });
