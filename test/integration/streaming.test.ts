@@ -192,10 +192,7 @@ describe('pages and players of other kinds', () => {
     expect(Date.now() - started).toBeLessThan(3000); // POST + trickle PATCH must not wait on mDNS lookups
     expect(resource).toContain(`/api/sessions/${session.id}/whep/`);
     const decoded = await until(
-      () =>
-        page.evaluate(
-          () => (window as unknown as { trickling: { framesDecoded: number } }).trickling.framesDecoded,
-        ),
+      () => decodedBy(page),
       (n) => n > 30,
       10_000,
     );
