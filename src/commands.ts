@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { waitFor } from 'xstate';
+import { captureThumbnail } from './actors/thumbnail.js';
 import { negotiateViewer, type ViewerPeer } from './actors/viewer.js';
 import { CastpoolError, notFound } from './errors.js';
 import type { SessionEntry } from './machines/pool.machine.js';
@@ -141,6 +142,20 @@ export class Commands {
     if (result.error)
       throw new CastpoolError('navigation_failed', `navigation to ${url} failed: ${result.error}`);
     return this.view(id, ref);
+  }
+
+  /** A JPEG thumbnail `width` pixels wide (never wider than the viewport). */
+  async thumbnail(id: string, width: number): Promise<Buffer> {
+    const { ref } = this.liveEntry(id);
+    const { page } = ref.getSnapshot().context;
+    if (!page) throw new CastpoolError('conflict', `session ${id} has no page`);
+    try {
+      return await captureThumbnail(page, width);
+    } catch (error) {
+      throw new CastpoolError('conflict', `no thumbnail now: ${(error as Error).message}`, {
+        retryable: true,
+      });
+    }
   }
 
   async attachViewer(id: string, offer: string): Promise<ViewerAnswer> {

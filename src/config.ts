@@ -37,6 +37,11 @@ export const ConfigSchema = Type.Object({
     idleRepeatMs: Int(50, 5000, 'Repeat the last frame after this long without a new one (static pages).'),
   }),
   throttle: Type.Object({
+    warmupWindows: Int(
+      0,
+      60,
+      'Windows after a capture starts that never count as overload (encoder start-up).',
+    ),
     enterAfterWindows: Int(1, 60, 'Consecutive overloaded 1 s windows before throttling.'),
     leaveAfterWindows: Int(1, 60, 'Consecutive healthy 1 s windows before streaming again.'),
     dropRatio: Type.Number({

@@ -9,6 +9,8 @@ import type { ActorDeps } from './deps.js';
 /** A session's own browser context and page, with the fan-out its capture feeds and its viewers read. */
 export class SessionPage implements PageHandle {
   readonly fanout = new RtpFanout();
+  /** The frame the encoder took last, while a capture runs (thumbnails reuse it). */
+  latestFrame: Buffer | undefined;
   constructor(
     readonly sessionId: string,
     readonly context: BrowserContext,

@@ -174,6 +174,7 @@ export class ScreencastPipeline {
     // ffmpeg's stream probe swallows the first frame: send it twice so the first picture is not lost.
     if (!this.lastFrame) encoder.write(jpeg);
     this.lastFrame = jpeg;
+    this.page.latestFrame = jpeg;
     encoder.write(jpeg);
   }
 
@@ -225,6 +226,7 @@ export class ScreencastPipeline {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.page.latestFrame = undefined;
     for (const timer of [this.paceTimer, this.firstFrameTimer]) clearTimeout(timer);
     for (const timer of [this.repeatTimer, this.statsTimer]) clearInterval(timer);
     const { cdp } = this.page;

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { Commands } from '../commands.js';
-import { SessionIdParams } from '../schemas.js';
+import { ErrorBody, SessionIdParams } from '../schemas.js';
 
 const viewerHtml = readFileSync(new URL('./pages/viewer.html', import.meta.url), 'utf8');
 
-/** The viewer page: a WHEP client with a live FPS readout. */
+/** The viewer page (a WHEP client with a live FPS readout) and thumbnails. */
 export const pageRoutes: FastifyPluginAsyncTypebox<{ commands: Commands }> = async (app, { commands }) => {
   app.get(
     '/api/sessions/:id/view',
@@ -15,6 +16,31 @@ export const pageRoutes: FastifyPluginAsyncTypebox<{ commands: Commands }> = asy
     async (request, reply) => {
       commands.get(request.params.id); // 404 for unknown sessions
       return reply.type('text/html; charset=utf-8').send(viewerHtml);
+    },
+  );
+
+  app.get(
+    '/api/sessions/:id/thumbnail',
+    {
+      schema: {
+        summary: 'JPEG thumbnail of the session page (reuses the streamed frame while watched)',
+        params: SessionIdParams,
+        querystring: Type.Object(
+          { width: Type.Integer({ minimum: 16, maximum: 3840, default: 320 }) },
+          { additionalProperties: false },
+        ),
+        produces: ['image/jpeg'],
+        response: {
+          200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }),
+          400: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const jpeg = await commands.thumbnail(request.params.id, request.query.width);
+      return reply.type('image/jpeg').header('Cache-Control', 'no-store').send(jpeg);
     },
   );
 };

@@ -33,13 +33,15 @@ export type PoolEvent =
   | { type: 'session.close'; sessionId: string }
   | { type: 'pool.shutdown' }
   | HostReport
-  | { type: `xstate.done.actor.${string}` };
+  | { type: `xstate.done.actor.${string}` }
+  | { type: `xstate.error.actor.${string}`; error: unknown };
 
 const SESSION_ACTOR_PREFIX = 'session:';
 /** A session's child-actor id; its done event is `xstate.done.actor.session:<id>`. */
 export const sessionActorId = (sessionId: string) => `${SESSION_ACTOR_PREFIX}${sessionId}`;
+/** The session id in a child's done or error event type, if the child is a session. */
 const finishedSessionId = (eventType: string) => {
-  const actorId = eventType.slice('xstate.done.actor.'.length);
+  const actorId = eventType.replace(/^xstate\.(done|error)\.actor\./, '');
   return actorId.startsWith(SESSION_ACTOR_PREFIX) ? actorId.slice(SESSION_ACTOR_PREFIX.length) : undefined;
 };
 
@@ -169,6 +171,8 @@ export const poolMachine = setup({
     'session.create': { guard: 'hasCapacity', actions: 'admitSession' },
     'session.close': { actions: 'closeSession' },
     'xstate.done.actor.*': { actions: 'forgetSession' },
+    // A session actor that threw is gone: forget it like a closed one rather than let the error climb.
+    'xstate.error.actor.*': { actions: 'forgetSession' },
     'host.crashed': { actions: 'stopAcceptingOnHost' },
     'host.closed': { actions: 'forgetHost' },
     'pool.shutdown': { actions: 'closeEverything' },

@@ -42,6 +42,8 @@ export interface SessionContext {
   droppedBefore: number;
   overloadWindows: number;
   healthyWindows: number;
+  /** Stats windows since the current capture started. */
+  windowsSinceStart: number;
   captureRestarts: number;
   maxCaptureRestarts: number;
   lastNavigation?: NavigationResult;
@@ -59,7 +61,8 @@ export type SessionEvent =
   | { type: 'capture.failed'; reason: string }
   | { type: 'navigate'; requestId: string; url: string }
   | { type: 'navigate.done'; result: NavigationResult }
-  | { type: 'close' };
+  | { type: 'close' }
+  | { type: `xstate.error.actor.${string}`; error: unknown };
 
 const emptyStats: CaptureStats = {
   deliveredFps: 0,
@@ -108,6 +111,7 @@ export const sessionMachine = setup({
     hasPage: ({ context }) => context.page !== undefined,
     overloadPersists: ({ context, event }) =>
       event.type === 'capture.stats' &&
+      context.windowsSinceStart >= context.throttle.warmupWindows &&
       isOverloaded(event.stats, context.throttle) &&
       context.overloadWindows + 1 >= context.throttle.enterAfterWindows,
     recoveryPersists: ({ context, event }) =>
@@ -159,6 +163,18 @@ export const sessionMachine = setup({
         input: { page: context.page, requestId: event.requestId, url: event.url },
       });
     }),
+    absorbChildError: enqueueActions(({ context, event, enqueue }) => {
+      const childId = event.type.replace(/^xstate\.error\.actor\./, '');
+      const error = 'error' in event ? event.error : undefined;
+      const message = error instanceof Error ? error.message : String(error);
+      if (childId.startsWith('viewer:')) {
+        const { [childId.slice(7)]: _gone, ...viewers } = context.viewers;
+        enqueue.assign({ viewers });
+      } else if (childId.startsWith('navigate:')) {
+        const requestId = childId.slice(9);
+        enqueue.assign({ lastNavigation: { requestId, url: context.url, error: message } });
+      }
+    }),
     /** The page opens blank and live at once; the first URL loads like any navigation. */
     startInitialNavigation: enqueueActions(({ context, enqueue }) => {
       if (!context.page) return;
@@ -177,14 +193,17 @@ export const sessionMachine = setup({
     }),
     recordStats: assign(({ context, event }) => {
       if (event.type !== 'capture.stats') return {};
-      const overloaded = isOverloaded(event.stats, context.throttle);
+      const warmingUp = context.windowsSinceStart < context.throttle.warmupWindows;
+      const overloaded = !warmingUp && isOverloaded(event.stats, context.throttle);
       return {
+        windowsSinceStart: context.windowsSinceStart + 1,
         stats: { ...event.stats, droppedTotal: context.droppedBefore + event.stats.droppedTotal },
         overloadWindows: overloaded ? context.overloadWindows + 1 : 0,
         healthyWindows: overloaded ? 0 : context.healthyWindows + 1,
       };
     }),
     resetWindows: assign({ overloadWindows: 0, healthyWindows: 0 }),
+    startWindows: assign({ overloadWindows: 0, healthyWindows: 0, windowsSinceStart: 0 }),
     /** A new capture counts drops from zero; keep the session's total. */
     carryDrops: assign(({ context }) => ({
       droppedBefore: context.stats.droppedTotal,
@@ -217,12 +236,15 @@ export const sessionMachine = setup({
     droppedBefore: 0,
     overloadWindows: 0,
     healthyWindows: 0,
+    windowsSinceStart: 0,
     captureRestarts: 0,
     maxCaptureRestarts: input.maxCaptureRestarts ?? 3,
   }),
   initial: 'launching',
   on: {
     close: '.closing',
+    // A spawned viewer or navigation that threw must not take the session down with it.
+    'xstate.error.actor.*': { actions: 'absorbChildError' },
   },
   states: {
     launching: {
@@ -266,7 +288,7 @@ export const sessionMachine = setup({
           always: { guard: 'hasViewers', target: 'watched' },
         },
         watched: {
-          entry: ['resetWindows', 'carryDrops'],
+          entry: ['startWindows', 'carryDrops'],
           exit: 'stopStats',
           always: { guard: 'hasNoViewers', target: 'idle', actions: ['clearRestarts', 'useFullRate'] },
           invoke: {

@@ -46,6 +46,8 @@ export interface CaptureStats {
 }
 
 export interface ThrottlePolicy {
+  /** Stats windows after a capture starts that never count as overload. */
+  warmupWindows: number;
   enterAfterWindows: number;
   leaveAfterWindows: number;
   dropRatio: number;

@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCastpool } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
@@ -87,6 +88,26 @@ describe('bad input gets a 4xx JSON error naming the problem', () => {
     ).toBe(401);
     expect((await castpool.api('GET', '/api/health')).status).toBe(200);
     expect((await castpool.api('GET', '/api/sessions', undefined, auth)).status).toBe(200);
+  });
+});
+
+describe('thumbnails', () => {
+  it('returns a JPEG of the asked width, or 400 for a bad width', async () => {
+    const response = await fetch(`${castpool.base}/api/sessions/${sessionId}/thumbnail?width=320`, {
+      headers: auth,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/jpeg');
+    const meta = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 320, 180]);
+    const tooSmall = await castpool.api(
+      'GET',
+      `/api/sessions/${sessionId}/thumbnail?width=2`,
+      undefined,
+      auth,
+    );
+    expect(tooSmall.status).toBe(400);
+    expect(tooSmall.json.message).toMatch(/width/);
   });
 });
 

@@ -76,8 +76,10 @@ describe('a session streamed to real Chromium viewers over WHEP', () => {
     await sleep(5000);
     const after = await viewerStats(first);
     const fps = (after.framesDecoded - before) / 5;
+    const detailNow = await getSession(session.id);
     console.log(
-      `e2e: viewer decoded ${after.framesDecoded - before} frames in 5 s = ${fps.toFixed(1)} FPS (${after.codec})`,
+      `e2e: viewer decoded ${after.framesDecoded - before} frames in 5 s = ${fps.toFixed(1)} FPS (${after.codec}); ` +
+        `session ${detailNow.state}, ${detailNow.deliveredFps} FPS delivered, ${detailNow.droppedFrames} dropped`,
     );
     expect(after.framesDecoded - before).toBeGreaterThanOrEqual(100);
     expect(after.codec).toBe('video/H264');
@@ -87,6 +89,10 @@ describe('a session streamed to real Chromium viewers over WHEP', () => {
     expect(detail.deliveredFps).toBeGreaterThan(0);
     expect(detail.viewers).toBe(1);
     expect(detail.codec).toBe('H264');
+    // while streaming, the thumbnail is the frame the encoder took last
+    const thumbnail = await fetch(`${castpool.base}/api/sessions/${session.id}/thumbnail?width=640`);
+    expect(thumbnail.status).toBe(200);
+    expect((await thumbnail.arrayBuffer()).byteLength).toBeGreaterThan(1000);
   });
 
   it('serves a second viewer from the same single encoder, with a picture within 1 s', async () => {

@@ -10,6 +10,7 @@ import type {
 } from '../../src/machines/types.js';
 
 export const policy: ThrottlePolicy = {
+  warmupWindows: 0,
   enterAfterWindows: 2,
   leaveAfterWindows: 3,
   dropRatio: 0.25,

@@ -131,4 +131,16 @@ describe('pool machine', () => {
     expect(pool.getSnapshot().context.sessions).toEqual({});
     expect(Object.keys(pool.getSnapshot().children)).toHaveLength(0);
   });
+
+  it('forgets a session actor that errored instead of failing itself', async () => {
+    const { pool, create, state } = startPool();
+    create('a');
+    await settle();
+    const ref = pool.getSnapshot().context.sessions.a?.ref;
+    // An error inside the session (a bug in an action, say) reaches the pool as xstate.error.actor.*
+    pool.send({ type: 'xstate.error.actor.session:a', error: new Error('boom') });
+    expect(state('a')).toBe('gone');
+    expect(ref?.getSnapshot().status).toBe('stopped');
+    expect(pool.getSnapshot().status).toBe('active');
+  });
 });

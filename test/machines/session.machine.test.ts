@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise } from 'xstate';
 import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
-import type { BrowserHandle, PageHandle, SessionParams } from '../../src/machines/types.js';
+import type { BrowserHandle, PageHandle, SessionParams, ViewerHandle } from '../../src/machines/types.js';
 import { fakeCapture, fakePage, fakeViewer, host, noop, params, policy, stats, viewer } from './fakes.js';
 
 function start(overrides: Partial<Parameters<typeof sessionMachine.provide>[0]['actors']> = {}) {
@@ -88,6 +88,31 @@ describe('session machine', () => {
     expect(actor.getSnapshot().context.stats.deliveredFps).toBe(30);
   });
 
+  it('ignores overload in the first windows of a capture (encoder start-up)', async () => {
+    const capture = fakeCapture();
+    const machine = sessionMachine.provide({
+      actors: {
+        openPage: fakePage,
+        closePage: fromPromise(async () => {}),
+        navigatePage: fromCallback(() => {}),
+        capture: capture.logic,
+        viewer: fakeViewer,
+      },
+    });
+    const actor = createActor(machine, {
+      input: { sessionId: 's1', params, throttle: { ...policy, warmupWindows: 2 } },
+    }).start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    actor.send({ type: 'capture.stats', stats: stats(true) });
+    actor.send({ type: 'capture.stats', stats: stats(true) });
+    expect(sessionStateName(actor.getSnapshot().value)).toBe('streaming');
+    actor.send({ type: 'capture.stats', stats: stats(true) });
+    actor.send({ type: 'capture.stats', stats: stats(true) });
+    expect(sessionStateName(actor.getSnapshot().value)).toBe('throttled');
+  });
+
   it('enters throttled on encoder backlog alone', async () => {
     const { actor, state } = start();
     actor.send({ type: 'host.ready', browser: host });
@@ -123,6 +148,23 @@ describe('session machine', () => {
     expect(state()).toBe('failed');
     expect(actor.getSnapshot().context.failure).toBe('encoder exited');
     expect(actor.getSnapshot().context.viewers).toEqual({});
+  });
+
+  it('survives a viewer actor that throws, dropping only that viewer', async () => {
+    const { actor, state } = start({
+      viewer: fromCallback<{ type: 'noop' }, { page: PageHandle; viewer: ViewerHandle }>(({ input }) => {
+        if (input.viewer.viewerId === 'bad') throw new Error('peer exploded');
+        return () => {};
+      }),
+    });
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('good'));
+    actor.send(viewer('bad'));
+    await settle();
+    expect(actor.getSnapshot().status).toBe('active');
+    expect(Object.keys(actor.getSnapshot().context.viewers)).toEqual(['good']);
+    expect(state()).toBe('streaming');
   });
 
   it('forwards keyframe requests to the capture', async () => {
