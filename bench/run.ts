@@ -1,6 +1,6 @@
 /**
  * castpool benchmark: the variants side by side, one run, same page, same machine.
- *   npm run bench            (BENCH_SECONDS=8 by default per variant)
+ *   npm run bench            (BENCH_SECONDS=15 by default per variant)
  * Prints a table, writes bench/results/latest.json and BENCHMARKS.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { loadConfig } from '../src/config.js';
 import { LatestFrameSlot } from '../src/media/latest-frame-slot.js';
 import { startBenchPages, TIMECODE } from './pages.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const WARMUP_MS = 1500;
 const VIEWPORT = { width: 1280, height: 720 };
 const root = mkdtempSync(join(tmpdir(), 'castpool-bench-'));
