@@ -5,7 +5,7 @@ import { negotiateViewer, type ViewerPeer } from './actors/viewer.js';
 import { CastpoolError, notFound } from './errors.js';
 import type { SessionEntry } from './machines/pool.machine.js';
 import { type SessionActorRef, sessionStateName } from './machines/session.machine.js';
-import type { SessionParams } from './machines/types.js';
+import type { CaptureStrategy, SessionParams } from './machines/types.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from './media/sdp.js';
 import type { CreateSessionBody } from './schemas.js';
 import type { Castpool } from './system.js';
@@ -15,6 +15,7 @@ export interface SessionView {
   state: string;
   url: string;
   viewport: { width: number; height: number };
+  capture: CaptureStrategy;
   failure?: string;
   lastNavigation?: { url: string; error?: string };
   targetFps: number;
@@ -67,6 +68,7 @@ export class Commands {
       viewport: body.viewport ?? defaults.viewport,
       fps: body.fps ?? defaults.fps,
       quality: body.quality ?? defaults.quality,
+      capture: body.capture ?? defaults.capture,
     };
     const sessionId = randomUUID();
     const { pool } = this.castpool;
@@ -162,7 +164,13 @@ export class Commands {
     assertVideoOffer(offer);
     const { ref } = this.liveEntry(id);
     const running = ref.getSnapshot().context;
-    const required = Object.keys(running.viewers).length > 0 ? running.codec : undefined;
+    // Chromium's own tab encoder is VP8; screencast sessions keep the codec their viewers already use.
+    const required =
+      running.params.capture === 'tab'
+        ? 'VP8'
+        : Object.keys(running.viewers).length > 0
+          ? running.codec
+          : undefined;
     const codec = chooseCodec(offer, required);
     let peer: ViewerPeer;
     try {
@@ -247,6 +255,7 @@ export class Commands {
       state,
       url: context.url,
       viewport: context.params.viewport,
+      capture: context.params.capture,
       ...(context.failure ? { failure: context.failure } : {}),
       ...(context.lastNavigation
         ? { lastNavigation: { url: context.lastNavigation.url, error: context.lastNavigation.error } }

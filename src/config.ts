@@ -30,6 +30,9 @@ export const ConfigSchema = Type.Object({
     viewport: Type.Object({ width: Int(64, 3840, 'px'), height: Int(64, 2160, 'px') }),
     fps: Int(1, 60, 'Default target frame rate.'),
     quality: Int(1, 100, 'Default screencast JPEG quality.'),
+    capture: Type.Union([Type.Literal('screencast'), Type.Literal('tab')], {
+      description: 'Default capture strategy (see README: which and why).',
+    }),
   }),
   encoder: Type.Object({
     bitrateKbps: Int(100, 50000, 'Encoder target bitrate.'),

@@ -9,12 +9,18 @@ export const Viewport = Type.Object(
   { additionalProperties: false },
 );
 
+export const CaptureStrategy = Type.Union([Type.Literal('screencast'), Type.Literal('tab')], {
+  description:
+    'screencast: CDP JPEG frames encoded by ffmpeg; tab: Chromium captures and encodes its own tab (VP8)',
+});
+
 export const CreateSessionBody = Type.Object(
   {
     url: Type.String({ minLength: 1, maxLength: 8192, description: 'Page to open (http/https by default).' }),
     viewport: Type.Optional(Viewport),
     fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
     quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    capture: Type.Optional(CaptureStrategy),
   },
   { additionalProperties: false },
 );
@@ -45,6 +51,7 @@ export const SessionSummary = Type.Object({
 export const SessionDetail = Type.Intersect([
   SessionSummary,
   Type.Object({
+    capture: CaptureStrategy,
     failure: Type.Optional(Type.String()),
     lastNavigation: Type.Optional(Type.Object({ url: Type.String(), error: Type.Optional(Type.String()) })),
     targetFps: Type.Number(),

@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { createActor, type InspectionEvent, waitFor } from 'xstate';
+import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
 import { sweepLeftovers } from './actors/leftovers.js';
 import { closePageActor, navigatePageActor, openPageActor } from './actors/page.js';
 import { ProcessTracker } from './actors/processes.js';
-import { screencastCaptureActor } from './actors/screencast-capture.js';
 import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
 import { browserHostMachine } from './machines/browser-host.machine.js';
@@ -37,7 +37,7 @@ export function createCastpool(
       openPage: openPageActor(),
       closePage: closePageActor(deps),
       navigatePage: navigatePageActor(deps),
-      capture: screencastCaptureActor(deps),
+      capture: captureActor(deps),
       viewer: viewerActor(deps),
     },
   });

@@ -19,7 +19,10 @@ export const CHROMIUM_FLAGS = [
   '--no-default-browser-check',
   '--mute-audio',
   '--hide-scrollbars',
-  '--disable-features=Translate,MediaRouter,OptimizationHints',
+  // Real host candidates for the loopback peer connection of the tab-capture strategy.
+  '--disable-features=Translate,MediaRouter,OptimizationHints,WebRtcHideLocalIpsWithMdns',
+  // getDisplayMedia({preferCurrentTab}) without a prompt; --use-fake-ui-for-media-stream breaks it.
+  '--auto-accept-this-tab-capture',
 ];
 
 export class ChromiumBrowser implements BrowserHandle {

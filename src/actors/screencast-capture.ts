@@ -1,16 +1,14 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import type { Protocol } from 'puppeteer-core';
-import { fromCallback } from 'xstate';
 import type { CaptureCommand, CaptureInput, CaptureStats } from '../machines/types.js';
 import { LatestFrameSlot } from '../media/latest-frame-slot.js';
+import type { CaptureReport } from './capture.js';
 import type { ActorDeps } from './deps.js';
 import { FfmpegEncoder } from './ffmpeg-encoder.js';
 import type { SessionPage } from './page.js';
 
-type SendBack = (
-  event: { type: 'capture.stats'; stats: CaptureStats } | { type: 'capture.failed'; reason: string },
-) => void;
+type SendBack = (event: CaptureReport) => void;
 
 /** Wait this long for the screencast's own first frame before taking one screenshot (a static page sends none). */
 const FIRST_FRAME_GRACE_MS = 300;
@@ -235,16 +233,4 @@ export class ScreencastPipeline {
     await this.encoder?.stop();
     this.socket?.close();
   }
-}
-
-/** The capture actor for the screencast strategy; stopping the actor stops Chromium's screencast and ffmpeg. */
-export function screencastCaptureActor(deps: ActorDeps) {
-  return fromCallback<CaptureCommand, CaptureInput>(({ input, sendBack, receive }) => {
-    const pipeline = new ScreencastPipeline(input.page as SessionPage, input, deps, sendBack as SendBack);
-    pipeline.start().catch((error: Error) => sendBack({ type: 'capture.failed', reason: error.message }));
-    receive((command) => pipeline.handle(command));
-    return () => {
-      pipeline.stop().catch((error: Error) => deps.log.warn({ err: error }, 'capture stop failed'));
-    };
-  });
 }

@@ -6,8 +6,12 @@ export interface Viewport {
   height: number;
 }
 
+/** How a session's picture is captured and encoded; the session machine does not care which. */
+export type CaptureStrategy = 'screencast' | 'tab';
+
 export interface SessionParams {
   url: string;
+  capture: CaptureStrategy;
   viewport: Viewport;
   fps: number;
   quality: number;

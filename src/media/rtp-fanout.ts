@@ -21,6 +21,30 @@ export class RtpFanout {
   framesOut = 0;
   packetsOut = 0;
   private waiting = 0;
+  // Output continuity across source changes (encoder restart, tab capture re-established).
+  private ssrc = -1;
+  private retiredSsrc = -1;
+  private seqOffset = 0;
+  private tsOffset = 0;
+  private lastSeq = -1;
+  private lastTs = 0;
+  private lastAt = 0;
+
+  /**
+   * A new source continues the old one's sequence numbers and timestamps (viewers see one stream),
+   * and every viewer waits for its first keyframe.
+   */
+  private switchSource(ssrc: number, packet: Buffer): void {
+    if (this.lastSeq >= 0) {
+      const elapsedTicks = Math.max(1, Math.round((performance.now() - this.lastAt) * 90));
+      this.seqOffset = (this.lastSeq + 1 - packet.readUInt16BE(2)) & 0xffff;
+      this.tsOffset = (this.lastTs + elapsedTicks - packet.readUInt32BE(4)) >>> 0;
+    }
+    this.retiredSsrc = this.ssrc;
+    this.ssrc = ssrc;
+    for (const viewer of this.viewers.values()) viewer.waitingForKeyframe = true;
+    this.waiting = this.viewers.size;
+  }
 
   setCodec(codec: Codec): void {
     this.codec = codec;
@@ -49,6 +73,20 @@ export class RtpFanout {
   }
 
   forward(packet: Buffer): void {
+    if (packet.length < 12) return;
+    const ssrc = packet.readUInt32BE(8);
+    if (ssrc !== this.ssrc) {
+      // The tail of a replaced source may still arrive: drop it rather than flap between sources.
+      if (ssrc === this.retiredSsrc) return;
+      this.switchSource(ssrc, packet);
+    }
+    if (this.seqOffset !== 0 || this.tsOffset !== 0) {
+      packet.writeUInt16BE((packet.readUInt16BE(2) + this.seqOffset) & 0xffff, 2);
+      packet.writeUInt32BE((packet.readUInt32BE(4) + this.tsOffset) >>> 0, 4);
+    }
+    this.lastSeq = packet.readUInt16BE(2);
+    this.lastTs = packet.readUInt32BE(4);
+    this.lastAt = performance.now();
     this.packetsOut++;
     if (packet.length > 1 && packet[1]! & 0x80) this.framesOut++;
     const keyStart = this.waiting > 0 && startsKeyframe(this.codec, packet);

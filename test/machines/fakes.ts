@@ -19,11 +19,12 @@ export const policy: ThrottlePolicy = {
   minFps: 5,
 };
 
-export const params = {
+export const params: SessionParams = {
   url: 'http://127.0.0.1/',
   viewport: { width: 640, height: 360 },
   fps: 30,
   quality: 80,
+  capture: 'screencast',
 };
 
 /** A fake capture that records what it was told and lets the test report as it. */

@@ -100,6 +100,30 @@ describe('RTP fan-out', () => {
   });
 });
 
+describe('RTP fan-out across a source change', () => {
+  const packet = (ssrc: number, seq: number, ts: number, payload: number[], marker = false) => {
+    const p = rtp(payload, marker);
+    p.writeUInt16BE(seq, 2);
+    p.writeUInt32BE(ts, 4);
+    p.writeUInt32BE(ssrc, 8);
+    return p;
+  };
+
+  it('continues sequence numbers and timestamps, waits for a keyframe and drops the old tail', () => {
+    const fanout = new RtpFanout();
+    const out: Buffer[] = [];
+    fanout.add('v', (p) => out.push(Buffer.from(p)));
+    fanout.forward(packet(1, 100, 9000, [0x67], true));
+    fanout.forward(packet(1, 101, 12000, [0x41], true));
+    fanout.forward(packet(2, 5000, 777, [0x41], true)); // new source, not a keyframe: held back
+    fanout.forward(packet(1, 102, 15000, [0x41], true)); // old tail: dropped
+    fanout.forward(packet(2, 5001, 3777, [0x67], true)); // keyframe of the new source
+    expect(out.map((p) => p.readUInt16BE(2))).toEqual([100, 101, 103]);
+    expect(out.every((p) => p.readUInt32BE(4) >= 9000)).toBe(true);
+    expect(out[2]!.readUInt32BE(4)).toBeGreaterThan(12000);
+  });
+});
+
 describe('SDP negotiation', () => {
   it('prefers H.264 packetization-mode 1 and falls back to VP8', () => {
     expect(chooseCodec(offer)).toMatchObject({ codec: 'H264', payloadType: 103 });

@@ -1,0 +1,34 @@
+import { fromCallback } from 'xstate';
+import type { CaptureCommand, CaptureInput, CaptureStats } from '../machines/types.js';
+import type { ActorDeps } from './deps.js';
+import type { SessionPage } from './page.js';
+import { ScreencastPipeline } from './screencast-capture.js';
+import { TabCapturePipeline } from './tab-capture.js';
+
+/** What a capture strategy does; the session machine only sees the actor around it. */
+export interface CapturePipeline {
+  start(): Promise<void>;
+  handle(command: CaptureCommand): void;
+  stop(): Promise<void>;
+}
+
+export type CaptureReport =
+  | { type: 'capture.stats'; stats: CaptureStats }
+  | { type: 'capture.failed'; reason: string };
+
+/** The capture actor: the strategy named in the session's params, started when watched, stopped when not. */
+export function captureActor(deps: ActorDeps) {
+  return fromCallback<CaptureCommand, CaptureInput>(({ input, sendBack, receive }) => {
+    const page = input.page as SessionPage;
+    const report = sendBack as (event: CaptureReport) => void;
+    const pipeline: CapturePipeline =
+      input.params.capture === 'tab'
+        ? new TabCapturePipeline(page, input, deps, report)
+        : new ScreencastPipeline(page, input, deps, report);
+    pipeline.start().catch((error: Error) => report({ type: 'capture.failed', reason: error.message }));
+    receive((command) => pipeline.handle(command));
+    return () => {
+      pipeline.stop().catch((error: Error) => deps.log.warn({ err: error }, 'capture stop failed'));
+    };
+  });
+}

@@ -1,0 +1,75 @@
+/**
+ * Runs inside the session page's isolated world (the page's own scripts cannot see it): captures the
+ * tab with getDisplayMedia, encodes it with Chromium's VP8 encoder and sends it to castpool's werift
+ * peer. Kept as plain JavaScript text: it is evaluated over CDP, not bundled.
+ */
+export const TAB_CAPTURE_SCRIPT = String.raw`
+globalThis.castpoolCapture = (() => {
+  let pc;
+  let track;
+  const gathered = (peer) =>
+    new Promise((resolve) => {
+      if (peer.iceGatheringState === 'complete') return resolve();
+      peer.addEventListener('icegatheringstatechange', () => peer.iceGatheringState === 'complete' && resolve());
+      setTimeout(resolve, 1000);
+    });
+  return {
+    /** Returns the SDP offer of a send-only VP8 peer carrying this tab. */
+    async offer(cfg) {
+      const stream = await navigator.mediaDevices.getDisplayMedia({
+        video: { width: cfg.width, height: cfg.height, frameRate: cfg.fps },
+        audio: false,
+        preferCurrentTab: true,
+      });
+      track = stream.getVideoTracks()[0];
+      pc = new RTCPeerConnection();
+      const transceiver = pc.addTransceiver(track, {
+        direction: 'sendonly',
+        sendEncodings: [{ maxBitrate: cfg.maxKbps * 1000, maxFramerate: cfg.fps }],
+      });
+      const vp8 = RTCRtpSender.getCapabilities('video').codecs.filter((c) => c.mimeType === 'video/VP8');
+      transceiver.setCodecPreferences(vp8);
+      const offer = await pc.createOffer();
+      // Without these Chromium's estimate toward the loopback peer stays near 266 kbit/s (measured).
+      const pt = /a=rtpmap:(\d+) VP8\/90000/.exec(offer.sdp)[1];
+      const rates = 'x-google-start-bitrate=' + cfg.startKbps + ';x-google-min-bitrate=' + cfg.minKbps +
+        ';x-google-max-bitrate=' + cfg.maxKbps;
+      offer.sdp = offer.sdp.replace('a=rtpmap:' + pt + ' VP8/90000', 'a=rtpmap:' + pt + ' VP8/90000\r\na=fmtp:' + pt + ' ' + rates);
+      await pc.setLocalDescription(offer);
+      await gathered(pc);
+      return pc.localDescription.sdp;
+    },
+    async answer(sdp) {
+      await pc.setRemoteDescription({ type: 'answer', sdp });
+    },
+    async limit(fps, maxKbps, scale) {
+      const sender = pc.getSenders()[0];
+      const parameters = sender.getParameters();
+      for (const encoding of parameters.encodings) {
+        encoding.maxFramerate = fps;
+        encoding.maxBitrate = maxKbps * 1000;
+        encoding.scaleResolutionDownBy = scale;
+      }
+      await sender.setParameters(parameters);
+    },
+    /** What the sender says about itself: frames encoded and why quality is limited. */
+    async stats() {
+      for (const report of (await pc.getStats()).values()) {
+        if (report.type === 'outbound-rtp' && report.kind === 'video')
+          return {
+            framesEncoded: report.framesEncoded || 0,
+            limitation: report.qualityLimitationReason || 'none',
+            fps: report.framesPerSecond || 0,
+          };
+      }
+      return { framesEncoded: 0, limitation: 'none', fps: 0 };
+    },
+    stop() {
+      if (track) track.stop();
+      if (pc) pc.close();
+      pc = undefined;
+      track = undefined;
+    },
+  };
+})();
+`;

@@ -1,0 +1,185 @@
+import type { Protocol } from 'puppeteer-core';
+import { type MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
+import type { CaptureCommand, CaptureInput, CaptureStats } from '../machines/types.js';
+import type { CaptureReport } from './capture.js';
+import type { ActorDeps } from './deps.js';
+import type { SessionPage } from './page.js';
+import { TAB_CAPTURE_SCRIPT } from './tab-capture-script.js';
+
+type SendBack = (event: CaptureReport) => void;
+
+const WORLD_NAME = 'castpool-capture';
+const STATS_WINDOW_MS = 1000;
+const KEYFRAME_REQUEST_GAP_MS = 300;
+
+/**
+ * Tab strategy: Chromium captures its own tab (getDisplayMedia from an isolated world, so the page's
+ * scripts see nothing), encodes VP8 and sends RTP to an upstream werift peer here; the packets go to
+ * the session's fan-out like the screencast's. A new document kills the isolated world and its
+ * capture, so every main-frame navigation re-establishes it; the fan-out keeps the stream continuous.
+ */
+export class TabCapturePipeline {
+  private upstream: RTCPeerConnection | undefined;
+  private upstreamSsrc = 0;
+  private contextId = 0;
+  private generation = 0;
+  private fps: number;
+  private stopped = false;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private framesOutAtWindow = 0;
+  private received = 0;
+  private lastKeyframeRequest = 0;
+  private readonly onNavigated = (event: Protocol.Page.FrameNavigatedEvent) => {
+    if (!event.frame.parentId) void this.establish();
+  };
+
+  constructor(
+    private readonly page: SessionPage,
+    private readonly input: CaptureInput,
+    private readonly deps: ActorDeps,
+    private readonly sendBack: SendBack,
+  ) {
+    this.fps = input.fps;
+  }
+
+  async start(): Promise<void> {
+    this.page.fanout.setCodec('VP8');
+    this.framesOutAtWindow = this.page.fanout.framesOut;
+    await this.page.cdp.send('Page.enable');
+    this.page.cdp.on('Page.frameNavigated', this.onNavigated);
+    await this.establish();
+    this.statsTimer = setInterval(() => void this.reportStats(), STATS_WINDOW_MS);
+  }
+
+  private get bitrates() {
+    const maxKbps = Math.round((this.deps.config.encoder.bitrateKbps * this.fps) / this.input.params.fps);
+    return { maxKbps, startKbps: Math.round(maxKbps * 0.8), minKbps: Math.round(maxKbps / 3) };
+  }
+
+  /** (Re)starts the in-page capture and its upstream peer; a newer call supersedes an older one. */
+  private async establish(): Promise<void> {
+    const generation = ++this.generation;
+    const superseded = () => this.stopped || generation !== this.generation;
+    const { cdp, viewport } = this.page;
+    try {
+      const { frameTree } = await cdp.send('Page.getFrameTree');
+      const { executionContextId } = await cdp.send('Page.createIsolatedWorld', {
+        frameId: frameTree.frame.id,
+        worldName: WORLD_NAME,
+        grantUniveralAccess: false,
+      });
+      if (superseded()) return;
+      this.contextId = executionContextId;
+      await this.evaluate(TAB_CAPTURE_SCRIPT);
+      const offer = (await this.evaluate(
+        `castpoolCapture.offer(${JSON.stringify({ width: viewport.width, height: viewport.height, fps: this.fps, ...this.bitrates })})`,
+      )) as string;
+      if (superseded()) return;
+      const upstream = new RTCPeerConnection({
+        iceServers: [],
+        codecs: {
+          video: [
+            new RTCRtpCodecParameters({
+              mimeType: 'video/VP8',
+              clockRate: 90000,
+              rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }],
+            }),
+          ],
+          audio: [],
+        },
+        headerExtensions: { video: [], audio: [] },
+      });
+      upstream.onTrack.subscribe((track: MediaStreamTrack) => {
+        track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.forward(rtp));
+      });
+      await upstream.setRemoteDescription({ type: 'offer', sdp: offer });
+      await upstream.setLocalDescription(await upstream.createAnswer());
+      const previous = this.upstream;
+      this.upstream = upstream;
+      void previous?.close();
+      await this.evaluate(`castpoolCapture.answer(${JSON.stringify(upstream.localDescription?.sdp)})`);
+    } catch (error) {
+      if (superseded()) return;
+      // A navigation racing the set-up destroys the world; frameNavigated starts the next attempt.
+      const message = (error as Error).message;
+      if (/context|destroyed|navigat|Target closed/i.test(message)) return;
+      this.sendBack({ type: 'capture.failed', reason: `tab capture: ${message}` });
+    }
+  }
+
+  /** Hot path: strip header extensions (ids are per peer) and hand the packet to the fan-out. */
+  private forward(rtp: RtpPacket): void {
+    if (this.stopped) return;
+    this.upstreamSsrc = rtp.header.ssrc;
+    this.received += rtp.header.marker ? 1 : 0;
+    rtp.header.extension = false;
+    rtp.header.extensions = [];
+    this.page.fanout.forward(rtp.serialize());
+  }
+
+  private async evaluate(expression: string): Promise<unknown> {
+    const { result, exceptionDetails } = await this.page.cdp.send('Runtime.evaluate', {
+      expression,
+      contextId: this.contextId,
+      awaitPromise: true,
+      returnByValue: true,
+    });
+    if (exceptionDetails)
+      throw new Error(
+        exceptionDetails.exception?.description ?? exceptionDetails.text ?? 'evaluation failed',
+      );
+    return result.value;
+  }
+
+  handle(command: CaptureCommand): void {
+    if (command.type === 'capture.rate') {
+      this.fps = command.fps;
+      const scale = command.fps < this.input.params.fps ? 1.5 : 1;
+      this.evaluate(`castpoolCapture.limit(${this.fps}, ${this.bitrates.maxKbps}, ${scale})`).catch(() => {});
+      return;
+    }
+    // A viewer needs a keyframe: ask Chromium's encoder for one (rate-limited).
+    const now = Date.now();
+    if (!this.upstream || !this.upstreamSsrc || now - this.lastKeyframeRequest < KEYFRAME_REQUEST_GAP_MS)
+      return;
+    this.lastKeyframeRequest = now;
+    const receiver = this.upstream.getTransceivers()[0]?.receiver;
+    receiver?.sendRtcpPLI(this.upstreamSsrc).catch(() => {});
+  }
+
+  private async reportStats(): Promise<void> {
+    const { fanout } = this.page;
+    const delivered = fanout.framesOut - this.framesOutAtWindow;
+    this.framesOutAtWindow = fanout.framesOut;
+    const captured = this.received;
+    this.received = 0;
+    let limitation = 'none';
+    try {
+      ({ limitation } = (await this.evaluate('castpoolCapture.stats()')) as { limitation: string });
+    } catch {
+      // navigating: no sender for a moment
+    }
+    if (this.stopped) return;
+    // Chromium says when its encoder is CPU-bound: that is this strategy's overload signal.
+    const cpuBound = limitation === 'cpu';
+    this.sendBack({
+      type: 'capture.stats',
+      stats: {
+        deliveredFps: delivered,
+        capturedFps: captured,
+        offered: 1,
+        busyDrops: cpuBound ? 1 : 0,
+        backlog: 0,
+        droppedTotal: 0,
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.statsTimer);
+    this.page.cdp.off('Page.frameNavigated', this.onNavigated);
+    await this.evaluate('castpoolCapture.stop()').catch(() => {});
+    await this.upstream?.close().catch(() => {});
+  }
+}
