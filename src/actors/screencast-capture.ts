@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import type { Protocol } from 'puppeteer-core';
-import type { CaptureCommand, CaptureInput, CaptureStats } from '../machines/types.js';
+import type { CaptureCommand, CaptureInput } from '../machines/types.js';
 import { LatestFrameSlot } from '../media/latest-frame-slot.js';
 import type { CaptureReport } from './capture.js';
 import type { ActorDeps } from './deps.js';

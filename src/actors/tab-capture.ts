@@ -1,6 +1,6 @@
 import type { Protocol } from 'puppeteer-core';
 import { type MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
-import type { CaptureCommand, CaptureInput, CaptureStats } from '../machines/types.js';
+import type { CaptureCommand, CaptureInput } from '../machines/types.js';
 import type { CaptureReport } from './capture.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
