@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { waitFor } from 'xstate';
+import type { SessionPage } from './actors/page.js';
 import { captureThumbnail } from './actors/thumbnail.js';
 import { negotiateViewer, type ViewerPeer } from './actors/viewer.js';
 import { CastpoolError, notFound } from './errors.js';
@@ -23,6 +24,8 @@ export interface SessionView {
   deliveredFps: number;
   droppedFrames: number;
   viewers: number;
+  /** Encoders running for this session (one while watched, whatever the number of viewers). */
+  encoders: number;
   codec: string | null;
   createdAt: string;
 }
@@ -265,6 +268,7 @@ export class Commands {
       deliveredFps: context.stats.deliveredFps,
       droppedFrames: context.stats.droppedTotal,
       viewers: Object.keys(context.viewers).length,
+      encoders: (context.page as SessionPage | undefined)?.encoders ?? 0,
       codec: watched ? (context.codec ?? null) : null,
       createdAt: new Date(context.createdAt).toISOString(),
     };

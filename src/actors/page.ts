@@ -11,6 +11,8 @@ export class SessionPage implements PageHandle {
   readonly fanout = new RtpFanout();
   /** The frame the encoder took last, while a capture runs (thumbnails reuse it). */
   latestFrame: Buffer | undefined;
+  /** Encoders running for this session now (ffmpeg processes or in-page tab captures): one, whatever the viewers. */
+  encoders = 0;
   constructor(
     readonly sessionId: string,
     readonly context: BrowserContext,

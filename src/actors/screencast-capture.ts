@@ -102,6 +102,10 @@ export class ScreencastPipeline {
       () => this.pump(),
     );
     this.encoder = started;
+    this.page.encoders++;
+    started.exited.then(() => {
+      this.page.encoders--;
+    });
     this.framesOutAtStart = this.page.fanout.framesOut;
     started.exited.then(({ code, signal, stderr }) => {
       if (!this.stopped && this.encoder === started)

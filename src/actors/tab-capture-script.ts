@@ -7,12 +7,6 @@ export const TAB_CAPTURE_SCRIPT = String.raw`
 globalThis.castpoolCapture = (() => {
   let pc;
   let track;
-  const gathered = (peer) =>
-    new Promise((resolve) => {
-      if (peer.iceGatheringState === 'complete') return resolve();
-      peer.addEventListener('icegatheringstatechange', () => peer.iceGatheringState === 'complete' && resolve());
-      setTimeout(resolve, 1000);
-    });
   return {
     /** Returns the SDP offer of a send-only VP8 peer carrying this tab. */
     async offer(cfg) {
@@ -36,7 +30,8 @@ globalThis.castpoolCapture = (() => {
         ';x-google-max-bitrate=' + cfg.maxKbps;
       offer.sdp = offer.sdp.replace('a=rtpmap:' + pt + ' VP8/90000', 'a=rtpmap:' + pt + ' VP8/90000\r\na=fmtp:' + pt + ' ' + rates);
       await pc.setLocalDescription(offer);
-      await gathered(pc);
+      // No wait for gathering: castpool's peer answers with its host candidates and learns this one
+      // from its connectivity checks (peer-reflexive); waiting cost up to a second per start.
       return pc.localDescription.sdp;
     },
     async answer(sdp) {

@@ -20,6 +20,8 @@ const KEYFRAME_REQUEST_GAP_MS = 300;
  */
 export class TabCapturePipeline {
   private upstream: RTCPeerConnection | undefined;
+  private counted = false;
+  private overlayEnabled = false;
   private upstreamSsrc = 0;
   private contextId = 0;
   private generation = 0;
@@ -89,6 +91,12 @@ export class TabCapturePipeline {
         },
         headerExtensions: { video: [], audio: [] },
       });
+      // The capture's first frame goes out before the transport is up and is lost; a static page then
+      // sends nothing for about a second. Ask for a keyframe as soon as the upstream connects.
+      this.upstreamSsrc = Number(/^a=ssrc:(\d+) /m.exec(offer)?.[1] ?? 0);
+      upstream.connectionStateChange.subscribe((state) => {
+        if (state === 'connected') this.requestKeyframe(true);
+      });
       upstream.onTrack.subscribe((track: MediaStreamTrack) => {
         track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.forward(rtp));
       });
@@ -98,6 +106,8 @@ export class TabCapturePipeline {
       this.upstream = upstream;
       void previous?.close();
       await this.evaluate(`castpoolCapture.answer(${JSON.stringify(upstream.localDescription?.sdp)})`);
+      if (!this.counted) this.page.encoders++; // a re-established capture replaces the last one
+      this.counted = true;
     } catch (error) {
       if (superseded()) return;
       // A navigation racing the set-up destroys the world; frameNavigated starts the next attempt.
@@ -138,13 +148,39 @@ export class TabCapturePipeline {
       this.evaluate(`castpoolCapture.limit(${this.fps}, ${this.bitrates.maxKbps}, ${scale})`).catch(() => {});
       return;
     }
-    // A viewer needs a keyframe: ask Chromium's encoder for one (rate-limited).
+    this.requestKeyframe(false);
+  }
+
+  /** Asks Chromium's encoder for a keyframe: a PLI upstream (rate-limited unless `immediately`). */
+  private requestKeyframe(immediately: boolean): void {
     const now = Date.now();
-    if (!this.upstream || !this.upstreamSsrc || now - this.lastKeyframeRequest < KEYFRAME_REQUEST_GAP_MS)
-      return;
+    if (!this.upstream || !this.upstreamSsrc) return;
+    if (!immediately && now - this.lastKeyframeRequest < KEYFRAME_REQUEST_GAP_MS) return;
     this.lastKeyframeRequest = now;
     const receiver = this.upstream.getTransceivers()[0]?.receiver;
     receiver?.sendRtcpPLI(this.upstreamSsrc).catch(() => {});
+    void this.nudgeCompositor();
+  }
+
+  /**
+   * The encoder can only make a keyframe from a new captured frame, and a static page produces none
+   * for about a second. A transparent DevTools overlay rectangle makes the compositor draw one frame
+   * without touching the page's DOM (its scripts see nothing).
+   */
+  private async nudgeCompositor(): Promise<void> {
+    const { cdp } = this.page;
+    try {
+      if (!this.overlayEnabled) {
+        await cdp.send('DOM.enable');
+        await cdp.send('Overlay.enable');
+        this.overlayEnabled = true;
+      }
+      const transparent = { r: 0, g: 0, b: 0, a: 0 };
+      await cdp.send('Overlay.highlightRect', { x: 0, y: 0, width: 1, height: 1, color: transparent });
+      await cdp.send('Overlay.hideHighlight');
+    } catch {
+      // navigating; the next request or the periodic refresh will do
+    }
   }
 
   private async reportStats(): Promise<void> {
@@ -177,6 +213,8 @@ export class TabCapturePipeline {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.counted) this.page.encoders--;
+    this.counted = false;
     clearInterval(this.statsTimer);
     this.page.cdp.off('Page.frameNavigated', this.onNavigated);
     await this.evaluate('castpoolCapture.stop()').catch(() => {});

@@ -21,19 +21,30 @@ const animated = `<!doctype html><html><head><title>animated</title><style>body{
 const staticPage = (label: string) => `<!doctype html><html><head><title>${label}</title></head>
 <body style="background:#fff"><h1 id="label">${label}</h1><a id="next" href="/animated">animated</a></body></html>`;
 
-/** A local server for the pages sessions open: /animated, /static, /other. */
+/** Red, then once (after 1.2 s) blue for good: the final state must reach the viewer. */
+const rarelyChanging = `<!doctype html><html><head><title>rare</title></head>
+<body style="margin:0;height:100vh;background:#ff0000">
+<script>setTimeout(() => { document.body.style.background = '#0000ff'; }, 1200);</script></body></html>`;
+
+/** Follows its own link after 0.5 s, as a user's click would. */
+const followsLink = `<!doctype html><html><head><title>follows a link</title></head><body>
+<a id="next" href="/animated">next</a><script>setTimeout(() => document.getElementById('next').click(), 500);</script>
+</body></html>`;
+
+/** A local server for the pages sessions open: /animated, /static, /other, /rare, /follow-link. */
 export async function startTestPages(): Promise<{
   url: (path: string) => string;
   close: () => Promise<void>;
 }> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
-    const body =
-      path === '/animated'
-        ? animated
-        : path === '/other'
-          ? staticPage('other page')
-          : staticPage('static page');
+    const routes: Record<string, string> = {
+      '/animated': animated,
+      '/other': staticPage('other page'),
+      '/rare': rarelyChanging,
+      '/follow-link': followsLink,
+    };
+    const body = routes[path ?? ''] ?? staticPage('static page');
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     response.end(body);
   });

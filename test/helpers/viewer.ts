@@ -120,3 +120,15 @@ export async function startTricklingPlayer(
     options.onlyCodec,
   );
 }
+
+/** The colour at the centre of the frame the view page shows now, as [r, g, b]. */
+export const centrePixel = (page: Page) =>
+  page.evaluate(() => {
+    const video = document.querySelector('video') as HTMLVideoElement;
+    const canvas = document.createElement('canvas');
+    canvas.width = 1;
+    canvas.height = 1;
+    const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
+    ctx.drawImage(video, video.videoWidth / 2, video.videoHeight / 2, 1, 1, 0, 0, 1, 1);
+    return Array.from(ctx.getImageData(0, 0, 1, 1).data.slice(0, 3));
+  });
