@@ -39,16 +39,47 @@ const animated = `<!doctype html><html><head><title>animated</title><style>body{
   requestAnimationFrame(draw);
 </script></body></html>`;
 
+/** A typical page: an article with a 64×64 spinner (here the time code, which changes as often). */
+const typical = `<!doctype html><html><head><title>typical</title><style>
+  body{margin:0;font:18px/1.6 Georgia,serif;background:#fafafa;color:#222}
+  article{max-width:760px;margin:110px auto 0;padding:0 20px}
+  .spin{position:fixed;right:40px;top:40px;width:64px;height:64px;border:8px solid #ddd;border-top-color:#36c;
+    border-radius:50%;animation:s 1s linear infinite}@keyframes s{to{transform:rotate(360deg)}}
+  canvas{position:fixed;left:0;top:0}
+</style></head><body><div class="spin"></div><canvas id="c" width="1200" height="80"></canvas><article>
+${'<h2>Section</h2><p>' + 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. '.repeat(6) + '</p>'.repeat(1)}
+${'<p>Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore.</p>'.repeat(8)}
+</article><script>
+  const c = document.getElementById('c'); const g = c.getContext('2d'); const T = ${JSON.stringify(TIMECODE)};
+  function draw() {
+    if (new URLSearchParams(location.search).has('timecode')) {
+      const now = Math.round(performance.timeOrigin + performance.now()) % (1 << T.bits);
+      let parity = 0;
+      g.fillStyle = '#808080'; g.fillRect(0, 0, T.x0 * 2 + T.step * (T.bits + 1), T.y0 * 2 + T.size);
+      for (let i = 0; i <= T.bits; i++) {
+        const bit = i < T.bits ? (now >> i) & 1 : parity;
+        parity ^= bit;
+        g.fillStyle = bit ? '#fff' : '#000';
+        g.fillRect(T.x0 + i * T.step, T.y0, T.size, T.size);
+      }
+    }
+    requestAnimationFrame(draw);
+  }
+  requestAnimationFrame(draw);
+</script></body></html>`;
+
 export async function startBenchPages() {
-  const server = createServer((_request, response) => {
+  const server = createServer((request, response) => {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    response.end(animated);
+    response.end(request.url?.startsWith('/typical') ? typical : animated);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     animatedUrl: `http://127.0.0.1:${port}/animated`,
     timecodeUrl: `http://127.0.0.1:${port}/animated?timecode`,
+    typicalUrl: `http://127.0.0.1:${port}/typical`,
+    typicalTimecodeUrl: `http://127.0.0.1:${port}/typical?timecode`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

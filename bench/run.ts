@@ -9,13 +9,18 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page, type Protocol } from 'puppeteer-core';
 import { CHROMIUM_FLAGS } from '../src/actors/chromium.js';
+import type { SessionPage } from '../src/actors/page.js';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import type { CaptureStrategy } from '../src/machines/types.js';
 import { LatestFrameSlot } from '../src/media/latest-frame-slot.js';
+import type { Castpool } from '../src/system.js';
 import { startBenchPages, TIMECODE } from './pages.js';
+import { watchWithWerift } from './whep-client.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const WARMUP_MS = 1500;
+const DENSITY_STEPS = (process.env.BENCH_DENSITY ?? '1,2,4,8').split(',').map(Number);
 const VIEWPORT = { width: 1280, height: 720 };
 const root = mkdtempSync(join(tmpdir(), 'castpool-bench-'));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -47,6 +52,45 @@ const nodeCpuSeconds = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
 };
+
+const sessionPageOf = (castpool: Castpool, id: string) =>
+  castpool.pool.getSnapshot().context.sessions[id]?.ref.getSnapshot().context.page as SessionPage;
+
+/** N watched sessions of one strategy on this host: per-session FPS and total CPU. */
+async function density(url: string, capture: CaptureStrategy, sessions: number) {
+  const config = loadConfig({ port: 0, logLevel: 'warn', dataDir: mkdtempSync(join(root, 'data-')) }, {});
+  const { app, castpool, commands } = await buildApp(config);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const viewers: Awaited<ReturnType<typeof watchWithWerift>>[] = [];
+  try {
+    for (let i = 0; i < sessions; i++) {
+      const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture });
+      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
+    }
+    await sleep(3000 + WARMUP_MS);
+    const frames0 = viewers.map((v) => v.counts.frames);
+    const pids = castpool.processes.list().map((p) => p.pid);
+    const cpu0 = pids.reduce((sum, pid) => sum + groupCpuSeconds(pid), 0) + nodeCpuSeconds();
+    const t0 = performance.now();
+    await sleep(SECONDS * 1000);
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu = pids.reduce((sum, pid) => sum + groupCpuSeconds(pid), 0) + nodeCpuSeconds() - cpu0;
+    const fps = viewers.map((v, i) => (v.counts.frames - (frames0[i] ?? 0)) / elapsed).sort((a, b) => a - b);
+    return {
+      capture,
+      sessions,
+      minFps: fps[0] ?? 0,
+      medianFps: percentile(fps, 50),
+      totalCpuPct: (cpu / elapsed) * 100,
+      cpuPerSessionPct: (cpu / elapsed / sessions) * 100,
+    };
+  } finally {
+    for (const viewer of viewers) await viewer.close();
+    await app.close();
+  }
+}
 
 async function launch(): Promise<Browser> {
   return puppeteer.launch({
@@ -142,7 +186,7 @@ async function screencastCapture(url: string) {
 }
 
 /** The whole castpool pipeline, with a real Chromium viewer over WHEP: FPS, CPU split, glass-to-glass latency. */
-async function pipeline(url: string, fps: number) {
+async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
   const config = loadConfig({ port: 0, logLevel: 'warn', dataDir: mkdtempSync(join(root, 'data-')) }, {});
   const { app, castpool, commands } = await buildApp(config);
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -150,7 +194,8 @@ async function pipeline(url: string, fps: number) {
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const viewer = await launch();
   try {
-    const session = await commands.create({ url, fps, viewport: VIEWPORT });
+    const session = await commands.create({ url, fps, viewport: VIEWPORT, capture });
+    const fanout = sessionPageOf(castpool, session.id).fanout;
     await sleep(WARMUP_MS);
     const page = await viewer.newPage();
     await page.goto(`${base}/api/sessions/${session.id}/view`);
@@ -192,8 +237,7 @@ async function pipeline(url: string, fps: number) {
       video.requestVideoFrameCallback(tick);
     }, TIMECODE);
     await sleep(WARMUP_MS);
-    const ffmpeg = castpool.processes.list().find((p) => p.kind === 'ffmpeg');
-    const chromium = castpool.processes.list().find((p) => p.kind === 'chromium');
+    const tracked = () => castpool.processes.list().map((p) => p.pid);
     const readViewer = () =>
       page.evaluate(() => {
         const w = window as unknown as {
@@ -204,15 +248,18 @@ async function pipeline(url: string, fps: number) {
       });
     const start = await readViewer();
     const node0 = nodeCpuSeconds();
+    const ffmpeg = castpool.processes.list().find((p) => p.kind === 'ffmpeg');
     const ffmpeg0 = groupCpuSeconds(ffmpeg?.pid ?? -1);
-    const chromium0 = groupCpuSeconds(chromium?.pid ?? -1);
+    const children0 = tracked().reduce((sum, pid) => sum + groupCpuSeconds(pid), 0);
+    const bytes0 = fanout.bytesOut;
     const t0 = performance.now();
     await sleep(SECONDS * 1000);
     const elapsed = (performance.now() - t0) / 1000;
     const end = await readViewer();
     const nodeCpu = nodeCpuSeconds() - node0;
     const ffmpegCpu = groupCpuSeconds(ffmpeg?.pid ?? -1) - ffmpeg0;
-    const chromiumCpu = groupCpuSeconds(chromium?.pid ?? -1) - chromium0;
+    const childrenCpu = tracked().reduce((sum, pid) => sum + groupCpuSeconds(pid), 0) - children0;
+    const bytesPerSecond = (fanout.bytesOut - bytes0) / ((performance.now() - t0) / 1000);
     const latency = await page.evaluate(
       () => (window as unknown as { latency: { samples: number[]; unreadable: number } }).latency,
     );
@@ -246,7 +293,9 @@ async function pipeline(url: string, fps: number) {
       ffmpegMsPerFrame: (ffmpegCpu * 1000) / frames,
       nodeCpuPct: (nodeCpu / elapsed) * 100,
       ffmpegCpuPct: (ffmpegCpu / elapsed) * 100,
-      chromiumCpuPct: (chromiumCpu / elapsed) * 100,
+      chromiumCpuPct: ((childrenCpu - ffmpegCpu) / elapsed) * 100,
+      sessionCpuPct: ((childrenCpu + nodeCpu) / elapsed) * 100,
+      kbitPerSecond: (bytesPerSecond * 8) / 1000,
       latencyP50: percentile(measured, 50),
       latencyP95: percentile(measured, 95),
       latencySamples: measured.length,
@@ -288,16 +337,32 @@ async function main() {
     const screenshot = await screenshotLoop(pages.animatedUrl);
     log(`screencast capture (no encoder), ${SECONDS} s…`);
     const screencast = await screencastCapture(pages.animatedUrl);
-    log(`full pipeline at 30 FPS with a WHEP viewer, ${SECONDS} s…`);
-    const pipe30 = await pipeline(pages.timecodeUrl, 30);
+    const strategies: Record<string, Awaited<ReturnType<typeof pipeline>>> = {};
+    for (const [page, url] of [
+      ['typical', pages.typicalTimecodeUrl],
+      ['full-motion', pages.timecodeUrl],
+    ] as const) {
+      for (const capture of ['screencast', 'tab'] as const) {
+        log(`${capture} pipeline, ${page} page, 30 FPS, one Chromium viewer, ${SECONDS} s…`);
+        strategies[`${capture}/${page}`] = await pipeline(url, 30, capture);
+      }
+    }
+    const densities: Awaited<ReturnType<typeof density>>[] = [];
+    for (const capture of ['screencast', 'tab'] as const) {
+      for (const sessions of DENSITY_STEPS) {
+        log(`density: ${sessions} watched ${capture} sessions of the typical page, ${SECONDS} s…`);
+        densities.push(await density(pages.typicalUrl, capture, sessions));
+      }
+    }
     const results = {
       date: new Date().toISOString(),
       seconds: SECONDS,
       machine: machine(),
       screenshot,
       screencast,
-      pipeline30: pipe30,
       captureSpeedup: screencast.fps / screenshot.fps,
+      strategies,
+      densities,
     };
     writeFileSync('bench/results/latest.json', `${JSON.stringify(results, null, 2)}\n`);
     const table = render(results);
@@ -309,20 +374,40 @@ async function main() {
   }
 }
 
-function render(r: {
+type Results = {
   date: string;
   seconds: number;
   machine: ReturnType<typeof machine>;
   screenshot: Awaited<ReturnType<typeof screenshotLoop>>;
   screencast: Awaited<ReturnType<typeof screencastCapture>>;
-  pipeline30: Awaited<ReturnType<typeof pipeline>>;
   captureSpeedup: number;
-}): string {
-  const { screenshot: s, screencast: c, pipeline30: p } = r;
+  strategies: Record<string, Awaited<ReturnType<typeof pipeline>>>;
+  densities: Awaited<ReturnType<typeof density>>[];
+};
+
+function render(r: Results): string {
+  const { screenshot: s, screencast: c } = r;
+  const n = (value: number | undefined, digits = 0) =>
+    value === undefined ? '–' : String(round(value, digits));
+  const strategyRows = Object.entries(r.strategies)
+    .map(
+      ([name, p]) =>
+        `| ${name} | ${n(p.viewerFps, 1)} | ${n(p.sessionCpuPct)} % | ${n(p.chromiumCpuPct)} / ${n(p.ffmpegCpuPct)} / ${n(p.nodeCpuPct)} % | ` +
+        `${n(p.latencyP50)} / ${n(p.latencyP95)} ms | ${n(p.kbitPerSecond)} kbit/s | ${n(p.receiver?.jitterBufferMs, 1)} ms | ${p.state} |`,
+    )
+    .join('\n');
+  const densityRows = r.densities
+    .map(
+      (d) =>
+        `| ${d.capture} | ${d.sessions} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % |`,
+    )
+    .join('\n');
   return `# Benchmarks
 
 Made by \`npm run bench\` (${r.seconds} s per variant, after a ${WARMUP_MS / 1000} s warm-up) on ${r.date}.
-Page: 1280×720 canvas repainting fully on every animation frame (worst case), served from 127.0.0.1.
+Pages, served from 127.0.0.1 at 1280×720: **full-motion** — a canvas repainting fully on every animation
+frame (worst case); **typical** — an article with a 64×64 CSS spinner (in the latency runs, a small
+time-code strip changes every frame instead, which costs the same: capture cost follows frames, not area).
 
 Machine: ${r.machine.cpu}, ${r.machine.memoryGiB} GiB, ${r.machine.os}; ${r.machine.node}; ${r.machine.chromium}; ${r.machine.ffmpeg}.
 CPU % is of one core (the machine has ${cpus().length * 100}).
@@ -330,26 +415,30 @@ CPU % is of one core (the machine has ${cpus().length * 100}).
 ## Capture: the old way vs castpool's screencast
 | variant | FPS | ms per frame p50 / p95 | our CPU per frame | Chromium CPU |
 |---|---|---|---|---|
-| \`page.screenshot()\` loop, JPEG q80 | ${round(s.fps)} | ${round(s.msPerFrameP50)} / ${round(s.msPerFrameP95)} (call time) | – | ${round(s.chromiumCpuPct, 0)} % |
-| CDP screencast → latest-frame slot (no encoder) | ${round(c.fps)} | ${round(c.msPerFrameP50)} / ${round(c.msPerFrameP95)} (frame gap) | ${round(c.nodeMsPerFrame, 2)} ms (Node) | ${round(c.chromiumCpuPct, 0)} % |
-| **ratio** | **${round(r.captureSpeedup, 2)}×** | | | |
+| \`page.screenshot()\` loop, JPEG q80 | ${n(s.fps, 1)} | ${n(s.msPerFrameP50, 1)} / ${n(s.msPerFrameP95, 1)} (call time) | – | ${n(s.chromiumCpuPct)} % |
+| CDP screencast → latest-frame slot (no encoder) | ${n(c.fps, 1)} | ${n(c.msPerFrameP50, 1)} / ${n(c.msPerFrameP95, 1)} (frame gap) | ${n(c.nodeMsPerFrame, 2)} ms (Node) | ${n(c.chromiumCpuPct)} % |
+| **ratio** | **${n(r.captureSpeedup, 2)}×** | | | |
 
-## Full pipeline at 30 FPS: screencast → ffmpeg x264 → RTP → werift → a real Chromium viewer (WHEP)
-| measure | value |
-|---|---|
-| FPS decoded by the viewer | ${round(p.viewerFps)} |
-| session state at the end / dropped frames (latest-frame-wins, incl. 60→30 pacing) | ${p.state} / ${p.droppedFrames} |
-| our CPU per delivered frame: Node (capture, pacing, RTP fan-out, werift) | ${round(p.nodeMsPerFrame, 2)} ms (${round(p.nodeCpuPct, 0)} % of a core) |
-| our CPU per delivered frame: ffmpeg (JPEG decode + x264) | ${round(p.ffmpegMsPerFrame, 2)} ms (${round(p.ffmpegCpuPct, 0)} % of a core) |
-| session Chromium CPU | ${round(p.chromiumCpuPct, 0)} % |
-| glass-to-glass latency p50 / p95 | **${round(p.latencyP50, 0)} / ${round(p.latencyP95, 0)} ms** (${p.latencySamples} frames read, ${p.unreadableFrames} unreadable) |
-| viewer: jitter buffer / processing (receive → decoded) / decode per frame | ${round(p.receiver?.jitterBufferMs ?? Number.NaN)} / ${round(p.receiver?.processingMs ?? Number.NaN)} / ${round(p.receiver?.decodeMs ?? Number.NaN)} ms |
-| viewer: frames dropped / NACKs / PLIs | ${p.receiver?.framesDropped} / ${p.receiver?.nackCount} / ${p.receiver?.pliCount} |
+## The two capture strategies, one watched session at 30 FPS, a real Chromium viewer over WHEP
+screencast = CDP JPEG → ffmpeg x264 → RTP → werift; tab = Chromium captures and encodes its own tab
+(VP8) → upstream werift peer → werift. Session CPU = the session's Chromium + ffmpeg + castpool's Node
+(the viewer's Chromium, on the same cores, is not counted).
+
+| strategy/page | viewer FPS | session CPU | Chromium / ffmpeg / Node | glass-to-glass p50 / p95 | bitrate | viewer jitter buffer | state |
+|---|---|---|---|---|---|---|---|
+${strategyRows}
+
+## Density: N watched typical sessions on this 2-core host
+Each session watched by a light WHEP client (werift in the bench process: receives and counts, does not
+decode). FPS per session: lowest / median.
+
+| strategy | sessions | FPS min / median | total CPU | CPU per session |
+|---|---|---|---|---|
+${densityRows}
 
 Latency: the page draws its wall clock as 24 black/white blocks plus parity on every frame; the viewer
 reads them back from each decoded frame (\`requestVideoFrameCallback\` + canvas) and subtracts them from
-its own clock (same machine, same clock). Targets: capture ratio ≥ 4.5×; p50 ≤ 100 ms, p95 ≤ 150 ms.
-The viewer Chromium runs on the same 2 cores and competes with the pipeline it measures.
+its own clock (same machine, same clock).
 
 Raw numbers: \`bench/results/latest.json\`.
 `;

@@ -20,6 +20,7 @@ export class RtpFanout {
   /** Complete frames forwarded (RTP marker bit), for delivered-FPS. */
   framesOut = 0;
   packetsOut = 0;
+  bytesOut = 0;
   private waiting = 0;
   // Output continuity across source changes (encoder restart, tab capture re-established).
   private ssrc = -1;
@@ -88,6 +89,7 @@ export class RtpFanout {
     this.lastTs = packet.readUInt32BE(4);
     this.lastAt = performance.now();
     this.packetsOut++;
+    this.bytesOut += packet.length;
     if (packet.length > 1 && packet[1]! & 0x80) this.framesOut++;
     const keyStart = this.waiting > 0 && startsKeyframe(this.codec, packet);
     for (const viewer of this.viewers.values()) {

@@ -57,7 +57,7 @@ export function chooseCodec(sdp: string, required?: Codec): OfferedCodec {
   if (!pick)
     throw new CastpoolError(
       'not_acceptable',
-      `this session is encoding ${required} for its current viewers and the offer does not accept it`,
+      `this session is encoding ${required} and the offer does not accept it (offered: ${offered.map((c) => c.codec).join(', ')})`,
     );
   return pick;
 }

@@ -245,6 +245,16 @@ describe.each(['screencast', 'tab'] as const)(
 );
 
 describe('players of other kinds', () => {
+  it('tab: refuses a player that cannot decode VP8 with 406', async () => {
+    const session = await createSession('/static', { capture: 'tab' });
+    const page = await viewers.newPage();
+    await page.goto(pages.url('/static'));
+    const refused = await startTricklingPlayer(page, session.links.whep, { onlyCodec: 'video/H264' });
+    expect(refused).toMatch(/^error 406: .*VP8/);
+    await page.close();
+    expect((await castpool.api('DELETE', `/api/sessions/${session.id}`)).status).toBe(204);
+  });
+
   it('plays for a player that sends its offer before ICE gathering and trickles candidates', async () => {
     const session = await createSession('/animated');
     const page = await viewers.newPage();
@@ -279,8 +289,12 @@ describe('players of other kinds', () => {
     expect((await castpool.api('DELETE', `/api/sessions/${session.id}`)).status).toBe(204);
   });
 
-  it('encodes VP8 for a VP8-only player and refuses an H.264-only one meanwhile (406)', async () => {
-    const session = await createSession('/animated', { fps: 15, viewport: { width: 640, height: 360 } });
+  it('screencast: encodes VP8 for a VP8-only player and refuses an H.264-only one meanwhile (406)', async () => {
+    const session = await createSession('/animated', {
+      fps: 15,
+      viewport: { width: 640, height: 360 },
+      capture: 'screencast',
+    });
     const vp8 = await viewers.newPage();
     await vp8.goto(pages.url('/static'));
     await startTricklingPlayer(vp8, session.links.whep, { onlyCodec: 'video/VP8' });

@@ -1,0 +1,42 @@
+import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+
+/**
+ * A light WHEP viewer for density runs: a werift peer that receives and counts frames without
+ * decoding, so many sessions can be watched without a browser per viewer eating the cores.
+ */
+export async function watchWithWerift(whepUrl: string) {
+  const feedback = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }];
+  const pc = new RTCPeerConnection({
+    iceServers: [],
+    codecs: {
+      video: [
+        new RTCRtpCodecParameters({
+          mimeType: 'video/H264',
+          clockRate: 90000,
+          rtcpFeedback: feedback,
+          parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+        }),
+        new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: feedback }),
+      ],
+      audio: [],
+    },
+    headerExtensions: { video: [], audio: [] },
+  });
+  const counts = { frames: 0, bytes: 0 };
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.onTrack.subscribe((track) => {
+    track.onReceiveRtp.subscribe((rtp) => {
+      counts.bytes += rtp.payload.length + 12;
+      if (rtp.header.marker) counts.frames++;
+    });
+  });
+  await pc.setLocalDescription(await pc.createOffer());
+  const response = await fetch(whepUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp' },
+    body: pc.localDescription?.sdp,
+  });
+  if (response.status !== 201) throw new Error(`WHEP answered ${response.status}: ${await response.text()}`);
+  await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
+  return { counts, close: () => pc.close() };
+}
