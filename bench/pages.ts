@@ -47,7 +47,7 @@ const typical = `<!doctype html><html><head><title>typical</title><style>
     border-radius:50%;animation:s 1s linear infinite}@keyframes s{to{transform:rotate(360deg)}}
   canvas{position:fixed;left:0;top:0}
 </style></head><body><div class="spin"></div><canvas id="c" width="1200" height="80"></canvas><article>
-${'<h2>Section</h2><p>' + 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. '.repeat(6) + '</p>'.repeat(1)}
+<h2>Section</h2><p>${'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. '.repeat(6)}</p>
 ${'<p>Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore.</p>'.repeat(8)}
 </article><script>
   const c = document.getElementById('c'); const g = c.getContext('2d'); const T = ${JSON.stringify(TIMECODE)};

@@ -54,9 +54,11 @@ const decoding = async (page: Page) =>
     )
   ).framesDecoded;
 
-const sessionPage = (id: string) =>
-  (castpool.castpool.pool.getSnapshot().context.sessions[id]?.ref.getSnapshot().context.page as SessionPage)
-    .page;
+const sessionPage = (id: string) => {
+  const page = castpool.castpool.pool.getSnapshot().context.sessions[id]?.ref.getSnapshot().context.page;
+  if (!page) throw new Error(`session ${id} has no page`);
+  return (page as SessionPage).page;
+};
 
 describe.each(['screencast', 'tab'] as const)(
   '%s capture, streamed to real Chromium viewers over WHEP',
