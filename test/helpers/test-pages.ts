@@ -26,12 +26,17 @@ const rarelyChanging = `<!doctype html><html><head><title>rare</title></head>
 <body style="margin:0;height:100vh;background:#ff0000">
 <script>setTimeout(() => { document.body.style.background = '#0000ff'; }, 1200);</script></body></html>`;
 
-/** Follows its own link after 0.5 s, as a user's click would. */
+/** Follows its own link after 0.5 s, as a user's click would: to /redirect (302 → /relocate). */
 const followsLink = `<!doctype html><html><head><title>follows a link</title></head><body>
-<a id="next" href="/animated">next</a><script>setTimeout(() => document.getElementById('next').click(), 500);</script>
+<a id="next" href="/redirect">next</a><script>setTimeout(() => document.getElementById('next').click(), 500);</script>
 </body></html>`;
 
-/** A local server for the pages sessions open: /animated, /static, /other, /rare, /follow-link. */
+/** Moves itself on with a script: location.href = '/animated'. */
+const relocates = `<!doctype html><html><head><title>relocates</title></head><body>
+<script>setTimeout(() => { location.href = '/animated'; }, 300);</script></body></html>`;
+
+/** A local server for the pages sessions open: /animated, /static, /other, /rare, and the
+ * chain /follow-link → (click) /redirect → (302) /relocate → (location.href) /animated. */
 export async function startTestPages(): Promise<{
   url: (path: string) => string;
   close: () => Promise<void>;
@@ -43,7 +48,13 @@ export async function startTestPages(): Promise<{
       '/other': staticPage('other page'),
       '/rare': rarelyChanging,
       '/follow-link': followsLink,
+      '/relocate': relocates,
     };
+    if (path === '/redirect') {
+      response.writeHead(302, { location: '/relocate' });
+      response.end();
+      return;
+    }
     const body = routes[path ?? ''] ?? staticPage('static page');
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     response.end(body);

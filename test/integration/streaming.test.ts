@@ -146,7 +146,7 @@ describe.each(['screencast', 'tab'] as const)(
       expect((await getSession(session.id)).viewers).toBe(1);
     });
 
-    it('keeps the viewer fed across a navigate command and an in-page link', async () => {
+    it('keeps the viewer fed across a navigate command, a link, a redirect and a location change', async () => {
       const navigated = await castpool.api('POST', `/api/sessions/${session.id}/navigate`, {
         url: pages.url('/other'),
       });
@@ -160,7 +160,7 @@ describe.each(['screencast', 'tab'] as const)(
         5000,
       );
       expect(after.framesDecoded).toBeGreaterThan(before + 30);
-      // the page follows its own link to /animated half a second after loading
+      // /follow-link clicks its link → 302 → a page that sets location.href → /animated
       await castpool.api('POST', `/api/sessions/${session.id}/navigate`, { url: pages.url('/follow-link') });
       await until(
         () => sessionPage(session.id).url(),
