@@ -26,6 +26,8 @@ export interface SessionView {
   viewers: number;
   /** Encoders running for this session (one while watched, whatever the number of viewers). */
   encoders: number;
+  /** Restarts after crashes since creation (the budget is per window, see config `supervision`). */
+  restarts: number;
   codec: string | null;
   createdAt: string;
 }
@@ -37,6 +39,7 @@ export interface ViewerAnswer {
 }
 
 const LIVE_STATES = new Set(['idle', 'streaming', 'throttled']);
+
 /** RFC 8839 candidate-attribute, as much as castpool needs to refuse garbage. */
 const CANDIDATE_LINE = /^candidate:\S+ \d+ (udp|tcp|UDP|TCP) \d+ \S+ \d+ typ (host|srflx|prflx|relay)( .*)?$/;
 
@@ -269,6 +272,7 @@ export class Commands {
       droppedFrames: context.stats.droppedTotal,
       viewers: Object.keys(context.viewers).length,
       encoders: (context.page as SessionPage | undefined)?.encoders ?? 0,
+      restarts: context.restartsTotal,
       codec: watched ? (context.codec ?? null) : null,
       createdAt: new Date(context.createdAt).toISOString(),
     };

@@ -39,6 +39,16 @@ export const ConfigSchema = Type.Object({
     keyframeIntervalMs: Int(100, 10000, 'Forced keyframe period; bounds how long a late viewer waits.'),
     idleRepeatMs: Int(50, 5000, 'Repeat the last frame after this long without a new one (static pages).'),
   }),
+  supervision: Type.Object({
+    probeIntervalMs: Int(500, 600000, 'How often a live page is probed over CDP (hung renderer detection).'),
+    probeTimeoutMs: Int(500, 600000, 'A probe unanswered this long restarts the session.'),
+    restart: Type.Object({
+      max: Int(0, 100, 'Restarts allowed per session within windowMs; past it the session fails.'),
+      windowMs: Int(1000, 3600000, 'The restart budget window.'),
+      backoffBaseMs: Int(0, 60000, 'First restart delay; doubles per recent restart.'),
+      backoffMaxMs: Int(0, 600000, 'Longest restart delay.'),
+    }),
+  }),
   throttle: Type.Object({
     warmupWindows: Int(
       0,

@@ -59,6 +59,7 @@ export const SessionDetail = Type.Intersect([
     deliveredFps: Type.Number({ description: 'Encoded frames per second sent to viewers (last second).' }),
     droppedFrames: Type.Integer({ description: 'Frames skipped since creation (latest frame won).' }),
     viewers: Type.Integer(),
+    restarts: Type.Integer({ description: 'Restarts after browser/page crashes since creation' }),
     encoders: Type.Integer({ description: 'Encoders running now: 1 while watched, whatever the viewers' }),
     codec: Type.Union([Type.String(), Type.Null()]),
     createdAt: Type.String({ format: 'date-time' }),

@@ -4,7 +4,7 @@ import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
 import { sweepLeftovers } from './actors/leftovers.js';
-import { closePageActor, navigatePageActor, openPageActor } from './actors/page.js';
+import { closePageActor, navigatePageActor, openPageActor, watchPageActor } from './actors/page.js';
 import { ProcessTracker } from './actors/processes.js';
 import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
@@ -37,6 +37,7 @@ export function createCastpool(
       openPage: openPageActor(),
       closePage: closePageActor(deps),
       navigatePage: navigatePageActor(deps),
+      watchPage: watchPageActor(deps),
       capture: captureActor(deps),
       viewer: viewerActor(deps),
     },
@@ -53,6 +54,7 @@ export function createCastpool(
       maxSessions: config.maxSessions,
       sessionsPerBrowser: config.sessionsPerBrowser,
       throttle: config.throttle,
+      restart: config.supervision.restart,
     },
     inspect,
   });

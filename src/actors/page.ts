@@ -8,7 +8,6 @@ import type { ActorDeps } from './deps.js';
 
 /** A session's own browser context and page, with the fan-out its capture feeds and its viewers read. */
 export class SessionPage implements PageHandle {
-  readonly fanout = new RtpFanout();
   /** The frame the encoder took last, while a capture runs (thumbnails reuse it). */
   latestFrame: Buffer | undefined;
   /** Encoders running for this session now (ffmpeg processes or in-page tab captures): one, whatever the viewers. */
@@ -19,27 +18,31 @@ export class SessionPage implements PageHandle {
     readonly page: Page,
     readonly cdp: CDPSession,
     readonly viewport: Viewport,
+    /** Carried over from the page a restart replaced, so attached viewers keep their stream. */
+    readonly fanout: RtpFanout = new RtpFanout(),
   ) {}
 }
 
 export function openPageActor() {
-  return fromPromise<PageHandle, { browser: BrowserHandle; sessionId: string; params: SessionParams }>(
-    async ({ input, signal }) => {
-      const { browser } = input.browser as ChromiumBrowser;
-      const context = await browser.createBrowserContext();
-      try {
-        const page = await context.newPage();
-        await page.setViewport(input.params.viewport);
-        const cdp = await page.createCDPSession();
-        // Leaving `launching` (close, crash) aborts us: nothing else would ever close this context.
-        if (signal.aborted) throw new Error('session closed while opening');
-        return new SessionPage(input.sessionId, context, page, cdp, input.params.viewport);
-      } catch (error) {
-        await context.close().catch(() => {});
-        throw error;
-      }
-    },
-  );
+  return fromPromise<
+    PageHandle,
+    { browser: BrowserHandle; sessionId: string; params: SessionParams; previous?: PageHandle }
+  >(async ({ input, signal }) => {
+    const { browser } = input.browser as ChromiumBrowser;
+    const context = await browser.createBrowserContext();
+    try {
+      const page = await context.newPage();
+      await page.setViewport(input.params.viewport);
+      const cdp = await page.createCDPSession();
+      // Leaving `launching` (close, crash) aborts us: nothing else would ever close this context.
+      if (signal.aborted) throw new Error('session closed while opening');
+      const previous = input.previous as SessionPage | undefined;
+      return new SessionPage(input.sessionId, context, page, cdp, input.params.viewport, previous?.fanout);
+    } catch (error) {
+      await context.close().catch(() => {});
+      throw error;
+    }
+  });
 }
 
 export function closePageActor(deps: ActorDeps) {
@@ -52,6 +55,49 @@ export function closePageActor(deps: ActorDeps) {
       new Promise((resolve) => setTimeout(resolve, 5000).unref()),
     ]);
     deps.log.debug({ sessionId: handle.sessionId }, 'page closed');
+  });
+}
+
+/**
+ * Watches a live page: a renderer crash, or a page that stops answering a CDP probe (a hung
+ * renderer), is reported as `page.crashed` so the session restarts.
+ */
+export function watchPageActor(deps: ActorDeps) {
+  return fromCallback<{ type: 'noop' }, { page: PageHandle }>(({ input, sendBack }) => {
+    const { page, cdp } = input.page as SessionPage;
+    const { probeIntervalMs, probeTimeoutMs } = deps.config.supervision;
+    let reported = false;
+    const report = (reason: string) => {
+      if (reported) return;
+      reported = true;
+      sendBack({ type: 'page.crashed', reason });
+    };
+    const onCrash = () => report('page crashed');
+    page.on('error', onCrash);
+    let probing = false;
+    const probe = setInterval(() => {
+      if (probing) return;
+      probing = true;
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), probeTimeoutMs);
+      });
+      Promise.race([cdp.send('Runtime.evaluate', { expression: '0' }).then(() => 'ok' as const), deadline])
+        .then((outcome) => {
+          if (outcome === 'late') report(`renderer did not answer a probe within ${probeTimeoutMs} ms`);
+        })
+        .catch(() => {
+          // the session's CDP channel closed: the browser host reports the crash
+        })
+        .finally(() => {
+          clearTimeout(timer);
+          probing = false;
+        });
+    }, probeIntervalMs);
+    return () => {
+      clearInterval(probe);
+      page.off('error', onCrash);
+    };
   });
 }
 

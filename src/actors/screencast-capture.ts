@@ -128,6 +128,8 @@ export class ScreencastPipeline {
     const now = performance.now();
     if (this.stopped || !this.encoder || fanout.size === 0 || fanout.waitingViewers < fanout.size) return;
     if (now - this.encoderStartedAt < ENCODER_RESTART_GAP_MS) return;
+    // A starting encoder opens with a keyframe anyway; restarting it again could loop under load.
+    if (fanout.framesOut === this.framesOutAtStart) return;
     this.encoderStartedAt = now;
     const old = this.encoder;
     this.startEncoder();

@@ -1,12 +1,13 @@
 import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, setup } from 'xstate';
 import { browserHostMachine, type HostReport } from './browser-host.machine.js';
-import { type SessionActorRef, sessionMachine } from './session.machine.js';
+import { type RestartPolicy, type SessionActorRef, sessionMachine } from './session.machine.js';
 import type { SessionParams, ThrottlePolicy } from './types.js';
 
 export interface PoolInput {
   maxSessions: number;
   sessionsPerBrowser: number;
   throttle: ThrottlePolicy;
+  restart?: RestartPolicy;
 }
 
 export interface SessionEntry {
@@ -32,6 +33,7 @@ export type PoolEvent =
   | { type: 'session.create'; sessionId: string; params: SessionParams }
   | { type: 'session.close'; sessionId: string }
   | { type: 'pool.shutdown' }
+  | { type: 'session.rehost'; sessionId: string }
   | HostReport
   | { type: `xstate.done.actor.${string}` }
   | { type: `xstate.error.actor.${string}`; error: unknown };
@@ -104,7 +106,7 @@ export const poolMachine = setup({
         const host = ctx.hosts[placedOn] as HostEntry;
         const ref = spawn('session', {
           id: sessionActorId(sessionId),
-          input: { sessionId, params: event.params, throttle: ctx.throttle },
+          input: { sessionId, params: event.params, throttle: ctx.throttle, restart: ctx.restart },
         });
         return {
           sessions: { ...ctx.sessions, [sessionId]: { ref, hostId: placedOn } },
@@ -119,6 +121,50 @@ export const poolMachine = setup({
           session: (ctx.sessions[sessionId] as SessionEntry).ref,
         }),
       );
+    }),
+    /** A restarting session needs a browser: an accepting host with room, or a new one. */
+    rehostSession: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.rehost') return;
+      const { sessionId } = event;
+      const entry = context.sessions[sessionId];
+      if (!entry || context.shuttingDown) return;
+      const hosts = { ...context.hosts };
+      const old = hosts[entry.hostId];
+      if (old) {
+        enqueue.sendTo(old.ref, { type: 'host.detach', sessionId });
+        hosts[entry.hostId] = { ...old, sessionIds: old.sessionIds.filter((id) => id !== sessionId) };
+      }
+      let hostSeq = context.hostSeq;
+      let hostId = pickHost({ ...context, hosts });
+      if (!hostId) {
+        hostSeq++;
+        const id = `host-${hostSeq}`;
+        hostId = id;
+        enqueue.assign({
+          hosts: ({ spawn }) => ({
+            ...hosts,
+            [id]: {
+              ref: spawn('browserHost', { id, input: { hostId: id } }),
+              sessionIds: [],
+              accepting: true,
+            },
+          }),
+          hostSeq,
+        });
+      } else enqueue.assign({ hosts });
+      const placedOn = hostId;
+      enqueue.assign(({ context: ctx }) => {
+        const host = ctx.hosts[placedOn] as HostEntry;
+        return {
+          sessions: { ...ctx.sessions, [sessionId]: { ...entry, hostId: placedOn } },
+          hosts: { ...ctx.hosts, [placedOn]: { ...host, sessionIds: [...host.sessionIds, sessionId] } },
+        };
+      });
+      enqueue.sendTo(({ context: ctx }) => (ctx.hosts[placedOn] as HostEntry).ref, {
+        type: 'host.attach',
+        sessionId,
+        session: entry.ref,
+      });
     }),
     closeSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'session.close') return;
@@ -170,6 +216,7 @@ export const poolMachine = setup({
   on: {
     'session.create': { guard: 'hasCapacity', actions: 'admitSession' },
     'session.close': { actions: 'closeSession' },
+    'session.rehost': { actions: 'rehostSession' },
     'xstate.done.actor.*': { actions: 'forgetSession' },
     // A session actor that threw is gone: forget it like a closed one rather than let the error climb.
     'xstate.error.actor.*': { actions: 'forgetSession' },

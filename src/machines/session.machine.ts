@@ -1,4 +1,13 @@
-import { type ActorRefFrom, assign, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
+import {
+  type ActorRefFrom,
+  assign,
+  enqueueActions,
+  fromCallback,
+  fromPromise,
+  sendParent,
+  sendTo,
+  setup,
+} from 'xstate';
 import type {
   BrowserHandle,
   CaptureCommand,
@@ -11,10 +20,26 @@ import type {
   ViewerHandle,
 } from './types.js';
 
+/** OTP-style restart policy: at most `max` restarts in `windowMs`, with exponential backoff. */
+export interface RestartPolicy {
+  max: number;
+  windowMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+export const defaultRestartPolicy: RestartPolicy = {
+  max: 3,
+  windowMs: 60_000,
+  backoffBaseMs: 250,
+  backoffMaxMs: 5000,
+};
+
 export interface SessionInput {
   sessionId: string;
   params: SessionParams;
   throttle: ThrottlePolicy;
+  restart?: RestartPolicy;
   /** Consecutive capture failures tolerated before the session fails. */
   maxCaptureRestarts?: number;
   now?: () => number;
@@ -48,12 +73,18 @@ export interface SessionContext {
   maxCaptureRestarts: number;
   lastNavigation?: NavigationResult;
   failure?: string;
+  restart: RestartPolicy;
+  /** When recent restarts began (for the budget). */
+  restartTimes: number[];
+  restartsTotal: number;
+  now: () => number;
 }
 
 export type SessionEvent =
   | { type: 'host.ready'; browser: BrowserHandle }
   | { type: 'host.failed'; reason: string }
   | { type: 'host.crashed'; reason: string }
+  | { type: 'page.crashed'; reason: string }
   | { type: 'viewer.join'; viewer: ViewerHandle }
   | { type: 'viewer.left'; viewerId: string }
   | { type: 'keyframe.request' }
@@ -94,9 +125,12 @@ export const sessionMachine = setup({
     events: {} as SessionEvent,
   },
   actors: {
-    openPage: fromPromise<PageHandle, { browser: BrowserHandle; sessionId: string; params: SessionParams }>(
-      notProvided('openPage'),
-    ),
+    /** `previous`: the page a restart replaces (its viewers' fan-out carries over). */
+    openPage: fromPromise<
+      PageHandle,
+      { browser: BrowserHandle; sessionId: string; params: SessionParams; previous?: PageHandle }
+    >(notProvided('openPage')),
+    watchPage: fromCallback<{ type: 'noop' }, { page: PageHandle }>(notProvided('watchPage')),
     closePage: fromPromise<void, { page: PageHandle | undefined }>(notProvided('closePage')),
     /** Navigates, then reports `navigate.done` (a spawned child's output would not reach the session). */
     navigatePage: fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; url: string }>(
@@ -119,11 +153,31 @@ export const sessionMachine = setup({
       !isOverloaded(event.stats, context.throttle) &&
       context.healthyWindows + 1 >= context.throttle.leaveAfterWindows,
     mayRestartCapture: ({ context }) => context.captureRestarts < context.maxCaptureRestarts,
+    withinRestartBudget: ({ context }) => {
+      const since = context.now() - context.restart.windowMs;
+      return context.restartTimes.filter((at) => at > since).length < context.restart.max;
+    },
     codecFits: ({ context, event }) =>
       event.type === 'viewer.join' &&
       (Object.keys(context.viewers).length === 0 || context.codec === event.viewer.codec),
   },
+  delays: {
+    restartBackoff: ({ context }) => {
+      const attempt = Math.max(0, context.restartTimes.length - 1);
+      return Math.min(context.restart.backoffMaxMs, context.restart.backoffBaseMs * 2 ** attempt);
+    },
+  },
   actions: {
+    countRestart: assign(({ context }) => {
+      const since = context.now() - context.restart.windowMs;
+      return {
+        restartTimes: [...context.restartTimes.filter((at) => at > since), context.now()],
+        restartsTotal: context.restartsTotal + 1,
+        browser: undefined,
+      };
+    }),
+    /** The pool places a restarting session on a (new) browser host. */
+    requestHost: sendParent(({ context }) => ({ type: 'session.rehost', sessionId: context.sessionId })),
     rememberBrowser: assign({
       browser: ({ event }) => (event.type === 'host.ready' ? event.browser : undefined),
     }),
@@ -180,7 +234,7 @@ export const sessionMachine = setup({
       if (!context.page) return;
       enqueue.spawnChild('navigatePage', {
         id: 'navigate:initial',
-        input: { page: context.page, requestId: 'initial', url: context.params.url },
+        input: { page: context.page, requestId: 'initial', url: context.url },
       });
     }),
     recordNavigation: enqueueActions(({ context, event, enqueue }) => {
@@ -210,7 +264,7 @@ export const sessionMachine = setup({
       stats: { ...emptyStats, droppedTotal: context.stats.droppedTotal },
     })),
     clearRestarts: assign({ captureRestarts: 0 }),
-    countRestart: assign({ captureRestarts: ({ context }) => context.captureRestarts + 1 }),
+    countCaptureRestart: assign({ captureRestarts: ({ context }) => context.captureRestarts + 1 }),
     useFullRate: assign({ currentFps: ({ context }) => context.params.fps }),
     useThrottledRate: assign({ currentFps: ({ context }) => throttledFps(context.params, context.throttle) }),
     tellCaptureRate: sendTo(
@@ -239,6 +293,10 @@ export const sessionMachine = setup({
     windowsSinceStart: 0,
     captureRestarts: 0,
     maxCaptureRestarts: input.maxCaptureRestarts ?? 3,
+    restart: input.restart ?? defaultRestartPolicy,
+    restartTimes: [],
+    restartsTotal: 0,
+    now: input.now ?? Date.now,
   }),
   initial: 'launching',
   on: {
@@ -250,8 +308,14 @@ export const sessionMachine = setup({
     launching: {
       initial: 'waitingForHost',
       on: {
-        'host.failed': { target: 'failed', actions: 'recordFailure' },
-        'host.crashed': { target: 'failed', actions: 'recordFailure' },
+        'host.failed': [
+          { guard: 'withinRestartBudget', target: 'restarting', actions: 'recordFailure' },
+          { target: 'failed', actions: 'recordFailure' },
+        ],
+        'host.crashed': [
+          { guard: 'withinRestartBudget', target: 'restarting', actions: 'recordFailure' },
+          { target: 'failed', actions: 'recordFailure' },
+        ],
       },
       states: {
         waitingForHost: {
@@ -264,12 +328,16 @@ export const sessionMachine = setup({
               browser: context.browser as BrowserHandle,
               sessionId: context.sessionId,
               params: context.params,
+              previous: context.page,
             }),
             onDone: {
               target: '#session.live',
               actions: [assign({ page: ({ event }) => event.output }), 'startInitialNavigation'],
             },
-            onError: { target: '#session.failed', actions: 'recordFailure' },
+            onError: [
+              { guard: 'withinRestartBudget', target: '#session.restarting', actions: 'recordFailure' },
+              { target: '#session.failed', actions: 'recordFailure' },
+            ],
           },
         },
       },
@@ -281,8 +349,17 @@ export const sessionMachine = setup({
         'viewer.left': { actions: 'removeViewer' },
         navigate: { actions: 'startNavigation' },
         'navigate.done': { actions: 'recordNavigation' },
-        'host.crashed': { target: 'failed', actions: 'recordFailure' },
+        'host.crashed': [
+          { guard: 'withinRestartBudget', target: 'restarting', actions: 'recordFailure' },
+          { target: 'failed', actions: ['recordFailure', 'removeAllViewers'] },
+        ],
+        'page.crashed': [
+          { guard: 'withinRestartBudget', target: 'restarting', actions: 'recordFailure' },
+          { target: 'failed', actions: ['recordFailure', 'removeAllViewers'] },
+        ],
       },
+      // Crashed pages and hung renderers are found here; the browser host watches the process.
+      invoke: { src: 'watchPage', input: ({ context }) => ({ page: context.page as PageHandle }) },
       states: {
         idle: {
           always: { guard: 'hasViewers', target: 'watched' },
@@ -304,7 +381,12 @@ export const sessionMachine = setup({
           on: {
             'keyframe.request': { actions: 'askKeyframe' },
             'capture.failed': [
-              { guard: 'mayRestartCapture', target: 'watched', reenter: true, actions: 'countRestart' },
+              {
+                guard: 'mayRestartCapture',
+                target: 'watched',
+                reenter: true,
+                actions: 'countCaptureRestart',
+              },
               { target: '#session.failed', actions: 'recordFailure' },
             ],
           },
@@ -336,6 +418,30 @@ export const sessionMachine = setup({
             },
           },
         },
+      },
+    },
+    // The browser or page died: back off, ask the pool for a browser, reopen at the last URL.
+    // Viewers stay attached: their transport is intact and the stream resumes on the new page.
+    restarting: {
+      entry: 'countRestart',
+      initial: 'backoff',
+      invoke: {
+        src: 'closePage',
+        input: ({ context }) => ({ page: context.page }),
+      },
+      states: {
+        backoff: { after: { restartBackoff: 'waitingForHost' } },
+        waitingForHost: {
+          entry: 'requestHost',
+          on: { 'host.ready': { target: '#session.launching.opening', actions: 'rememberBrowser' } },
+        },
+      },
+      on: {
+        'host.failed': [
+          { guard: 'withinRestartBudget', target: 'restarting', reenter: true, actions: 'recordFailure' },
+          { target: 'failed', actions: ['recordFailure', 'removeAllViewers'] },
+        ],
+        'viewer.left': { actions: 'removeViewer' },
       },
     },
     closing: {

@@ -5,18 +5,24 @@ import { activeSessionCount, poolMachine } from '../../src/machines/pool.machine
 import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
 import { fakeCapture, fakePage, fakeViewer, params, policy } from './fakes.js';
 
+const waitForState = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+};
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 function startPool(
-  options: { maxSessions?: number; sessionsPerBrowser?: number; launchFails?: boolean } = {},
+  options: { maxSessions?: number; sessionsPerBrowser?: number; launchFails?: boolean | number } = {},
 ) {
+  let launchAttempts = 0;
   const launched: string[] = [];
   const closedBrowsers: string[] = [];
   const crashers = new Map<string, () => void>();
   const host = browserHostMachine.provide({
     actors: {
       launchBrowser: fromPromise(async ({ input }) => {
-        if (options.launchFails) throw new Error('chromium not found');
+        launchAttempts++;
+        const failing = options.launchFails === true || launchAttempts <= Number(options.launchFails ?? 0);
+        if (failing) throw new Error('chromium not found');
         launched.push(input.hostId);
         return { hostId: input.hostId };
       }),
@@ -33,6 +39,7 @@ function startPool(
       openPage: fakePage,
       closePage: fromPromise(async () => {}),
       navigatePage: fromCallback(() => {}),
+      watchPage: fromCallback(() => {}),
       capture: fakeCapture().logic,
       viewer: fakeViewer,
     },
@@ -42,6 +49,7 @@ function startPool(
       maxSessions: options.maxSessions ?? 10,
       sessionsPerBrowser: options.sessionsPerBrowser ?? 2,
       throttle: policy,
+      restart: { max: 3, windowMs: 60_000, backoffBaseMs: 1, backoffMaxMs: 4 },
     },
   }).start();
   const state = (id: string) => {
@@ -92,29 +100,39 @@ describe('pool machine', () => {
     expect(Object.keys(pool.getSnapshot().children)).toEqual([]);
   });
 
-  it('reports a browser crash to each of its sessions and places new sessions elsewhere', async () => {
+  it('restarts the sessions of a crashed browser on a new browser, after a backoff', async () => {
     const { pool, crashers, launched, state, create } = startPool({ sessionsPerBrowser: 3 });
     create('a');
     create('b');
     await settle();
     crashers.get('host-1')?.();
-    await settle();
-    expect(state('a')).toBe('failed');
-    expect(pool.getSnapshot().context.sessions.a?.ref.getSnapshot().context.failure).toMatch(/exited/);
-    expect(state('b')).toBe('failed');
-    create('c');
-    await settle();
-    expect(launched).toEqual(['host-1', 'host-2']);
-    expect(state('c')).toBe('idle');
-    // failed sessions hold nothing and do not count against capacity
-    expect(activeSessionCount(pool.getSnapshot().context)).toBe(1);
+    await waitForState(() => state('a') === 'idle' && state('b') === 'idle');
+    expect([state('a'), state('b')]).toEqual(['idle', 'idle']);
+    expect(launched).toEqual(['host-1', 'host-2']); // both on one new browser
+    expect(pool.getSnapshot().context.hosts['host-2']?.sessionIds).toEqual(['a', 'b']);
+    const restarted = pool.getSnapshot().context.sessions.a?.ref.getSnapshot().context;
+    expect(restarted?.restartsTotal).toBe(1);
+    expect(restarted?.failure).toMatch(/exited/); // the last failure stays on record
   });
 
-  it('fails sessions whose browser cannot launch', async () => {
-    const { state, create } = startPool({ launchFails: true });
+  it('retries a failing launch within the restart budget', async () => {
+    const { state, create, launched } = startPool({ launchFails: 2 });
     create('a');
-    await settle();
+    await waitForState(() => state('a') === 'idle');
+    expect(state('a')).toBe('idle');
+    expect(launched).toEqual(['host-3']);
+  });
+
+  it('fails a session once its restart budget is spent, and holds nothing after', async () => {
+    const { pool, state, create } = startPool({ launchFails: true });
+    create('a');
+    await waitForState(() => state('a') === 'failed');
+    const context = pool.getSnapshot().context.sessions.a?.ref.getSnapshot().context;
     expect(state('a')).toBe('failed');
+    expect(context?.restartsTotal).toBe(3);
+    expect(context?.failure).toMatch(/chromium not found/);
+    // failed sessions hold nothing and do not count against capacity
+    expect(activeSessionCount(pool.getSnapshot().context)).toBe(0);
   });
 
   it('closes every session and browser on shutdown and then admits nothing', async () => {

@@ -18,10 +18,15 @@ function start(overrides: Partial<Parameters<typeof sessionMachine.provide>[0]['
       }),
       capture: capture.logic,
       viewer: fakeViewer,
+      watchPage: fromCallback(() => {}),
       ...overrides,
     },
   });
-  const actor = createActor(machine, { input: { sessionId: 's1', params, throttle: policy } }).start();
+  // No restart budget here: these tests run the session alone, without a pool to re-host it.
+  const noRestarts = { max: 0, windowMs: 60_000, backoffBaseMs: 0, backoffMaxMs: 0 };
+  const actor = createActor(machine, {
+    input: { sessionId: 's1', params, throttle: policy, restart: noRestarts },
+  }).start();
   const state = () => sessionStateName(actor.getSnapshot().value);
   return { actor, capture, closed, state };
 }
@@ -95,6 +100,7 @@ describe('session machine', () => {
         openPage: fakePage,
         closePage: fromPromise(async () => {}),
         navigatePage: fromCallback(() => {}),
+        watchPage: fromCallback(() => {}),
         capture: capture.logic,
         viewer: fakeViewer,
       },
