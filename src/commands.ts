@@ -28,6 +28,7 @@ export interface SessionView {
   encoders: number;
   /** Restarts after crashes since creation (the budget is per window, see config `supervision`). */
   restarts: number;
+  hibernation?: { at: string; reason: string };
   codec: string | null;
   createdAt: string;
 }
@@ -166,8 +167,52 @@ export class Commands {
     }
   }
 
+  /** Hibernates a session that nobody watches; resolves once its page is released. */
+  async hibernate(id: string): Promise<SessionView> {
+    const { ref } = this.entry(id);
+    const state = sessionStateName(ref.getSnapshot().value);
+    if (state === 'hibernated') return this.view(id, ref);
+    if (state !== 'idle')
+      throw new CastpoolError(
+        'conflict',
+        `session ${id} is ${state}; only an unwatched (idle) session hibernates`,
+      );
+    ref.send({ type: 'hibernate', reason: 'requested' });
+    await waitFor(ref, (s) => sessionStateName(s.value) !== 'hibernating', { timeout: 15_000 });
+    return this.view(id, ref);
+  }
+
+  /** Wakes a hibernated session; resolves when it is live again (a no-op for a live one). */
+  async resume(id: string): Promise<SessionView> {
+    const { ref } = this.entry(id);
+    const state = sessionStateName(ref.getSnapshot().value);
+    if (LIVE_STATES.has(state)) return this.view(id, ref);
+    if (state !== 'hibernated' && state !== 'hibernating' && state !== 'resuming')
+      throw new CastpoolError('conflict', `session ${id} is ${state}, not hibernated`);
+    if (state === 'hibernating')
+      await waitFor(ref, (s) => sessionStateName(s.value) !== 'hibernating', { timeout: 15_000 });
+    ref.send({ type: 'resume' });
+    const snapshot = await waitFor(
+      ref,
+      (s) => {
+        const now = sessionStateName(s.value);
+        return LIVE_STATES.has(now) || now === 'failed' || s.status === 'done';
+      },
+      { timeout: this.config.launchTimeoutMs + 15_000 },
+    );
+    if (!LIVE_STATES.has(sessionStateName(snapshot.value)))
+      throw new CastpoolError(
+        'unavailable',
+        `session ${id} could not resume: ${snapshot.context.failure ?? 'closed'}`,
+      );
+    return this.view(id, ref);
+  }
+
   async attachViewer(id: string, offer: string): Promise<ViewerAnswer> {
     assertVideoOffer(offer);
+    // A viewer wakes a hibernated session.
+    const waking = sessionStateName(this.entry(id).ref.getSnapshot().value);
+    if (waking === 'hibernated' || waking === 'hibernating' || waking === 'resuming') await this.resume(id);
     const { ref } = this.liveEntry(id);
     const running = ref.getSnapshot().context;
     // Chromium's own tab encoder is VP8; screencast sessions keep the codec their viewers already use.
@@ -273,6 +318,14 @@ export class Commands {
       viewers: Object.keys(context.viewers).length,
       encoders: (context.page as SessionPage | undefined)?.encoders ?? 0,
       restarts: context.restartsTotal,
+      ...(context.hibernation
+        ? {
+            hibernation: {
+              at: new Date(context.hibernation.at).toISOString(),
+              reason: context.hibernation.reason,
+            },
+          }
+        : {}),
       codec: watched ? (context.codec ?? null) : null,
       createdAt: new Date(context.createdAt).toISOString(),
     };

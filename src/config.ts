@@ -40,6 +40,7 @@ export const ConfigSchema = Type.Object({
     idleRepeatMs: Int(50, 5000, 'Repeat the last frame after this long without a new one (static pages).'),
   }),
   supervision: Type.Object({
+    idleTimeoutMs: Int(0, 86400000, 'A session without viewers this long hibernates (0 = never).'),
     probeIntervalMs: Int(500, 600000, 'How often a live page is probed over CDP (hung renderer detection).'),
     probeTimeoutMs: Int(500, 600000, 'A probe unanswered this long restarts the session.'),
     restart: Type.Object({

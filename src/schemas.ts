@@ -42,7 +42,10 @@ export const SessionLinks = Type.Object({ self: Type.String(), whep: Type.String
 
 export const SessionSummary = Type.Object({
   id: Type.String(),
-  state: Type.String({ description: 'launching | idle | streaming | throttled | closing | closed | failed' }),
+  state: Type.String({
+    description:
+      'launching | idle | streaming | throttled | restarting | hibernating | hibernated | resuming | closing | closed | failed',
+  }),
   url: Type.String(),
   viewport: Viewport,
   links: SessionLinks,
@@ -59,6 +62,12 @@ export const SessionDetail = Type.Intersect([
     deliveredFps: Type.Number({ description: 'Encoded frames per second sent to viewers (last second).' }),
     droppedFrames: Type.Integer({ description: 'Frames skipped since creation (latest frame won).' }),
     viewers: Type.Integer(),
+    hibernation: Type.Optional(
+      Type.Object(
+        { at: Type.String({ format: 'date-time' }), reason: Type.String() },
+        { description: 'set while hibernated' },
+      ),
+    ),
     restarts: Type.Integer({ description: 'Restarts after browser/page crashes since creation' }),
     encoders: Type.Integer({ description: 'Encoders running now: 1 while watched, whatever the viewers' }),
     codec: Type.Union([Type.String(), Type.Null()]),

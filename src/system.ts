@@ -4,7 +4,13 @@ import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
 import { sweepLeftovers } from './actors/leftovers.js';
-import { closePageActor, navigatePageActor, openPageActor, watchPageActor } from './actors/page.js';
+import {
+  closePageActor,
+  hibernatePageActor,
+  navigatePageActor,
+  openPageActor,
+  watchPageActor,
+} from './actors/page.js';
 import { ProcessTracker } from './actors/processes.js';
 import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
@@ -38,6 +44,7 @@ export function createCastpool(
       closePage: closePageActor(deps),
       navigatePage: navigatePageActor(deps),
       watchPage: watchPageActor(deps),
+      hibernatePage: hibernatePageActor(deps),
       capture: captureActor(deps),
       viewer: viewerActor(deps),
     },
@@ -55,6 +62,7 @@ export function createCastpool(
       sessionsPerBrowser: config.sessionsPerBrowser,
       throttle: config.throttle,
       restart: config.supervision.restart,
+      idleTimeoutMs: config.supervision.idleTimeoutMs,
     },
     inspect,
   });

@@ -1,6 +1,6 @@
-import type { BrowserContext, CDPSession, Page } from 'puppeteer-core';
+import type { BrowserContext, CDPSession, Cookie, Page } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
-import type { NavigationResult } from '../machines/session.machine.js';
+import type { NavigationResult, SavedPage } from '../machines/session.machine.js';
 import type { BrowserHandle, PageHandle, SessionParams, Viewport } from '../machines/types.js';
 import { RtpFanout } from '../media/rtp-fanout.js';
 import type { ChromiumBrowser } from './chromium.js';
@@ -26,7 +26,13 @@ export class SessionPage implements PageHandle {
 export function openPageActor() {
   return fromPromise<
     PageHandle,
-    { browser: BrowserHandle; sessionId: string; params: SessionParams; previous?: PageHandle }
+    {
+      browser: BrowserHandle;
+      sessionId: string;
+      params: SessionParams;
+      previous?: PageHandle;
+      restore?: SavedPage;
+    }
   >(async ({ input, signal }) => {
     const { browser } = input.browser as ChromiumBrowser;
     const context = await browser.createBrowserContext();
@@ -34,6 +40,7 @@ export function openPageActor() {
       const page = await context.newPage();
       await page.setViewport(input.params.viewport);
       const cdp = await page.createCDPSession();
+      if (input.restore) await restorePage(page, input.restore as SavedSessionPage);
       // Leaving `launching` (close, crash) aborts us: nothing else would ever close this context.
       if (signal.aborted) throw new Error('session closed while opening');
       const previous = input.previous as SessionPage | undefined;
@@ -43,6 +50,63 @@ export function openPageActor() {
       throw error;
     }
   });
+}
+
+/** What a hibernated session keeps: enough to look the same when it resumes. */
+export interface SavedSessionPage extends SavedPage {
+  cookies: Cookie[];
+  origin: string;
+  localStorage: Record<string, string>;
+  sessionStorage: Record<string, string>;
+  scroll: [number, number];
+}
+
+/** Saves URL, cookies, storage and scroll, then closes the context: a hibernated session holds no renderer. */
+export function hibernatePageActor(deps: ActorDeps) {
+  return fromPromise<SavedPage, { page: PageHandle }>(async ({ input }) => {
+    const handle = input.page as SessionPage;
+    const started = performance.now();
+    try {
+      const cookies = await handle.context.cookies();
+      const state = await handle.page.evaluate(() => ({
+        url: location.href,
+        origin: location.origin,
+        localStorage: { ...localStorage },
+        sessionStorage: { ...sessionStorage },
+        scroll: [scrollX, scrollY] as [number, number],
+      }));
+      const saved: SavedSessionPage = { ...state, cookies };
+      deps.log.info(
+        { sessionId: handle.sessionId, ms: Math.round(performance.now() - started) },
+        'session hibernated',
+      );
+      return saved;
+    } finally {
+      await handle.context.close().catch(() => {});
+    }
+  });
+}
+
+/** Cookies first, storage injected before the page's own scripts run, scroll once loaded. */
+async function restorePage(page: Page, saved: SavedSessionPage): Promise<void> {
+  if (saved.cookies.length > 0) await page.browserContext().setCookie(...saved.cookies);
+  await page.evaluateOnNewDocument(
+    (
+      origin: string,
+      local: Record<string, string>,
+      session: Record<string, string>,
+      scroll: [number, number],
+    ) => {
+      if (location.origin !== origin) return;
+      for (const [key, value] of Object.entries(local)) localStorage.setItem(key, value);
+      for (const [key, value] of Object.entries(session)) sessionStorage.setItem(key, value);
+      addEventListener('load', () => scrollTo(scroll[0], scroll[1]), { once: true });
+    },
+    saved.origin,
+    saved.localStorage,
+    saved.sessionStorage,
+    saved.scroll,
+  );
 }
 
 export function closePageActor(deps: ActorDeps) {

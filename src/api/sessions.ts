@@ -70,6 +70,23 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publ
     },
   );
 
+  for (const action of ['hibernate', 'resume'] as const) {
+    app.post(
+      `/api/sessions/:id/${action}`,
+      {
+        schema: {
+          summary:
+            action === 'hibernate'
+              ? 'Hibernate an unwatched session: save its state, release its renderer'
+              : 'Wake a hibernated session; answers when it is live again',
+          params: SessionIdParams,
+          response: { 200: SessionDetail, ...errors },
+        },
+      },
+      async (request) => withLinks(request, await commands[action](request.params.id)),
+    );
+  }
+
   app.post(
     '/api/sessions/:id/navigate',
     {

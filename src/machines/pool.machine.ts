@@ -8,6 +8,7 @@ export interface PoolInput {
   sessionsPerBrowser: number;
   throttle: ThrottlePolicy;
   restart?: RestartPolicy;
+  idleTimeoutMs?: number;
 }
 
 export interface SessionEntry {
@@ -34,6 +35,7 @@ export type PoolEvent =
   | { type: 'session.close'; sessionId: string }
   | { type: 'pool.shutdown' }
   | { type: 'session.rehost'; sessionId: string }
+  | { type: 'session.release'; sessionId: string }
   | HostReport
   | { type: `xstate.done.actor.${string}` }
   | { type: `xstate.error.actor.${string}`; error: unknown };
@@ -47,12 +49,12 @@ const finishedSessionId = (eventType: string) => {
   return actorId.startsWith(SESSION_ACTOR_PREFIX) ? actorId.slice(SESSION_ACTOR_PREFIX.length) : undefined;
 };
 
-/** Sessions that hold (or are acquiring) browser resources; failed ones hold nothing. */
+/** Sessions that hold (or are acquiring) browser resources; failed and hibernated ones hold none. */
 export function activeSessionCount(context: PoolContext): number {
   let count = 0;
   for (const { ref } of Object.values(context.sessions)) {
     const { status, value } = ref.getSnapshot();
-    if (status === 'active' && value !== 'failed') count++;
+    if (status === 'active' && value !== 'failed' && value !== 'hibernated') count++;
   }
   return count;
 }
@@ -106,7 +108,13 @@ export const poolMachine = setup({
         const host = ctx.hosts[placedOn] as HostEntry;
         const ref = spawn('session', {
           id: sessionActorId(sessionId),
-          input: { sessionId, params: event.params, throttle: ctx.throttle, restart: ctx.restart },
+          input: {
+            sessionId,
+            params: event.params,
+            throttle: ctx.throttle,
+            restart: ctx.restart,
+            idleTimeoutMs: ctx.idleTimeoutMs,
+          },
         });
         return {
           sessions: { ...ctx.sessions, [sessionId]: { ref, hostId: placedOn } },
@@ -166,6 +174,22 @@ export const poolMachine = setup({
         session: entry.ref,
       });
     }),
+    /** A hibernated session gave its page back: its browser closes if nothing else runs there. */
+    releaseHost: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.release') return;
+      const entry = context.sessions[event.sessionId];
+      const host = entry && context.hosts[entry.hostId];
+      if (!entry || !host) return;
+      const sessionIds = host.sessionIds.filter((id) => id !== event.sessionId);
+      enqueue.sendTo(host.ref, { type: 'host.detach', sessionId: event.sessionId });
+      if (sessionIds.length === 0) enqueue.sendTo(host.ref, { type: 'host.close' });
+      enqueue.assign({
+        hosts: {
+          ...context.hosts,
+          [entry.hostId]: { ...host, sessionIds, accepting: host.accepting && sessionIds.length > 0 },
+        },
+      });
+    }),
     closeSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'session.close') return;
       const entry = context.sessions[event.sessionId];
@@ -217,6 +241,7 @@ export const poolMachine = setup({
     'session.create': { guard: 'hasCapacity', actions: 'admitSession' },
     'session.close': { actions: 'closeSession' },
     'session.rehost': { actions: 'rehostSession' },
+    'session.release': { actions: 'releaseHost' },
     'xstate.done.actor.*': { actions: 'forgetSession' },
     // A session actor that threw is gone: forget it like a closed one rather than let the error climb.
     'xstate.error.actor.*': { actions: 'forgetSession' },

@@ -40,6 +40,7 @@ export interface SessionInput {
   params: SessionParams;
   throttle: ThrottlePolicy;
   restart?: RestartPolicy;
+  idleTimeoutMs?: number;
   /** Consecutive capture failures tolerated before the session fails. */
   maxCaptureRestarts?: number;
   now?: () => number;
@@ -78,6 +79,16 @@ export interface SessionContext {
   restartTimes: number[];
   restartsTotal: number;
   now: () => number;
+  /** No viewers for this long hibernates the session (0 = never). */
+  idleTimeoutMs: number;
+  /** What a hibernated session needs to come back (opaque to the machine). */
+  saved?: SavedPage;
+  hibernation?: { at: number; reason: string };
+}
+
+/** A hibernated page's state, produced by `hibernatePage` and consumed by `openPage`. */
+export interface SavedPage {
+  readonly url: string;
 }
 
 export type SessionEvent =
@@ -93,6 +104,8 @@ export type SessionEvent =
   | { type: 'navigate'; requestId: string; url: string }
   | { type: 'navigate.done'; result: NavigationResult }
   | { type: 'close' }
+  | { type: 'hibernate'; reason: string }
+  | { type: 'resume' }
   | { type: `xstate.error.actor.${string}`; error: unknown };
 
 const emptyStats: CaptureStats = {
@@ -128,9 +141,17 @@ export const sessionMachine = setup({
     /** `previous`: the page a restart replaces (its viewers' fan-out carries over). */
     openPage: fromPromise<
       PageHandle,
-      { browser: BrowserHandle; sessionId: string; params: SessionParams; previous?: PageHandle }
+      {
+        browser: BrowserHandle;
+        sessionId: string;
+        params: SessionParams;
+        previous?: PageHandle;
+        restore?: SavedPage;
+      }
     >(notProvided('openPage')),
     watchPage: fromCallback<{ type: 'noop' }, { page: PageHandle }>(notProvided('watchPage')),
+    /** Saves what the page needs to come back, then releases it. */
+    hibernatePage: fromPromise<SavedPage, { page: PageHandle }>(notProvided('hibernatePage')),
     closePage: fromPromise<void, { page: PageHandle | undefined }>(notProvided('closePage')),
     /** Navigates, then reports `navigate.done` (a spawned child's output would not reach the session). */
     navigatePage: fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; url: string }>(
@@ -141,6 +162,7 @@ export const sessionMachine = setup({
   },
   guards: {
     hasViewers: ({ context }) => Object.keys(context.viewers).length > 0,
+    hibernatesWhenIdle: ({ context }) => context.idleTimeoutMs > 0,
     hasNoViewers: ({ context }) => Object.keys(context.viewers).length === 0,
     hasPage: ({ context }) => context.page !== undefined,
     overloadPersists: ({ context, event }) =>
@@ -162,6 +184,7 @@ export const sessionMachine = setup({
       (Object.keys(context.viewers).length === 0 || context.codec === event.viewer.codec),
   },
   delays: {
+    idleTimeout: ({ context }) => context.idleTimeoutMs,
     restartBackoff: ({ context }) => {
       const attempt = Math.max(0, context.restartTimes.length - 1);
       return Math.min(context.restart.backoffMaxMs, context.restart.backoffBaseMs * 2 ** attempt);
@@ -177,6 +200,7 @@ export const sessionMachine = setup({
       };
     }),
     /** The pool places a restarting session on a (new) browser host. */
+    releaseHost: sendParent(({ context }) => ({ type: 'session.release', sessionId: context.sessionId })),
     requestHost: sendParent(({ context }) => ({ type: 'session.rehost', sessionId: context.sessionId })),
     rememberBrowser: assign({
       browser: ({ event }) => (event.type === 'host.ready' ? event.browser : undefined),
@@ -296,6 +320,7 @@ export const sessionMachine = setup({
     restart: input.restart ?? defaultRestartPolicy,
     restartTimes: [],
     restartsTotal: 0,
+    idleTimeoutMs: input.idleTimeoutMs ?? 0,
     now: input.now ?? Date.now,
   }),
   initial: 'launching',
@@ -329,10 +354,14 @@ export const sessionMachine = setup({
               sessionId: context.sessionId,
               params: context.params,
               previous: context.page,
+              restore: context.saved,
             }),
             onDone: {
               target: '#session.live',
-              actions: [assign({ page: ({ event }) => event.output }), 'startInitialNavigation'],
+              actions: [
+                assign({ page: ({ event }) => event.output, saved: undefined, hibernation: undefined }),
+                'startInitialNavigation',
+              ],
             },
             onError: [
               { guard: 'withinRestartBudget', target: '#session.restarting', actions: 'recordFailure' },
@@ -363,6 +392,23 @@ export const sessionMachine = setup({
       states: {
         idle: {
           always: { guard: 'hasViewers', target: 'watched' },
+          after: {
+            idleTimeout: {
+              guard: 'hibernatesWhenIdle',
+              target: '#session.hibernating',
+              actions: assign({
+                hibernation: ({ context }) => ({ at: context.now(), reason: 'idle timeout' }),
+              }),
+            },
+          },
+          on: {
+            hibernate: {
+              target: '#session.hibernating',
+              actions: assign({
+                hibernation: ({ context, event }) => ({ at: context.now(), reason: event.reason }),
+              }),
+            },
+          },
         },
         watched: {
           entry: ['startWindows', 'carryDrops'],
@@ -442,6 +488,42 @@ export const sessionMachine = setup({
           { target: 'failed', actions: ['recordFailure', 'removeAllViewers'] },
         ],
         'viewer.left': { actions: 'removeViewer' },
+      },
+    },
+    // Save URL, cookies, storage and scroll; release the page (and the browser, if it was the last).
+    hibernating: {
+      invoke: {
+        src: 'hibernatePage',
+        input: ({ context }) => ({ page: context.page as PageHandle }),
+        onDone: {
+          target: 'hibernated',
+          // The saved URL is where the page really was (links, redirects), and where it resumes.
+          actions: assign({
+            saved: ({ event }) => event.output,
+            url: ({ event }) => event.output.url,
+            page: undefined,
+            browser: undefined,
+          }),
+        },
+        onError: {
+          target: 'hibernated',
+          actions: assign(({ context }) => ({
+            saved: { url: context.url },
+            page: undefined,
+            browser: undefined,
+          })),
+        },
+      },
+    },
+    hibernated: {
+      entry: 'releaseHost',
+      on: { resume: 'resuming' },
+    },
+    resuming: {
+      entry: 'requestHost',
+      on: {
+        'host.ready': { target: '#session.launching.opening', actions: 'rememberBrowser' },
+        'host.failed': { target: 'failed', actions: 'recordFailure' },
       },
     },
     closing: {

@@ -1,6 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { Page } from 'puppeteer-core';
+import type { SessionPage } from '../../src/actors/page.js';
 import { buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { TEST_ROOT } from './test-root.js';
@@ -32,4 +34,11 @@ export async function startCastpool(overrides: Overrides = {}) {
     return { status: response.status, headers: response.headers, json, text };
   };
   return { ...built, base, dataDir, api, close: () => built.app.close() };
+}
+
+/** The real puppeteer Page behind a session (tests look at what its scripts see). */
+export function sessionPageOf(castpool: Awaited<ReturnType<typeof startCastpool>>, id: string): Page {
+  const page = castpool.castpool.pool.getSnapshot().context.sessions[id]?.ref.getSnapshot().context.page;
+  if (!page) throw new Error(`session ${id} has no page`);
+  return (page as SessionPage).page;
 }

@@ -31,6 +31,14 @@ const followsLink = `<!doctype html><html><head><title>follows a link</title></h
 <a id="next" href="/redirect">next</a><script>setTimeout(() => document.getElementById('next').click(), 500);</script>
 </body></html>`;
 
+/** Counts its visits in localStorage and a cookie, and is tall enough to scroll. */
+const stateful = `<!doctype html><html><head><title>stateful</title></head><body style="height:5000px">
+<script>
+  localStorage.visits = String(Number(localStorage.visits || 0) + 1);
+  sessionStorage.tab = sessionStorage.tab || 'kept';
+  if (!document.cookie.includes('who=')) document.cookie = 'who=castpool; max-age=3600';
+</script></body></html>`;
+
 /** Moves itself on with a script: location.href = '/animated'. */
 const relocates = `<!doctype html><html><head><title>relocates</title></head><body>
 <script>setTimeout(() => { location.href = '/animated'; }, 300);</script></body></html>`;
@@ -49,6 +57,7 @@ export async function startTestPages(): Promise<{
       '/rare': rarelyChanging,
       '/follow-link': followsLink,
       '/relocate': relocates,
+      '/stateful': stateful,
     };
     if (path === '/redirect') {
       response.writeHead(302, { location: '/relocate' });

@@ -1,7 +1,6 @@
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SessionPage } from '../../src/actors/page.js';
-import { startCastpool } from '../helpers/app.js';
+import { sessionPageOf, startCastpool } from '../helpers/app.js';
 import { isAlive } from '../helpers/processes.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import {
@@ -54,11 +53,7 @@ const decoding = async (page: Page) =>
     )
   ).framesDecoded;
 
-const sessionPage = (id: string) => {
-  const page = castpool.castpool.pool.getSnapshot().context.sessions[id]?.ref.getSnapshot().context.page;
-  if (!page) throw new Error(`session ${id} has no page`);
-  return (page as SessionPage).page;
-};
+const sessionPage = (id: string) => sessionPageOf(castpool, id);
 
 describe.each(['screencast', 'tab'] as const)(
   '%s capture, streamed to real Chromium viewers over WHEP',

@@ -40,6 +40,7 @@ function startPool(
       closePage: fromPromise(async () => {}),
       navigatePage: fromCallback(() => {}),
       watchPage: fromCallback(() => {}),
+      hibernatePage: fromPromise(async () => ({ url: 'http://127.0.0.1/saved' })),
       capture: fakeCapture().logic,
       viewer: fakeViewer,
     },
@@ -160,5 +161,24 @@ describe('pool machine', () => {
     expect(state('a')).toBe('gone');
     expect(ref?.getSnapshot().status).toBe('stopped');
     expect(pool.getSnapshot().status).toBe('active');
+  });
+
+  it('hibernates an idle session, frees its browser, and resumes it on a new one at the saved URL', async () => {
+    const { pool, closedBrowsers, launched, state, create } = startPool({ sessionsPerBrowser: 1 });
+    create('a');
+    await settle();
+    const ref = pool.getSnapshot().context.sessions.a?.ref;
+    ref?.send({ type: 'hibernate', reason: 'requested' });
+    await waitForState(() => state('a') === 'hibernated' && closedBrowsers.length === 1);
+    expect(state('a')).toBe('hibernated');
+    expect(closedBrowsers).toEqual(['host-1']);
+    expect(activeSessionCount(pool.getSnapshot().context)).toBe(0);
+    expect(ref?.getSnapshot().context.hibernation?.reason).toBe('requested');
+    ref?.send({ type: 'resume' });
+    await waitForState(() => state('a') === 'idle');
+    expect(state('a')).toBe('idle');
+    expect(launched).toEqual(['host-1', 'host-2']);
+    expect(ref?.getSnapshot().context.url).toBe('http://127.0.0.1/saved');
+    expect(ref?.getSnapshot().context.restartsTotal).toBe(0); // a resume is not a restart
   });
 });

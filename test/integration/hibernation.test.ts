@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionPageOf, startCastpool } from '../helpers/app.js';
+import { startTestPages } from '../helpers/test-pages.js';
+import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
+
+let castpool: Awaited<ReturnType<typeof startCastpool>>;
+let pages: Awaited<ReturnType<typeof startTestPages>>;
+
+beforeAll(async () => {
+  pages = await startTestPages();
+  castpool = await startCastpool({ sessionsPerBrowser: 1, supervision: { idleTimeoutMs: 0 } });
+});
+
+afterAll(async () => {
+  await castpool?.close();
+  await pages?.close();
+});
+
+const pageOf = (id: string) => sessionPageOf(castpool, id);
+const chromiums = () => castpool.castpool.processes.list().filter((p) => p.kind === 'chromium');
+
+describe('hibernation with real Chromium', () => {
+  it('saves URL, cookies, storage and scroll, releases the browser, and resumes with them', async () => {
+    const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/stateful') });
+    const id: string = created.json.id;
+    await until(
+      () => pageOf(id).url(),
+      (url) => url === pages.url('/stateful'),
+      5000,
+    );
+    await pageOf(id).evaluate(() => scrollTo(0, 1200));
+    expect(chromiums()).toHaveLength(1);
+
+    const hibernated = await castpool.api('POST', `/api/sessions/${id}/hibernate`);
+    expect(hibernated.status).toBe(200);
+    expect(hibernated.json.state).toBe('hibernated');
+    expect(hibernated.json.hibernation.reason).toBe('requested');
+    await until(chromiums, (list) => list.length === 0, 5000);
+    expect(chromiums()).toHaveLength(0); // the browser of its only session is gone
+    expect((await castpool.api('GET', '/api/info')).json.capacity.active).toBe(0);
+
+    const started = Date.now();
+    const resumed = await castpool.api('POST', `/api/sessions/${id}/resume`);
+    console.log(`hibernation: resume answered in ${Date.now() - started} ms (browser launch included)`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.json.state).toBe('idle');
+    expect(resumed.json.hibernation).toBeUndefined();
+    const restored = await until(
+      () =>
+        pageOf(id)
+          .evaluate(() => ({
+            visits: localStorage.visits,
+            tab: sessionStorage.tab,
+            cookie: document.cookie,
+            scrolled: scrollY,
+          }))
+          .catch(() => undefined),
+      (state) => state?.visits === '2' && state.scrolled === 1200,
+      5000,
+    );
+    expect(restored).toEqual({ visits: '2', tab: 'kept', cookie: 'who=castpool', scrolled: 1200 });
+    expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
+  });
+
+  it('refuses to hibernate a watched session, and a WHEP viewer wakes a hibernated one', async () => {
+    const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') });
+    const id: string = created.json.id;
+    const viewers = await launchViewerBrowser();
+    try {
+      const watching = await openViewPage(viewers, created.json.links.view);
+      await until(
+        () => viewerStats(watching),
+        (s) => s.framesDecoded > 5,
+        10_000,
+      );
+      const refused = await castpool.api('POST', `/api/sessions/${id}/hibernate`);
+      expect(refused.status).toBe(409);
+      await watching.close();
+      await until(
+        async () => (await castpool.api('GET', `/api/sessions/${id}`)).json.state,
+        (s) => s === 'idle',
+        5000,
+      );
+      expect((await castpool.api('POST', `/api/sessions/${id}/hibernate`)).json.state).toBe('hibernated');
+      const waking = await openViewPage(viewers, created.json.links.view);
+      const stats = await until(
+        () => viewerStats(waking),
+        (s) => s.framesDecoded > 5,
+        15_000,
+      );
+      expect(stats.framesDecoded).toBeGreaterThan(5);
+      expect((await castpool.api('GET', `/api/sessions/${id}`)).json.state).toBe('streaming');
+    } finally {
+      await viewers.close();
+      await castpool.api('DELETE', `/api/sessions/${id}`);
+    }
+  });
+
+  it('hibernates by itself after the idle timeout', async () => {
+    const quick = await startCastpool({ supervision: { idleTimeoutMs: 1000 } });
+    try {
+      const created = await quick.api('POST', '/api/sessions', { url: pages.url('/static') });
+      const detail = await until(
+        async () => (await quick.api('GET', `/api/sessions/${created.json.id}`)).json,
+        (s) => s.state === 'hibernated',
+        5000,
+      );
+      expect(detail.hibernation.reason).toBe('idle timeout');
+    } finally {
+      await quick.close();
+    }
+  });
+});
