@@ -4,7 +4,7 @@ import type { SessionPage } from './actors/page.js';
 import { captureThumbnail } from './actors/thumbnail.js';
 import { negotiateViewer, type ViewerPeer } from './actors/viewer.js';
 import { CastpoolError, notFound } from './errors.js';
-import type { SessionEntry } from './machines/pool.machine.js';
+import { isDegraded, type SessionEntry } from './machines/pool.machine.js';
 import { type SessionActorRef, sessionStateName } from './machines/session.machine.js';
 import type { CaptureStrategy, SessionParams } from './machines/types.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from './media/sdp.js';
@@ -85,6 +85,14 @@ export class Commands {
     if (!entry) {
       if (context.shuttingDown)
         throw new CastpoolError('unavailable', 'castpool is shutting down', { retryable: true });
+      if (isDegraded(context)) {
+        const last = context.launchFailures.at(-1)?.reason ?? 'unknown';
+        throw new CastpoolError(
+          'unavailable',
+          `degraded: ${context.launchFailures.length} browser launches failed recently (last: ${last}); running sessions continue`,
+          { retryable: true, retryAfterSeconds: 30 },
+        );
+      }
       throw new CastpoolError(
         'capacity',
         `at capacity: ${context.maxSessions} sessions are live on this node`,
@@ -94,11 +102,19 @@ export class Commands {
         },
       );
     }
-    const snapshot = await waitFor(entry.ref, (s) => sessionStateName(s.value) !== 'launching', {
-      timeout: this.config.launchTimeoutMs + 5000,
-    }).catch(() => entry.ref.getSnapshot());
+    // Launch failures restart with backoff: wait until live, or failed once the budget is spent.
+    const { restart } = this.config.supervision;
+    const startDeadline = (this.config.launchTimeoutMs + restart.backoffMaxMs) * (restart.max + 1) + 5000;
+    const snapshot = await waitFor(
+      entry.ref,
+      (s) =>
+        LIVE_STATES.has(sessionStateName(s.value)) ||
+        s.status !== 'active' ||
+        sessionStateName(s.value) === 'failed',
+      { timeout: startDeadline },
+    ).catch(() => entry.ref.getSnapshot());
     const state = sessionStateName(snapshot.value);
-    if (state === 'launching' || state === 'failed') {
+    if (!LIVE_STATES.has(state)) {
       const reason = snapshot.context.failure ?? 'browser did not start in time';
       await this.delete(sessionId).catch(() => {});
       throw new CastpoolError('unavailable', `session could not start: ${reason}`, { retryable: true });

@@ -40,6 +40,14 @@ export const ConfigSchema = Type.Object({
     idleRepeatMs: Int(50, 5000, 'Repeat the last frame after this long without a new one (static pages).'),
   }),
   supervision: Type.Object({
+    degrade: Type.Object({
+      failures: Int(
+        1,
+        1000,
+        'Browser launch failures within windowMs that make the pool refuse new sessions (503).',
+      ),
+      windowMs: Int(1000, 3600000, 'The degraded-mode window.'),
+    }),
     idleTimeoutMs: Int(0, 86400000, 'A session without viewers this long hibernates (0 = never).'),
     probeIntervalMs: Int(500, 600000, 'How often a live page is probed over CDP (hung renderer detection).'),
     probeTimeoutMs: Int(500, 600000, 'A probe unanswered this long restarts the session.'),

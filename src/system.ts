@@ -63,6 +63,7 @@ export function createCastpool(
       throttle: config.throttle,
       restart: config.supervision.restart,
       idleTimeoutMs: config.supervision.idleTimeoutMs,
+      degrade: config.supervision.degrade,
     },
     inspect,
   });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Commands } from '../commands.js';
-import { activeSessionCount } from '../machines/pool.machine.js';
+import { activeSessionCount, isDegraded } from '../machines/pool.machine.js';
 import type { Castpool } from '../system.js';
 
 const version = process.env.npm_package_version ?? '0.1.0';
@@ -41,6 +41,8 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{ castpool: Castpool; comma
       browsers: Object.keys(context.hosts).length,
       sessionsByState: byState(),
       shuttingDown: context.shuttingDown,
+      degraded: isDegraded(context),
+      recentLaunchFailures: context.launchFailures.length,
     };
   });
 

@@ -26,7 +26,9 @@ export type BrowserHostEvent =
   | { type: 'browser.disconnected' };
 
 /** Events a browser host sends to its parent (the pool). */
-export type HostReport = { type: 'host.crashed'; hostId: string } | { type: 'host.closed'; hostId: string };
+export type HostReport =
+  | { type: 'host.crashed'; hostId: string }
+  | { type: 'host.closed'; hostId: string; launchFailure?: string };
 
 const notProvided = (name: string) => () => {
   throw new Error(`browser host actor "${name}" was not provided`);
@@ -72,7 +74,13 @@ export const browserHostMachine = setup({
         enqueue.sendTo(session, { type: 'host.crashed', reason: 'browser process exited unexpectedly' });
     }),
     reportCrash: sendParent(({ context }): HostReport => ({ type: 'host.crashed', hostId: context.hostId })),
-    reportClosed: sendParent(({ context }): HostReport => ({ type: 'host.closed', hostId: context.hostId })),
+    reportClosed: sendParent(
+      ({ context }): HostReport => ({
+        type: 'host.closed',
+        hostId: context.hostId,
+        ...(context.browser ? {} : { launchFailure: context.failure ?? 'closed before it launched' }),
+      }),
+    ),
   },
   guards: {
     closeRequested: ({ context }) => context.closeRequested,

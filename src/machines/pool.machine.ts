@@ -3,7 +3,15 @@ import { browserHostMachine, type HostReport } from './browser-host.machine.js';
 import { type RestartPolicy, type SessionActorRef, sessionMachine } from './session.machine.js';
 import type { SessionParams, ThrottlePolicy } from './types.js';
 
+/** Too many browser failures this close together: refuse new sessions, keep the running ones. */
+export interface DegradePolicy {
+  failures: number;
+  windowMs: number;
+}
+
 export interface PoolInput {
+  degrade?: DegradePolicy;
+  now?: () => number;
   maxSessions: number;
   sessionsPerBrowser: number;
   throttle: ThrottlePolicy;
@@ -28,6 +36,16 @@ export interface PoolContext extends PoolInput {
   hosts: Record<string, HostEntry>;
   hostSeq: number;
   shuttingDown: boolean;
+  /** Recent browser launch failures (for `degraded`). */
+  launchFailures: { at: number; reason: string }[];
+}
+
+/** Degraded: `degrade.failures` browser launches failed within `degrade.windowMs`. */
+export function isDegraded(context: PoolContext): boolean {
+  const policy = context.degrade;
+  if (!policy) return false;
+  const since = (context.now ?? Date.now)() - policy.windowMs;
+  return context.launchFailures.filter((f) => f.at > since).length >= policy.failures;
 }
 
 export type PoolEvent =
@@ -76,6 +94,7 @@ export const poolMachine = setup({
   guards: {
     hasCapacity: ({ context, event }) =>
       !context.shuttingDown &&
+      !isDegraded(context) &&
       event.type === 'session.create' &&
       !context.sessions[event.sessionId] &&
       activeSessionCount(context) < context.maxSessions,
@@ -221,6 +240,16 @@ export const poolMachine = setup({
     }),
     forgetHost: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'host.closed') return;
+      if (event.launchFailure) {
+        const now = (context.now ?? Date.now)();
+        const since = now - (context.degrade?.windowMs ?? 60_000);
+        enqueue.assign({
+          launchFailures: [
+            ...context.launchFailures.filter((f) => f.at > since),
+            { at: now, reason: event.launchFailure },
+          ],
+        });
+      }
       const host = context.hosts[event.hostId];
       if (!host) return;
       enqueue.stopChild(host.ref);
@@ -236,7 +265,14 @@ export const poolMachine = setup({
   },
 }).createMachine({
   id: 'pool',
-  context: ({ input }) => ({ ...input, sessions: {}, hosts: {}, hostSeq: 0, shuttingDown: false }),
+  context: ({ input }) => ({
+    ...input,
+    sessions: {},
+    hosts: {},
+    hostSeq: 0,
+    shuttingDown: false,
+    launchFailures: [],
+  }),
   on: {
     'session.create': { guard: 'hasCapacity', actions: 'admitSession' },
     'session.close': { actions: 'closeSession' },

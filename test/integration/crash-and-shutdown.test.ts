@@ -68,6 +68,30 @@ describe('a browser crash and a shutdown, with real Chromium (chaos, short versi
     }
   });
 
+  it('fails a session whose browser never launches after its budget, then goes degraded (503)', async () => {
+    const castpool = await startCastpool({
+      chromiumPath: '/nonexistent/chromium',
+      supervision: {
+        degrade: { failures: 2, windowMs: 60_000 },
+        restart: { max: 1, windowMs: 60_000, backoffBaseMs: 10, backoffMaxMs: 10 },
+      },
+    });
+    try {
+      const first = await castpool.api('POST', '/api/sessions', { url: pages.url('/static') });
+      expect(first.status).toBe(503);
+      expect(first.json.message).toMatch(/could not start: browser launch failed/);
+      const second = await castpool.api('POST', '/api/sessions', { url: pages.url('/static') });
+      expect(second.status).toBe(503);
+      expect(second.json.message).toMatch(/^degraded: 2 browser launches failed/);
+      expect(second.headers.get('retry-after')).toBe('30');
+      const info = (await castpool.api('GET', '/api/info')).json;
+      expect(info).toMatchObject({ degraded: true, recentLaunchFailures: 2, browsers: 0 });
+      expect((await castpool.api('GET', '/api/health')).status).toBe(200);
+    } finally {
+      await castpool.close();
+    }
+  });
+
   it('closes every session and process on shutdown', async () => {
     const castpool = await startCastpool({ sessionsPerBrowser: 1 });
     for (let i = 0; i < 2; i++)
