@@ -92,6 +92,86 @@ async function density(url: string, capture: CaptureStrategy, sessions: number) 
   }
 }
 
+/** PSS (MB) of every process in the given process groups, from smaps_rollup. */
+function groupPssMb(pgids: number[]): number {
+  let kb = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (!pgids.includes(pgid)) continue;
+      kb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kb / 1024;
+}
+
+/** Memory per streaming vs hibernated session in a shared browser, and resume time. */
+async function memoryAndResume(url: string, sessions: number) {
+  const config = loadConfig(
+    { port: 0, logLevel: 'warn', sessionsPerBrowser: 32, dataDir: mkdtempSync(join(root, 'data-')) },
+    {},
+  );
+  const { app, castpool, commands } = await buildApp(config);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const chromiumPss = () =>
+    groupPssMb(
+      castpool.processes
+        .list()
+        .filter((p) => p.kind === 'chromium')
+        .map((p) => p.pid),
+    );
+  try {
+    await commands.create({ url, viewport: VIEWPORT }); // keeps the shared browser up throughout
+    await sleep(2000);
+    const basePss = chromiumPss();
+    const ids: string[] = [];
+    const viewers: Awaited<ReturnType<typeof watchWithWerift>>[] = [];
+    for (let i = 0; i < sessions; i++) {
+      const session = await commands.create({ url, viewport: VIEWPORT });
+      ids.push(session.id);
+      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
+    }
+    await sleep(5000);
+    const streamingPss = chromiumPss();
+    for (const viewer of viewers) await viewer.close();
+    for (const id of ids) await until(() => commands.get(id).state === 'idle', 10_000);
+    const heapBefore = process.memoryUsage().heapUsed;
+    for (const id of ids) await commands.hibernate(id);
+    await sleep(2000);
+    const hibernatedPss = chromiumPss();
+    const heapPerHibernated = (process.memoryUsage().heapUsed - heapBefore) / sessions / 2 ** 20;
+    const resumeMs: number[] = [];
+    for (const id of ids) {
+      const t0 = performance.now();
+      await commands.resume(id);
+      await until(() => sessionPageOf(castpool, id).page.url() === url, 10_000);
+      resumeMs.push(performance.now() - t0);
+    }
+    return {
+      sessions,
+      basePssMb: basePss,
+      streamingPssPerSessionMb: (streamingPss - basePss) / sessions,
+      hibernatedPssPerSessionMb: Math.max(0, (hibernatedPss - basePss) / sessions),
+      hibernatedHeapPerSessionMb: Math.max(0, heapPerHibernated),
+      resumeP50Ms: percentile(resumeMs, 50),
+      resumeP95Ms: percentile(resumeMs, 95),
+    };
+  } finally {
+    await app.close();
+  }
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await sleep(50);
+}
+
 async function launch(): Promise<Browser> {
   return puppeteer.launch({
     executablePath: '/usr/bin/chromium',
@@ -354,7 +434,10 @@ async function main() {
         densities.push(await density(pages.typicalUrl, capture, sessions));
       }
     }
+    log('memory: streaming vs hibernated sessions in one shared browser, and resume time…');
+    const memory = await memoryAndResume(pages.typicalUrl, 6);
     const results = {
+      memory,
       date: new Date().toISOString(),
       seconds: SECONDS,
       machine: machine(),
@@ -383,6 +466,7 @@ type Results = {
   captureSpeedup: number;
   strategies: Record<string, Awaited<ReturnType<typeof pipeline>>>;
   densities: Awaited<ReturnType<typeof density>>[];
+  memory: Awaited<ReturnType<typeof memoryAndResume>>;
 };
 
 function render(r: Results): string {
@@ -435,6 +519,15 @@ decode). FPS per session: lowest / median.
 | strategy | sessions | FPS min / median | total CPU | CPU per session |
 |---|---|---|---|---|
 ${densityRows}
+
+## Memory and resume (typical page, one shared browser, ${r.memory.sessions} sessions)
+PSS of the whole Chromium process tree, measured against the same browser holding one idle session.
+
+| measure | value |
+|---|---|
+| extra PSS per streaming session (context + page + capture) | ${n(r.memory.streamingPssPerSessionMb)} MB |
+| extra PSS per hibernated session (renderer released) | ${n(r.memory.hibernatedPssPerSessionMb, 1)} MB Chromium + ${n(r.memory.hibernatedHeapPerSessionMb, 2)} MB castpool heap |
+| resume from hibernation to the page loaded (p50 / p95) | ${n(r.memory.resumeP50Ms)} / ${n(r.memory.resumeP95Ms)} ms |
 
 Latency: the page draws its wall clock as 24 black/white blocks plus parity on every frame; the viewer
 reads them back from each decoded frame (\`requestVideoFrameCallback\` + canvas) and subtracts them from

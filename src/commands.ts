@@ -292,13 +292,16 @@ export class Commands {
   }
 
   private viewer(ref: SessionActorRef, viewerId: string): ViewerPeer {
-    const viewer = ref.getSnapshot().context.viewers[viewerId];
+    // Own keys only: ids come from URLs, and "constructor" or "valueOf" are not viewers.
+    const { viewers } = ref.getSnapshot().context;
+    const viewer = Object.hasOwn(viewers, viewerId) ? viewers[viewerId] : undefined;
     if (!viewer) throw notFound(`viewer ${viewerId}`);
     return viewer as ViewerPeer;
   }
 
   private entry(id: string): SessionEntry {
-    const entry = this.castpool.pool.getSnapshot().context.sessions[id];
+    const { sessions } = this.castpool.pool.getSnapshot().context;
+    const entry = Object.hasOwn(sessions, id) ? sessions[id] : undefined;
     if (!entry) throw notFound(`session ${id}`);
     return entry;
   }

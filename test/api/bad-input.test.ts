@@ -59,6 +59,10 @@ describe('bad input gets a 4xx JSON error naming the problem', () => {
       ['DELETE', '/api/sessions/nope', undefined],
       ['POST', '/api/sessions/nope/navigate', { url: 'http://127.0.0.1/' }],
       ['GET', '/api/sessions/nope/view', undefined],
+      // names of Object.prototype members are ids like any other (found by the fuzzing suite)
+      ['DELETE', '/api/sessions/valueOf', undefined],
+      ['GET', '/api/sessions/constructor', undefined],
+      ['POST', '/api/sessions/toString/resume', undefined],
     ] as const) {
       const response = await castpool.api(method, path, body, auth);
       expect(response.status, `${method} ${path}`).toBe(404);
@@ -166,5 +170,12 @@ describe('WHEP input', () => {
   it('answers 404 for an unknown viewer resource', async () => {
     const response = await castpool.api('DELETE', `/api/sessions/${sessionId}/whep/nope`, undefined, auth);
     expect(response.status).toBe(404);
+    const prototypeName = await castpool.api(
+      'DELETE',
+      `/api/sessions/${sessionId}/whep/constructor`,
+      undefined,
+      auth,
+    );
+    expect(prototypeName.status).toBe(404);
   });
 });
