@@ -9,6 +9,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page, type Protocol } from 'puppeteer-core';
 import { CHROMIUM_FLAGS } from '../src/actors/chromium.js';
+import { groupPssMb } from '../src/actors/memory.js';
 import type { SessionPage } from '../src/actors/page.js';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -90,23 +91,6 @@ async function density(url: string, capture: CaptureStrategy, sessions: number) 
     for (const viewer of viewers) await viewer.close();
     await app.close();
   }
-}
-
-/** PSS (MB) of every process in the given process groups, from smaps_rollup. */
-function groupPssMb(pgids: number[]): number {
-  let kb = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (!pgids.includes(pgid)) continue;
-      kb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // gone
-    }
-  }
-  return kb / 1024;
 }
 
 /** Memory per streaming vs hibernated session in a shared browser, and resume time. */

@@ -48,6 +48,12 @@ export const ConfigSchema = Type.Object({
       ),
       windowMs: Int(1000, 3600000, 'The degraded-mode window.'),
     }),
+    memoryBudgetMb: Int(
+      0,
+      1048576,
+      'Browsers PSS above this hibernates the least recently viewed idle session (0 = off).',
+    ),
+    memoryCheckMs: Int(100, 600000, 'How often the memory budget is checked.'),
     idleTimeoutMs: Int(0, 86400000, 'A session without viewers this long hibernates (0 = never).'),
     probeIntervalMs: Int(500, 600000, 'How often a live page is probed over CDP (hung renderer detection).'),
     probeTimeoutMs: Int(500, 600000, 'A probe unanswered this long restarts the session.'),

@@ -4,6 +4,7 @@ import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
 import { sweepLeftovers } from './actors/leftovers.js';
+import { memoryWatchActor } from './actors/memory.js';
 import {
   closePageActor,
   hibernatePageActor,
@@ -56,17 +57,20 @@ export function createCastpool(
       closeBrowser: closeBrowserActor(deps),
     },
   });
-  const pool = createActor(poolMachine.provide({ actors: { session, browserHost } }), {
-    input: {
-      maxSessions: config.maxSessions,
-      sessionsPerBrowser: config.sessionsPerBrowser,
-      throttle: config.throttle,
-      restart: config.supervision.restart,
-      idleTimeoutMs: config.supervision.idleTimeoutMs,
-      degrade: config.supervision.degrade,
+  const pool = createActor(
+    poolMachine.provide({ actors: { session, browserHost, memoryWatch: memoryWatchActor(deps) } }),
+    {
+      input: {
+        maxSessions: config.maxSessions,
+        sessionsPerBrowser: config.sessionsPerBrowser,
+        throttle: config.throttle,
+        restart: config.supervision.restart,
+        idleTimeoutMs: config.supervision.idleTimeoutMs,
+        degrade: config.supervision.degrade,
+      },
+      inspect,
     },
-    inspect,
-  });
+  );
   pool.subscribe({ error: (error) => log.error({ err: error }, 'pool actor failed') });
   pool.start();
 

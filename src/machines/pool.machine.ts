@@ -1,6 +1,11 @@
-import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, setup } from 'xstate';
+import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, fromCallback, setup } from 'xstate';
 import { browserHostMachine, type HostReport } from './browser-host.machine.js';
-import { type RestartPolicy, type SessionActorRef, sessionMachine } from './session.machine.js';
+import {
+  type RestartPolicy,
+  type SessionActorRef,
+  sessionMachine,
+  sessionStateName,
+} from './session.machine.js';
 import type { SessionParams, ThrottlePolicy } from './types.js';
 
 /** Too many browser failures this close together: refuse new sessions, keep the running ones. */
@@ -54,6 +59,7 @@ export type PoolEvent =
   | { type: 'pool.shutdown' }
   | { type: 'session.rehost'; sessionId: string }
   | { type: 'session.release'; sessionId: string }
+  | { type: 'pool.memoryPressure'; usedMb: number }
   | HostReport
   | { type: `xstate.done.actor.${string}` }
   | { type: `xstate.error.actor.${string}`; error: unknown };
@@ -90,7 +96,11 @@ export const poolMachine = setup({
     input: {} as PoolInput,
     events: {} as PoolEvent,
   },
-  actors: { session: sessionMachine, browserHost: browserHostMachine },
+  actors: {
+    session: sessionMachine,
+    browserHost: browserHostMachine,
+    memoryWatch: fromCallback(() => () => {}),
+  },
   guards: {
     hasCapacity: ({ context, event }) =>
       !context.shuttingDown &&
@@ -209,6 +219,17 @@ export const poolMachine = setup({
         },
       });
     }),
+    /** Over the memory budget: the least recently viewed idle session hibernates (one per check). */
+    hibernateLeastRecentlyViewed: enqueueActions(({ context, enqueue }) => {
+      let pick: SessionEntry | undefined;
+      for (const entry of Object.values(context.sessions)) {
+        const snapshot = entry.ref.getSnapshot();
+        if (snapshot.status !== 'active' || sessionStateName(snapshot.value) !== 'idle') continue;
+        if (!pick || snapshot.context.lastViewedAt < pick.ref.getSnapshot().context.lastViewedAt)
+          pick = entry;
+      }
+      if (pick) enqueue.sendTo(pick.ref, { type: 'hibernate', reason: 'memory pressure' });
+    }),
     closeSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'session.close') return;
       const entry = context.sessions[event.sessionId];
@@ -265,6 +286,7 @@ export const poolMachine = setup({
   },
 }).createMachine({
   id: 'pool',
+  invoke: { id: 'memoryWatch', src: 'memoryWatch' },
   context: ({ input }) => ({
     ...input,
     sessions: {},
@@ -278,6 +300,7 @@ export const poolMachine = setup({
     'session.close': { actions: 'closeSession' },
     'session.rehost': { actions: 'rehostSession' },
     'session.release': { actions: 'releaseHost' },
+    'pool.memoryPressure': { actions: 'hibernateLeastRecentlyViewed' },
     'xstate.done.actor.*': { actions: 'forgetSession' },
     // A session actor that threw is gone: forget it like a closed one rather than let the error climb.
     'xstate.error.actor.*': { actions: 'forgetSession' },

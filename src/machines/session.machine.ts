@@ -81,6 +81,8 @@ export interface SessionContext {
   now: () => number;
   /** No viewers for this long hibernates the session (0 = never). */
   idleTimeoutMs: number;
+  /** When a viewer last joined or left (memory pressure hibernates the least recently viewed first). */
+  lastViewedAt: number;
   /** What a hibernated session needs to come back (opaque to the machine). */
   saved?: SavedPage;
   hibernation?: { at: number; reason: string };
@@ -215,7 +217,11 @@ export const sessionMachine = setup({
     addViewer: assign(({ context, event }) => {
       if (event.type !== 'viewer.join') return {};
       const { viewer } = event;
-      return { viewers: { ...context.viewers, [viewer.viewerId]: viewer }, codec: viewer.codec };
+      return {
+        viewers: { ...context.viewers, [viewer.viewerId]: viewer },
+        codec: viewer.codec,
+        lastViewedAt: context.now(),
+      };
     }),
     spawnViewer: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'viewer.join' || !context.page) return;
@@ -228,7 +234,7 @@ export const sessionMachine = setup({
       if (event.type !== 'viewer.left' || !context.viewers[event.viewerId]) return;
       enqueue.stopChild(`viewer:${event.viewerId}`);
       const { [event.viewerId]: _gone, ...rest } = context.viewers;
-      enqueue.assign({ viewers: rest });
+      enqueue.assign({ viewers: rest, lastViewedAt: context.now() });
     }),
     removeAllViewers: enqueueActions(({ context, enqueue }) => {
       for (const id of Object.keys(context.viewers)) enqueue.stopChild(`viewer:${id}`);
@@ -321,6 +327,7 @@ export const sessionMachine = setup({
     restartTimes: [],
     restartsTotal: 0,
     idleTimeoutMs: input.idleTimeoutMs ?? 0,
+    lastViewedAt: (input.now ?? Date.now)(),
     now: input.now ?? Date.now,
   }),
   initial: 'launching',

@@ -110,4 +110,29 @@ describe('hibernation with real Chromium', () => {
       await quick.close();
     }
   });
+
+  it('hibernates the least recently viewed idle session under memory pressure, never a watched one', async () => {
+    const tight = await startCastpool({ supervision: { memoryBudgetMb: 1, memoryCheckMs: 300 } });
+    const viewers = await launchViewerBrowser();
+    try {
+      const watched = await tight.api('POST', '/api/sessions', { url: pages.url('/animated') });
+      const view = await openViewPage(viewers, watched.json.links.view);
+      await until(
+        () => viewerStats(view),
+        (s) => s.framesDecoded > 5,
+        10_000,
+      );
+      const idle = await tight.api('POST', '/api/sessions', { url: pages.url('/static') });
+      const detail = await until(
+        async () => (await tight.api('GET', `/api/sessions/${idle.json.id}`)).json,
+        (s) => s.state === 'hibernated',
+        10_000,
+      );
+      expect(detail.hibernation.reason).toBe('memory pressure');
+      expect((await tight.api('GET', `/api/sessions/${watched.json.id}`)).json.state).toBe('streaming');
+    } finally {
+      await viewers.close();
+      await tight.close();
+    }
+  });
 });

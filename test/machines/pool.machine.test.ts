@@ -98,7 +98,7 @@ describe('pool machine', () => {
     await settle();
     expect(closedBrowsers).toEqual(['host-1']);
     expect(pool.getSnapshot().context.hosts).toEqual({});
-    expect(Object.keys(pool.getSnapshot().children)).toEqual([]);
+    expect(Object.keys(pool.getSnapshot().children)).toEqual(['memoryWatch']); // no session or host left
   });
 
   it('restarts the sessions of a crashed browser on a new browser, after a backoff', async () => {
@@ -148,7 +148,7 @@ describe('pool machine', () => {
     expect(closedBrowsers.sort()).toEqual(['host-1', 'host-2']);
     create('c');
     expect(pool.getSnapshot().context.sessions).toEqual({});
-    expect(Object.keys(pool.getSnapshot().children)).toHaveLength(0);
+    expect(Object.keys(pool.getSnapshot().children)).toEqual(['memoryWatch']);
   });
 
   it('forgets a session actor that errored instead of failing itself', async () => {
@@ -180,5 +180,22 @@ describe('pool machine', () => {
     expect(launched).toEqual(['host-1', 'host-2']);
     expect(ref?.getSnapshot().context.url).toBe('http://127.0.0.1/saved');
     expect(ref?.getSnapshot().context.restartsTotal).toBe(0); // a resume is not a restart
+  });
+
+  it('under memory pressure hibernates the least recently viewed idle session, one per report', async () => {
+    const { pool, state, create } = startPool({ sessionsPerBrowser: 4 });
+    create('a');
+    create('b');
+    create('c');
+    await settle();
+    const ref = (id: string) => pool.getSnapshot().context.sessions[id]?.ref;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    ref('a')?.send({ type: 'viewer.join', viewer: { viewerId: 'v', codec: 'H264' } });
+    ref('a')?.send({ type: 'viewer.left', viewerId: 'v' }); // a was viewed just now
+    ref('c')?.send({ type: 'viewer.join', viewer: { viewerId: 'w', codec: 'H264' } }); // c is watched
+    pool.send({ type: 'pool.memoryPressure', usedMb: 9999 });
+    await waitForState(() => state('b') === 'hibernated');
+    expect([state('a'), state('b'), state('c')]).toEqual(['idle', 'hibernated', 'streaming']);
+    expect(ref('b')?.getSnapshot().context.hibernation?.reason).toBe('memory pressure');
   });
 });

@@ -1,0 +1,38 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fromCallback } from 'xstate';
+import type { ActorDeps } from './deps.js';
+
+/** PSS in MB of every process in the given process groups (castpool's browsers lead their own). */
+export function groupPssMb(pgids: readonly number[]): number {
+  if (pgids.length === 0) return 0;
+  let kb = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (!pgids.includes(pgid)) continue;
+      kb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kb / 1024;
+}
+
+/** Reports `pool.memoryPressure` while the browsers' PSS exceeds `memoryBudgetMb` (0 = never). */
+export function memoryWatchActor(deps: ActorDeps) {
+  return fromCallback(({ sendBack }) => {
+    const { memoryBudgetMb, memoryCheckMs } = deps.config.supervision;
+    if (memoryBudgetMb === 0) return () => {};
+    const timer = setInterval(() => {
+      const pids = deps.processes
+        .list()
+        .filter((p) => p.kind === 'chromium')
+        .map((p) => p.pid);
+      const usedMb = groupPssMb(pids);
+      if (usedMb > memoryBudgetMb) sendBack({ type: 'pool.memoryPressure', usedMb: Math.round(usedMb) });
+    }, memoryCheckMs);
+    return () => clearInterval(timer);
+  });
+}
