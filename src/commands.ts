@@ -226,10 +226,10 @@ export class Commands {
 
   async attachViewer(id: string, offer: string): Promise<ViewerAnswer> {
     assertVideoOffer(offer);
-    // A viewer wakes a hibernated session.
-    const waking = sessionStateName(this.entry(id).ref.getSnapshot().value);
-    if (waking === 'hibernated' || waking === 'hibernating' || waking === 'resuming') await this.resume(id);
-    const { ref } = this.liveEntry(id);
+    const { ref } = this.entry(id);
+    const state = sessionStateName(ref.getSnapshot().value);
+    const waking = state === 'hibernated' || state === 'hibernating' || state === 'resuming';
+    if (!waking) this.liveEntry(id);
     const running = ref.getSnapshot().context;
     // Chromium's own tab encoder is VP8; screencast sessions keep the codec their viewers already use.
     const required =
@@ -246,6 +246,15 @@ export class Commands {
       throw new CastpoolError('bad_request', `could not answer the SDP offer: ${(error as Error).message}`, {
         cause: error,
       });
+    }
+    try {
+      // A viewer wakes a hibernated session. The join follows the resume without yielding to timers,
+      // so nothing (an idle or memory-pressure hibernation) can slip in between.
+      if (waking) await this.resume(id);
+      this.liveEntry(id);
+    } catch (error) {
+      await peer.close();
+      throw error;
     }
     ref.send({ type: 'viewer.join', viewer: peer });
     if (!ref.getSnapshot().context.viewers[peer.viewerId]) {

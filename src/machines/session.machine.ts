@@ -524,7 +524,10 @@ export const sessionMachine = setup({
     },
     hibernated: {
       entry: 'releaseHost',
-      on: { resume: 'resuming' },
+      // Asking for a session back counts as viewing it (memory pressure picks others first).
+      on: {
+        resume: { target: 'resuming', actions: assign({ lastViewedAt: ({ context }) => context.now() }) },
+      },
     },
     resuming: {
       entry: 'requestHost',

@@ -100,7 +100,7 @@ describe('thumbnails', () => {
     const response = await fetch(`${castpool.base}/api/sessions/${sessionId}/thumbnail?width=320`, {
       headers: auth,
     });
-    expect(response.status).toBe(200);
+    expect(response.status, await response.clone().text()).toBe(200);
     expect(response.headers.get('content-type')).toBe('image/jpeg');
     const meta = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 320, 180]);
