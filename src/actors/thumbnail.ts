@@ -9,12 +9,23 @@ import type { SessionPage } from './page.js';
  */
 export async function captureThumbnail(handle: PageHandle, width: number): Promise<Buffer> {
   const page = handle as SessionPage;
-  const source =
-    page.latestFrame ??
-    Buffer.from(
-      (await page.cdp.send('Page.captureScreenshot', { format: 'jpeg', quality: 80, optimizeForSpeed: true }))
-        .data,
-      'base64',
-    );
+  const source = page.latestFrame ?? (await screenshot(page));
   return sharp(source).resize({ width, withoutEnlargement: true }).jpeg({ quality: 75 }).toBuffer();
+}
+
+/** A screenshot can fail while the page commits a navigation: try a few times before giving up. */
+async function screenshot(page: SessionPage, attempts = 3): Promise<Buffer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { data } = await page.cdp.send('Page.captureScreenshot', {
+        format: 'jpeg',
+        quality: 80,
+        optimizeForSpeed: true,
+      });
+      return Buffer.from(data, 'base64');
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }
