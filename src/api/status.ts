@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { groupPssMb } from '../actors/memory.js';
 import type { Commands } from '../commands.js';
 import { activeSessionCount, isDegraded } from '../machines/pool.machine.js';
 import type { Castpool } from '../system.js';
@@ -42,6 +43,17 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{ castpool: Castpool; comma
       sessionsByState: byState(),
       shuttingDown: context.shuttingDown,
       degraded: isDegraded(context),
+      memory: {
+        browsersPssMb: Math.round(
+          groupPssMb(
+            castpool.processes
+              .list()
+              .filter((p) => p.kind === 'chromium')
+              .map((p) => p.pid),
+          ),
+        ),
+        budgetMb: castpool.config.supervision.memoryBudgetMb,
+      },
       recentLaunchFailures: context.launchFailures.length,
     };
   });
