@@ -4,12 +4,26 @@ import type { AddressInfo } from 'node:net';
 /** Bits of the time code, block geometry: shared by the page that draws and the viewer that reads. */
 export const TIMECODE = { bits: 24, x0: 20, y0: 20, size: 40, step: 44 };
 
+/** In-page script: wall-clock ms (mod 2^24) as black/white blocks, plus an even-parity block. */
+const DRAW_TIMECODE = `const T = ${JSON.stringify(TIMECODE)};
+  function drawTimecode(g) {
+    const now = Math.round(performance.timeOrigin + performance.now()) % (1 << T.bits);
+    let parity = 0;
+    g.fillStyle = '#808080'; g.fillRect(0, 0, T.x0 * 2 + T.step * (T.bits + 1), T.y0 * 2 + T.size);
+    for (let i = 0; i <= T.bits; i++) {
+      const bit = i < T.bits ? (now >> i) & 1 : parity;
+      parity ^= bit;
+      g.fillStyle = bit ? '#fff' : '#000';
+      g.fillRect(T.x0 + i * T.step, T.y0, T.size, T.size);
+    }
+  }`;
+
 const animated = `<!doctype html><html><head><title>animated</title><style>body{margin:0;overflow:hidden}</style></head><body>
 <canvas id="c" width="1280" height="720"></canvas>
 <script>
   // Full repaint every frame (moving gradient, 20 alpha circles, counter): the worst case for capture.
   const c = document.getElementById('c'); const g = c.getContext('2d'); let n = 0;
-  const T = ${JSON.stringify(TIMECODE)};
+  ${DRAW_TIMECODE}
   const timecode = new URLSearchParams(location.search).has('timecode');
   function draw(ts) {
     n++;
@@ -22,18 +36,7 @@ const animated = `<!doctype html><html><head><title>animated</title><style>body{
       g.beginPath(); g.arc(640 + Math.cos(ts / 500 + i) * 400, 400 + Math.sin(ts / 700 + i) * 250, 40, 0, 7); g.fill();
     }
     g.fillStyle = '#fff'; g.font = '48px sans-serif'; g.fillText('frame ' + n, 40, 680);
-    if (timecode) {
-      // Wall-clock ms (mod 2^24) as black/white blocks, plus an even-parity block.
-      const now = Math.round(performance.timeOrigin + performance.now()) % (1 << T.bits);
-      let parity = 0;
-      g.fillStyle = '#808080'; g.fillRect(0, 0, T.x0 * 2 + T.step * (T.bits + 1), T.y0 * 2 + T.size);
-      for (let i = 0; i <= T.bits; i++) {
-        const bit = i < T.bits ? (now >> i) & 1 : parity;
-        parity ^= bit;
-        g.fillStyle = bit ? '#fff' : '#000';
-        g.fillRect(T.x0 + i * T.step, T.y0, T.size, T.size);
-      }
-    }
+    if (timecode) drawTimecode(g);
     requestAnimationFrame(draw);
   }
   requestAnimationFrame(draw);
@@ -50,19 +53,10 @@ const typical = `<!doctype html><html><head><title>typical</title><style>
 <h2>Section</h2><p>${'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. '.repeat(6)}</p>
 ${'<p>Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore.</p>'.repeat(8)}
 </article><script>
-  const c = document.getElementById('c'); const g = c.getContext('2d'); const T = ${JSON.stringify(TIMECODE)};
+  const c = document.getElementById('c'); const g = c.getContext('2d');
+  ${DRAW_TIMECODE}
   function draw() {
-    if (new URLSearchParams(location.search).has('timecode')) {
-      const now = Math.round(performance.timeOrigin + performance.now()) % (1 << T.bits);
-      let parity = 0;
-      g.fillStyle = '#808080'; g.fillRect(0, 0, T.x0 * 2 + T.step * (T.bits + 1), T.y0 * 2 + T.size);
-      for (let i = 0; i <= T.bits; i++) {
-        const bit = i < T.bits ? (now >> i) & 1 : parity;
-        parity ^= bit;
-        g.fillStyle = bit ? '#fff' : '#000';
-        g.fillRect(T.x0 + i * T.step, T.y0, T.size, T.size);
-      }
-    }
+    if (new URLSearchParams(location.search).has('timecode')) drawTimecode(g);
     requestAnimationFrame(draw);
   }
   requestAnimationFrame(draw);
