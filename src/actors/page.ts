@@ -40,7 +40,7 @@ export function openPageActor() {
       const page = await context.newPage();
       await page.setViewport(input.params.viewport);
       const cdp = await page.createCDPSession();
-      if (input.restore) await restorePage(page, input.restore as SavedSessionPage);
+      if (input.restore) await restorePage(page, input.restore);
       // Leaving `launching` (close, crash) aborts us: nothing else would ever close this context.
       if (signal.aborted) throw new Error('session closed while opening');
       const previous = input.previous as SessionPage | undefined;
@@ -88,7 +88,10 @@ export function hibernatePageActor(deps: ActorDeps) {
 }
 
 /** Cookies first, storage injected before the page's own scripts run, scroll once loaded. */
-async function restorePage(page: Page, saved: SavedSessionPage): Promise<void> {
+async function restorePage(page: Page, restore: SavedPage): Promise<void> {
+  // A hibernation whose save failed (the page was navigating or gone) kept only the URL.
+  if (!('cookies' in restore)) return;
+  const saved = restore as SavedSessionPage;
   if (saved.cookies.length > 0) await page.browserContext().setCookie(...saved.cookies);
   await page.evaluateOnNewDocument(
     (

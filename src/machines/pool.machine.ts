@@ -110,57 +110,32 @@ export const poolMachine = setup({
       activeSessionCount(context) < context.maxSessions,
   },
   actions: {
-    admitSession: enqueueActions(({ context, event, enqueue }) => {
+    /** A new session starts without a browser; placing it is the same step as re-hosting one. */
+    admitSession: enqueueActions(({ event, enqueue }) => {
       if (event.type !== 'session.create') return;
-      let hostId = pickHost(context);
-      const hosts = { ...context.hosts };
-      let hostSeq = context.hostSeq;
-      if (!hostId) {
-        hostSeq++;
-        hostId = `host-${hostSeq}`;
-        const id = hostId;
-        enqueue.assign({
-          hosts: ({ spawn }) => ({
-            ...hosts,
-            [id]: {
-              ref: spawn('browserHost', { id, input: { hostId: id } }),
-              sessionIds: [],
-              accepting: true,
-            },
-          }),
-          hostSeq,
-        });
-      }
-      const placedOn = hostId;
-      const { sessionId } = event;
-      enqueue.assign(({ context: ctx, spawn }) => {
-        const host = ctx.hosts[placedOn] as HostEntry;
-        const ref = spawn('session', {
-          id: sessionActorId(sessionId),
-          input: {
-            sessionId,
-            params: event.params,
-            throttle: ctx.throttle,
-            restart: ctx.restart,
-            idleTimeoutMs: ctx.idleTimeoutMs,
+      const { sessionId, params } = event;
+      enqueue.assign({
+        sessions: ({ context, spawn }) => ({
+          ...context.sessions,
+          [sessionId]: {
+            ref: spawn('session', {
+              id: sessionActorId(sessionId),
+              input: {
+                sessionId,
+                params,
+                throttle: context.throttle,
+                restart: context.restart,
+                idleTimeoutMs: context.idleTimeoutMs,
+              },
+            }),
+            hostId: '',
           },
-        });
-        return {
-          sessions: { ...ctx.sessions, [sessionId]: { ref, hostId: placedOn } },
-          hosts: { ...ctx.hosts, [placedOn]: { ...host, sessionIds: [...host.sessionIds, sessionId] } },
-        };
-      });
-      enqueue.sendTo(
-        ({ context: ctx }) => (ctx.hosts[placedOn] as HostEntry).ref,
-        ({ context: ctx }) => ({
-          type: 'host.attach',
-          sessionId,
-          session: (ctx.sessions[sessionId] as SessionEntry).ref,
         }),
-      );
+      });
+      enqueue.raise({ type: 'session.rehost', sessionId });
     }),
-    /** A restarting session needs a browser: an accepting host with room, or a new one. */
-    rehostSession: enqueueActions(({ context, event, enqueue }) => {
+    /** A new, restarting or resuming session needs a browser: an accepting host with room, or a new one. */
+    placeSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'session.rehost') return;
       const { sessionId } = event;
       const entry = context.sessions[sessionId];
@@ -298,7 +273,7 @@ export const poolMachine = setup({
   on: {
     'session.create': { guard: 'hasCapacity', actions: 'admitSession' },
     'session.close': { actions: 'closeSession' },
-    'session.rehost': { actions: 'rehostSession' },
+    'session.rehost': { actions: 'placeSession' },
     'session.release': { actions: 'releaseHost' },
     'pool.memoryPressure': { actions: 'hibernateLeastRecentlyViewed' },
     'xstate.done.actor.*': { actions: 'forgetSession' },

@@ -129,7 +129,8 @@ describe('hibernation with real Chromium', () => {
         10_000,
       );
       expect(detail.hibernation.reason).toBe('memory pressure');
-      expect((await tight.api('GET', `/api/sessions/${watched.json.id}`)).json.state).toBe('streaming');
+      const stillWatched = (await tight.api('GET', `/api/sessions/${watched.json.id}`)).json;
+      expect(stillWatched.state, JSON.stringify(stillWatched)).toBe('streaming');
     } finally {
       await viewers.close();
       await tight.close();
