@@ -1,7 +1,7 @@
 import type { BrowserContext, CDPSession, Cookie, Page } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
-import type { NavigationResult, SavedPage } from '../machines/session.machine.js';
-import type { BrowserHandle, PageHandle, SessionParams, Viewport } from '../machines/types.js';
+import type { NavigationResult, OpenPageInput, SavedPage } from '../machines/session.machine.js';
+import type { PageHandle, Viewport } from '../machines/types.js';
 import { RtpFanout } from '../media/rtp-fanout.js';
 import type { ChromiumBrowser } from './chromium.js';
 import type { ActorDeps } from './deps.js';
@@ -24,16 +24,7 @@ export class SessionPage implements PageHandle {
 }
 
 export function openPageActor() {
-  return fromPromise<
-    PageHandle,
-    {
-      browser: BrowserHandle;
-      sessionId: string;
-      params: SessionParams;
-      previous?: PageHandle;
-      restore?: SavedPage;
-    }
-  >(async ({ input, signal }) => {
+  return fromPromise<PageHandle, OpenPageInput>(async ({ input, signal }) => {
     const { browser } = input.browser as ChromiumBrowser;
     const context = await browser.createBrowserContext();
     try {

@@ -88,6 +88,15 @@ export interface SessionContext {
   hibernation?: { at: number; reason: string };
 }
 
+/** What `openPage` gets: `previous` is the page a restart replaces, `restore` a hibernated page's state. */
+export interface OpenPageInput {
+  browser: BrowserHandle;
+  sessionId: string;
+  params: SessionParams;
+  previous?: PageHandle;
+  restore?: SavedPage;
+}
+
 /** A hibernated page's state, produced by `hibernatePage` and consumed by `openPage`. */
 export interface SavedPage {
   readonly url: string;
@@ -140,17 +149,7 @@ export const sessionMachine = setup({
     events: {} as SessionEvent,
   },
   actors: {
-    /** `previous`: the page a restart replaces (its viewers' fan-out carries over). */
-    openPage: fromPromise<
-      PageHandle,
-      {
-        browser: BrowserHandle;
-        sessionId: string;
-        params: SessionParams;
-        previous?: PageHandle;
-        restore?: SavedPage;
-      }
-    >(notProvided('openPage')),
+    openPage: fromPromise<PageHandle, OpenPageInput>(notProvided('openPage')),
     watchPage: fromCallback<{ type: 'noop' }, { page: PageHandle }>(notProvided('watchPage')),
     /** Saves what the page needs to come back, then releases it. */
     hibernatePage: fromPromise<SavedPage, { page: PageHandle }>(notProvided('hibernatePage')),
