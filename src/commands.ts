@@ -5,7 +5,7 @@ import { captureThumbnail } from './actors/thumbnail.js';
 import { negotiateViewer, type ViewerPeer } from './actors/viewer.js';
 import { CastpoolError, notFound } from './errors.js';
 import { isDegraded, type SessionEntry } from './machines/pool.machine.js';
-import { type SessionActorRef, sessionStateName } from './machines/session.machine.js';
+import { captureFps, type SessionActorRef, sessionStateName } from './machines/session.machine.js';
 import type { CaptureStrategy, SessionParams } from './machines/types.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from './media/sdp.js';
 import type { CreateSessionBody } from './schemas.js';
@@ -21,6 +21,8 @@ export interface SessionView {
   lastNavigation?: { url: string; error?: string };
   targetFps: number;
   currentFps: number;
+  priority: number;
+  shareFps: number | null;
   deliveredFps: number;
   droppedFrames: number;
   viewers: number;
@@ -76,6 +78,7 @@ export class Commands {
       fps: body.fps ?? defaults.fps,
       quality: body.quality ?? defaults.quality,
       capture: body.capture ?? defaults.capture,
+      priority: body.priority ?? defaults.priority,
     };
     const sessionId = randomUUID();
     const { pool } = this.castpool;
@@ -340,7 +343,9 @@ export class Commands {
         ? { lastNavigation: { url: context.lastNavigation.url, error: context.lastNavigation.error } }
         : {}),
       targetFps: context.params.fps,
-      currentFps: watched ? context.currentFps : 0,
+      currentFps: watched ? captureFps(context) : 0,
+      priority: context.params.priority,
+      shareFps: watched ? context.shareFps : null,
       deliveredFps: context.stats.deliveredFps,
       droppedFrames: context.stats.droppedTotal,
       viewers: Object.keys(context.viewers).length,

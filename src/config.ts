@@ -33,6 +33,31 @@ export const ConfigSchema = Type.Object({
     capture: Type.Union([Type.Literal('screencast'), Type.Literal('tab')], {
       description: 'Default capture strategy (see README: which and why).',
     }),
+    priority: Int(0, 9, 'Default capture-budget priority (higher keeps its frames longer under load).'),
+  }),
+  captureBudget: Type.Object({
+    checkMs: Int(200, 60000, 'How often host CPU is sampled and the shares recomputed.'),
+    totalFps: Int(0, 100000, 'Fixed ceiling on frames/s captured across watched sessions (0 = none).'),
+    adaptive: Type.Boolean({ description: 'Shrink the total above cpuHigh, grow it back below cpuLow.' }),
+    cpuHigh: Type.Number({
+      minimum: 0.05,
+      maximum: 1,
+      description: 'Host CPU share (all cores) that is overload.',
+    }),
+    cpuLow: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description: 'Host CPU share below which the budget grows.',
+    }),
+    shrinkAfterChecks: Int(1, 60, 'Consecutive hot checks before shrinking.'),
+    growAfterChecks: Int(1, 60, 'Consecutive cool checks before growing.'),
+    shrinkFactor: Type.Number({
+      minimum: 0.1,
+      maximum: 1,
+      description: 'Shrinking sets the total to this share of the frames delivered now.',
+    }),
+    growStepFps: Int(1, 1000, 'Frames/s added to the total per grow step.'),
+    minSessionFps: Int(1, 60, 'No watched session gets less than this (or its own lower target).'),
   }),
   encoder: Type.Object({
     bitrateKbps: Int(100, 50000, 'Encoder target bitrate.'),

@@ -21,6 +21,13 @@ export const CreateSessionBody = Type.Object(
     fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
     quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     capture: Type.Optional(CaptureStrategy),
+    priority: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 9,
+        description: 'Capture-budget priority: under load lower priorities lose frames first (default 5)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -58,7 +65,13 @@ export const SessionDetail = Type.Intersect([
     failure: Type.Optional(Type.String()),
     lastNavigation: Type.Optional(Type.Object({ url: Type.String(), error: Type.Optional(Type.String()) })),
     targetFps: Type.Number(),
-    currentFps: Type.Number({ description: 'Capture rate now in force (lower while throttled).' }),
+    currentFps: Type.Number({
+      description: 'Capture rate now in force (lower while throttled or held to its budget share).',
+    }),
+    priority: Type.Integer(),
+    shareFps: Type.Union([Type.Number(), Type.Null()], {
+      description: "The pool's capture-budget share while watched; null = not limited",
+    }),
     deliveredFps: Type.Number({ description: 'Encoded frames per second sent to viewers (last second).' }),
     droppedFrames: Type.Integer({ description: 'Frames skipped since creation (latest frame won).' }),
     viewers: Type.Integer(),

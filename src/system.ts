@@ -3,6 +3,7 @@ import { createActor, type InspectionEvent, waitFor } from 'xstate';
 import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
+import { hostLoadActor } from './actors/host-load.js';
 import { sweepLeftovers } from './actors/leftovers.js';
 import { memoryWatchActor } from './actors/memory.js';
 import {
@@ -58,7 +59,9 @@ export function createCastpool(
     },
   });
   const pool = createActor(
-    poolMachine.provide({ actors: { session, browserHost, memoryWatch: memoryWatchActor(deps) } }),
+    poolMachine.provide({
+      actors: { session, browserHost, memoryWatch: memoryWatchActor(deps), hostLoad: hostLoadActor(deps) },
+    }),
     {
       input: {
         maxSessions: config.maxSessions,
@@ -67,6 +70,7 @@ export function createCastpool(
         restart: config.supervision.restart,
         idleTimeoutMs: config.supervision.idleTimeoutMs,
         degrade: config.supervision.degrade,
+        captureBudget: config.captureBudget,
       },
       inspect,
     },

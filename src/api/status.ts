@@ -3,10 +3,33 @@ import { Type } from '@sinclair/typebox';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { groupPssMb } from '../actors/memory.js';
 import type { Commands } from '../commands.js';
-import { activeSessionCount, isDegraded } from '../machines/pool.machine.js';
+import { budgetTotalFps } from '../machines/capture-budget.js';
+import { activeSessionCount, budgetDemands, isDegraded, type PoolContext } from '../machines/pool.machine.js';
 import type { Castpool } from '../system.js';
 
 const version = process.env.npm_package_version ?? '0.1.0';
+
+/** The pool's capture budget and every watched session's share of it. */
+function captureBudgetReport(context: PoolContext) {
+  const policy = context.captureBudget;
+  if (!policy) return null;
+  const demands = budgetDemands(context);
+  return {
+    hostCpu: Math.round(context.budget.cpu * 1000) / 1000,
+    totalFps: budgetTotalFps(policy, context.budget),
+    ceilingFps: policy.totalFps > 0 ? policy.totalFps : null,
+    cpuLimitFps: context.budget.cpuLimitFps,
+    demandFps: demands.reduce((sum, d) => sum + d.fps, 0),
+    deliveredFps: Math.round(demands.reduce((sum, d) => sum + d.deliveredFps, 0) * 10) / 10,
+    sessions: demands.map((d) => ({
+      id: d.sessionId,
+      priority: d.priority,
+      wantsFps: d.fps,
+      shareFps: context.shares[d.sessionId] ?? d.fps,
+      deliveredFps: d.deliveredFps,
+    })),
+  };
+}
 
 /** Health, capacity/info and Prometheus metrics. */
 export const statusRoutes: FastifyPluginAsyncTypebox<{ castpool: Castpool; commands: Commands }> = async (
@@ -55,6 +78,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{ castpool: Castpool; comma
         budgetMb: castpool.config.supervision.memoryBudgetMb,
       },
       recentLaunchFailures: context.launchFailures.length,
+      captureBudget: captureBudgetReport(context),
     };
   });
 

@@ -1,6 +1,15 @@
 import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, fromCallback, setup } from 'xstate';
 import { browserHostMachine, type HostReport } from './browser-host.machine.js';
 import {
+  allocateShares,
+  type BudgetDemand,
+  budgetTotalFps,
+  type CaptureBudgetPolicy,
+  type CaptureBudgetState,
+  initialBudgetState,
+  nextBudgetState,
+} from './capture-budget.js';
+import {
   type RestartPolicy,
   type SessionActorRef,
   sessionMachine,
@@ -22,6 +31,7 @@ export interface PoolInput {
   throttle: ThrottlePolicy;
   restart?: RestartPolicy;
   idleTimeoutMs?: number;
+  captureBudget?: CaptureBudgetPolicy;
 }
 
 export interface SessionEntry {
@@ -43,6 +53,28 @@ export interface PoolContext extends PoolInput {
   shuttingDown: boolean;
   /** Recent browser launch failures (for `degraded`). */
   launchFailures: { at: number; reason: string }[];
+  budget: CaptureBudgetState;
+  /** The last allocation: watched session id → frames/s. */
+  shares: Record<string, number>;
+}
+
+/** What every watched session asks of the capture budget now. */
+export function budgetDemands(context: PoolContext): BudgetDemand[] {
+  const demands: BudgetDemand[] = [];
+  for (const [sessionId, { ref }] of Object.entries(context.sessions)) {
+    const snapshot = ref.getSnapshot();
+    const state = sessionStateName(snapshot.value);
+    if (snapshot.status !== 'active' || (state !== 'streaming' && state !== 'throttled')) continue;
+    const { params, currentFps, stats } = snapshot.context;
+    demands.push({
+      sessionId,
+      priority: params.priority,
+      fps: currentFps,
+      deliveredFps: stats.deliveredFps,
+      struggling: state === 'throttled' || stats.busyDrops > 0,
+    });
+  }
+  return demands;
 }
 
 /** Degraded: `degrade.failures` browser launches failed within `degrade.windowMs`. */
@@ -60,6 +92,8 @@ export type PoolEvent =
   | { type: 'session.rehost'; sessionId: string }
   | { type: 'session.release'; sessionId: string }
   | { type: 'pool.memoryPressure'; usedMb: number }
+  /** Host CPU (0–1 of all cores), sampled every capture-budget check. */
+  | { type: 'pool.load'; cpu: number }
   | HostReport
   | { type: `xstate.done.actor.${string}` }
   | { type: `xstate.error.actor.${string}`; error: unknown };
@@ -100,6 +134,7 @@ export const poolMachine = setup({
     session: sessionMachine,
     browserHost: browserHostMachine,
     memoryWatch: fromCallback(() => () => {}),
+    hostLoad: fromCallback(() => () => {}),
   },
   guards: {
     hasCapacity: ({ context, event }) =>
@@ -205,6 +240,22 @@ export const poolMachine = setup({
       }
       if (pick) enqueue.sendTo(pick.ref, { type: 'hibernate', reason: 'memory pressure' });
     }),
+    /** Moves the budget with host CPU and hands each watched session its share (only changes are sent). */
+    shareCaptureBudget: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'pool.load' || !context.captureBudget) return;
+      const policy = context.captureBudget;
+      const demands = budgetDemands(context);
+      const budget = nextBudgetState(context.budget, event.cpu, demands, policy);
+      const total = budgetTotalFps(policy, budget);
+      const shares = allocateShares(demands, total, policy.minSessionFps);
+      for (const { sessionId } of demands) {
+        const ref = context.sessions[sessionId]?.ref;
+        const fps = total === null ? null : (shares[sessionId] ?? null);
+        if (ref && ref.getSnapshot().context.shareFps !== fps)
+          enqueue.sendTo(ref, { type: 'budget.share', fps });
+      }
+      enqueue.assign({ budget, shares });
+    }),
     closeSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'session.close') return;
       const entry = context.sessions[event.sessionId];
@@ -261,7 +312,10 @@ export const poolMachine = setup({
   },
 }).createMachine({
   id: 'pool',
-  invoke: { id: 'memoryWatch', src: 'memoryWatch' },
+  invoke: [
+    { id: 'memoryWatch', src: 'memoryWatch' },
+    { id: 'hostLoad', src: 'hostLoad' },
+  ],
   context: ({ input }) => ({
     ...input,
     sessions: {},
@@ -269,6 +323,8 @@ export const poolMachine = setup({
     hostSeq: 0,
     shuttingDown: false,
     launchFailures: [],
+    budget: initialBudgetState,
+    shares: {},
   }),
   on: {
     'session.create': { guard: 'hasCapacity', actions: 'admitSession' },
@@ -276,6 +332,7 @@ export const poolMachine = setup({
     'session.rehost': { actions: 'placeSession' },
     'session.release': { actions: 'releaseHost' },
     'pool.memoryPressure': { actions: 'hibernateLeastRecentlyViewed' },
+    'pool.load': { actions: 'shareCaptureBudget' },
     'xstate.done.actor.*': { actions: 'forgetSession' },
     // A session actor that threw is gone: forget it like a closed one rather than let the error climb.
     'xstate.error.actor.*': { actions: 'forgetSession' },

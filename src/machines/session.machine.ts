@@ -63,7 +63,10 @@ export interface SessionContext {
   viewers: Record<string, ViewerHandle>;
   /** The codec the running (or last) capture encodes; fixed while anyone watches. */
   codec?: Codec;
+  /** The session's own rate: its target, or lower while throttled. */
   currentFps: number;
+  /** The pool's capture-budget share for this session; `null` = not limited by the pool. */
+  shareFps: number | null;
   stats: CaptureStats;
   droppedBefore: number;
   overloadWindows: number;
@@ -112,6 +115,7 @@ export type SessionEvent =
   | { type: 'keyframe.request' }
   | { type: 'capture.stats'; stats: CaptureStats }
   | { type: 'capture.failed'; reason: string }
+  | { type: 'budget.share'; fps: number | null }
   | { type: 'navigate'; requestId: string; url: string }
   | { type: 'navigate.done'; result: NavigationResult }
   | { type: 'close' }
@@ -140,6 +144,11 @@ export function isOverloaded(stats: CaptureStats, policy: ThrottlePolicy): boole
 
 export function throttledFps(params: SessionParams, policy: ThrottlePolicy): number {
   return Math.max(policy.minFps, Math.min(params.fps, Math.round(params.fps * policy.fpsFactor)));
+}
+
+/** The rate the capture runs at: the session's own rate within the pool's share. */
+export function captureFps(context: Pick<SessionContext, 'currentFps' | 'shareFps'>): number {
+  return context.shareFps === null ? context.currentFps : Math.min(context.currentFps, context.shareFps);
 }
 
 export const sessionMachine = setup({
@@ -298,8 +307,19 @@ export const sessionMachine = setup({
     useThrottledRate: assign({ currentFps: ({ context }) => throttledFps(context.params, context.throttle) }),
     tellCaptureRate: sendTo(
       'capture',
-      ({ context }): CaptureCommand => ({ type: 'capture.rate', fps: context.currentFps }),
+      ({ context }): CaptureCommand => ({ type: 'capture.rate', fps: captureFps(context) }),
     ),
+    recordShare: assign({
+      shareFps: ({ context, event }) => (event.type === 'budget.share' ? event.fps : context.shareFps),
+    }),
+    /** A new share changes the capture only when it changes the rate in force. */
+    applyShare: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'budget.share') return;
+      const fps = captureFps({ currentFps: context.currentFps, shareFps: event.fps });
+      enqueue.assign({ shareFps: event.fps });
+      if (fps !== captureFps(context))
+        enqueue.sendTo('capture', { type: 'capture.rate', fps } satisfies CaptureCommand);
+    }),
     askKeyframe: sendTo('capture', { type: 'capture.keyframe' } satisfies CaptureCommand),
     stopStats: assign({
       stats: ({ context }) => ({ ...emptyStats, droppedTotal: context.stats.droppedTotal }),
@@ -315,6 +335,7 @@ export const sessionMachine = setup({
     createdAt: (input.now ?? Date.now)(),
     viewers: {},
     currentFps: input.params.fps,
+    shareFps: null,
     stats: emptyStats,
     droppedBefore: 0,
     overloadWindows: 0,
@@ -332,6 +353,7 @@ export const sessionMachine = setup({
   initial: 'launching',
   on: {
     close: '.closing',
+    'budget.share': { actions: 'recordShare' },
     // A spawned viewer or navigation that threw must not take the session down with it.
     'xstate.error.actor.*': { actions: 'absorbChildError' },
   },
@@ -427,11 +449,12 @@ export const sessionMachine = setup({
               page: context.page as PageHandle,
               params: context.params,
               codec: context.codec ?? 'H264',
-              fps: context.currentFps,
+              fps: captureFps(context),
             }),
           },
           on: {
             'keyframe.request': { actions: 'askKeyframe' },
+            'budget.share': { actions: 'applyShare' },
             'capture.failed': [
               {
                 guard: 'mayRestartCapture',

@@ -15,6 +15,8 @@ export interface SessionParams {
   viewport: Viewport;
   fps: number;
   quality: number;
+  /** Weight in the pool's capture budget: higher keeps its frames longer under load (0–9). */
+  priority: number;
 }
 
 /** A running browser, created by `launchBrowser`. */

@@ -25,6 +25,7 @@ export const params: SessionParams = {
   fps: 30,
   quality: 80,
   capture: 'screencast',
+  priority: 5,
 };
 
 /** A fake capture that records what it was told and lets the test report as it. */

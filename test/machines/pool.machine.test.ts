@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise } from 'xstate';
 import { browserHostMachine } from '../../src/machines/browser-host.machine.js';
+import type { CaptureBudgetPolicy } from '../../src/machines/capture-budget.js';
 import { activeSessionCount, poolMachine } from '../../src/machines/pool.machine.js';
 import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
-import { fakeCapture, fakePage, fakeViewer, params, policy } from './fakes.js';
+import { fakeCapture, fakePage, fakeViewer, params, policy, stats } from './fakes.js';
 
 const waitForState = async (check: () => boolean) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -11,7 +12,12 @@ const waitForState = async (check: () => boolean) => {
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 function startPool(
-  options: { maxSessions?: number; sessionsPerBrowser?: number; launchFails?: boolean | number } = {},
+  options: {
+    maxSessions?: number;
+    sessionsPerBrowser?: number;
+    launchFails?: boolean | number;
+    captureBudget?: CaptureBudgetPolicy;
+  } = {},
 ) {
   let launchAttempts = 0;
   const launched: string[] = [];
@@ -34,6 +40,7 @@ function startPool(
       }),
     },
   });
+  const capture = fakeCapture();
   const session = sessionMachine.provide({
     actors: {
       openPage: fakePage,
@@ -41,7 +48,7 @@ function startPool(
       navigatePage: fromCallback(() => {}),
       watchPage: fromCallback(() => {}),
       hibernatePage: fromPromise(async () => ({ url: 'http://127.0.0.1/saved' })),
-      capture: fakeCapture().logic,
+      capture: capture.logic,
       viewer: fakeViewer,
     },
   });
@@ -51,14 +58,16 @@ function startPool(
       sessionsPerBrowser: options.sessionsPerBrowser ?? 2,
       throttle: policy,
       restart: { max: 3, windowMs: 60_000, backoffBaseMs: 1, backoffMaxMs: 4 },
+      captureBudget: options.captureBudget,
     },
   }).start();
   const state = (id: string) => {
     const entry = pool.getSnapshot().context.sessions[id];
     return entry ? sessionStateName(entry.ref.getSnapshot().value) : 'gone';
   };
-  const create = (sessionId: string) => pool.send({ type: 'session.create', sessionId, params });
-  return { pool, launched, closedBrowsers, crashers, state, create };
+  const create = (sessionId: string, priority = params.priority) =>
+    pool.send({ type: 'session.create', sessionId, params: { ...params, priority } });
+  return { pool, launched, closedBrowsers, crashers, state, create, capture };
 }
 
 describe('pool machine', () => {
@@ -98,7 +107,7 @@ describe('pool machine', () => {
     await settle();
     expect(closedBrowsers).toEqual(['host-1']);
     expect(pool.getSnapshot().context.hosts).toEqual({});
-    expect(Object.keys(pool.getSnapshot().children)).toEqual(['memoryWatch']); // no session or host left
+    expect(Object.keys(pool.getSnapshot().children)).toEqual(['memoryWatch', 'hostLoad']); // no session or host left
   });
 
   it('restarts the sessions of a crashed browser on a new browser, after a backoff', async () => {
@@ -148,7 +157,7 @@ describe('pool machine', () => {
     expect(closedBrowsers.sort()).toEqual(['host-1', 'host-2']);
     create('c');
     expect(pool.getSnapshot().context.sessions).toEqual({});
-    expect(Object.keys(pool.getSnapshot().children)).toEqual(['memoryWatch']);
+    expect(Object.keys(pool.getSnapshot().children)).toEqual(['memoryWatch', 'hostLoad']);
   });
 
   it('forgets a session actor that errored instead of failing itself', async () => {
@@ -197,5 +206,46 @@ describe('pool machine', () => {
     await waitForState(() => state('b') === 'hibernated');
     expect([state('a'), state('b'), state('c')]).toEqual(['idle', 'hibernated', 'streaming']);
     expect(ref('b')?.getSnapshot().context.hibernation?.reason).toBe('memory pressure');
+  });
+
+  it('shares a capture budget among watched sessions by priority and follows host CPU', async () => {
+    const budget: CaptureBudgetPolicy = {
+      totalFps: 50,
+      adaptive: true,
+      cpuHigh: 0.9,
+      cpuLow: 0.5,
+      shrinkAfterChecks: 1,
+      growAfterChecks: 1,
+      shrinkFactor: 0.5,
+      growStepFps: 100,
+      minSessionFps: 5,
+    };
+    const { pool, create, capture } = startPool({ sessionsPerBrowser: 4, captureBudget: budget });
+    create('high', 8);
+    create('low', 2);
+    create('unwatched', 9);
+    await settle();
+    const ref = (id: string) => pool.getSnapshot().context.sessions[id]?.ref;
+    const shareOf = (id: string) => ref(id)?.getSnapshot().context.shareFps;
+    ref('high')?.send({ type: 'viewer.join', viewer: { viewerId: 'v1', codec: 'H264' } });
+    ref('low')?.send({ type: 'viewer.join', viewer: { viewerId: 'v2', codec: 'H264' } });
+    pool.send({ type: 'pool.load', cpu: 0.6 });
+    expect([shareOf('high'), shareOf('low'), shareOf('unwatched')]).toEqual([30, 20, null]);
+    expect(capture.log.commands).toEqual([{ type: 'capture.rate', fps: 20 }]); // only the changed one
+    // Hot host and falling behind (skipped frames): the total halves from what is delivered
+    // (30 + 30) → 30; low keeps its floor.
+    for (const id of ['high', 'low'])
+      ref(id)?.send({ type: 'capture.stats', stats: { ...stats(true), deliveredFps: 30 } });
+    pool.send({ type: 'pool.load', cpu: 0.99 });
+    expect([shareOf('high'), shareOf('low')]).toEqual([25, 5]);
+    expect(pool.getSnapshot().context.budget.cpuLimitFps).toBe(30);
+    // Cool again: back to the fixed ceiling's shares.
+    pool.send({ type: 'pool.load', cpu: 0.1 });
+    expect([shareOf('high'), shareOf('low')]).toEqual([30, 20]);
+    // The last viewer of high leaves: low gets the whole ceiling it asks for.
+    ref('high')?.send({ type: 'viewer.left', viewerId: 'v1' });
+    pool.send({ type: 'pool.load', cpu: 0.1 });
+    expect(shareOf('low')).toBe(30);
+    expect(capture.log.commands.at(-1)).toEqual({ type: 'capture.rate', fps: 30 });
   });
 });

@@ -1,0 +1,91 @@
+import type { Browser, Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCastpool } from '../helpers/app.js';
+import { startTestPages } from '../helpers/test-pages.js';
+import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
+
+let castpool: Awaited<ReturnType<typeof startCastpool>>;
+let pages: Awaited<ReturnType<typeof startTestPages>>;
+let viewers: Browser;
+
+beforeAll(async () => {
+  pages = await startTestPages();
+  // A fixed ceiling makes the shares deterministic; the CPU-following part is unit-tested.
+  castpool = await startCastpool({ captureBudget: { totalFps: 40, adaptive: false, checkMs: 500 } });
+  viewers = await launchViewerBrowser();
+});
+
+afterAll(async () => {
+  await viewers?.close();
+  await castpool?.close();
+  await pages?.close();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const decodedFps = async (page: Page, ms: number) => {
+  const before = (await viewerStats(page)).framesDecoded;
+  await sleep(ms);
+  return (((await viewerStats(page)).framesDecoded - before) * 1000) / ms;
+};
+
+describe('the pool capture budget, with real Chromium and viewers', () => {
+  it('holds the important session at its rate, slows the other, and gives the frames back', async () => {
+    const create = async (priority: number) => {
+      const created = await castpool.api('POST', '/api/sessions', {
+        url: pages.url('/animated'),
+        capture: 'tab',
+        fps: 30,
+        priority,
+      });
+      expect(created.status).toBe(201);
+      return created.json as { id: string; links: { view: string } };
+    };
+    const high = await create(8);
+    const low = await create(2);
+    const highView = await openViewPage(viewers, high.links.view);
+    const lowView = await openViewPage(viewers, low.links.view);
+    for (const view of [highView, lowView])
+      await until(
+        () => viewerStats(view),
+        (s) => s.framesDecoded > 20,
+        15_000,
+      );
+    const shared = await until(
+      async () => (await castpool.api('GET', '/api/info')).json.captureBudget,
+      (b) => b.sessions.length === 2 && b.sessions.some((s: { shareFps: number }) => s.shareFps < 30),
+      5000,
+    );
+    expect(shared.totalFps).toBe(40);
+    const shareOf = (id: string) =>
+      shared.sessions.find((s: { id: string }) => s.id === id) as { shareFps: number; priority: number };
+    expect(shareOf(high.id)).toMatchObject({ shareFps: 30, priority: 8 });
+    expect(shareOf(low.id)).toMatchObject({ shareFps: 10, priority: 2 });
+    expect((await castpool.api('GET', `/api/sessions/${low.id}`)).json).toMatchObject({
+      currentFps: 10,
+      shareFps: 10,
+    });
+    await sleep(1000);
+    const [highFps, lowFps] = await Promise.all([decodedFps(highView, 3000), decodedFps(lowView, 3000)]);
+    console.log(
+      `budget 40 FPS: priority 8 → ${highFps.toFixed(1)} FPS, priority 2 → ${lowFps.toFixed(1)} FPS`,
+    );
+    expect(highFps).toBeGreaterThan(24);
+    expect(lowFps).toBeLessThan(14);
+    expect(lowFps).toBeGreaterThan(5);
+
+    // The important session's viewer leaves: the other gets its full rate back.
+    await highView.close();
+    await until(
+      async () => (await castpool.api('GET', `/api/sessions/${low.id}`)).json,
+      (s) => s.currentFps === 30,
+      5000,
+    );
+    await sleep(1500);
+    const restored = await decodedFps(lowView, 3000);
+    console.log(`budget 40 FPS: priority 2 alone → ${restored.toFixed(1)} FPS`);
+    expect(restored).toBeGreaterThan(24);
+    await lowView.close();
+    for (const { id } of [high, low])
+      expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
+  });
+});
