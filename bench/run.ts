@@ -1,160 +1,32 @@
 /**
  * castpool benchmark: the variants side by side, one run, same page, same machine.
- *   npm run bench            (BENCH_SECONDS=15 by default per variant)
- * Prints a table, writes bench/results/latest.json and BENCHMARKS.md.
+ *   npm run bench                          every section (BENCH_SECONDS=15 per variant)
+ *   BENCH_ONLY=memory,held npm run bench   some sections; the others keep their last results
+ * Prints a table, writes bench/results/latest.json and BENCHMARKS.md (each section with its date).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page, type Protocol } from 'puppeteer-core';
 import { CHROMIUM_FLAGS } from '../src/actors/chromium.js';
-import { groupPssMb } from '../src/actors/memory.js';
-import type { SessionPage } from '../src/actors/page.js';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
 import type { CaptureStrategy } from '../src/machines/types.js';
 import { LatestFrameSlot } from '../src/media/latest-frame-slot.js';
-import type { Castpool } from '../src/system.js';
+import { density, heldSessions, MEMORY_VARIANTS, memoryAndResume, sessionPageOf } from './capacity.js';
 import { startBenchPages, TIMECODE } from './pages.js';
-import { watchWithWerift } from './whep-client.js';
-
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
-const WARMUP_MS = 1500;
-const DENSITY_STEPS = (process.env.BENCH_DENSITY ?? '1,2,4,8').split(',').map(Number);
-const VIEWPORT = { width: 1280, height: 720 };
-const root = mkdtempSync(join(tmpdir(), 'castpool-bench-'));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
-
-const percentile = (values: number[], p: number) => {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-};
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-/** CPU seconds of every process in a process group (a detached Chromium or ffmpeg leads its own). */
-function groupCpuSeconds(pgid: number): number {
-  let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks / 100; // USER_HZ
-}
-const nodeCpuSeconds = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-};
-
-const sessionPageOf = (castpool: Castpool, id: string) =>
-  castpool.pool.getSnapshot().context.sessions[id]?.ref.getSnapshot().context.page as SessionPage;
-
-/** N watched sessions of one strategy on this host: per-session FPS and total CPU. */
-async function density(url: string, capture: CaptureStrategy, sessions: number) {
-  const config = loadConfig({ port: 0, logLevel: 'warn', dataDir: mkdtempSync(join(root, 'data-')) }, {});
-  const { app, castpool, commands } = await buildApp(config);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const viewers: Awaited<ReturnType<typeof watchWithWerift>>[] = [];
-  try {
-    for (let i = 0; i < sessions; i++) {
-      const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture });
-      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
-    }
-    await sleep(3000 + WARMUP_MS);
-    const frames0 = viewers.map((v) => v.counts.frames);
-    const pids = castpool.processes.list().map((p) => p.pid);
-    const cpu0 = pids.reduce((sum, pid) => sum + groupCpuSeconds(pid), 0) + nodeCpuSeconds();
-    const t0 = performance.now();
-    await sleep(SECONDS * 1000);
-    const elapsed = (performance.now() - t0) / 1000;
-    const cpu = pids.reduce((sum, pid) => sum + groupCpuSeconds(pid), 0) + nodeCpuSeconds() - cpu0;
-    const fps = viewers.map((v, i) => (v.counts.frames - (frames0[i] ?? 0)) / elapsed).sort((a, b) => a - b);
-    return {
-      capture,
-      sessions,
-      minFps: fps[0] ?? 0,
-      medianFps: percentile(fps, 50),
-      totalCpuPct: (cpu / elapsed) * 100,
-      cpuPerSessionPct: (cpu / elapsed / sessions) * 100,
-    };
-  } finally {
-    for (const viewer of viewers) await viewer.close();
-    await app.close();
-  }
-}
-
-/** Memory per streaming vs hibernated session in a shared browser, and resume time. */
-async function memoryAndResume(url: string, sessions: number) {
-  const config = loadConfig(
-    { port: 0, logLevel: 'warn', sessionsPerBrowser: 32, dataDir: mkdtempSync(join(root, 'data-')) },
-    {},
-  );
-  const { app, castpool, commands } = await buildApp(config);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const chromiumPss = () =>
-    groupPssMb(
-      castpool.processes
-        .list()
-        .filter((p) => p.kind === 'chromium')
-        .map((p) => p.pid),
-    );
-  try {
-    await commands.create({ url, viewport: VIEWPORT }); // keeps the shared browser up throughout
-    await sleep(2000);
-    const basePss = chromiumPss();
-    const ids: string[] = [];
-    const viewers: Awaited<ReturnType<typeof watchWithWerift>>[] = [];
-    for (let i = 0; i < sessions; i++) {
-      const session = await commands.create({ url, viewport: VIEWPORT });
-      ids.push(session.id);
-      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
-    }
-    await sleep(5000);
-    const streamingPss = chromiumPss();
-    for (const viewer of viewers) await viewer.close();
-    for (const id of ids) await until(() => commands.get(id).state === 'idle', 10_000);
-    const heapBefore = process.memoryUsage().heapUsed;
-    for (const id of ids) await commands.hibernate(id);
-    await sleep(2000);
-    const hibernatedPss = chromiumPss();
-    const heapPerHibernated = (process.memoryUsage().heapUsed - heapBefore) / sessions / 2 ** 20;
-    const resumeMs: number[] = [];
-    for (const id of ids) {
-      const t0 = performance.now();
-      await commands.resume(id);
-      await until(() => sessionPageOf(castpool, id).page.url() === url, 10_000);
-      resumeMs.push(performance.now() - t0);
-    }
-    return {
-      sessions,
-      basePssMb: basePss,
-      streamingPssPerSessionMb: (streamingPss - basePss) / sessions,
-      hibernatedPssPerSessionMb: Math.max(0, (hibernatedPss - basePss) / sessions),
-      hibernatedHeapPerSessionMb: Math.max(0, heapPerHibernated),
-      resumeP50Ms: percentile(resumeMs, 50),
-      resumeP95Ms: percentile(resumeMs, 95),
-    };
-  } finally {
-    await app.close();
-  }
-}
-
-async function until(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await sleep(50);
-}
+import {
+  groupCpuSeconds,
+  log,
+  nodeCpuSeconds,
+  percentile,
+  root,
+  round,
+  SECONDS,
+  sleep,
+  startService,
+  VIEWPORT,
+  WARMUP_MS,
+} from './util.js';
 
 async function launch(): Promise<Browser> {
   return puppeteer.launch({
@@ -251,11 +123,7 @@ async function screencastCapture(url: string) {
 
 /** The whole castpool pipeline, with a real Chromium viewer over WHEP: FPS, CPU split, glass-to-glass latency. */
 async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
-  const config = loadConfig({ port: 0, logLevel: 'warn', dataDir: mkdtempSync(join(root, 'data-')) }, {});
-  const { app, castpool, commands } = await buildApp(config);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const { app, castpool, commands, base } = await startService();
   const viewer = await launch();
   try {
     const session = await commands.create({ url, fps, viewport: VIEWPORT, capture });
@@ -394,45 +262,88 @@ function machine() {
   };
 }
 
+const SECTIONS = ['capture', 'strategies', 'density', 'memory', 'held'] as const;
+type Section = (typeof SECTIONS)[number];
+const DENSITY_STEPS = (process.env.BENCH_DENSITY ?? '1,2,4,8,16').split(',').map(Number);
+const HELD_TARGET = Number(process.env.BENCH_HELD ?? 200);
+const RESULTS = 'bench/results/latest.json';
+
+async function runSection(section: Section, pages: Awaited<ReturnType<typeof startBenchPages>>) {
+  switch (section) {
+    case 'capture': {
+      log(`screenshot loop, ${SECONDS} s…`);
+      const screenshot = await screenshotLoop(pages.animatedUrl);
+      log(`screencast capture (no encoder), ${SECONDS} s…`);
+      const screencast = await screencastCapture(pages.animatedUrl);
+      return { screenshot, screencast, speedup: screencast.fps / screenshot.fps };
+    }
+    case 'strategies': {
+      const rows: Record<string, Awaited<ReturnType<typeof pipeline>>> = {};
+      for (const [page, url] of [
+        ['typical', pages.typicalTimecodeUrl],
+        ['full-motion', pages.timecodeUrl],
+      ] as const)
+        for (const capture of ['screencast', 'tab'] as const) {
+          log(`${capture} pipeline, ${page} page, 30 FPS, one Chromium viewer, ${SECONDS} s…`);
+          rows[`${capture}/${page}`] = await pipeline(url, 30, capture);
+        }
+      return rows;
+    }
+    case 'density': {
+      const rows: Awaited<ReturnType<typeof density>>[] = [];
+      for (const [page, url] of [
+        ['typical', pages.typicalUrl],
+        ['full-motion', pages.animatedUrl],
+      ] as const)
+        for (const capture of ['screencast', 'tab'] as const)
+          for (const sessions of DENSITY_STEPS) {
+            log(`density: ${sessions} watched ${capture} sessions of the ${page} page, ${SECONDS} s…`);
+            const row = await density(url, page, capture, sessions);
+            rows.push(row);
+            // Past 25 FPS nobody is served well; more sessions of this kind only take longer to show it.
+            if (row.medianFps < 5) break;
+          }
+      return rows;
+    }
+    case 'memory': {
+      const rows: Awaited<ReturnType<typeof memoryAndResume>>[] = [];
+      for (const variant of MEMORY_VARIANTS) {
+        log(`memory: ${variant.name}, 6 streaming → hibernated sessions, resume time…`);
+        rows.push(await memoryAndResume(pages.typicalUrl, 6, variant));
+      }
+      return rows;
+    }
+    case 'held':
+      log(`held: ${HELD_TARGET} sessions, 2 watched, the rest hibernated…`);
+      return heldSessions(pages.typicalUrl, HELD_TARGET, 2);
+  }
+}
+
+type Stored = Partial<Record<Section, { date: string; seconds: number; data: unknown }>> & {
+  machine?: ReturnType<typeof machine>;
+};
+
 async function main() {
+  const only = process.env.BENCH_ONLY?.split(',').filter(Boolean) as Section[] | undefined;
+  const unknown = only?.filter((s) => !SECTIONS.includes(s));
+  if (unknown?.length)
+    throw new Error(`BENCH_ONLY: unknown sections ${unknown.join(', ')} (${SECTIONS.join(', ')})`);
+  let stored: Stored = {};
+  try {
+    stored = JSON.parse(readFileSync(RESULTS, 'utf8')) as Stored;
+    if (!('capture' in stored) || typeof stored.capture !== 'object') stored = {}; // the older flat format
+  } catch {
+    // first run
+  }
   const pages = await startBenchPages();
   try {
-    log(`screenshot loop, ${SECONDS} s…`);
-    const screenshot = await screenshotLoop(pages.animatedUrl);
-    log(`screencast capture (no encoder), ${SECONDS} s…`);
-    const screencast = await screencastCapture(pages.animatedUrl);
-    const strategies: Record<string, Awaited<ReturnType<typeof pipeline>>> = {};
-    for (const [page, url] of [
-      ['typical', pages.typicalTimecodeUrl],
-      ['full-motion', pages.timecodeUrl],
-    ] as const) {
-      for (const capture of ['screencast', 'tab'] as const) {
-        log(`${capture} pipeline, ${page} page, 30 FPS, one Chromium viewer, ${SECONDS} s…`);
-        strategies[`${capture}/${page}`] = await pipeline(url, 30, capture);
-      }
+    for (const section of only ?? SECTIONS) {
+      const data = await runSection(section, pages);
+      stored[section] = { date: new Date().toISOString(), seconds: SECONDS, data };
+      stored.machine = machine();
+      writeFileSync(RESULTS, `${JSON.stringify(stored, null, 2)}\n`);
     }
-    const densities: Awaited<ReturnType<typeof density>>[] = [];
-    for (const capture of ['screencast', 'tab'] as const) {
-      for (const sessions of DENSITY_STEPS) {
-        log(`density: ${sessions} watched ${capture} sessions of the typical page, ${SECONDS} s…`);
-        densities.push(await density(pages.typicalUrl, capture, sessions));
-      }
-    }
-    log('memory: streaming vs hibernated sessions in one shared browser, and resume time…');
-    const memory = await memoryAndResume(pages.typicalUrl, 6);
-    const results = {
-      memory,
-      date: new Date().toISOString(),
-      seconds: SECONDS,
-      machine: machine(),
-      screenshot,
-      screencast,
-      captureSpeedup: screencast.fps / screenshot.fps,
-      strategies,
-      densities,
-    };
-    writeFileSync('bench/results/latest.json', `${JSON.stringify(results, null, 2)}\n`);
-    const table = render(results);
+    const table = render(stored);
     process.stdout.write(`${table}\n`);
     writeFileSync('BENCHMARKS.md', table);
   } finally {
@@ -441,84 +352,118 @@ async function main() {
   }
 }
 
-type Results = {
-  date: string;
-  seconds: number;
-  machine: ReturnType<typeof machine>;
+type CaptureData = {
   screenshot: Awaited<ReturnType<typeof screenshotLoop>>;
   screencast: Awaited<ReturnType<typeof screencastCapture>>;
-  captureSpeedup: number;
-  strategies: Record<string, Awaited<ReturnType<typeof pipeline>>>;
-  densities: Awaited<ReturnType<typeof density>>[];
-  memory: Awaited<ReturnType<typeof memoryAndResume>>;
+  speedup: number;
 };
+type StrategyData = Record<string, Awaited<ReturnType<typeof pipeline>>>;
+type DensityData = Awaited<ReturnType<typeof density>>[];
+type MemoryData = Awaited<ReturnType<typeof memoryAndResume>>[];
+type HeldData = Awaited<ReturnType<typeof heldSessions>>;
 
-function render(r: Results): string {
-  const { screenshot: s, screencast: c } = r;
-  const n = (value: number | undefined, digits = 0) =>
-    value === undefined ? '–' : String(round(value, digits));
-  const strategyRows = Object.entries(r.strategies)
-    .map(
-      ([name, p]) =>
-        `| ${name} | ${n(p.viewerFps, 1)} | ${n(p.sessionCpuPct)} % | ${n(p.chromiumCpuPct)} / ${n(p.ffmpegCpuPct)} / ${n(p.nodeCpuPct)} % | ` +
-        `${n(p.latencyP50)} / ${n(p.latencyP95)} ms | ${n(p.kbitPerSecond)} kbit/s | ${n(p.receiver?.jitterBufferMs, 1)} ms | ${p.state} |`,
-    )
-    .join('\n');
-  const densityRows = r.densities
-    .map(
-      (d) =>
-        `| ${d.capture} | ${d.sessions} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % |`,
-    )
-    .join('\n');
-  return `# Benchmarks
+const n = (value: number | undefined | null, digits = 0) =>
+  value === undefined || value === null || Number.isNaN(value) ? '–' : String(round(value, digits));
+const when = (stored: Stored, section: Section) =>
+  stored[section] ? `(${stored[section]?.seconds} s per variant, ${stored[section]?.date})` : '(not run yet)';
 
-Made by \`npm run bench\` (${r.seconds} s per variant, after a ${WARMUP_MS / 1000} s warm-up) on ${r.date}.
+function render(stored: Stored): string {
+  const out: string[] = [];
+  const m = stored.machine ?? machine();
+  out.push(`# Benchmarks
+
+Made by \`npm run bench\` (each section says when it last ran; \`BENCH_ONLY=<section>\` reruns one).
 Pages, served from 127.0.0.1 at 1280×720: **full-motion** — a canvas repainting fully on every animation
 frame (worst case); **typical** — an article with a 64×64 CSS spinner (in the latency runs, a small
 time-code strip changes every frame instead, which costs the same: capture cost follows frames, not area).
 
-Machine: ${r.machine.cpu}, ${r.machine.memoryGiB} GiB, ${r.machine.os}; ${r.machine.node}; ${r.machine.chromium}; ${r.machine.ffmpeg}.
-CPU % is of one core (the machine has ${cpus().length * 100}).
+Machine: ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}; ${m.node}; ${m.chromium}; ${m.ffmpeg}.
+CPU % is of one core (the machine has ${cpus().length * 100}).`);
 
-## Capture: the old way vs castpool's screencast
+  const capture = stored.capture?.data as CaptureData | undefined;
+  if (capture) {
+    const { screenshot: s, screencast: c } = capture;
+    out.push(`## Capture: the old way vs castpool's screencast ${when(stored, 'capture')}
 | variant | FPS | ms per frame p50 / p95 | our CPU per frame | Chromium CPU |
 |---|---|---|---|---|
 | \`page.screenshot()\` loop, JPEG q80 | ${n(s.fps, 1)} | ${n(s.msPerFrameP50, 1)} / ${n(s.msPerFrameP95, 1)} (call time) | – | ${n(s.chromiumCpuPct)} % |
 | CDP screencast → latest-frame slot (no encoder) | ${n(c.fps, 1)} | ${n(c.msPerFrameP50, 1)} / ${n(c.msPerFrameP95, 1)} (frame gap) | ${n(c.nodeMsPerFrame, 2)} ms (Node) | ${n(c.chromiumCpuPct)} % |
-| **ratio** | **${n(r.captureSpeedup, 2)}×** | | | |
+| **ratio** | **${n(capture.speedup, 2)}×** | | | |`);
+  }
 
-## The two capture strategies, one watched session at 30 FPS, a real Chromium viewer over WHEP
+  const strategies = stored.strategies?.data as StrategyData | undefined;
+  if (strategies) {
+    const rows = Object.entries(strategies).map(
+      ([name, p]) =>
+        `| ${name} | ${n(p.viewerFps, 1)} | ${n(p.sessionCpuPct)} % | ${n(p.chromiumCpuPct)} / ${n(p.ffmpegCpuPct)} / ${n(p.nodeCpuPct)} % | ` +
+        `${n(p.latencyP50)} / ${n(p.latencyP95)} ms | ${n(p.kbitPerSecond)} kbit/s | ${n(p.receiver?.jitterBufferMs, 1)} ms | ${p.state} |`,
+    );
+    out.push(`## The two capture strategies, one watched session at 30 FPS, a real Chromium viewer over WHEP ${when(stored, 'strategies')}
 screencast = CDP JPEG → ffmpeg x264 → RTP → werift; tab = Chromium captures and encodes its own tab
 (VP8) → upstream werift peer → werift. Session CPU = the session's Chromium + ffmpeg + castpool's Node
 (the viewer's Chromium, on the same cores, is not counted).
 
 | strategy/page | viewer FPS | session CPU | Chromium / ffmpeg / Node | glass-to-glass p50 / p95 | bitrate | viewer jitter buffer | state |
 |---|---|---|---|---|---|---|---|
-${strategyRows}
-
-## Density: N watched typical sessions on this 2-core host
-Each session watched by a light WHEP client (werift in the bench process: receives and counts, does not
-decode). FPS per session: lowest / median.
-
-| strategy | sessions | FPS min / median | total CPU | CPU per session |
-|---|---|---|---|---|
-${densityRows}
-
-## Memory and resume (typical page, one shared browser, ${r.memory.sessions} sessions)
-PSS of the whole Chromium process tree, measured against the same browser holding one idle session.
-
-| measure | value |
-|---|---|
-| extra PSS per streaming session (context + page + capture) | ${n(r.memory.streamingPssPerSessionMb)} MB |
-| extra PSS per hibernated session (renderer released) | ${n(r.memory.hibernatedPssPerSessionMb, 1)} MB Chromium + ${n(r.memory.hibernatedHeapPerSessionMb, 2)} MB castpool heap |
-| resume from hibernation to the page loaded (p50 / p95) | ${n(r.memory.resumeP50Ms)} / ${n(r.memory.resumeP95Ms)} ms |
+${rows.join('\n')}
 
 Latency: the page draws its wall clock as 24 black/white blocks plus parity on every frame; the viewer
 reads them back from each decoded frame (\`requestVideoFrameCallback\` + canvas) and subtracts them from
-its own clock (same machine, same clock).
+its own clock (same machine, same clock).`);
+  }
 
-Raw numbers: \`bench/results/latest.json\`.
-`;
+  const densities = stored.density?.data as DensityData | undefined;
+  if (densities) {
+    const rows = densities.map(
+      (d) =>
+        `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % |`,
+    );
+    out.push(`## Density: N watched sessions on this 2-core host ${when(stored, 'density')}
+Each session at 30 FPS, watched by a light WHEP client (werift in the bench process: receives and
+counts, does not decode); 4 sessions per browser. FPS per session: lowest / median. A strategy/page
+stops at the first step whose median falls below 5 FPS.
+
+| page | strategy | sessions | FPS min / median | total CPU | CPU per session |
+|---|---|---|---|---|---|
+${rows.join('\n')}`);
+  }
+
+  const memory = stored.memory?.data as MemoryData | undefined;
+  if (memory) {
+    const rows = memory.map(
+      (v) =>
+        `| ${v.variant} | ${n(v.streamingPssPerSessionMb)} MB | ${n(v.idlePssPerSessionMb)} MB | ${n(v.hibernatedPssPerSessionMb, 1)} MB + ${n(v.hibernatedHeapPerSessionMb, 2)} MB heap | ${n(v.resumeP50Ms)} / ${n(v.resumeP95Ms)} ms |`,
+    );
+    out.push(`## Memory per session and resume time (typical page, ${memory[0]?.sessions ?? 6} sessions) ${when(stored, 'memory')}
+Extra PSS of the whole Chromium process tree per session, against the service holding one idle
+session; the hibernated column adds castpool's heap per hibernated session. Resume: \`resume\` until the
+page is at its URL again.
+
+| variant | streaming | idle (not watched) | hibernated | resume p50 / p95 |
+|---|---|---|---|---|
+${rows.join('\n')}`);
+  }
+
+  const held = stored.held?.data as HeldData | undefined;
+  if (held)
+    out.push(`## Sessions held on one host ${when(stored, 'held')}
+${held.watched} sessions streaming (tab capture, typical page, werift viewers) while the rest are created
+in batches of 8 and hibernated.
+
+| measure | value |
+|---|---|
+| sessions held | ${held.held} (${Object.entries(held.states)
+      .map(([state, count]) => `${count} ${state}`)
+      .join(', ')}) |
+| time to create and hibernate them | ${n(held.fillSeconds)} s |
+| lowest FPS of the watched sessions, with all of them held | ${n(held.watchedMinFps, 1)} |
+| browsers running | ${held.browsers} |
+| Chromium PSS / castpool RSS | ${n(held.chromiumPssMb)} MB / ${n(held.nodeRssMb)} MB |
+| castpool heap per hibernated session | ${n(held.heapPerHibernatedKb, 1)} kB |
+| resume of a held session (p50 of 5) | ${n(held.resumeP50Ms)} ms |`);
+
+  out.push('Raw numbers: `bench/results/latest.json`.\n');
+  return out.join('\n\n');
 }
 
 main().catch((error) => {

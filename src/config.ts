@@ -19,6 +19,13 @@ export const ConfigSchema = Type.Object({
   maxSessions: Int(1, 10000, 'Live sessions this node admits; more get 429 (env CASTPOOL_MAX_SESSIONS).'),
   sessionsPerBrowser: Int(1, 64, 'Session contexts per Chromium process; 1 = a browser per session.'),
   chromiumPath: Type.String({ description: 'Chromium binary (env CHROMIUM_PATH).' }),
+  chromiumArgs: Type.Array(Type.String({ pattern: '^--' }), {
+    description: 'Extra Chromium switches, after castpool\'s own (e.g. ["--enable-low-end-device-mode"]).',
+  }),
+  warmPage: Type.Boolean({
+    description:
+      'Keep one blank page ready per browser (~65 MB): creates, restarts and resumes skip ~200 ms.',
+  }),
   ffmpegPath: Type.String({ description: 'ffmpeg binary.' }),
   dataDir: Type.String({ description: 'Root for per-browser profiles; empty = <tmp>/castpool-<uid>.' }),
   allowedSchemes: Type.Array(Type.String({ pattern: '^[a-z][a-z0-9+.-]*:$' }), {

@@ -5,6 +5,7 @@ import puppeteer, { type Browser } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
 import type { BrowserHandle } from '../machines/types.js';
 import type { ActorDeps } from './deps.js';
+import { WarmPage } from './warm-page.js';
 
 /** Flags every castpool Chromium runs with; the network flags stop it calling home on a closed network. */
 export const CHROMIUM_FLAGS = [
@@ -26,12 +27,16 @@ export const CHROMIUM_FLAGS = [
 ];
 
 export class ChromiumBrowser implements BrowserHandle {
+  readonly warmPage: WarmPage;
   constructor(
     readonly hostId: string,
     readonly browser: Browser,
     readonly pid: number,
     readonly userDataDir: string,
-  ) {}
+    warm: boolean,
+  ) {
+    this.warmPage = new WarmPage(browser, warm);
+  }
 }
 
 /** Profile directories are named after the service PID so a successor can tell leftovers apart. */
@@ -53,7 +58,7 @@ export function launchBrowserActor(deps: ActorDeps) {
         headless: true,
         pipe: true, // Chromium exits by itself when castpool dies and the pipe closes
         userDataDir,
-        args: CHROMIUM_FLAGS,
+        args: [...CHROMIUM_FLAGS, ...deps.config.chromiumArgs],
         ignoreDefaultArgs: ['--headless'],
         defaultViewport: null,
         handleSIGINT: false, // castpool owns shutdown; puppeteer would kill browsers before the drain
@@ -68,7 +73,7 @@ export function launchBrowserActor(deps: ActorDeps) {
       if (!child?.pid) throw new Error('Chromium started without a process');
       deps.processes.track(child, 'chromium', input.hostId);
       deps.log.info({ hostId: input.hostId, pid: child.pid }, 'browser launched');
-      return new ChromiumBrowser(input.hostId, browser, child.pid, userDataDir);
+      return new ChromiumBrowser(input.hostId, browser, child.pid, userDataDir, deps.config.warmPage);
     } catch (error) {
       // A failed launch removes everything it created: no record exists yet to clean it up.
       const pid = browser?.process()?.pid;
@@ -93,6 +98,7 @@ export function closeBrowserActor(deps: ActorDeps) {
   return fromPromise<void, { browser: BrowserHandle | undefined }>(async ({ input }) => {
     const handle = input.browser as ChromiumBrowser | undefined;
     if (!handle) return;
+    handle.warmPage.close();
     // Graceful close first (flushes the profile), bounded; then the process group goes regardless.
     await Promise.race([
       handle.browser.close().catch(() => {}),

@@ -25,10 +25,8 @@ export class SessionPage implements PageHandle {
 
 export function openPageActor() {
   return fromPromise<PageHandle, OpenPageInput>(async ({ input, signal }) => {
-    const { browser } = input.browser as ChromiumBrowser;
-    const context = await browser.createBrowserContext();
+    const { context, page } = await (input.browser as ChromiumBrowser).warmPage.take();
     try {
-      const page = await context.newPage();
       await page.setViewport(input.params.viewport);
       const cdp = await page.createCDPSession();
       if (input.restore) await restorePage(page, input.restore);

@@ -1,0 +1,202 @@
+/** Capacity benchmarks: density of watched sessions, memory per session, resume, sessions held. */
+import { groupPssMb } from '../src/actors/memory.js';
+import type { SessionPage } from '../src/actors/page.js';
+import type { CaptureStrategy } from '../src/machines/types.js';
+import type { Castpool } from '../src/system.js';
+import {
+  groupCpuSeconds,
+  log,
+  nodeCpuSeconds,
+  percentile,
+  SECONDS,
+  sleep,
+  startService,
+  until,
+  VIEWPORT,
+  WARMUP_MS,
+} from './util.js';
+import { watchWithWerift } from './whep-client.js';
+
+type Service = Awaited<ReturnType<typeof startService>>;
+type Viewer = Awaited<ReturnType<typeof watchWithWerift>>;
+
+export const sessionPageOf = (castpool: Castpool, id: string) =>
+  castpool.pool.getSnapshot().context.sessions[id]?.ref.getSnapshot().context.page as SessionPage;
+
+const chromiumPss = (castpool: Castpool) =>
+  groupPssMb(
+    castpool.processes
+      .list()
+      .filter((p) => p.kind === 'chromium')
+      .map((p) => p.pid),
+  );
+
+/** N watched sessions of one strategy and page on this host: per-session FPS and total CPU. */
+export async function density(url: string, page: string, capture: CaptureStrategy, sessions: number) {
+  const { app, castpool, commands, base } = await startService({ maxSessions: Math.max(16, sessions) });
+  const viewers: Viewer[] = [];
+  try {
+    for (let i = 0; i < sessions; i++) {
+      const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture });
+      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
+    }
+    await sleep(3000 + WARMUP_MS);
+    const frames0 = viewers.map((v) => v.counts.frames);
+    const pids = castpool.processes.list().map((p) => p.pid);
+    const cpu0 = pids.reduce((sum, pid) => sum + groupCpuSeconds(pid), 0) + nodeCpuSeconds();
+    const t0 = performance.now();
+    await sleep(SECONDS * 1000);
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu = pids.reduce((sum, pid) => sum + groupCpuSeconds(pid), 0) + nodeCpuSeconds() - cpu0;
+    const fps = viewers.map((v, i) => (v.counts.frames - (frames0[i] ?? 0)) / elapsed).sort((a, b) => a - b);
+    return {
+      page,
+      capture,
+      sessions,
+      minFps: fps[0] ?? 0,
+      medianFps: percentile(fps, 50),
+      totalCpuPct: (cpu / elapsed) * 100,
+      cpuPerSessionPct: (cpu / elapsed / sessions) * 100,
+    };
+  } finally {
+    for (const viewer of viewers) await viewer.close();
+    await app.close();
+  }
+}
+
+export interface MemoryVariant {
+  name: string;
+  sessionsPerBrowser: number;
+  warmPage: boolean;
+  chromiumArgs: string[];
+}
+
+export const MEMORY_VARIANTS: MemoryVariant[] = [
+  { name: 'shared browser', sessionsPerBrowser: 32, warmPage: true, chromiumArgs: [] },
+  { name: 'shared browser, no warm page', sessionsPerBrowser: 32, warmPage: false, chromiumArgs: [] },
+  {
+    name: 'shared browser, --enable-low-end-device-mode',
+    sessionsPerBrowser: 32,
+    warmPage: true,
+    chromiumArgs: ['--enable-low-end-device-mode'],
+  },
+  { name: 'one browser per session', sessionsPerBrowser: 1, warmPage: true, chromiumArgs: [] },
+];
+
+/**
+ * Memory per streaming vs hibernated session, and resume time. The baseline is the service with one
+ * idle session (whose browser stays up throughout); with one browser per session each new session
+ * brings its own browser, which is what that variant costs.
+ */
+export async function memoryAndResume(url: string, sessions: number, variant: MemoryVariant) {
+  const { app, castpool, commands, base } = await startService({
+    sessionsPerBrowser: variant.sessionsPerBrowser,
+    warmPage: variant.warmPage,
+    chromiumArgs: variant.chromiumArgs,
+  });
+  try {
+    await commands.create({ url, viewport: VIEWPORT });
+    await sleep(2000);
+    const basePss = chromiumPss(castpool);
+    const ids: string[] = [];
+    const viewers: Viewer[] = [];
+    for (let i = 0; i < sessions; i++) {
+      const session = await commands.create({ url, viewport: VIEWPORT });
+      ids.push(session.id);
+      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
+    }
+    await sleep(5000);
+    const streamingPss = chromiumPss(castpool);
+    for (const viewer of viewers) await viewer.close();
+    for (const id of ids) await until(() => commands.get(id).state === 'idle', 10_000);
+    const idlePss = chromiumPss(castpool);
+    const heapBefore = process.memoryUsage().heapUsed;
+    for (const id of ids) await commands.hibernate(id);
+    await sleep(2000);
+    const hibernatedPss = chromiumPss(castpool);
+    const heapPerHibernated = (process.memoryUsage().heapUsed - heapBefore) / sessions / 2 ** 20;
+    const resumeMs: number[] = [];
+    for (const id of ids) {
+      const t0 = performance.now();
+      await commands.resume(id);
+      await until(() => sessionPageOf(castpool, id).page.url() === url, 10_000);
+      resumeMs.push(performance.now() - t0);
+      await sleep(300); // a resume now and then, not a burst: the warm page refills in between
+    }
+    return {
+      variant: variant.name,
+      sessions,
+      basePssMb: basePss,
+      streamingPssPerSessionMb: (streamingPss - basePss) / sessions,
+      idlePssPerSessionMb: (idlePss - basePss) / sessions,
+      hibernatedPssPerSessionMb: Math.max(0, (hibernatedPss - basePss) / sessions),
+      hibernatedHeapPerSessionMb: Math.max(0, heapPerHibernated),
+      resumeP50Ms: percentile(resumeMs, 50),
+      resumeP95Ms: percentile(resumeMs, 95),
+    };
+  } finally {
+    await app.close();
+  }
+}
+
+/**
+ * How many sessions one host holds with all but the watched ones hibernated: `watched` sessions
+ * stream to werift viewers throughout while batches of new sessions open and hibernate.
+ */
+export async function heldSessions(url: string, target: number, watched: number, batch = 8) {
+  const service: Service = await startService({
+    maxSessions: watched + batch,
+    sessionsPerBrowser: watched + batch,
+  });
+  const { app, castpool, commands, base } = service;
+  const viewers: Viewer[] = [];
+  try {
+    for (let i = 0; i < watched; i++) {
+      const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture: 'tab' });
+      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
+    }
+    const heap0 = process.memoryUsage().heapUsed;
+    const hibernated: string[] = [];
+    const started = performance.now();
+    while (hibernated.length + watched < target) {
+      const n = Math.min(batch, target - watched - hibernated.length);
+      const created = await Promise.all(
+        Array.from({ length: n }, () => commands.create({ url, viewport: VIEWPORT })),
+      );
+      for (const session of created) await commands.hibernate(session.id);
+      hibernated.push(...created.map((s) => s.id));
+      if (hibernated.length % 40 < batch) log(`held: ${hibernated.length + watched} sessions…`);
+    }
+    const fillSeconds = (performance.now() - started) / 1000;
+    await sleep(2000);
+    const frames0 = viewers.map((v) => v.counts.frames);
+    const t0 = performance.now();
+    await sleep(Math.min(SECONDS, 10) * 1000);
+    const elapsed = (performance.now() - t0) / 1000;
+    const fps = viewers.map((v, i) => (v.counts.frames - (frames0[i] ?? 0)) / elapsed).sort((a, b) => a - b);
+    const states: Record<string, number> = {};
+    for (const view of commands.list()) states[view.state] = (states[view.state] ?? 0) + 1;
+    const resumeMs: number[] = [];
+    for (const id of hibernated.slice(0, 5)) {
+      const t0r = performance.now();
+      await commands.resume(id);
+      resumeMs.push(performance.now() - t0r);
+      await commands.hibernate(id);
+    }
+    return {
+      held: hibernated.length + watched,
+      watched,
+      states,
+      fillSeconds,
+      watchedMinFps: fps[0] ?? 0,
+      browsers: Object.keys(castpool.pool.getSnapshot().context.hosts).length,
+      chromiumPssMb: chromiumPss(castpool),
+      nodeRssMb: process.memoryUsage().rss / 2 ** 20,
+      heapPerHibernatedKb: (process.memoryUsage().heapUsed - heap0) / hibernated.length / 1024,
+      resumeP50Ms: percentile(resumeMs, 50),
+    };
+  } finally {
+    for (const viewer of viewers) await viewer.close();
+    await app.close();
+  }
+}

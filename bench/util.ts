@@ -1,0 +1,59 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+
+type Overrides = Parameters<typeof loadConfig>[0];
+
+export const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+export const WARMUP_MS = 1500;
+export const VIEWPORT = { width: 1280, height: 720 };
+export const root = mkdtempSync(join(tmpdir(), 'castpool-bench-'));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+export const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+};
+export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** CPU seconds of every process in a process group (a detached Chromium or ffmpeg leads its own). */
+export function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+export const nodeCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+export async function until(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await sleep(50);
+}
+
+/** A castpool service on a free loopback port, profiles under the bench's root. */
+export async function startService(overrides: Overrides = {}) {
+  const config = loadConfig(
+    { port: 0, logLevel: 'warn', dataDir: mkdtempSync(join(root, 'data-')), ...overrides },
+    {},
+  );
+  const built = await buildApp(config);
+  await built.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = built.app.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return { ...built, base };
+}
