@@ -4,18 +4,21 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { authPlugin } from './api/auth.js';
 import { errorsPlugin } from './api/errors.js';
+import { eventRoutes } from './api/events.js';
 import { pageRoutes } from './api/pages.js';
 import { sessionRoutes } from './api/sessions.js';
 import { statusRoutes } from './api/status.js';
 import { whepRoutes } from './api/whep.js';
 import { Commands } from './commands.js';
 import type { Config } from './config.js';
+import { NatsFace } from './nats/index.js';
 import { type Castpool, createCastpool } from './system.js';
 
 export interface App {
   app: FastifyInstance;
   castpool: Castpool;
   commands: Commands;
+  nats: NatsFace;
 }
 
 /** Builds the Fastify instance and the actor system behind it; `app.close()` ends every session. */
@@ -29,10 +32,27 @@ export async function buildApp(config: Config): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   const castpool = createCastpool(config, app.log);
   const commands = new Commands(castpool);
+  // Links and leases name this node by its public URL, else the address it listens on.
+  const selfUrl = () => {
+    if (config.publicUrl) return config.publicUrl.replace(/\/$/, '');
+    const address = app.server.address();
+    if (address && typeof address === 'object') {
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host}:${address.port}`;
+    }
+    return `http://${config.host}:${config.port}`;
+  };
+  const nats = new NatsFace(castpool, commands, selfUrl);
   app.addHook('onClose', async () => {
     app.log.info('closing every session');
     await castpool.shutdown();
+    await nats.close();
+    await castpool.processes.stopAll(500); // whatever is left, the embedded nats-server included
+    castpool.processes.dispose();
   });
+  // An embedded server is up in well under a second; a remote cluster may be down: go on without it.
+  await nats.start(config.nats.url ? 5000 : 15_000);
+  const surface = () => nats.surface();
 
   await app.register(errorsPlugin);
   await app.register(swagger, {
@@ -47,9 +67,10 @@ export async function buildApp(config: Config): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(authPlugin, { token: config.apiToken });
-  await app.register(sessionRoutes, { commands, publicUrl: config.publicUrl });
-  await app.register(whepRoutes, { commands, publicUrl: config.publicUrl });
-  await app.register(pageRoutes, { commands });
-  await app.register(statusRoutes, { castpool, commands });
-  return { app, castpool, commands };
+  await app.register(sessionRoutes, { surface, publicUrl: config.publicUrl });
+  await app.register(whepRoutes, { surface, publicUrl: config.publicUrl });
+  await app.register(pageRoutes, { surface });
+  await app.register(statusRoutes, { castpool, commands, nats });
+  await app.register(eventRoutes, { nats });
+  return { app, castpool, commands, nats };
 }

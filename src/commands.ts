@@ -4,8 +4,13 @@ import type { SessionPage } from './actors/page.js';
 import { captureThumbnail } from './actors/thumbnail.js';
 import { negotiateViewer, type ViewerPeer } from './actors/viewer.js';
 import { CastpoolError, notFound } from './errors.js';
-import { isDegraded, type SessionEntry } from './machines/pool.machine.js';
-import { captureFps, type SessionActorRef, sessionStateName } from './machines/session.machine.js';
+import { activeSessionCount, isDegraded, type SessionEntry } from './machines/pool.machine.js';
+import {
+  captureFps,
+  type SavedPage,
+  type SessionActorRef,
+  sessionStateName,
+} from './machines/session.machine.js';
 import type { CaptureStrategy, SessionParams } from './machines/types.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from './media/sdp.js';
 import type { CreateSessionBody } from './schemas.js';
@@ -13,6 +18,8 @@ import type { Castpool } from './system.js';
 
 export interface SessionView {
   id: string;
+  /** The node that runs it. */
+  node: string;
   state: string;
   url: string;
   viewport: { width: number; height: number };
@@ -70,9 +77,10 @@ export class Commands {
     return url.href;
   }
 
-  async create(body: CreateSessionBody): Promise<SessionView> {
+  /** Session parameters from a request body: defaults filled in, the URL checked. */
+  paramsFor(body: CreateSessionBody): SessionParams {
     const defaults = this.config.session;
-    const params: SessionParams = {
+    return {
       url: this.checkUrl(body.url),
       viewport: body.viewport ?? defaults.viewport,
       fps: body.fps ?? defaults.fps,
@@ -80,9 +88,16 @@ export class Commands {
       capture: body.capture ?? defaults.capture,
       priority: body.priority ?? defaults.priority,
     };
-    const sessionId = randomUUID();
+  }
+
+  create(body: CreateSessionBody): Promise<SessionView> {
+    return this.start(randomUUID(), this.paramsFor(body));
+  }
+
+  /** Starts a session under a given id (a new one, or one re-created from the fleet registry). */
+  async start(sessionId: string, params: SessionParams, saved?: SavedPage): Promise<SessionView> {
     const { pool } = this.castpool;
-    pool.send({ type: 'session.create', sessionId, params });
+    pool.send({ type: 'session.create', sessionId, params, saved });
     const context = pool.getSnapshot().context;
     const entry = context.sessions[sessionId];
     if (!entry) {
@@ -123,6 +138,42 @@ export class Commands {
       throw new CastpoolError('unavailable', `session could not start: ${reason}`, { retryable: true });
     }
     return this.view(sessionId, entry.ref);
+  }
+
+  get events() {
+    return this.castpool.events;
+  }
+
+  /** This node's admission numbers. */
+  capacity(): { maxSessions: number; active: number; available: number } {
+    const context = this.castpool.pool.getSnapshot().context;
+    const active = activeSessionCount(context);
+    const open = !context.shuttingDown && !isDegraded(context);
+    return {
+      maxSessions: context.maxSessions,
+      active,
+      available: open ? Math.max(0, context.maxSessions - active) : 0,
+    };
+  }
+
+  /** What the fleet registry keeps of a local session. */
+  detail(
+    id: string,
+  ): { state: string; params: SessionParams; saved?: SavedPage; reason?: string } | undefined {
+    const { sessions } = this.castpool.pool.getSnapshot().context;
+    const entry = Object.hasOwn(sessions, id) ? sessions[id] : undefined;
+    if (!entry) return undefined;
+    const { value, context } = entry.ref.getSnapshot();
+    return {
+      state: sessionStateName(value),
+      params: { ...context.params, url: context.url },
+      saved: context.saved,
+      reason: context.failure ?? context.hibernation?.reason,
+    };
+  }
+
+  has(id: string): boolean {
+    return Object.hasOwn(this.castpool.pool.getSnapshot().context.sessions, id);
   }
 
   list(): SessionView[] {
@@ -334,6 +385,7 @@ export class Commands {
     const watched = state === 'streaming' || state === 'throttled';
     return {
       id,
+      node: this.config.nodeId,
       state,
       url: context.url,
       viewport: context.params.viewport,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -41,6 +41,30 @@ export const ConfigSchema = Type.Object({
       description: 'Default capture strategy (see README: which and why).',
     }),
     priority: Int(0, 9, 'Default capture-budget priority (higher keeps its frames longer under load).'),
+  }),
+  nodeId: Type.String({
+    pattern: '^[A-Za-z0-9_-]*$',
+    description: 'This node in the fleet (env CASTPOOL_NODE_ID); empty = <hostname>-<pid>.',
+  }),
+  nats: Type.Object({
+    url: Type.String({
+      description: 'Comma-separated NATS servers (env NATS_URL); empty = start a local nats-server.',
+    }),
+    user: Type.String({ description: 'Credentials (env NATS_USER / NATS_PASS), optional.' }),
+    pass: Type.String({ description: 'See user.' }),
+    token: Type.String({ description: 'Token credential (env NATS_TOKEN), optional.' }),
+    subjectPrefix: Type.String({
+      pattern: '^[A-Za-z0-9_-]+$',
+      description: 'First token of every subject, KV bucket and service name.',
+    }),
+    serverPath: Type.String({ description: 'nats-server binary for the embedded server.' }),
+    embeddedPort: Int(0, 65535, 'Port of the embedded server (0 = a free one).'),
+    pingIntervalMs: Int(500, 600000, 'Client ping interval: a dead server is noticed in ~2 intervals.'),
+    connectTimeoutMs: Int(100, 60000, 'Per-attempt connect timeout.'),
+    requestTimeoutMs: Int(100, 600000, 'Forwarded commands and registry calls give up after this (504).'),
+    leaseMs: Int(1000, 600000, 'A node whose lease is not renewed this long is dead (its sessions move).'),
+    heartbeatMs: Int(200, 600000, 'Lease renewal and fleet check period (well under leaseMs).'),
+    replicas: Int(1, 5, 'JetStream replicas of the KV buckets (3 in a 3-server cluster).'),
   }),
   captureBudget: Type.Object({
     checkMs: Int(200, 60000, 'How often host CPU is sampled and the shares recomputed.'),
@@ -146,6 +170,13 @@ function fromEnv(env: NodeJS.ProcessEnv): DeepPartial<Config> {
   if (env.CASTPOOL_MAX_SESSIONS) out.maxSessions = Number(env.CASTPOOL_MAX_SESSIONS);
   if (env.CHROMIUM_PATH) out.chromiumPath = env.CHROMIUM_PATH;
   if (env.CASTPOOL_DATA_DIR) out.dataDir = env.CASTPOOL_DATA_DIR;
+  if (env.CASTPOOL_NODE_ID) out.nodeId = env.CASTPOOL_NODE_ID;
+  const nats: DeepPartial<Config['nats']> = {};
+  if (env.NATS_URL) nats.url = env.NATS_URL;
+  if (env.NATS_USER) nats.user = env.NATS_USER;
+  if (env.NATS_PASS) nats.pass = env.NATS_PASS;
+  if (env.NATS_TOKEN) nats.token = env.NATS_TOKEN;
+  if (Object.keys(nats).length > 0) out.nats = nats;
   if (env.CASTPOOL_CONFIG) return merge(JSON.parse(readFileSync(env.CASTPOOL_CONFIG, 'utf8')), out);
   return out;
 }
@@ -155,6 +186,7 @@ export function loadConfig(overrides?: DeepPartial<Config>, env = process.env): 
   const defaults = JSON.parse(readFileSync(defaultsPath, 'utf8')) as Config;
   const config = merge(merge(defaults, fromEnv(env)), overrides);
   if (!config.dataDir) config.dataDir = join(tmpdir(), `castpool-${process.getuid?.() ?? 0}`);
+  if (!config.nodeId) config.nodeId = `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
   const errors = [...Value.Errors(ConfigSchema, config)];
   if (errors.length > 0) {
     const detail = errors.map((e) => `${e.path || '/'}: ${e.message}`).join('; ');

@@ -1,4 +1,4 @@
-/** Error codes shared by REST (HTTP status) and, later, NATS service errors. */
+/** Error codes shared by REST (HTTP status) and NATS service errors (the same number as the code). */
 export const errorStatus = {
   bad_request: 400,
   unauthorized: 401,
@@ -12,6 +12,7 @@ export const errorStatus = {
   internal: 500,
   navigation_failed: 502,
   unavailable: 503,
+  timeout: 504,
 } as const;
 export type ErrorCode = keyof typeof errorStatus;
 
@@ -33,3 +34,9 @@ export class CastpoolError extends Error {
 }
 
 export const notFound = (what: string) => new CastpoolError('not_found', `${what} not found`);
+
+/** The error code for an HTTP status (NATS service errors carry the status). */
+export function codeForStatus(status: number): ErrorCode {
+  const found = Object.entries(errorStatus).find(([, value]) => value === status);
+  return (found?.[0] as ErrorCode | undefined) ?? (status >= 500 ? 'internal' : 'bad_request');
+}

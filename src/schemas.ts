@@ -39,6 +39,17 @@ export const NavigateBody = Type.Object(
 );
 export type NavigateBody = Static<typeof NavigateBody>;
 
+/** NATS payloads of the commands addressed to one session (REST carries the id in the path). */
+export const SessionIdRequest = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+export const NavigateRequest = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }), url: NavigateBody.properties.url },
+  { additionalProperties: false },
+);
+export const EmptyRequest = Type.Object({}, { additionalProperties: false });
+
 export const SessionIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 export const ViewerParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 64 }),
@@ -49,6 +60,7 @@ export const SessionLinks = Type.Object({ self: Type.String(), whep: Type.String
 
 export const SessionSummary = Type.Object({
   id: Type.String(),
+  node: Type.String({ description: 'The castpool node that runs it' }),
   state: Type.String({
     description:
       'launching | idle | streaming | throttled | restarting | hibernating | hibernated | resuming | closing | closed | failed',

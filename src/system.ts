@@ -16,6 +16,7 @@ import {
 import { ProcessTracker } from './actors/processes.js';
 import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
+import { EventHub } from './events.js';
 import { browserHostMachine } from './machines/browser-host.machine.js';
 import { type PoolActorRef, poolMachine } from './machines/pool.machine.js';
 import { sessionMachine } from './machines/session.machine.js';
@@ -25,6 +26,8 @@ export interface Castpool {
   pool: PoolActorRef;
   processes: ProcessTracker;
   log: FastifyBaseLogger;
+  /** Every session transition and pool event of this node. */
+  events: EventHub;
   /** Closes every session and browser, then ends any process still tracked. */
   shutdown(): Promise<void>;
 }
@@ -39,6 +42,7 @@ export function createCastpool(
   if (leftovers.killed + leftovers.removed > 0)
     log.warn(leftovers, 'removed what a previous castpool left behind');
   const processes = new ProcessTracker();
+  const events = new EventHub(config.nodeId);
   const deps: ActorDeps = { config, processes, log };
   const session = sessionMachine.provide({
     actors: {
@@ -72,7 +76,10 @@ export function createCastpool(
         degrade: config.supervision.degrade,
         captureBudget: config.captureBudget,
       },
-      inspect,
+      inspect: (event) => {
+        events.inspect(event);
+        inspect?.(event);
+      },
     },
   );
   pool.subscribe({ error: (error) => log.error({ err: error }, 'pool actor failed') });
@@ -87,11 +94,11 @@ export function createCastpool(
         (s) => Object.keys(s.context.sessions).length === 0 && Object.keys(s.context.hosts).length === 0,
         { timeout: 20_000 },
       ).catch(() => log.warn('sessions did not close in time; killing their processes'));
-      await processes.stopAll(500);
+      // The embedded nats-server outlives the sessions: their last registry writes go through it.
+      await processes.stopAll(500, (p) => p.kind !== 'nats-server');
       pool.stop();
-      processes.dispose();
     })();
     return shuttingDown;
   };
-  return { config, pool, processes, log, shutdown };
+  return { config, pool, processes, log, events, shutdown };
 }

@@ -58,8 +58,9 @@ export class ProcessTracker {
     if (!exited) await entry.exited;
   }
 
-  async stopAll(graceMs = 2000): Promise<void> {
-    await Promise.all([...this.tracked.keys()].map((pid) => this.stop(pid, graceMs)));
+  async stopAll(graceMs = 2000, which: (p: TrackedProcess) => boolean = () => true): Promise<void> {
+    const chosen = [...this.tracked.values()].filter(which);
+    await Promise.all(chosen.map(({ pid }) => this.stop(pid, graceMs)));
   }
 
   killAllNow(): void {

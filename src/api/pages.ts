@@ -1,20 +1,23 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { Commands } from '../commands.js';
+import type { CommandSurface } from '../nats/surface.js';
 import { ErrorBody, SessionIdParams } from '../schemas.js';
 
 const viewerHtml = readFileSync(new URL('./pages/viewer.html', import.meta.url), 'utf8');
 
 /** The viewer page (a WHEP client with a live FPS readout) and thumbnails. */
-export const pageRoutes: FastifyPluginAsyncTypebox<{ commands: Commands }> = async (app, { commands }) => {
+export const pageRoutes: FastifyPluginAsyncTypebox<{ surface: () => CommandSurface }> = async (
+  app,
+  { surface },
+) => {
   app.get(
     '/api/sessions/:id/view',
     {
       schema: { summary: 'HTML viewer page for a session', params: SessionIdParams, produces: ['text/html'] },
     },
     async (request, reply) => {
-      commands.get(request.params.id); // 404 for unknown sessions
+      await surface().get(request.params.id); // 404 for unknown sessions
       return reply.type('text/html; charset=utf-8').send(viewerHtml);
     },
   );
@@ -39,7 +42,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox<{ commands: Commands }> = asy
       },
     },
     async (request, reply) => {
-      const jpeg = await commands.thumbnail(request.params.id, request.query.width);
+      const jpeg = await surface().thumbnail(request.params.id, request.query.width);
       return reply.type('image/jpeg').header('Cache-Control', 'no-store').send(jpeg);
     },
   );

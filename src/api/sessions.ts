@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { Commands, SessionView } from '../commands.js';
+import type { SessionView } from '../commands.js';
+import type { CommandSurface } from '../nats/surface.js';
 import { CreateSessionBody, ErrorBody, NavigateBody, SessionDetail, SessionIdParams } from '../schemas.js';
 import { baseUrl, sessionLinks } from './links.js';
 
@@ -13,10 +14,10 @@ const errors = {
   503: ErrorBody,
 };
 
-export const sessionRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publicUrl: string }> = async (
-  app,
-  { commands, publicUrl },
-) => {
+export const sessionRoutes: FastifyPluginAsyncTypebox<{
+  surface: () => CommandSurface;
+  publicUrl: string;
+}> = async (app, { surface, publicUrl }) => {
   const withLinks = (request: Parameters<typeof baseUrl>[0], view: SessionView) => ({
     ...view,
     links: sessionLinks(baseUrl(request, publicUrl), view.id),
@@ -32,7 +33,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publ
       },
     },
     async (request, reply) => {
-      const view = await commands.create(request.body);
+      const view = await surface().create(request.body);
       const body = withLinks(request, view);
       return reply.status(201).header('Location', body.links.self).send(body);
     },
@@ -46,7 +47,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publ
         response: { 200: Type.Object({ sessions: Type.Array(SessionDetail) }) },
       },
     },
-    async (request) => ({ sessions: commands.list().map((view) => withLinks(request, view)) }),
+    async (request) => ({ sessions: (await surface().list()).map((view) => withLinks(request, view)) }),
   );
 
   app.get(
@@ -58,14 +59,14 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publ
         response: { 200: SessionDetail, ...errors },
       },
     },
-    async (request) => withLinks(request, commands.get(request.params.id)),
+    async (request) => withLinks(request, await surface().get(request.params.id)),
   );
 
   app.delete(
     '/api/sessions/:id',
     { schema: { summary: 'Close a session; answers once its processes are gone', params: SessionIdParams } },
     async (request, reply) => {
-      await commands.delete(request.params.id);
+      await surface().delete(request.params.id);
       return reply.status(204).send();
     },
   );
@@ -83,7 +84,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publ
           response: { 200: SessionDetail, ...errors },
         },
       },
-      async (request) => withLinks(request, await commands[action](request.params.id)),
+      async (request) => withLinks(request, await surface()[action](request.params.id)),
     );
   }
 
@@ -97,6 +98,6 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publ
         response: { 200: SessionDetail, ...errors },
       },
     },
-    async (request) => withLinks(request, await commands.navigate(request.params.id, request.body.url)),
+    async (request) => withLinks(request, await surface().navigate(request.params.id, request.body.url)),
   );
 };

@@ -5,6 +5,7 @@ import { groupPssMb } from '../actors/memory.js';
 import type { Commands } from '../commands.js';
 import { budgetTotalFps } from '../machines/capture-budget.js';
 import { activeSessionCount, budgetDemands, isDegraded, type PoolContext } from '../machines/pool.machine.js';
+import type { NatsFace } from '../nats/index.js';
 import type { Castpool } from '../system.js';
 
 const version = process.env.npm_package_version ?? '0.1.0';
@@ -32,10 +33,11 @@ function captureBudgetReport(context: PoolContext) {
 }
 
 /** Health, capacity/info and Prometheus metrics. */
-export const statusRoutes: FastifyPluginAsyncTypebox<{ castpool: Castpool; commands: Commands }> = async (
-  app,
-  { castpool, commands },
-) => {
+export const statusRoutes: FastifyPluginAsyncTypebox<{
+  castpool: Castpool;
+  commands: Commands;
+  nats: NatsFace;
+}> = async (app, { castpool, commands, nats }) => {
   const startedAt = Date.now();
   const byState = () => {
     const counts: Record<string, number> = {};
@@ -45,8 +47,36 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{ castpool: Castpool; comma
 
   app.get(
     '/api/health',
-    { schema: { summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
-    async () => ({ status: 'ok' as const }),
+    {
+      schema: {
+        summary: 'Liveness; degraded while NATS is not connected (this node still serves its sessions)',
+        response: {
+          200: Type.Object({
+            status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+            node: Type.String(),
+            nats: Type.Object(
+              {
+                status: Type.String(),
+                servers: Type.Array(Type.String()),
+                embedded: Type.Boolean(),
+                downSince: Type.Optional(Type.String()),
+                error: Type.Optional(Type.String()),
+              },
+              { additionalProperties: true },
+            ),
+          }),
+        },
+      },
+    },
+    async () => {
+      const health = nats.health();
+      const { node: _node, ...natsStatus } = health;
+      return {
+        status: health.status === 'connected' ? ('ok' as const) : ('degraded' as const),
+        node: health.node,
+        nats: natsStatus,
+      };
+    },
   );
 
   app.get('/api/info', { schema: { summary: 'Capacity, sessions by state, version' } }, async () => {
@@ -55,6 +85,8 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{ castpool: Castpool; comma
     return {
       name: 'castpool',
       version,
+      node: castpool.config.nodeId,
+      nats: nats.health(),
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       capacity: {
         maxSessions: context.maxSessions,
@@ -126,6 +158,15 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{ castpool: Castpool; comma
     registers: [registry],
     collect() {
       this.set(Object.keys(castpool.pool.getSnapshot().context.hosts).length);
+    },
+  });
+
+  new Gauge({
+    name: 'castpool_nats_connected',
+    help: '1 while connected to NATS',
+    registers: [registry],
+    collect() {
+      this.set(nats.health().status === 'connected' ? 1 : 0);
     },
   });
 

@@ -1,8 +1,8 @@
 import '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { Commands } from '../commands.js';
 import { CastpoolError } from '../errors.js';
+import type { CommandSurface } from '../nats/surface.js';
 import { ErrorBody, SessionIdParams, ViewerParams } from '../schemas.js';
 import { baseUrl } from './links.js';
 
@@ -21,10 +21,10 @@ const CORS_HEADERS = {
 const sdpBody = (description: string) => Type.String({ description });
 
 /** WHEP (draft-ietf-wish-whep): POST an SDP offer, get an answer and a viewer resource to PATCH/DELETE. */
-export const whepRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publicUrl: string }> = async (
-  app,
-  { commands, publicUrl },
-) => {
+export const whepRoutes: FastifyPluginAsyncTypebox<{
+  surface: () => CommandSurface;
+  publicUrl: string;
+}> = async (app, { surface, publicUrl }) => {
   for (const type of [SDP, SDPFRAG]) {
     app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) =>
       done(null, body),
@@ -60,7 +60,7 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publicU
     async (request, reply) => {
       if (!request.headers['content-type']?.startsWith(SDP))
         throw new CastpoolError('unsupported_media_type', `WHEP offers must be sent as ${SDP}`);
-      const { viewerId, answer, etag } = await commands.attachViewer(request.params.id, request.body);
+      const { viewerId, answer, etag } = await surface().attachViewer(request.params.id, request.body);
       const location = `${baseUrl(request, publicUrl)}/api/sessions/${request.params.id}/whep/${viewerId}`;
       return reply
         .status(201)
@@ -91,7 +91,7 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publicU
     async (request, reply) => {
       if (!request.headers['content-type']?.startsWith(SDPFRAG))
         throw new CastpoolError('unsupported_media_type', `PATCH bodies must be ${SDPFRAG}`);
-      const etag = commands.patchViewer(
+      const etag = await surface().patchViewer(
         request.params.id,
         request.params.viewerId,
         request.body,
@@ -111,7 +111,7 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{ commands: Commands; publicU
       },
     },
     async (request, reply) => {
-      commands.detachViewer(request.params.id, request.params.viewerId);
+      await surface().detachViewer(request.params.id, request.params.viewerId);
       return reply.status(200).send(null);
     },
   );

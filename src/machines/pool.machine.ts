@@ -11,6 +11,7 @@ import {
 } from './capture-budget.js';
 import {
   type RestartPolicy,
+  type SavedPage,
   type SessionActorRef,
   sessionMachine,
   sessionStateName,
@@ -86,7 +87,7 @@ export function isDegraded(context: PoolContext): boolean {
 }
 
 export type PoolEvent =
-  | { type: 'session.create'; sessionId: string; params: SessionParams }
+  | { type: 'session.create'; sessionId: string; params: SessionParams; saved?: SavedPage }
   | { type: 'session.close'; sessionId: string }
   | { type: 'pool.shutdown' }
   | { type: 'session.rehost'; sessionId: string }
@@ -148,7 +149,7 @@ export const poolMachine = setup({
     /** A new session starts without a browser; placing it is the same step as re-hosting one. */
     admitSession: enqueueActions(({ event, enqueue }) => {
       if (event.type !== 'session.create') return;
-      const { sessionId, params } = event;
+      const { sessionId, params, saved } = event;
       enqueue.assign({
         sessions: ({ context, spawn }) => ({
           ...context.sessions,
@@ -161,6 +162,7 @@ export const poolMachine = setup({
                 throttle: context.throttle,
                 restart: context.restart,
                 idleTimeoutMs: context.idleTimeoutMs,
+                saved,
               },
             }),
             hostId: '',

@@ -41,6 +41,8 @@ export interface SessionInput {
   throttle: ThrottlePolicy;
   restart?: RestartPolicy;
   idleTimeoutMs?: number;
+  /** State saved elsewhere (a hibernation on a node that died): the page opens with it. */
+  saved?: SavedPage;
   /** Consecutive capture failures tolerated before the session fails. */
   maxCaptureRestarts?: number;
   now?: () => number;
@@ -332,6 +334,7 @@ export const sessionMachine = setup({
     params: input.params,
     throttle: input.throttle,
     url: input.params.url,
+    saved: input.saved,
     createdAt: (input.now ?? Date.now)(),
     viewers: {},
     currentFps: input.params.fps,

@@ -33,7 +33,17 @@ export async function startCastpool(overrides: Overrides = {}) {
     }
     return { status: response.status, headers: response.headers, json, text };
   };
-  return { ...built, base, dataDir, api, close: () => built.app.close() };
+  /** A command over NATS, as a client would send it: `{status, json}` like `api` (status 200 = ok). */
+  const natsCall = async (op: string, payload: unknown = {}) => {
+    const nc = built.nats.connection();
+    if (!nc) throw new Error('castpool has no NATS connection');
+    const msg = await nc.request(`castpool.sessions.${op}`, JSON.stringify(payload), { timeout: 30_000 });
+    const status = Number(msg.headers?.get('Nats-Service-Error-Code') || 200);
+    // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by the assertions
+    const json: any = msg.data.length > 0 ? msg.json() : undefined;
+    return { status, json };
+  };
+  return { ...built, base, dataDir, api, natsCall, close: () => built.app.close() };
 }
 
 /** The real puppeteer Page behind a session (tests look at what its scripts see). */

@@ -11,7 +11,11 @@ let viewers: Browser;
 beforeAll(async () => {
   pages = await startTestPages();
   // A fixed ceiling makes the shares deterministic; the CPU-following part is unit-tested.
-  castpool = await startCastpool({ captureBudget: { totalFps: 40, adaptive: false, checkMs: 500 } });
+  // The sessions' own throttling stays out of it (a CPU-bound encoder on a busy CI machine).
+  castpool = await startCastpool({
+    captureBudget: { totalFps: 40, adaptive: false, checkMs: 500 },
+    throttle: { enterAfterWindows: 60 },
+  });
   viewers = await launchViewerBrowser();
 });
 

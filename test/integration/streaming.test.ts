@@ -197,7 +197,7 @@ describe.each(['screencast', 'tab'] as const)(
       const deleted = await castpool.api('DELETE', `/api/sessions/${session.id}`);
       expect(deleted.status).toBe(204);
       expect(isAlive(browser?.pid ?? 0)).toBe(false);
-      expect(castpool.castpool.processes.list()).toHaveLength(0);
+      expect(castpool.castpool.processes.list().filter((p) => p.kind !== 'nats-server')).toHaveLength(0);
       expect((await castpool.api('GET', `/api/sessions/${session.id}`)).status).toBe(404);
     });
 

@@ -11,7 +11,12 @@ let viewers: Browser;
 beforeAll(async () => {
   pages = await startTestPages();
   // Stay throttled for 4 healthy windows, so the lowered rate can be measured.
-  castpool = await startCastpool({ sessionsPerBrowser: 1, throttle: { leaveAfterWindows: 4 } });
+  // The pool's budget stays out of it: this is the session's own throttling.
+  castpool = await startCastpool({
+    sessionsPerBrowser: 1,
+    throttle: { leaveAfterWindows: 4 },
+    captureBudget: { adaptive: false },
+  });
   viewers = await launchViewerBrowser();
 });
 

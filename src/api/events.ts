@@ -1,0 +1,47 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { NatsFace } from '../nats/index.js';
+
+const HEARTBEAT_MS = 15_000;
+
+/** Server-Sent Events: every session transition and pool event of the fleet, as on NATS. */
+export const eventRoutes: FastifyPluginAsyncTypebox<{ nats: NatsFace }> = async (app, { nats }) => {
+  const open = new Set<() => void>();
+  // Long-lived streams end before the server waits for its connections to close.
+  app.addHook('preClose', async () => {
+    for (const end of open) end();
+  });
+
+  app.get(
+    '/api/events',
+    {
+      schema: {
+        summary: 'Server-Sent Events: session transitions and pool events',
+        produces: ['text/event-stream'],
+      },
+    },
+    (request, reply) => {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-store',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      raw.write(': castpool events\n\n');
+      const unsubscribe = nats.subscribe((event) => {
+        const name = event.kind === 'session' ? 'session' : event.type;
+        raw.write(`event: ${name}\ndata: ${JSON.stringify(event)}\n\n`);
+      });
+      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      const end = () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        open.delete(end);
+        if (!raw.writableEnded) raw.end();
+      };
+      open.add(end);
+      request.raw.on('close', end);
+    },
+  );
+};

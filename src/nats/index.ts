@@ -1,0 +1,204 @@
+import type { Service } from '@nats-io/services';
+import type { Commands } from '../commands.js';
+import type { CastpoolEvent } from '../events.js';
+import type { Castpool } from '../system.js';
+import { connectNats, type NatsLink } from './connection.js';
+import { Fleet } from './fleet.js';
+import { Registry } from './registry.js';
+import { startService } from './service.js';
+import { type CommandSurface, localSurface } from './surface.js';
+
+export interface NatsHealth {
+  status: 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed' | 'failed';
+  servers: string[];
+  embedded: boolean;
+  node: string;
+  downSince?: string;
+  error?: string;
+}
+
+type Listener = (event: CastpoolEvent) => void;
+
+/**
+ * castpool's NATS side, wired once: the connection (embedded server or the given cluster), the
+ * fleet (registry, leases, routing, takeover), the command service and the event publisher.
+ * Until NATS is connected the node serves its own sessions alone.
+ */
+export class NatsFace {
+  private link?: NatsLink;
+  private fleet?: Fleet;
+  private service?: Service;
+  private heartbeat?: NodeJS.Timeout;
+  private ticking = false;
+  private closed = false;
+  private error?: string;
+  private readonly local: CommandSurface;
+  private readonly remoteListeners = new Set<Listener>();
+  private unsubscribeLocal?: () => void;
+
+  constructor(
+    private readonly castpool: Castpool,
+    private readonly commands: Commands,
+    private readonly baseUrl: () => string,
+  ) {
+    this.local = localSurface(commands);
+  }
+
+  private get config() {
+    return this.castpool.config;
+  }
+
+  /** Starts the embedded server (if any) and connects; resolves when connected or after `waitMs`. */
+  async start(waitMs: number): Promise<void> {
+    const connecting = connectNats(
+      this.config,
+      this.castpool.processes,
+      this.castpool.log,
+      this.config.nodeId,
+      () => this.fleet?.reconnected(),
+    ).then(
+      (link) => this.connected(link),
+      (error: Error) => {
+        this.error = error.message;
+        this.castpool.log.error({ err: error }, 'NATS unavailable; serving this node alone');
+      },
+    );
+    await Promise.race([connecting, new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
+  }
+
+  private async connected(link: NatsLink): Promise<void> {
+    if (this.closed) {
+      await link.close();
+      return;
+    }
+    this.link = link;
+    const { nats, nodeId } = this.config;
+    const prefix = nats.subjectPrefix;
+    // Events go out whatever else works: the client buffers them while reconnecting.
+    this.unsubscribeLocal = this.castpool.events.subscribe((event) => {
+      const subject =
+        event.kind === 'session'
+          ? `${prefix}.events.${event.sessionId}.${event.to}`
+          : `${prefix}.events.pool.${event.type}`;
+      link.nc.publish(subject, JSON.stringify(event));
+    });
+    link.nc.subscribe(`${prefix}.events.>`, {
+      callback: (_error, msg) => {
+        let event: CastpoolEvent;
+        try {
+          event = msg.json<CastpoolEvent>();
+        } catch {
+          return;
+        }
+        if (event.node === nodeId) return; // ours reach listeners directly
+        for (const listener of this.remoteListeners) listener(event);
+      },
+    });
+    const registry = await this.openRegistry();
+    if (!registry) return;
+    this.fleet = new Fleet(
+      link.nc,
+      registry,
+      this.commands,
+      this.castpool.events,
+      this.config,
+      this.castpool.log,
+      this.baseUrl,
+    );
+    this.service = await startService(link.nc, {
+      prefix,
+      node: nodeId,
+      fleet: this.fleet,
+      local: this.commands,
+      baseUrl: this.baseUrl,
+    });
+    this.castpool.events.pool('node.up', { url: this.baseUrl() });
+    await this.tick();
+    this.heartbeat = setInterval(() => void this.tick(), nats.heartbeatMs);
+  }
+
+  /** JetStream may still be electing its leaders in a fresh cluster: retry for a while. */
+  private async openRegistry(): Promise<Registry | undefined> {
+    const { nats } = this.config;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        return await Registry.open(this.link?.nc as NatsLink['nc'], {
+          prefix: nats.subjectPrefix,
+          leaseMs: nats.leaseMs,
+          replicas: nats.replicas,
+          timeoutMs: nats.requestTimeoutMs,
+        });
+      } catch (error) {
+        if (this.closed || Date.now() > deadline) {
+          this.error = `session registry: ${(error as Error).message}`;
+          this.castpool.log.error({ err: error }, 'could not open the session registry');
+          return undefined;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || !this.fleet || this.link?.status() !== 'connected') return;
+    this.ticking = true;
+    try {
+      await this.fleet.tick();
+    } catch (error) {
+      this.castpool.log.debug({ err: error }, 'fleet heartbeat failed; next one retries');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** The client connection, once connected (tests and tools use it too). */
+  connection(): NatsLink['nc'] | undefined {
+    return this.link?.nc;
+  }
+
+  /** What REST calls. */
+  surface(): CommandSurface {
+    return this.fleet ?? this.local;
+  }
+
+  /** Events of every node (this node's straight from its actors, the others' over NATS). */
+  subscribe(listener: Listener): () => void {
+    const local = this.castpool.events.subscribe(listener);
+    this.remoteListeners.add(listener);
+    return () => {
+      local();
+      this.remoteListeners.delete(listener);
+    };
+  }
+
+  health(): NatsHealth {
+    const link = this.link;
+    const status: NatsHealth['status'] = link
+      ? link.status()
+      : this.error
+        ? 'failed'
+        : this.closed
+          ? 'closed'
+          : 'connecting';
+    return {
+      status,
+      servers: link?.servers ?? this.config.nats.url.split(',').filter(Boolean),
+      embedded: this.config.nats.url === '',
+      node: this.config.nodeId,
+      ...(link?.downSince() ? { downSince: link.downSince() } : {}),
+      ...(this.error ? { error: this.error } : {}),
+    };
+  }
+
+  /** After the sessions closed: let their registry deletes land, leave the fleet, disconnect. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    this.unsubscribeLocal?.();
+    if (this.link?.status() === 'connected') await this.fleet?.settle();
+    await this.fleet?.close();
+    await this.service?.stop().catch(() => {});
+    await this.link?.close();
+  }
+}

@@ -1,0 +1,177 @@
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import type { Browser } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsCluster, type TestNatsServer } from '../helpers/nats-server.js';
+import { type NodeProcess, startNodeProcess } from '../helpers/node-process.js';
+import { startTestPages } from '../helpers/test-pages.js';
+import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
+
+const LEASE_MS = 4000;
+const config = {
+  maxSessions: 3,
+  nats: { leaseMs: LEASE_MS, heartbeatMs: 1000, replicas: 3, requestTimeoutMs: 5000 },
+  session: { fps: 15 },
+};
+
+let cluster: TestNatsServer[];
+let a: NodeProcess;
+let b: NodeProcess;
+let client: NatsConnection;
+let pages: Awaited<ReturnType<typeof startTestPages>>;
+let viewers: Browser;
+
+beforeAll(async () => {
+  pages = await startTestPages();
+  cluster = await startNatsCluster();
+  const urls = cluster.map((s) => s.url);
+  // Each node knows the whole cluster but starts on a different server.
+  [a, b] = await Promise.all([
+    startNodeProcess('node-a', { NATS_URL: [urls[0], urls[1], urls[2]].join(',') }, config),
+    startNodeProcess('node-b', { NATS_URL: [urls[1], urls[2], urls[0]].join(',') }, config),
+  ]);
+  client = await connect({ servers: urls[2], maxReconnectAttempts: -1 });
+  viewers = await launchViewerBrowser();
+}, 120_000);
+
+afterAll(async () => {
+  await viewers?.close();
+  await client?.close();
+  for (const node of [a, b]) await node?.stop('SIGTERM');
+  for (const server of cluster ?? []) await server.stop();
+  await pages?.close();
+});
+
+const kv = async () => {
+  const kvm = new Kvm(jetstream(client));
+  return { sessions: await kvm.open('castpool_sessions'), nodes: await kvm.open('castpool_nodes') };
+};
+const registryOwners = async () => {
+  const { sessions } = await kv();
+  const owners: Record<string, string> = {};
+  for await (const key of await sessions.keys()) {
+    const entry = await sessions.get(key);
+    if (entry?.operation === 'PUT') owners[key] = entry.json<{ owner: string }>().owner;
+  }
+  return owners;
+};
+const localIds = async (node: NodeProcess) =>
+  ((await node.api('GET', '/api/info')).json.sessionsByState as Record<string, number>) ?? {};
+
+describe('two castpool nodes on a 3-server NATS cluster act as one pool', () => {
+  it('see each other, place by free capacity, and serve any session through either node', async () => {
+    const { nodes } = await kv();
+    await until(
+      async () => {
+        const found: string[] = [];
+        for await (const key of await nodes.keys()) found.push(key);
+        return found.sort();
+      },
+      (found) => found.length === 2,
+      20_000,
+    );
+    const first = await a.api('POST', '/api/sessions', { url: pages.url('/static') });
+    expect(first.status, JSON.stringify(first.json)).toBe(201);
+    expect(first.json.node).toBe('node-a'); // equal room: the local node
+    // Leases are renewed every second: wait until A's shows its new session.
+    await until(
+      async () => (await nodes.get('node-a'))?.json<{ active: number }>().active,
+      (active) => active === 1,
+      5000,
+    );
+    const second = await a.api('POST', '/api/sessions', { url: pages.url('/animated') });
+    expect(second.status).toBe(201);
+    expect(second.json.node).toBe('node-b'); // B has more room
+    const onB: string = second.json.id;
+
+    // Through A: get, list, navigate, and a WHEP viewer of B's session.
+    expect((await a.api('GET', `/api/sessions/${onB}`)).json).toMatchObject({ id: onB, node: 'node-b' });
+    const listed = (await a.api('GET', '/api/sessions')).json.sessions.map((s: { id: string }) => s.id);
+    expect(listed.sort()).toEqual([first.json.id, onB].sort());
+    const navigated = await a.api('POST', `/api/sessions/${onB}/navigate`, {
+      url: pages.url('/animated?x=1'),
+    });
+    expect(navigated.json).toMatchObject({ node: 'node-b', url: pages.url('/animated?x=1') });
+    const view = await openViewPage(viewers, `${a.url}/api/sessions/${onB}/view`);
+    const watching = await until(
+      () => viewerStats(view),
+      (s) => s.framesDecoded > 20,
+      20_000,
+    );
+    expect(watching.framesDecoded).toBeGreaterThan(20);
+    await view.close();
+    // Over NATS, from a third server of the cluster.
+    const overNats = await client.request('castpool.sessions.get', JSON.stringify({ id: onB }), {
+      timeout: 5000,
+    });
+    expect(overNats.json<{ node: string }>().node).toBe('node-b');
+    expect(await registryOwners()).toEqual({ [first.json.id]: 'node-a', [onB]: 'node-b' });
+  });
+
+  it('never admits more than the fleet capacity when creates race on both nodes', async () => {
+    // 2 of 6 slots are taken: 6 concurrent creates, 3 through each node, for the last 4.
+    const results = await Promise.all(
+      [a, b, a, b, a, b].map((node) => node.api('POST', '/api/sessions', { url: pages.url('/static') })),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    console.log(`race for 4 slots: ${statuses.join(' ')}`);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(4);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+    const owners = Object.values(
+      await until(registryOwners, (found) => Object.keys(found).length === 6, 5000),
+    );
+    expect(owners.filter((o) => o === 'node-a')).toHaveLength(3);
+    expect(owners.filter((o) => o === 'node-b')).toHaveLength(3);
+    for (const created of results.filter((r) => r.status === 201))
+      expect((await b.api('DELETE', `/api/sessions/${created.json.id}`)).status).toBe(204);
+  });
+
+  it('re-creates a frozen node’s session elsewhere, and the node gives it up when it wakes', async () => {
+    const onB = Object.entries(await registryOwners()).find(([, owner]) => owner === 'node-b')?.[0] as string;
+    const frozenAt = Date.now();
+    b.child.kill('SIGSTOP');
+    try {
+      const moved = await until(registryOwners, (owners) => owners[onB] === 'node-a', LEASE_MS + 15_000);
+      expect(moved[onB]).toBe('node-a');
+      const live = await until(
+        async () => (await a.api('GET', `/api/sessions/${onB}`)).json,
+        (s) => s.state === 'idle' && s.node === 'node-a',
+        15_000,
+      );
+      console.log(`frozen node: session running on node-a ${Date.now() - frozenAt} ms after SIGSTOP`);
+      expect(live).toMatchObject({ state: 'idle', node: 'node-a', url: pages.url('/animated?x=1') });
+    } finally {
+      b.child.kill('SIGCONT');
+    }
+    // Awake again, B sees the record is A's and closes its own copy: the session runs once.
+    const bLocal = await until(
+      () => localIds(b),
+      (states) => Object.values(states).reduce((n, c) => n + c, 0) === 0,
+      10_000,
+    );
+    expect(bLocal).toEqual({});
+    expect(await registryOwners()).toMatchObject({ [onB]: 'node-a' });
+  });
+
+  it('re-creates a killed node’s sessions on the survivor within lease + 5 s', async () => {
+    const placed = await b.api('POST', '/api/sessions', { url: pages.url('/stateful') });
+    expect(placed.json.node).toBe('node-b'); // A holds 2 of 3, B none
+    const id: string = placed.json.id;
+    const killedAt = Date.now();
+    expect(await b.stop('SIGKILL')).toBeNull();
+    const live = await until(
+      async () => (await a.api('GET', `/api/sessions/${id}`)).json,
+      (s) => s?.state === 'idle' && s.node === 'node-a',
+      LEASE_MS + 20_000,
+    );
+    const tookMs = Date.now() - killedAt;
+    console.log(`killed node: session running on node-a ${tookMs} ms after kill -9 (lease ${LEASE_MS} ms)`);
+    expect(live).toMatchObject({ state: 'idle', node: 'node-a' });
+    expect(tookMs).toBeLessThan(LEASE_MS + 5000 + 3000); // the documented bound, plus start-up slack
+    const owners = await registryOwners();
+    expect(Object.values(owners).every((o) => o === 'node-a')).toBe(true);
+    expect(Object.keys(owners)).toHaveLength(3);
+  });
+});
