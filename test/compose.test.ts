@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadConfig } from '../src/config.js';
+
+// No Docker engine on the development machines: check the file against what the code reads.
+const compose = parse(readFileSync('compose.yml', 'utf8'), { merge: true }) as {
+  services: Record<
+    string,
+    {
+      image?: string;
+      build?: string;
+      command?: string[];
+      environment?: Record<string, string>;
+      init?: boolean;
+      shm_size?: string;
+    }
+  >;
+};
+const dockerfile = readFileSync('Dockerfile', 'utf8');
+const configSource = readFileSync('src/config.ts', 'utf8');
+/** Every environment variable castpool reads (config.ts is the one place that reads them). */
+const envRead = new Set([...configSource.matchAll(/env\.([A-Z_]+)/g)].map((m) => m[1]));
+
+const natsServices = Object.entries(compose.services).filter(([, s]) => s.image?.startsWith('nats'));
+const castpoolServices = Object.entries(compose.services).filter(([, s]) => s.build === '.');
+const flag = (command: string[], name: string) => command[command.indexOf(name) + 1];
+
+describe('compose.yml', () => {
+  it('runs a 3-server NATS cluster with JetStream, each routed to the other two', () => {
+    expect(natsServices.map(([name]) => name).sort()).toEqual(['nats1', 'nats2', 'nats3']);
+    for (const [name, service] of natsServices) {
+      const command = service.command ?? [];
+      expect(command).toContain('-js');
+      expect(flag(command, '--server_name')).toBe(name);
+      expect(flag(command, '--cluster_name')).toBe('castpool');
+      const clusterPort = flag(command, '--cluster')?.split(':').at(-1);
+      const routes = (flag(command, '--routes') ?? '').split(',').map((r) => new URL(r));
+      expect(routes.map((r) => r.hostname).sort()).toEqual(
+        natsServices.map(([other]) => other).filter((other) => other !== name),
+      );
+      for (const route of routes) expect(route.port).toBe(clusterPort);
+    }
+  });
+
+  it('runs two castpool nodes whose environment is exactly what the code reads', () => {
+    expect(castpoolServices).toHaveLength(2);
+    const ids = new Set<string>();
+    for (const [name, service] of castpoolServices) {
+      const env = service.environment ?? {};
+      for (const key of Object.keys(env))
+        expect(envRead, `${name}: ${key} is not read by castpool`).toContain(key);
+      ids.add(env.CASTPOOL_NODE_ID as string);
+      expect(env.HOST).toBe('0.0.0.0');
+      expect(service.init).toBe(true);
+      expect(service.shm_size).toBeDefined();
+      // Every NATS server named is a compose service, on the port it listens on.
+      for (const server of (env.NATS_URL ?? '').split(',')) {
+        const url = new URL(server);
+        const target = compose.services[url.hostname];
+        expect(target?.image, `${name}: ${server}`).toMatch(/^nats/);
+        expect(flag(target?.command ?? [], '-p')).toBe(url.port);
+      }
+      // The config file it names exists in the image (COPY . .) and is valid.
+      const file = (env.CASTPOOL_CONFIG ?? '').replace(/^\/app\//, '');
+      const config = loadConfig({}, { CASTPOOL_CONFIG: file, NATS_URL: env.NATS_URL });
+      expect(config.nats.replicas).toBe(natsServices.length);
+      expect(config.nats.url).toBe(env.NATS_URL);
+    }
+    expect(ids.size).toBe(2);
+  });
+
+  it('builds an image with Chromium, ffmpeg, nats-server and an init that reaps zombies', () => {
+    for (const pkg of ['chromium', 'ffmpeg', 'nats-server', 'tini'])
+      expect(dockerfile).toMatch(new RegExp(`\\b${pkg}\\b`));
+    expect(dockerfile).toMatch(/ENTRYPOINT \["\/usr\/bin\/tini", "--"\]/);
+    expect(dockerfile).toMatch(/CMD \["node_modules\/\.bin\/tsx", "src\/main\.ts"\]/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+  });
+});
