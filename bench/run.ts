@@ -13,6 +13,7 @@ import { CHROMIUM_FLAGS } from '../src/actors/chromium.js';
 import type { CaptureStrategy } from '../src/machines/types.js';
 import { LatestFrameSlot } from '../src/media/latest-frame-slot.js';
 import { density, heldSessions, MEMORY_VARIANTS, memoryAndResume, sessionPageOf } from './capacity.js';
+import { commandLatency, createThroughput } from './nats.js';
 import { startBenchPages, TIMECODE } from './pages.js';
 import {
   groupCpuSeconds,
@@ -262,7 +263,7 @@ function machine() {
   };
 }
 
-const SECTIONS = ['capture', 'strategies', 'density', 'memory', 'held'] as const;
+const SECTIONS = ['capture', 'strategies', 'density', 'memory', 'held', 'nats'] as const;
 type Section = (typeof SECTIONS)[number];
 const DENSITY_STEPS = (process.env.BENCH_DENSITY ?? '1,2,4,8,16').split(',').map(Number);
 const HELD_TARGET = Number(process.env.BENCH_HELD ?? 200);
@@ -316,6 +317,13 @@ async function runSection(section: Section, pages: Awaited<ReturnType<typeof sta
     case 'held':
       log(`held: ${HELD_TARGET} sessions, 2 watched, the rest hibernated…`);
       return heldSessions(pages.typicalUrl, HELD_TARGET, 2);
+    case 'nats': {
+      log('command round trips: REST vs NATS, 2000 each…');
+      const latency = await commandLatency(pages.typicalUrl);
+      const throughput = [];
+      for (const nodes of [1, 2] as const) throughput.push(await createThroughput(pages.typicalUrl, nodes));
+      return { latency, throughput };
+    }
   }
 }
 
@@ -361,6 +369,10 @@ type StrategyData = Record<string, Awaited<ReturnType<typeof pipeline>>>;
 type DensityData = Awaited<ReturnType<typeof density>>[];
 type MemoryData = Awaited<ReturnType<typeof memoryAndResume>>[];
 type HeldData = Awaited<ReturnType<typeof heldSessions>>;
+type NatsData = {
+  latency: Awaited<ReturnType<typeof commandLatency>>;
+  throughput: Awaited<ReturnType<typeof createThroughput>>[];
+};
 
 const n = (value: number | undefined | null, digits = 0) =>
   value === undefined || value === null || Number.isNaN(value) ? '–' : String(round(value, digits));
@@ -461,6 +473,34 @@ in batches of 8 and hibernated.
 | Chromium PSS / castpool RSS | ${n(held.chromiumPssMb)} MB / ${n(held.nodeRssMb)} MB |
 | castpool heap per hibernated session | ${n(held.heapPerHibernatedKb, 1)} kB |
 | resume of a held session (p50 of 5) | ${n(held.resumeP50Ms)} ms |`);
+
+  const natsData = stored.nats?.data as NatsData | undefined;
+  if (natsData) {
+    const { latency: l } = natsData;
+    const rows = natsData.throughput.map(
+      (t) =>
+        `| ${t.nodes} | ${t.sessions} sessions, ${t.concurrency} at a time | ${n(t.seconds, 1)} s | ${n(t.perSecond, 2)} /s | ${Object.entries(
+          t.placed,
+        )
+          .map(([node, count]) => `${node.replace(/^bench-\d-/, 'node ')}: ${count}`)
+          .join(', ')} |`,
+    );
+    out.push(`## Commands over NATS and REST, and creates on one or two nodes ${when(stored, 'nats')}
+Round trip of \`get\` for one session, ${l.rounds} sequential calls per face, interleaved, same process
+and machine (REST: Node's fetch to Fastify; NATS: a request to \`castpool.sessions.get\` through the
+embedded nats-server).
+
+| face | p50 | p99 |
+|---|---|---|
+| REST | ${n(l.rest.p50, 2)} ms | ${n(l.rest.p99, 2)} ms |
+| NATS | ${n(l.nats.p50, 2)} ms | ${n(l.nats.p99, 2)} ms |
+
+Creates through one node's REST API (nodes share one nats-server; placement by free capacity):
+
+| nodes | work | time | creates | placed on |
+|---|---|---|---|---|
+${rows.join('\n')}`);
+  }
 
   out.push('Raw numbers: `bench/results/latest.json`.\n');
   return out.join('\n\n');
