@@ -73,8 +73,9 @@ export class TabCapturePipeline {
       if (superseded()) return;
       this.contextId = executionContextId;
       await this.evaluate(TAB_CAPTURE_SCRIPT);
+      const offeredFps = this.fps;
       const offer = (await this.evaluate(
-        `castpoolCapture.offer(${JSON.stringify({ width: viewport.width, height: viewport.height, fps: this.fps, ...this.bitrates })})`,
+        `castpoolCapture.offer(${JSON.stringify({ width: viewport.width, height: viewport.height, fps: offeredFps, ...this.bitrates })})`,
       )) as string;
       if (superseded()) return;
       const upstream = new RTCPeerConnection({
@@ -108,6 +109,8 @@ export class TabCapturePipeline {
       await this.evaluate(`castpoolCapture.answer(${JSON.stringify(upstream.localDescription?.sdp)})`);
       if (!this.counted) this.page.encoders++; // a re-established capture replaces the last one
       this.counted = true;
+      // A rate change that arrived while the capture was starting found no sender: apply it now.
+      if (this.fps !== offeredFps) this.applyLimit();
     } catch (error) {
       if (superseded()) return;
       // A navigation racing the set-up destroys the world; frameNavigated starts the next attempt.
@@ -144,11 +147,16 @@ export class TabCapturePipeline {
   handle(command: CaptureCommand): void {
     if (command.type === 'capture.rate') {
       this.fps = command.fps;
-      const scale = command.fps < this.input.params.fps ? 1.5 : 1;
-      this.evaluate(`castpoolCapture.limit(${this.fps}, ${this.bitrates.maxKbps}, ${scale})`).catch(() => {});
+      this.applyLimit();
       return;
     }
     this.requestKeyframe(false);
+  }
+
+  /** Frame rate, bitrate and (below the target rate) a smaller picture, set on Chromium's sender. */
+  private applyLimit(): void {
+    const scale = this.fps < this.input.params.fps ? 1.5 : 1;
+    this.evaluate(`castpoolCapture.limit(${this.fps}, ${this.bitrates.maxKbps}, ${scale})`).catch(() => {});
   }
 
   /** Asks Chromium's encoder for a keyframe: a PLI upstream (rate-limited unless `immediately`). */

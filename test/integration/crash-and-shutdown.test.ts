@@ -37,16 +37,20 @@ describe('a browser crash and a shutdown, with real Chromium (chaos, short versi
         .list()
         .find((p) => p.kind === 'chromium' && p.owner === hostId);
       expect(browser).toBeDefined();
-      const before = (await viewerStats(victim.view)).framesDecoded;
       const bystanderFrames: number[] = [];
       const killedAt = Date.now();
       process.kill(browser?.pid ?? 0, 'SIGKILL');
       // The victim's viewer keeps its WHEP connection and gets frames again; the bystander never stalls.
+      // The view page counts frames once a second, so new frames are counted from the restart on.
+      let restartedFrames = -1;
       let resumedAt = 0;
       while (Date.now() - killedAt < 12_000) {
         bystanderFrames.push((await viewerStats(bystander.view)).framesDecoded);
-        if (!resumedAt && (await viewerStats(victim.view)).framesDecoded > before + 15)
-          resumedAt = Date.now();
+        const frames = (await viewerStats(victim.view)).framesDecoded;
+        if (restartedFrames < 0) {
+          const now = (await castpool.api('GET', `/api/sessions/${victim.id}`)).json;
+          if (now.restarts === 1 && now.state === 'streaming') restartedFrames = frames;
+        } else if (!resumedAt && frames > restartedFrames + 15) resumedAt = Date.now();
         if (resumedAt && Date.now() - resumedAt > 1000) break;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
