@@ -145,7 +145,7 @@ export class Commands {
   }
 
   /** This node's admission numbers. */
-  capacity(): { maxSessions: number; active: number; available: number } {
+  capacity(): { maxSessions: number; active: number; available: number; cpu: number } {
     const context = this.castpool.pool.getSnapshot().context;
     const active = activeSessionCount(context);
     const open = !context.shuttingDown && !isDegraded(context);
@@ -153,6 +153,7 @@ export class Commands {
       maxSessions: context.maxSessions,
       active,
       available: open ? Math.max(0, context.maxSessions - active) : 0,
+      cpu: context.budget.cpu,
     };
   }
 

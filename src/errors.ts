@@ -23,7 +23,13 @@ export class CastpoolError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly options: { retryable?: boolean; retryAfterSeconds?: number; cause?: unknown } = {},
+    readonly options: {
+      retryable?: boolean;
+      retryAfterSeconds?: number;
+      cause?: unknown;
+      /** The request never reached anyone (NATS: no responders): safe to send elsewhere. */
+      undelivered?: boolean;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.status = errorStatus[code];

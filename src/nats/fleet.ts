@@ -26,6 +26,8 @@ export type NodeOp =
   | 'whep.delete'
   | 'thumbnail';
 
+const SLOW_OPS = new Set<NodeOp>(['create', 'delete', 'navigate', 'hibernate', 'resume', 'whep.offer']);
+
 interface Tracked {
   revision?: number;
   writing: boolean;
@@ -80,7 +82,12 @@ export class Fleet {
   }
 
   private toOwner<T>(owner: string, op: NodeOp, payload: unknown, raw = false): Promise<T> {
-    return call<T>(this.nc, this.nodeSubject(owner, op), payload, this.timeout, raw);
+    // Commands that wait for Chromium (a launch, a load) get its deadlines; the rest answer at once.
+    const slow = SLOW_OPS.has(op);
+    const timeout = slow
+      ? Math.max(this.timeout, this.config.launchTimeoutMs + this.config.navigationTimeoutMs)
+      : this.timeout;
+    return call<T>(this.nc, this.nodeSubject(owner, op), payload, timeout, raw);
   }
 
   /** The owner of a session that is not here, from the registry; 404 when nobody has it. */
@@ -138,10 +145,12 @@ export class Fleet {
     const localFree = this.local.capacity().available;
     const candidates = leases
       .filter((lease) => lease.node !== this.node)
-      .map((lease) => ({ node: lease.node, free: lease.maxSessions - lease.active }))
+      .map((lease) => ({ node: lease.node, free: lease.maxSessions - lease.active, cpu: lease.cpu ?? 0 }))
       .filter((c) => c.free > 0);
-    candidates.push({ node: this.node, free: localFree });
-    candidates.sort((a, b) => b.free - a.free || (a.node === this.node ? -1 : b.node === this.node ? 1 : 0));
+    candidates.push({ node: this.node, free: localFree, cpu: this.local.capacity().cpu });
+    // Most room first; among equals the less busy host, and this node when it is as good as any.
+    const self = (c: { node: string }) => (c.node === this.node ? 0 : 1);
+    candidates.sort((a, b) => b.free - a.free || Math.round((a.cpu - b.cpu) * 10) || self(a) - self(b));
     return candidates.map((c) => c.node);
   }
 
@@ -280,27 +289,32 @@ export class Fleet {
 
   // ---- leases, fleet check, takeover
 
-  /** One heartbeat: renew the lease, retry registry writes, adopt the sessions of dead nodes. */
-  async tick(): Promise<void> {
-    const { maxSessions, active } = this.local.capacity();
+  /** Renews this node's lease with its capacity and load (its own timer: a slow check must not let it lapse). */
+  async renewLease(): Promise<void> {
+    const { maxSessions, active, cpu } = this.local.capacity();
     await this.registry.renewLease({
       node: this.node,
       url: this.baseUrl(),
       maxSessions,
       active,
+      cpu,
       startedAt: new Date(this.connectedSince).toISOString(),
       renewedAt: new Date().toISOString(),
     });
+    if (active !== this.lastActive) {
+      this.lastActive = active;
+      this.local.events.pool('capacity', { maxSessions, active });
+    }
+  }
+
+  /** The fleet check: retry registry writes, adopt the sessions of dead nodes, give up taken ones. */
+  async tick(): Promise<void> {
     for (const [id, entry] of this.tracked) if (entry.dirty) void this.flush(id);
     const leases = await this.registry.liveNodes();
     const live = new Set(leases.map((l) => l.node));
     for (const gone of this.lastLeases.filter((l) => !live.has(l.node)))
       this.local.events.pool('node.down', { down: gone.node });
     this.lastLeases = leases;
-    if (active !== this.lastActive) {
-      this.lastActive = active;
-      this.local.events.pool('capacity', { maxSessions, active });
-    }
     const records = await this.registry.listSessions();
     for (const { value, revision } of records) {
       if (value.owner === this.node) continue;

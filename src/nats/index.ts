@@ -29,7 +29,9 @@ export class NatsFace {
   private fleet?: Fleet;
   private service?: Service;
   private heartbeat?: NodeJS.Timeout;
+  private leaseTimer?: NodeJS.Timeout;
   private ticking = false;
+  private renewing = false;
   private closed = false;
   private error?: string;
   private readonly local: CommandSurface;
@@ -113,7 +115,9 @@ export class NatsFace {
       baseUrl: this.baseUrl,
     });
     this.castpool.events.pool('node.up', { url: this.baseUrl() });
+    await this.renew();
     await this.tick();
+    this.leaseTimer = setInterval(() => void this.renew(), nats.heartbeatMs);
     this.heartbeat = setInterval(() => void this.tick(), nats.heartbeatMs);
   }
 
@@ -137,6 +141,18 @@ export class NatsFace {
         }
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
+    }
+  }
+
+  private async renew(): Promise<void> {
+    if (this.renewing || !this.fleet || this.link?.status() !== 'connected') return;
+    this.renewing = true;
+    try {
+      await this.fleet.renewLease();
+    } catch (error) {
+      this.castpool.log.debug({ err: error }, 'lease renewal failed; next one retries');
+    } finally {
+      this.renewing = false;
     }
   }
 
@@ -195,6 +211,7 @@ export class NatsFace {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.heartbeat);
+    clearInterval(this.leaseTimer);
     this.unsubscribeLocal?.();
     if (this.link?.status() === 'connected') await this.fleet?.settle();
     await this.fleet?.close();

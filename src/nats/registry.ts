@@ -22,6 +22,8 @@ export interface NodeLease {
   url: string;
   maxSessions: number;
   active: number;
+  /** Host CPU busy share (0–1) at the last capture-budget check. */
+  cpu: number;
   startedAt: string;
   renewedAt: string;
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TEST_ROOT } from './test-root.js';
 import { until } from './viewer.js';
@@ -39,6 +39,7 @@ export async function startNodeProcess(
   let log = '';
   child.stdout?.on('data', (chunk) => {
     log = (log + chunk).slice(-200_000);
+    if (process.env.CASTPOOL_TEST_NODE_LOG) appendFileSync(`${process.env.CASTPOOL_TEST_NODE_LOG}-${id}.log`, chunk);
   });
   child.stderr?.on('data', (chunk) => {
     log = (log + chunk).slice(-200_000);
