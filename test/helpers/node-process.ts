@@ -39,7 +39,8 @@ export async function startNodeProcess(
   let log = '';
   child.stdout?.on('data', (chunk) => {
     log = (log + chunk).slice(-200_000);
-    if (process.env.CASTPOOL_TEST_NODE_LOG) appendFileSync(`${process.env.CASTPOOL_TEST_NODE_LOG}-${id}.log`, chunk);
+    if (process.env.CASTPOOL_TEST_NODE_LOG)
+      appendFileSync(`${process.env.CASTPOOL_TEST_NODE_LOG}-${id}.log`, chunk);
   });
   child.stderr?.on('data', (chunk) => {
     log = (log + chunk).slice(-200_000);
