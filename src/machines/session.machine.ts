@@ -78,6 +78,8 @@ export interface SessionContext {
   captureRestarts: number;
   maxCaptureRestarts: number;
   lastNavigation?: NavigationResult;
+  /** The navigation asked for last: an older one finishing later does not set the URL. */
+  latestNavigationId: string;
   failure?: string;
   restart: RestartPolicy;
   /** When recent restarts began (for the budget). */
@@ -252,6 +254,7 @@ export const sessionMachine = setup({
     }),
     startNavigation: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'navigate' || !context.page) return;
+      enqueue.assign({ latestNavigationId: event.requestId });
       enqueue.spawnChild('navigatePage', {
         id: `navigate:${event.requestId}`,
         input: { page: context.page, requestId: event.requestId, url: event.url },
@@ -272,6 +275,7 @@ export const sessionMachine = setup({
     /** The page opens blank and live at once; the first URL loads like any navigation. */
     startInitialNavigation: enqueueActions(({ context, enqueue }) => {
       if (!context.page) return;
+      enqueue.assign({ latestNavigationId: 'initial' });
       enqueue.spawnChild('navigatePage', {
         id: 'navigate:initial',
         input: { page: context.page, requestId: 'initial', url: context.url },
@@ -280,10 +284,8 @@ export const sessionMachine = setup({
     recordNavigation: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'navigate.done') return;
       enqueue.stopChild(`navigate:${event.result.requestId}`);
-      enqueue.assign({
-        lastNavigation: event.result,
-        url: event.result.error ? context.url : event.result.url,
-      });
+      const current = event.result.requestId === context.latestNavigationId && !event.result.error;
+      enqueue.assign({ lastNavigation: event.result, url: current ? event.result.url : context.url });
     }),
     recordStats: assign(({ context, event }) => {
       if (event.type !== 'capture.stats') return {};
@@ -345,6 +347,7 @@ export const sessionMachine = setup({
     healthyWindows: 0,
     windowsSinceStart: 0,
     captureRestarts: 0,
+    latestNavigationId: 'initial',
     maxCaptureRestarts: input.maxCaptureRestarts ?? 3,
     restart: input.restart ?? defaultRestartPolicy,
     restartTimes: [],

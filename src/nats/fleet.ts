@@ -150,7 +150,9 @@ export class Fleet {
     candidates.push({ node: this.node, free: localFree, cpu: this.local.capacity().cpu });
     // Most room first; among equals the less busy host, and this node when it is as good as any.
     const self = (c: { node: string }) => (c.node === this.node ? 0 : 1);
-    candidates.sort((a, b) => b.free - a.free || Math.round((a.cpu - b.cpu) * 10) || self(a) - self(b));
+    const busier = (a: { cpu: number }, b: { cpu: number }) =>
+      Math.abs(a.cpu - b.cpu) >= 0.2 ? a.cpu - b.cpu : 0;
+    candidates.sort((a, b) => b.free - a.free || busier(a, b) || self(a) - self(b));
     return candidates.map((c) => c.node);
   }
 
