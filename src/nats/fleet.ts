@@ -111,12 +111,41 @@ export class Fleet {
 
   // ---- the command surface (REST and the fleet-wide NATS service call these)
 
+  /** Creates here; answers once the registry knows the session (so a failover can bring it back). */
+  async createHere(body: CreateSessionBody): Promise<SessionView> {
+    const view = await this.local.create(body);
+    await this.settled(view.id);
+    return view;
+  }
+
+  /** Deletes here; answers once the record is gone too (else a takeover could bring it back). */
+  async deleteHere(id: string): Promise<void> {
+    await this.local.delete(id);
+    await this.settled(id);
+  }
+
+  async hibernateHere(id: string): Promise<SessionView> {
+    const view = await this.local.hibernate(id);
+    await this.settled(id);
+    return view;
+  }
+
+  /** Resolves when the registry has this session's latest state (bounded: NATS may be down). */
+  async settled(id: string, timeoutMs = this.timeout): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const entry = this.tracked.get(id);
+      if (!entry || (!entry.writing && !entry.dirty) || Date.now() > deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   async create(body: CreateSessionBody): Promise<SessionView> {
     this.local.paramsFor(body); // bad input is refused here, before any placement
     const order = await this.placementOrder();
     for (const node of order) {
       try {
-        if (node === this.node) return await this.local.create(body);
+        if (node === this.node) return await this.createHere(body);
         return await this.toOwner<SessionView>(node, 'create', body);
       } catch (error) {
         // Full (or gone) since its lease said otherwise: the next node may have room. This node's own
@@ -177,7 +206,7 @@ export class Fleet {
   }
 
   delete(id: string): Promise<void> {
-    return this.route(id, () => this.local.delete(id), 'delete', { id });
+    return this.route(id, () => this.deleteHere(id), 'delete', { id });
   }
 
   navigate(id: string, url: string): Promise<SessionView> {
@@ -185,7 +214,7 @@ export class Fleet {
   }
 
   hibernate(id: string): Promise<SessionView> {
-    return this.route(id, () => this.local.hibernate(id), 'hibernate', { id });
+    return this.route(id, () => this.hibernateHere(id), 'hibernate', { id });
   }
 
   resume(id: string): Promise<SessionView> {

@@ -69,12 +69,12 @@ export async function startService(
       subject: name,
       handler: (_error, msg) => void answer(msg, async () => work(parsePayload(msg) as never)),
     });
-  nodeEndpoint('create', (body: CreateSessionBody) => local.create(validated(CreateSessionBody, body)));
+  nodeEndpoint('create', (body: CreateSessionBody) => fleet.createHere(validated(CreateSessionBody, body)));
   nodeEndpoint('list', () => local.list());
   nodeEndpoint('get', ({ id }: Id) => local.get(id));
-  nodeEndpoint('delete', ({ id }: Id) => local.delete(id));
+  nodeEndpoint('delete', ({ id }: Id) => fleet.deleteHere(id));
   nodeEndpoint('navigate', ({ id, url }: Id & { url: string }) => local.navigate(id, url));
-  nodeEndpoint('hibernate', ({ id }: Id) => local.hibernate(id));
+  nodeEndpoint('hibernate', ({ id }: Id) => fleet.hibernateHere(id));
   nodeEndpoint('resume', ({ id }: Id) => local.resume(id));
   nodeEndpoint('whep.offer', ({ id, offer }: Id & { offer: string }) => local.attachViewer(id, offer));
   nodeEndpoint(

@@ -89,7 +89,7 @@ describe('two castpool nodes on a 3-server NATS cluster act as one pool', () => 
     // Through A: get, list, navigate, and a WHEP viewer of B's session.
     expect((await a.api('GET', `/api/sessions/${onB}`)).json).toMatchObject({ id: onB, node: 'node-b' });
     const listed = (await a.api('GET', '/api/sessions')).json.sessions.map((s: { id: string }) => s.id);
-    expect(listed.sort()).toEqual([first.json.id, onB].sort());
+    expect(listed.sort()).toEqual([first.json.id, second.json.id].sort());
     const navigated = await a.api('POST', `/api/sessions/${onB}/navigate`, {
       url: pages.url('/animated?x=1'),
     });
