@@ -12,6 +12,8 @@ export class SessionPage implements PageHandle {
   latestFrame: Buffer | undefined;
   /** Encoders running for this session now (ffmpeg processes or in-page tab captures): one, whatever the viewers. */
   encoders = 0;
+  /** The navigation running now: the next waits for it, so one load cannot be taken for another's. */
+  navigation: Promise<unknown> = Promise.resolve();
   constructor(
     readonly sessionId: string,
     readonly context: BrowserContext,
@@ -160,13 +162,19 @@ export function watchPageActor(deps: ActorDeps) {
 export function navigatePageActor(deps: ActorDeps) {
   return fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; url: string }>(
     ({ input, sendBack }) => {
-      const { page } = input.page as SessionPage;
+      const handle = input.page as SessionPage;
+      const { page } = handle;
       let cancelled = false;
       const report = (result: NavigationResult) => {
         if (!cancelled) sendBack({ type: 'navigate.done', result });
       };
-      page
-        .goto(input.url, { waitUntil: 'load', timeout: deps.config.navigationTimeoutMs })
+      // Puppeteer's goto issued while another load runs can resolve on that load (measured under
+      // load: the URL of the older one came back); one at a time keeps results true.
+      const goto = handle.navigation
+        .catch(() => {})
+        .then(() => page.goto(input.url, { waitUntil: 'load', timeout: deps.config.navigationTimeoutMs }));
+      handle.navigation = goto;
+      goto
         .then(() => report({ requestId: input.requestId, url: page.url() }))
         .catch((error: Error) =>
           report({ requestId: input.requestId, url: input.url, error: error.message }),

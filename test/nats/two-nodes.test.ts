@@ -107,7 +107,10 @@ describe('two castpool nodes on a 3-server NATS cluster act as one pool', () => 
       timeout: 5000,
     });
     expect(overNats.json<{ node: string }>().node).toBe('node-b');
-    expect(await registryOwners()).toEqual({ [first.json.id]: 'node-a', [onB]: 'node-b' });
+    expect(await registryOwners()).toEqual({
+      [first.json.id]: first.json.node,
+      [second.json.id]: second.json.node,
+    });
   });
 
   it('never admits more than the fleet capacity when creates race on both nodes', async () => {
