@@ -26,6 +26,8 @@ export type NodeOp =
   | 'whep.delete'
   | 'thumbnail';
 
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 const SLOW_OPS = new Set<NodeOp>(['create', 'delete', 'navigate', 'hibernate', 'resume', 'whep.offer']);
 
 interface Tracked {
@@ -92,6 +94,8 @@ export class Fleet {
 
   /** The owner of a session that is not here, from the registry; 404 when nobody has it. */
   private async ownerOf(id: string): Promise<string> {
+    // Ids are UUIDs; anything that is not even a valid KV key names no session (and must not be a 503).
+    if (!SESSION_ID.test(id)) throw notFound(`session ${id}`);
     let record: Revisioned<SessionRecord> | undefined;
     try {
       record = await this.registry.getSession(id);

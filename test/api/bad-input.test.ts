@@ -63,6 +63,9 @@ describe('bad input gets a 4xx JSON error naming the problem', () => {
       ['DELETE', '/api/sessions/valueOf', undefined],
       ['GET', '/api/sessions/constructor', undefined],
       ['POST', '/api/sessions/toString/resume', undefined],
+      // not even a valid registry key (found by the fuzzing suite: it was a 503)
+      ['DELETE', '/api/sessions/%20', undefined],
+      ['GET', '/api/sessions/a.b*', undefined],
     ] as const) {
       const response = await castpool.api(method, path, body, auth);
       expect(response.status, `${method} ${path}`).toBe(404);
