@@ -38,5 +38,11 @@ export async function watchWithWerift(whepUrl: string) {
   });
   if (response.status !== 201) throw new Error(`WHEP answered ${response.status}: ${await response.text()}`);
   await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
-  return { counts, close: () => pc.close() };
+  const resource = new URL(response.headers.get('location') ?? '', whepUrl).href;
+  // A WHEP client says goodbye: the session stops streaming at once, not after an ICE timeout.
+  const close = async () => {
+    await fetch(resource, { method: 'DELETE' }).catch(() => {});
+    await pc.close();
+  };
+  return { counts, close };
 }
