@@ -7,6 +7,7 @@ export const TAB_CAPTURE_SCRIPT = String.raw`
 globalThis.castpoolCapture = (() => {
   let pc;
   let track;
+  let limiting = Promise.resolve();
   return {
     /** Returns the SDP offer of a send-only VP8 peer carrying this tab. */
     async offer(cfg) {
@@ -37,15 +38,19 @@ globalThis.castpoolCapture = (() => {
     async answer(sdp) {
       await pc.setRemoteDescription({ type: 'answer', sdp });
     },
-    async limit(fps, maxKbps, scale) {
-      const sender = pc.getSenders()[0];
-      const parameters = sender.getParameters();
-      for (const encoding of parameters.encodings) {
-        encoding.maxFramerate = fps;
-        encoding.maxBitrate = maxKbps * 1000;
-        encoding.scaleResolutionDownBy = scale;
-      }
-      await sender.setParameters(parameters);
+    /** One at a time: overlapping getParameters/setParameters pairs are refused by Chromium. */
+    limit(fps, maxKbps, scale) {
+      limiting = limiting.catch(() => {}).then(async () => {
+        const sender = pc.getSenders()[0];
+        const parameters = sender.getParameters();
+        for (const encoding of parameters.encodings) {
+          encoding.maxFramerate = fps;
+          encoding.maxBitrate = maxKbps * 1000;
+          encoding.scaleResolutionDownBy = scale;
+        }
+        await sender.setParameters(parameters);
+      });
+      return limiting;
     },
     /** What the sender says about itself: frames encoded and why quality is limited. */
     async stats() {

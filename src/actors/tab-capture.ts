@@ -156,7 +156,14 @@ export class TabCapturePipeline {
   /** Frame rate, bitrate and (below the target rate) a smaller picture, set on Chromium's sender. */
   private applyLimit(): void {
     const scale = this.fps < this.input.params.fps ? 1.5 : 1;
-    this.evaluate(`castpoolCapture.limit(${this.fps}, ${this.bitrates.maxKbps}, ${scale})`).catch(() => {});
+    const fps = this.fps;
+    this.evaluate(`castpoolCapture.limit(${fps}, ${this.bitrates.maxKbps}, ${scale})`).catch(() => {
+      // refused mid-renegotiation or during a restart: try once more unless a newer rate took over
+      setTimeout(() => {
+        if (this.fps === fps && !this.stopped)
+          this.evaluate(`castpoolCapture.limit(${fps}, ${this.bitrates.maxKbps}, ${scale})`).catch(() => {});
+      }, 250).unref();
+    });
   }
 
   /** Asks Chromium's encoder for a keyframe: a PLI upstream (rate-limited unless `immediately`). */
