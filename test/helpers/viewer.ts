@@ -40,6 +40,13 @@ export async function openViewPage(browser: Browser, viewUrl: string): Promise<P
 export const viewerStats = (page: Page) =>
   page.evaluate(() => ({ ...(window as unknown as { castpoolViewer: ViewerStats }).castpoolViewer }));
 
+/** Frames the view page decoded per second over the next `ms`. */
+export async function decodedFps(page: Page, ms: number): Promise<number> {
+  const before = (await viewerStats(page)).framesDecoded;
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return (((await viewerStats(page)).framesDecoded - before) * 1000) / ms;
+}
+
 /** Polls until `check` passes or the deadline ends; returns the last value. */
 export async function until<T>(
   read: () => Promise<T> | T,

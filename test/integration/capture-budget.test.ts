@@ -1,8 +1,8 @@
-import type { Browser, Page } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCastpool } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
-import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
+import { decodedFps, launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
 
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
 let pages: Awaited<ReturnType<typeof startTestPages>>;
@@ -26,11 +26,6 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const decodedFps = async (page: Page, ms: number) => {
-  const before = (await viewerStats(page)).framesDecoded;
-  await sleep(ms);
-  return (((await viewerStats(page)).framesDecoded - before) * 1000) / ms;
-};
 
 describe('the pool capture budget, with real Chromium and viewers', () => {
   it('holds the important session at its rate, slows the other, and gives the frames back', async () => {

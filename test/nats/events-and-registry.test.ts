@@ -2,6 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionTransition } from '../../src/events.js';
 import { startCastpool } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import { until } from '../helpers/viewer.js';
@@ -21,14 +22,7 @@ afterAll(async () => {
   await pages?.close();
 });
 
-interface Transition {
-  node: string;
-  sessionId: string;
-  from: string | null;
-  to: string;
-  reason?: string;
-  time: string;
-}
+type Transition = SessionTransition;
 
 /** Reads Server-Sent Events from castpool's /api/events into `into` until aborted. */
 async function readSse(url: string, into: { event: string; data: Transition }[], signal: AbortSignal) {
