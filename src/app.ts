@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -66,8 +67,16 @@ export async function buildApp(config: Config): Promise<App> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(authPlugin, { token: config.apiToken });
-  await app.register(sessionRoutes, { surface, publicUrl: config.publicUrl });
+  if (config.cors.origins.length > 0)
+    await app.register(cors, {
+      origin: config.cors.origins.includes('*') ? '*' : config.cors.origins,
+      methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'If-Match'],
+      exposedHeaders: ['Location', 'Link', 'ETag', 'Accept-Patch', 'Retry-After'],
+      maxAge: 600,
+    });
+  await app.register(authPlugin, { access: castpool.access });
+  await app.register(sessionRoutes, { surface, publicUrl: config.publicUrl, access: castpool.access });
   await app.register(whepRoutes, { surface, publicUrl: config.publicUrl });
   await app.register(pageRoutes, { surface });
   await app.register(statusRoutes, { castpool, commands, nats });

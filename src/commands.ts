@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { waitFor } from 'xstate';
+import type { ViewerScope } from './access/index.js';
 import type { SessionPage } from './actors/page.js';
 import { captureThumbnail } from './actors/thumbnail.js';
 import { negotiateViewer, type ViewerPeer } from './actors/viewer.js';
@@ -61,27 +62,16 @@ export class Commands {
     return this.castpool.config;
   }
 
-  /** Rejects URLs that are malformed or use a scheme the configuration does not allow. */
-  checkUrl(raw: string): string {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      throw new CastpoolError('bad_request', `url "${raw}" is not a valid absolute URL`);
-    }
-    if (!this.config.allowedSchemes.includes(url.protocol))
-      throw new CastpoolError(
-        'bad_request',
-        `url scheme "${url.protocol}" is not allowed (allowed: ${this.config.allowedSchemes.join(', ')})`,
-      );
-    return url.href;
+  /** Rejects URLs that are malformed or that the URL policy refuses (schemes, hosts, private addresses). */
+  checkUrl(raw: string): Promise<string> {
+    return this.castpool.access.checkUrl(raw);
   }
 
   /** Session parameters from a request body: defaults filled in, the URL checked. */
-  paramsFor(body: CreateSessionBody): SessionParams {
+  async paramsFor(body: CreateSessionBody): Promise<SessionParams> {
     const defaults = this.config.session;
     return {
-      url: this.checkUrl(body.url),
+      url: await this.checkUrl(body.url),
       viewport: body.viewport ?? defaults.viewport,
       fps: body.fps ?? defaults.fps,
       quality: body.quality ?? defaults.quality,
@@ -90,8 +80,8 @@ export class Commands {
     };
   }
 
-  create(body: CreateSessionBody): Promise<SessionView> {
-    return this.start(randomUUID(), this.paramsFor(body));
+  async create(body: CreateSessionBody): Promise<SessionView> {
+    return this.start(randomUUID(), await this.paramsFor(body));
   }
 
   /** Starts a session under a given id (a new one, or one re-created from the fleet registry). */
@@ -204,7 +194,7 @@ export class Commands {
   }
 
   async navigate(id: string, rawUrl: string): Promise<SessionView> {
-    const url = this.checkUrl(rawUrl);
+    const url = await this.checkUrl(rawUrl);
     const { ref } = this.liveEntry(id);
     const requestId = randomUUID();
     ref.send({ type: 'navigate', requestId, url });
@@ -219,6 +209,7 @@ export class Commands {
         'conflict',
         `session ${id} stopped while navigating (${sessionStateName(snapshot.value)})`,
       );
+    if (result.refused) throw new CastpoolError('url_refused', `url refused: ${result.refused}`);
     if (result.error)
       throw new CastpoolError('navigation_failed', `navigation to ${url} failed: ${result.error}`);
     return this.view(id, ref);
@@ -279,7 +270,7 @@ export class Commands {
     return this.view(id, ref);
   }
 
-  async attachViewer(id: string, offer: string): Promise<ViewerAnswer> {
+  async attachViewer(id: string, offer: string, scope: ViewerScope = 'control'): Promise<ViewerAnswer> {
     assertVideoOffer(offer);
     const { ref } = this.entry(id);
     const state = sessionStateName(ref.getSnapshot().value);
@@ -296,7 +287,7 @@ export class Commands {
     const codec = chooseCodec(offer, required);
     let peer: ViewerPeer;
     try {
-      peer = await negotiateViewer(offer, codec);
+      peer = await negotiateViewer(offer, codec, scope);
     } catch (error) {
       throw new CastpoolError('bad_request', `could not answer the SDP offer: ${(error as Error).message}`, {
         cause: error,

@@ -13,7 +13,60 @@ export const ConfigSchema = Type.Object({
   port: Int(0, 65535, 'Listen port (env PORT).'),
   publicUrl: Type.String({ description: 'Base URL used in links; empty = derived from the request.' }),
   apiToken: Type.String({
-    description: 'When set, /api requests need "Authorization: Bearer <token>" (env CASTPOOL_API_TOKEN).',
+    description:
+      'One API token (named "default"); /api, /metrics and NATS commands then need "Authorization: Bearer <token>" (env CASTPOOL_API_TOKEN).',
+  }),
+  auth: Type.Object({
+    tokens: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({
+            pattern: '^[A-Za-z0-9_.-]{1,64}$',
+            description: 'Shown in logs and rate limits.',
+          }),
+          token: Type.String({ minLength: 16, maxLength: 512, pattern: '^\\S+$' }),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        description:
+          'API tokens (env CASTPOOL_API_TOKENS="name=token,name2=token2"); any of them opens the API.',
+      },
+    ),
+    viewerTokenSecret: Type.String({
+      description:
+        'HMAC secret of viewer tokens, the same on every node (env CASTPOOL_VIEWER_TOKEN_SECRET); empty = derived from the API tokens.',
+    }),
+    viewerTokenTtlSeconds: Int(10, 31536000, 'Default lifetime of a minted viewer token.'),
+    maxViewerTokenTtlSeconds: Int(10, 31536000, 'Longest lifetime a viewer token may be given.'),
+  }),
+  cors: Type.Object({
+    origins: Type.Array(Type.String({ minLength: 1 }), {
+      description: 'Origins allowed to call the API from a browser (["*"] = any); empty = no CORS headers.',
+    }),
+  }),
+  urlPolicy: Type.Object({
+    allowHosts: Type.Array(Type.String({ minLength: 1 }), {
+      description: 'Hosts sessions may open ("example.com", "*.example.com"); empty = any.',
+    }),
+    denyHosts: Type.Array(Type.String({ minLength: 1 }), { description: 'Hosts always refused (wins).' }),
+    blockPrivateAddresses: Type.Boolean({
+      description:
+        'Refuse hosts resolving to loopback/private/link-local addresses, at navigation time and on every redirect (SSRF).',
+    }),
+  }),
+  rateLimit: Type.Object({
+    createsPerMinute: Int(
+      0,
+      100000,
+      'Session creations per minute per API token (or client, without tokens); 0 = off.',
+    ),
+  }),
+  inspect: Type.Object({
+    enabled: Type.Boolean({
+      description: 'Attach the Stately inspector (also `--inspect`, env CASTPOOL_INSPECT=1).',
+    }),
+    port: Int(0, 65535, 'Port of the local inspection WebSocket relay (loopback).'),
   }),
   logLevel: Type.String({ description: 'pino level (env LOG_LEVEL).' }),
   maxSessions: Int(1, 10000, 'Live sessions this node admits; more get 429 (env CASTPOOL_MAX_SESSIONS).'),
@@ -161,11 +214,30 @@ function merge<T>(base: T, patch: DeepPartial<T> | undefined): T {
   return out as T;
 }
 
+/** "name=token,name2=token2" (a bare token is named "token<n>"). */
+function parseTokenList(list: string): Config['auth']['tokens'] {
+  return list
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((item, index) => {
+      const at = item.indexOf('=');
+      return at > 0
+        ? { name: item.slice(0, at), token: item.slice(at + 1) }
+        : { name: `token${index + 1}`, token: item };
+    });
+}
+
 function fromEnv(env: NodeJS.ProcessEnv): DeepPartial<Config> {
   const out: DeepPartial<Config> = {};
   if (env.HOST) out.host = env.HOST;
   if (env.PORT) out.port = Number(env.PORT);
   if (env.CASTPOOL_API_TOKEN) out.apiToken = env.CASTPOOL_API_TOKEN;
+  const auth: DeepPartial<Config['auth']> = {};
+  if (env.CASTPOOL_API_TOKENS) auth.tokens = parseTokenList(env.CASTPOOL_API_TOKENS);
+  if (env.CASTPOOL_VIEWER_TOKEN_SECRET) auth.viewerTokenSecret = env.CASTPOOL_VIEWER_TOKEN_SECRET;
+  if (Object.keys(auth).length > 0) out.auth = auth;
+  if (env.CASTPOOL_INSPECT === '1' || env.CASTPOOL_INSPECT === 'true') out.inspect = { enabled: true };
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
   if (env.CASTPOOL_MAX_SESSIONS) out.maxSessions = Number(env.CASTPOOL_MAX_SESSIONS);
   if (env.CHROMIUM_PATH) out.chromiumPath = env.CHROMIUM_PATH;

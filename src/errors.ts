@@ -1,7 +1,9 @@
 /** Error codes shared by REST (HTTP status) and NATS service errors (the same number as the code). */
 export const errorStatus = {
   bad_request: 400,
+  url_refused: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   not_acceptable: 406,
@@ -9,6 +11,7 @@ export const errorStatus = {
   precondition_failed: 412,
   unsupported_media_type: 415,
   capacity: 429,
+  rate_limited: 429,
   internal: 500,
   navigation_failed: 502,
   unavailable: 503,

@@ -101,6 +101,35 @@ export const SessionDetail = Type.Intersect([
 ]);
 export type SessionDetail = Static<typeof SessionDetail>;
 
+export const ViewerTokenBody = Type.Object(
+  {
+    scope: Type.Optional(
+      Type.Union([Type.Literal('view'), Type.Literal('control')], {
+        description: 'view: watch only; control: also mouse, keyboard and resize (default view)',
+      }),
+    ),
+    ttlSeconds: Type.Optional(
+      Type.Integer({ minimum: 10, maximum: 31536000, description: 'Lifetime (default from config)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ViewerTokenBody = Static<typeof ViewerTokenBody>;
+export const ViewerTokenRequest = Type.Object(
+  { id: SessionIdRequest.properties.id, ...ViewerTokenBody.properties },
+  { additionalProperties: false },
+);
+
+export const ViewerToken = Type.Object({
+  token: Type.String({ description: "Bearer token for this session's WHEP endpoint" }),
+  sessionId: Type.String(),
+  scope: Type.String(),
+  expiresAt: Type.String({ format: 'date-time' }),
+  viewUrl: Type.String({
+    description: 'The viewer page with the token in its fragment (not sent to servers)',
+  }),
+});
+
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer(),
   error: Type.String({ description: 'machine-readable code' }),

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { createActor, type InspectionEvent, waitFor } from 'xstate';
+import { Access } from './access/index.js';
 import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
@@ -23,6 +24,8 @@ import { sessionMachine } from './machines/session.machine.js';
 
 export interface Castpool {
   config: Config;
+  /** Tokens, URL policy and rate limits. */
+  access: Access;
   pool: PoolActorRef;
   processes: ProcessTracker;
   log: FastifyBaseLogger;
@@ -43,10 +46,11 @@ export function createCastpool(
     log.warn(leftovers, 'removed what a previous castpool left behind');
   const processes = new ProcessTracker();
   const events = new EventHub(config.nodeId);
-  const deps: ActorDeps = { config, processes, log };
+  const access = new Access(config);
+  const deps: ActorDeps = { config, processes, log, urls: access.urls };
   const session = sessionMachine.provide({
     actors: {
-      openPage: openPageActor(),
+      openPage: openPageActor(deps),
       closePage: closePageActor(deps),
       navigatePage: navigatePageActor(deps),
       watchPage: watchPageActor(deps),
@@ -100,5 +104,5 @@ export function createCastpool(
     })();
     return shuttingDown;
   };
-  return { config, pool, processes, log, events, shutdown };
+  return { config, access, pool, processes, log, events, shutdown };
 }

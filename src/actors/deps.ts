@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { UrlPolicy } from '../access/url-policy.js';
 import type { Config } from '../config.js';
 import type { ProcessTracker } from './processes.js';
 
@@ -7,4 +8,6 @@ export interface ActorDeps {
   config: Config;
   processes: ProcessTracker;
   log: FastifyBaseLogger;
+  /** Where pages may go: their document requests (redirects included) are checked against it. */
+  urls: UrlPolicy;
 }

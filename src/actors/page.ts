@@ -1,5 +1,6 @@
 import type { BrowserContext, CDPSession, Cookie, Page } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
+import type { UrlPolicy } from '../access/url-policy.js';
 import type { NavigationResult, OpenPageInput, SavedPage } from '../machines/session.machine.js';
 import type { PageHandle, Viewport } from '../machines/types.js';
 import { RtpFanout } from '../media/rtp-fanout.js';
@@ -14,32 +15,75 @@ export class SessionPage implements PageHandle {
   encoders = 0;
   /** The navigation running now: the next waits for it, so one load cannot be taken for another's. */
   navigation: Promise<unknown> = Promise.resolve();
+  /** The last document request the URL policy refused (a redirect, a link, a script's navigation). */
+  refused: { url: string; reason: string } | undefined;
   constructor(
     readonly sessionId: string,
     readonly context: BrowserContext,
     readonly page: Page,
     readonly cdp: CDPSession,
-    readonly viewport: Viewport,
+    /** Changed by a controlling viewer's resize. */
+    public viewport: Viewport,
     /** Carried over from the page a restart replaced, so attached viewers keep their stream. */
     readonly fanout: RtpFanout = new RtpFanout(),
   ) {}
 }
 
-export function openPageActor() {
+export function openPageActor(deps: ActorDeps) {
   return fromPromise<PageHandle, OpenPageInput>(async ({ input, signal }) => {
     const { context, page } = await (input.browser as ChromiumBrowser).warmPage.take();
     try {
       await page.setViewport(input.params.viewport);
       const cdp = await page.createCDPSession();
+      const previous = input.previous as SessionPage | undefined;
+      const handle = new SessionPage(
+        input.sessionId,
+        context,
+        page,
+        cdp,
+        input.params.viewport,
+        previous?.fanout,
+      );
+      if (deps.urls.watchesRequests) await guardDocumentRequests(handle, deps.urls);
       if (input.restore) await restorePage(page, input.restore);
       // Leaving `launching` (close, crash) aborts us: nothing else would ever close this context.
       if (signal.aborted) throw new Error('session closed while opening');
-      const previous = input.previous as SessionPage | undefined;
-      return new SessionPage(input.sessionId, context, page, cdp, input.params.viewport, previous?.fanout);
+      return handle;
     } catch (error) {
       await context.close().catch(() => {});
       throw error;
     }
+  });
+}
+
+/**
+ * Every document request of the page (top frame and iframes, each redirect hop) is paused and checked
+ * against the URL policy, its host resolved now: a redirect to a refused or private host fails with
+ * ERR_BLOCKED_BY_CLIENT. Subresources are not paused (cost); their hosts are the page's business.
+ */
+async function guardDocumentRequests(handle: SessionPage, urls: UrlPolicy): Promise<void> {
+  const guard = await handle.page.createCDPSession();
+  guard.on('Fetch.requestPaused', (event) => {
+    const { requestId, request } = event;
+    let url: URL | undefined;
+    try {
+      url = new URL(request.url);
+    } catch {
+      url = undefined;
+    }
+    const verdict = url ? urls.refusal(url) : Promise.resolve('malformed URL');
+    verdict
+      .then((reason) => {
+        if (!reason) return guard.send('Fetch.continueRequest', { requestId });
+        handle.refused = { url: request.url, reason };
+        return guard.send('Fetch.failRequest', { requestId, errorReason: 'BlockedByClient' });
+      })
+      .catch(() => {
+        // the page went away while the request was paused
+      });
+  });
+  await guard.send('Fetch.enable', {
+    patterns: [{ urlPattern: '*', resourceType: 'Document', requestStage: 'Request' }],
   });
 }
 
@@ -172,13 +216,22 @@ export function navigatePageActor(deps: ActorDeps) {
       // load: the URL of the older one came back); one at a time keeps results true.
       const goto = handle.navigation
         .catch(() => {})
-        .then(() => page.goto(input.url, { waitUntil: 'load', timeout: deps.config.navigationTimeoutMs }));
+        .then(() => {
+          handle.refused = undefined;
+          return page.goto(input.url, { waitUntil: 'load', timeout: deps.config.navigationTimeoutMs });
+        });
       handle.navigation = goto;
       goto
         .then(() => report({ requestId: input.requestId, url: page.url() }))
-        .catch((error: Error) =>
-          report({ requestId: input.requestId, url: input.url, error: error.message }),
-        );
+        .catch((error: Error) => {
+          const refused = /ERR_BLOCKED_BY_CLIENT/.test(error.message) ? handle.refused : undefined;
+          report({
+            requestId: input.requestId,
+            url: input.url,
+            error: refused ? `refused ${refused.url}: ${refused.reason}` : error.message,
+            ...(refused ? { refused: `${refused.url}: ${refused.reason}` } : {}),
+          });
+        });
       return () => {
         cancelled = true;
       };

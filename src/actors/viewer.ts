@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { fromCallback } from 'xstate';
-import type { Codec, PageHandle, ViewerHandle } from '../machines/types.js';
+import type { ViewerScope } from '../access/index.js';
+import type { Codec, PageHandle, ViewerCommand, ViewerHandle } from '../machines/types.js';
 import { type OfferedCodec, restrictVideoToPayloadType } from '../media/sdp.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
+import { parseControlMessage, RemoteInput } from './remote-input.js';
 
 /** Gathering host candidates takes milliseconds here; a stuck gatherer must not hold the HTTP answer. */
 const GATHER_LIMIT_MS = 2000;
@@ -23,6 +25,8 @@ export class ViewerPeer implements ViewerHandle {
     readonly pc: RTCPeerConnection,
     readonly track: MediaStreamTrack,
     readonly answer: string,
+    /** view: video only; control: its `control` data channel drives the page. */
+    readonly scope: ViewerScope = 'control',
   ) {}
 
   async close(): Promise<void> {
@@ -51,7 +55,11 @@ function codecParameters(offered: OfferedCodec): RTCRtpCodecParameters {
 }
 
 /** Answers a WHEP offer with a send-only werift peer carrying exactly the chosen codec. */
-export async function negotiateViewer(offer: string, codec: OfferedCodec): Promise<ViewerPeer> {
+export async function negotiateViewer(
+  offer: string,
+  codec: OfferedCodec,
+  scope: ViewerScope = 'control',
+): Promise<ViewerPeer> {
   const pc = new RTCPeerConnection({
     iceServers: [], // werift's default is a public STUN host, unreachable from loopback-only machines
     codecs: { video: [codecParameters(codec)], audio: [] },
@@ -71,7 +79,7 @@ export async function negotiateViewer(offer: string, codec: OfferedCodec): Promi
     await waitForGathering(pc);
     const answer = pc.localDescription?.sdp;
     if (!answer) throw new Error('no local description');
-    return new ViewerPeer(codec.codec, pc, track, answer);
+    return new ViewerPeer(codec.codec, pc, track, answer, scope);
   } catch (error) {
     await pc.close().catch(() => {});
     throw error;
@@ -98,41 +106,64 @@ function waitForGathering(pc: RTCPeerConnection): Promise<void> {
  * passes its keyframe requests upstream (rate-limited). Stopping the actor closes the peer.
  */
 export function viewerActor(deps: ActorDeps) {
-  return fromCallback<{ type: 'noop' }, { page: PageHandle; viewer: ViewerHandle }>(({ input, sendBack }) => {
-    const page = input.page as SessionPage;
-    const peer = input.viewer as ViewerPeer;
-    const { viewerId } = peer;
-    const left = () => sendBack({ type: 'viewer.left', viewerId });
-    let lastKeyframeRequest = 0;
-    // Packets sent before DTLS is up are lost, keyframe included: join the fan-out only once connected.
-    const connected = () => {
-      page.fanout.add(viewerId, (packet) => peer.track.writeRtp(packet));
-      lastKeyframeRequest = Date.now();
-      sendBack({ type: 'keyframe.request' });
-    };
-    const connectTimer = setTimeout(() => {
-      if (peer.pc.connectionState !== 'connected') left();
-    }, CONNECT_LIMIT_MS);
-    const stateSub = peer.pc.connectionStateChange.subscribe((state) => {
-      if (state === 'connected') connected();
-      if (state === 'failed' || state === 'closed') left();
-    });
-    if (peer.pc.connectionState === 'connected') connected();
-    const sender = peer.pc.getTransceivers()[0]?.sender;
-    const pliSub = sender?.onPictureLossIndication.subscribe(() => {
-      const now = Date.now();
-      if (now - lastKeyframeRequest < KEYFRAME_REQUEST_GAP_MS) return;
-      lastKeyframeRequest = now;
-      sendBack({ type: 'keyframe.request' });
-    });
-    deps.log.debug({ sessionId: page.sessionId, viewerId }, 'viewer joined');
-    return () => {
-      clearTimeout(connectTimer);
-      stateSub.unSubscribe();
-      pliSub?.unSubscribe();
-      page.fanout.remove(viewerId);
-      void peer.close();
-      deps.log.debug({ sessionId: page.sessionId, viewerId }, 'viewer left');
-    };
-  });
+  return fromCallback<ViewerCommand, { page: PageHandle; viewer: ViewerHandle }>(
+    ({ input, sendBack, receive }) => {
+      const page = input.page as SessionPage;
+      const peer = input.viewer as ViewerPeer;
+      const { viewerId } = peer;
+      const left = () => sendBack({ type: 'viewer.left', viewerId });
+      let lastKeyframeRequest = 0;
+      // Packets sent before DTLS is up are lost, keyframe included: join the fan-out only once connected.
+      const connected = () => {
+        page.fanout.add(viewerId, (packet) => peer.track.writeRtp(packet));
+        lastKeyframeRequest = Date.now();
+        sendBack({ type: 'keyframe.request' });
+      };
+      const connectTimer = setTimeout(() => {
+        if (peer.pc.connectionState !== 'connected') left();
+      }, CONNECT_LIMIT_MS);
+      const stateSub = peer.pc.connectionStateChange.subscribe((state) => {
+        if (state === 'connected') connected();
+        if (state === 'failed' || state === 'closed') left();
+      });
+      if (peer.pc.connectionState === 'connected') connected();
+      const sender = peer.pc.getTransceivers()[0]?.sender;
+      const pliSub = sender?.onPictureLossIndication.subscribe(() => {
+        const now = Date.now();
+        if (now - lastKeyframeRequest < KEYFRAME_REQUEST_GAP_MS) return;
+        lastKeyframeRequest = now;
+        sendBack({ type: 'keyframe.request' });
+      });
+      const input$ = new RemoteInput(page, (viewport) => sendBack({ type: 'viewport.changed', viewport }));
+      receive((event) => {
+        if (event.type === 'viewer.page') input$.usePage(event.page as SessionPage);
+      });
+      const channelSub = peer.pc.onDataChannel.subscribe((channel) => {
+        if (channel.label !== 'control') return;
+        if (peer.scope !== 'control') {
+          // Said once, so a view-only player can show why its input does nothing.
+          channel.stateChanged.subscribe((state) => {
+            if (state === 'open') channel.send(JSON.stringify({ t: 'refused', reason: 'view-only token' }));
+          });
+          if (channel.readyState === 'open')
+            channel.send(JSON.stringify({ t: 'refused', reason: 'view-only token' }));
+          return;
+        }
+        channel.onMessage.subscribe((data) => {
+          const message = parseControlMessage(data);
+          if (message) input$.apply(message);
+        });
+      });
+      deps.log.debug({ sessionId: page.sessionId, viewerId, scope: peer.scope }, 'viewer joined');
+      return () => {
+        channelSub.unSubscribe();
+        clearTimeout(connectTimer);
+        stateSub.unSubscribe();
+        pliSub?.unSubscribe();
+        page.fanout.remove(viewerId);
+        void peer.close();
+        deps.log.debug({ sessionId: page.sessionId, viewerId }, 'viewer left');
+      };
+    },
+  );
 }

@@ -1,22 +1,37 @@
-import { timingSafeEqual } from 'node:crypto';
 import fp from 'fastify-plugin';
+import { type Access, bearerOf, type Principal, type ViewerScope } from '../access/index.js';
 
-const OPEN_PATHS = new Set(['/api/health']);
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who the request speaks for (anonymous when no API tokens are configured). */
+    principal: Principal;
+    /** WHEP requests: what the viewer may do. */
+    viewerScope: ViewerScope;
+  }
+}
 
-/** When `apiToken` is configured, /api needs `Authorization: Bearer <token>` (health stays open). */
-export const authPlugin = fp<{ token: string }>(async (app, { token }) => {
-  if (!token) return;
-  const expected = Buffer.from(token);
-  app.addHook('onRequest', async (request, reply) => {
+/** Paths that hold no data: health, the viewer and dashboard pages (their API calls are checked). */
+const OPEN = [/^\/api\/health$/, /^\/api\/sessions\/[^/]+\/view$/, /^\/$/, /^\/docs(\/|$)/];
+const WHEP = /^\/api\/sessions\/([^/]+)\/whep(\/[^/]+)?$/;
+
+/**
+ * Every request to /api and /metrics needs an API token when tokens are configured; WHEP requests
+ * take an API token (control) or a viewer token for that session (its scope). Refusals are 401/403.
+ */
+export const authPlugin = fp<{ access: Access }>(async (app, { access }) => {
+  app.decorateRequest('principal', null as never);
+  app.decorateRequest('viewerScope', 'view');
+  app.addHook('onRequest', async (request) => {
+    request.principal = { kind: 'anonymous' };
+    if (request.method === 'OPTIONS') return;
     const path = request.url.split('?')[0] ?? '';
-    if (!path.startsWith('/api/') || OPEN_PATHS.has(path) || request.method === 'OPTIONS') return;
-    if (/^\/api\/sessions\/[^/]+\/view$/.test(path)) return; // the page itself holds no data; its WHEP call is checked
-    const given = Buffer.from((request.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return reply
-        .status(401)
-        .header('WWW-Authenticate', 'Bearer')
-        .send({ statusCode: 401, error: 'unauthorized', message: 'missing or wrong bearer token' });
+    if (OPEN.some((pattern) => pattern.test(path))) return;
+    const bearer = bearerOf(request.headers.authorization);
+    const whep = WHEP.exec(path);
+    if (whep?.[1]) {
+      request.viewerScope = access.viewer(bearer, whep[1]);
+      return;
     }
+    if (path.startsWith('/api/') || path === '/metrics') request.principal = access.operator(bearer);
   });
 });

@@ -7,6 +7,7 @@ export const errorsPlugin = fp(async (app) => {
     if (error instanceof CastpoolError) {
       if (error.options.retryAfterSeconds)
         reply.header('Retry-After', String(error.options.retryAfterSeconds));
+      if (error.status === 401) reply.header('WWW-Authenticate', 'Bearer');
       return reply
         .status(error.status)
         .send({ statusCode: error.status, error: error.code, message: error.message });

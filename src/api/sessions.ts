@@ -1,8 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { Access } from '../access/index.js';
 import type { SessionView } from '../commands.js';
 import type { CommandSurface } from '../nats/surface.js';
-import { CreateSessionBody, ErrorBody, NavigateBody, SessionDetail, SessionIdParams } from '../schemas.js';
+import {
+  CreateSessionBody,
+  ErrorBody,
+  NavigateBody,
+  SessionDetail,
+  SessionIdParams,
+  ViewerToken,
+  ViewerTokenBody,
+} from '../schemas.js';
 import { baseUrl, sessionLinks } from './links.js';
 
 const errors = {
@@ -17,7 +26,8 @@ const errors = {
 export const sessionRoutes: FastifyPluginAsyncTypebox<{
   surface: () => CommandSurface;
   publicUrl: string;
-}> = async (app, { surface, publicUrl }) => {
+  access: Access;
+}> = async (app, { surface, publicUrl, access }) => {
   const withLinks = (request: Parameters<typeof baseUrl>[0], view: SessionView) => ({
     ...view,
     links: sessionLinks(baseUrl(request, publicUrl), view.id),
@@ -33,6 +43,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
+      await access.admitCreate(request.principal, request.ip);
       const view = await surface().create(request.body);
       const body = withLinks(request, view);
       return reply.status(201).header('Location', body.links.self).send(body);
@@ -87,6 +98,24 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       async (request) => withLinks(request, await surface()[action](request.params.id)),
     );
   }
+
+  app.post(
+    '/api/sessions/:id/viewer-tokens',
+    {
+      schema: {
+        summary: 'Mint a viewer token (view or control) for this session, for its WHEP endpoint',
+        params: SessionIdParams,
+        body: ViewerTokenBody,
+        response: { 201: ViewerToken, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const view = await surface().get(request.params.id);
+      const minted = access.mintViewerToken(view.id, request.body.scope, request.body.ttlSeconds);
+      const links = sessionLinks(baseUrl(request, publicUrl), view.id);
+      return reply.status(201).send({ ...minted, viewUrl: `${links.view}#token=${minted.token}` });
+    },
+  );
 
   app.post(
     '/api/sessions/:id/navigate',

@@ -9,15 +9,6 @@ import { baseUrl } from './links.js';
 const SDP = 'application/sdp';
 const SDPFRAG = 'application/trickle-ice-sdpfrag';
 
-/** Browser players live on other origins: preflights are answered and WHEP headers exposed. */
-const CORS_HEADERS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'POST, PATCH, DELETE, OPTIONS',
-  'Access-Control-Allow-Headers': 'Authorization, Content-Type, If-Match',
-  'Access-Control-Expose-Headers': 'Location, Link, ETag, Accept-Patch',
-  'Access-Control-Max-Age': '600',
-};
-
 const sdpBody = (description: string) => Type.String({ description });
 
 /** WHEP (draft-ietf-wish-whep): POST an SDP offer, get an answer and a viewer resource to PATCH/DELETE. */
@@ -30,15 +21,6 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
       done(null, body),
     );
   }
-  app.addHook('onRequest', async (_request, reply) => {
-    reply.headers(CORS_HEADERS);
-  });
-
-  const preflight = async (_request: unknown, reply: { status: (n: number) => { send: () => unknown } }) =>
-    reply.status(204).send();
-  app.options('/api/sessions/:id/whep', { schema: { hide: true } }, preflight);
-  app.options('/api/sessions/:id/whep/:viewerId', { schema: { hide: true } }, preflight);
-
   app.post(
     '/api/sessions/:id/whep',
     {
@@ -60,7 +42,11 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
     async (request, reply) => {
       if (!request.headers['content-type']?.startsWith(SDP))
         throw new CastpoolError('unsupported_media_type', `WHEP offers must be sent as ${SDP}`);
-      const { viewerId, answer, etag } = await surface().attachViewer(request.params.id, request.body);
+      const { viewerId, answer, etag } = await surface().attachViewer(
+        request.params.id,
+        request.body,
+        request.viewerScope,
+      );
       const location = `${baseUrl(request, publicUrl)}/api/sessions/${request.params.id}/whep/${viewerId}`;
       return reply
         .status(201)

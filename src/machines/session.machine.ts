@@ -17,7 +17,9 @@ import type {
   PageHandle,
   SessionParams,
   ThrottlePolicy,
+  ViewerCommand,
   ViewerHandle,
+  Viewport,
 } from './types.js';
 
 /** OTP-style restart policy: at most `max` restarts in `windowMs`, with exponential backoff. */
@@ -52,6 +54,8 @@ export interface NavigationResult {
   requestId: string;
   url: string;
   error?: string;
+  /** The URL policy refused the navigation (or a redirect of it): why. */
+  refused?: string;
 }
 
 export interface SessionContext {
@@ -117,6 +121,7 @@ export type SessionEvent =
   | { type: 'viewer.join'; viewer: ViewerHandle }
   | { type: 'viewer.left'; viewerId: string }
   | { type: 'keyframe.request' }
+  | { type: 'viewport.changed'; viewport: Viewport }
   | { type: 'capture.stats'; stats: CaptureStats }
   | { type: 'capture.failed'; reason: string }
   | { type: 'budget.share'; fps: number | null }
@@ -172,7 +177,7 @@ export const sessionMachine = setup({
       notProvided('navigatePage'),
     ),
     capture: fromCallback<CaptureCommand, CaptureInput>(notProvided('capture')),
-    viewer: fromCallback<{ type: 'noop' }, { page: PageHandle; viewer: ViewerHandle }>(notProvided('viewer')),
+    viewer: fromCallback<ViewerCommand, { page: PageHandle; viewer: ViewerHandle }>(notProvided('viewer')),
   },
   guards: {
     hasViewers: ({ context }) => Object.keys(context.viewers).length > 0,
@@ -241,6 +246,16 @@ export const sessionMachine = setup({
         id: `viewer:${event.viewer.viewerId}`,
         input: { page: context.page, viewer: event.viewer },
       });
+    }),
+    /** Viewers outlive a restart; their input goes to the new page. */
+    tellViewersPage: enqueueActions(({ context, enqueue }) => {
+      if (!context.page) return;
+      for (const id of Object.keys(context.viewers))
+        enqueue.sendTo(`viewer:${id}`, { type: 'viewer.page', page: context.page });
+    }),
+    recordViewport: assign(({ context, event }) => {
+      if (event.type !== 'viewport.changed') return {};
+      return { params: { ...context.params, viewport: event.viewport } };
     }),
     removeViewer: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'viewer.left' || !context.viewers[event.viewerId]) return;
@@ -394,6 +409,7 @@ export const sessionMachine = setup({
               target: '#session.live',
               actions: [
                 assign({ page: ({ event }) => event.output, saved: undefined, hibernation: undefined }),
+                'tellViewersPage',
                 'startInitialNavigation',
               ],
             },
@@ -412,6 +428,7 @@ export const sessionMachine = setup({
         'viewer.left': { actions: 'removeViewer' },
         navigate: { actions: 'startNavigation' },
         'navigate.done': { actions: 'recordNavigation' },
+        'viewport.changed': { actions: 'recordViewport' },
         'host.crashed': [
           { guard: 'withinRestartBudget', target: 'restarting', actions: 'recordFailure' },
           { target: 'failed', actions: ['recordFailure', 'removeAllViewers'] },
@@ -459,6 +476,8 @@ export const sessionMachine = setup({
             }),
           },
           on: {
+            // The capture is sized to the viewport: a resize starts it again at the new size.
+            'viewport.changed': { target: 'watched', reenter: true, actions: 'recordViewport' },
             'keyframe.request': { actions: 'askKeyframe' },
             'budget.share': { actions: 'applyShare' },
             'capture.failed': [

@@ -29,6 +29,9 @@ export interface PageHandle {
   readonly sessionId: string;
 }
 
+/** What the session tells a viewer actor: the page a restart put in place of the old one. */
+export type ViewerCommand = { type: 'viewer.page'; page: PageHandle };
+
 /** A negotiated WHEP viewer, created outside the machine before it joins. */
 export interface ViewerHandle {
   readonly viewerId: string;

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyBaseLogger } from 'fastify';
+import type { ViewerScope } from '../access/index.js';
 import type { Commands, SessionView, ViewerAnswer } from '../commands.js';
 import type { Config } from '../config.js';
 import { CastpoolError, notFound } from '../errors.js';
@@ -60,6 +61,8 @@ export class Fleet {
     private readonly config: Config,
     private readonly log: FastifyBaseLogger,
     private readonly baseUrl: () => string,
+    /** Sent with commands to other nodes when API tokens are configured. */
+    private readonly token?: string,
   ) {
     this.node = config.nodeId;
     this.unsubscribe = events.subscribe((event) => this.onEvent(event));
@@ -89,7 +92,7 @@ export class Fleet {
     const timeout = slow
       ? Math.max(this.timeout, this.config.launchTimeoutMs + this.config.navigationTimeoutMs)
       : this.timeout;
-    return call<T>(this.nc, this.nodeSubject(owner, op), payload, timeout, raw);
+    return call<T>(this.nc, this.nodeSubject(owner, op), payload, timeout, raw, this.token);
   }
 
   /** The owner of a session that is not here, from the registry; 404 when nobody has it. */
@@ -145,7 +148,7 @@ export class Fleet {
   }
 
   async create(body: CreateSessionBody): Promise<SessionView> {
-    this.local.paramsFor(body); // bad input is refused here, before any placement
+    await this.local.paramsFor(body); // bad input is refused here, before any placement
     const order = await this.placementOrder();
     for (const node of order) {
       try {
@@ -225,8 +228,12 @@ export class Fleet {
     return this.route(id, () => this.local.resume(id), 'resume', { id });
   }
 
-  attachViewer(id: string, offer: string): Promise<ViewerAnswer> {
-    return this.route(id, () => this.local.attachViewer(id, offer), 'whep.offer', { id, offer });
+  attachViewer(id: string, offer: string, scope: ViewerScope): Promise<ViewerAnswer> {
+    return this.route(id, () => this.local.attachViewer(id, offer, scope), 'whep.offer', {
+      id,
+      offer,
+      scope,
+    });
   }
 
   patchViewer(id: string, viewerId: string, fragment: string, ifMatch: string | undefined): Promise<string> {

@@ -106,6 +106,7 @@ export class NatsFace {
       this.config,
       this.castpool.log,
       this.baseUrl,
+      this.castpool.access.tokens.internalToken,
     );
     this.service = await startService(link.nc, {
       prefix,
@@ -113,6 +114,7 @@ export class NatsFace {
       fleet: this.fleet,
       local: this.commands,
       baseUrl: this.baseUrl,
+      access: this.castpool.access,
     });
     this.castpool.events.pool('node.up', { url: this.baseUrl() });
     await this.renew();

@@ -1,6 +1,6 @@
-import type { Msg, NatsConnection } from '@nats-io/nats-core';
+import { headers, type Msg, type NatsConnection, type RequestOptions } from '@nats-io/nats-core';
 import type { ServiceMsg } from '@nats-io/services';
-import { CastpoolError, codeForStatus } from '../errors.js';
+import { CastpoolError, codeForStatus, type ErrorCode, errorStatus } from '../errors.js';
 
 /** What a failed command answers over NATS: the REST error body, plus when to retry. */
 export interface ErrorReply {
@@ -54,10 +54,16 @@ export async function call<T>(
   payload: unknown,
   timeoutMs: number,
   raw = false,
+  token?: string,
 ): Promise<T> {
   let msg: Msg;
   try {
-    msg = await nc.request(subject, JSON.stringify(payload ?? {}), { timeout: timeoutMs });
+    const options: RequestOptions = { timeout: timeoutMs };
+    if (token) {
+      options.headers = headers();
+      options.headers.set('Authorization', `Bearer ${token}`);
+    }
+    msg = await nc.request(subject, JSON.stringify(payload ?? {}), options);
   } catch (error) {
     const text = String((error as Error).message ?? error);
     if (/timeout/i.test(text) || (error as { name?: string }).name === 'TimeoutError')
@@ -80,8 +86,9 @@ export async function call<T>(
     } catch {
       // no body: the header says enough
     }
+    const known = reply.error && Object.hasOwn(errorStatus, reply.error);
     throw new CastpoolError(
-      codeForStatus(status),
+      known ? (reply.error as ErrorCode) : codeForStatus(status),
       reply.message ?? msg.headers?.get('Nats-Service-Error') ?? '',
       {
         retryable: status === 429 || status >= 503,

@@ -1,11 +1,19 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { type Service, Svcm } from '@nats-io/services';
+import { type Service, type ServiceMsg, Svcm } from '@nats-io/services';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { type Access, bearerOf, type Principal, type ViewerScope } from '../access/index.js';
 import { sessionLinks } from '../api/links.js';
 import type { Commands, SessionView } from '../commands.js';
 import { CastpoolError } from '../errors.js';
-import { CreateSessionBody, EmptyRequest, NavigateRequest, SessionIdRequest } from '../schemas.js';
+import {
+  CreateSessionBody,
+  EmptyRequest,
+  NavigateRequest,
+  SessionIdRequest,
+  type ViewerTokenBody,
+  ViewerTokenRequest,
+} from '../schemas.js';
 import type { Fleet } from './fleet.js';
 import { answer, parsePayload } from './rpc.js';
 
@@ -30,9 +38,18 @@ type Id = { id: string };
  */
 export async function startService(
   nc: NatsConnection,
-  options: { prefix: string; node: string; fleet: Fleet; local: Commands; baseUrl: () => string },
+  options: {
+    prefix: string;
+    node: string;
+    fleet: Fleet;
+    local: Commands;
+    baseUrl: () => string;
+    access: Access;
+  },
 ): Promise<Service> {
-  const { prefix, node, fleet, local } = options;
+  const { prefix, node, fleet, local, access } = options;
+  // The same API tokens as REST, in an `Authorization: Bearer` header of the request.
+  const caller = (msg: ServiceMsg) => access.operator(bearerOf(msg.headers?.get('Authorization')));
   const service = await new Svcm(nc).add({
     name: prefix,
     version,
@@ -42,14 +59,23 @@ export async function startService(
   const withLinks = (view: SessionView) => ({ ...view, links: sessionLinks(options.baseUrl(), view.id) });
 
   const sessions = service.addGroup(`${prefix}.sessions`);
-  const endpoint = (name: string, schema: TSchema, work: (payload: never) => Promise<unknown>) =>
+  const endpoint = (
+    name: string,
+    schema: TSchema,
+    work: (payload: never, principal: Principal) => Promise<unknown>,
+  ) =>
     sessions.addEndpoint(name, {
       metadata: { description: `castpool ${name} (same JSON as REST)` },
-      handler: (_error, msg) => void answer(msg, () => work(validated<never>(schema, parsePayload(msg)))),
+      handler: (_error, msg) =>
+        void answer(msg, async () => {
+          const principal = caller(msg);
+          return work(validated<never>(schema, parsePayload(msg)), principal);
+        }),
     });
-  endpoint('create', CreateSessionBody, async (body: CreateSessionBody) =>
-    withLinks(await fleet.create(body)),
-  );
+  endpoint('create', CreateSessionBody, async (body: CreateSessionBody, principal) => {
+    await access.admitCreate(principal, 'nats');
+    return withLinks(await fleet.create(body));
+  });
   endpoint('list', EmptyRequest, async () => ({ sessions: (await fleet.list()).map(withLinks) }));
   endpoint('get', SessionIdRequest, async ({ id }: Id) => withLinks(await fleet.get(id)));
   endpoint('delete', SessionIdRequest, async ({ id }: Id) => {
@@ -61,13 +87,22 @@ export async function startService(
   );
   endpoint('hibernate', SessionIdRequest, async ({ id }: Id) => withLinks(await fleet.hibernate(id)));
   endpoint('resume', SessionIdRequest, async ({ id }: Id) => withLinks(await fleet.resume(id)));
+  endpoint('viewer-token', ViewerTokenRequest, async ({ id, scope, ttlSeconds }: Id & ViewerTokenBody) => {
+    const view = await fleet.get(id);
+    const minted = access.mintViewerToken(view.id, scope, ttlSeconds);
+    return { ...minted, viewUrl: `${sessionLinks(options.baseUrl(), view.id).view}#token=${minted.token}` };
+  });
 
   // This node's own sessions: what other nodes forward here. Payloads come from castpool nodes.
   const own = service.addGroup(`${prefix}.nodes.${node}`, `node-${node}`);
   const nodeEndpoint = (name: string, work: (payload: never) => unknown) =>
     own.addEndpoint(`node-${name.replace('.', '-')}`, {
       subject: name,
-      handler: (_error, msg) => void answer(msg, async () => work(parsePayload(msg) as never)),
+      handler: (_error, msg) =>
+        void answer(msg, async () => {
+          caller(msg);
+          return work(parsePayload(msg) as never);
+        }),
     });
   nodeEndpoint('create', (body: CreateSessionBody) => fleet.createHere(validated(CreateSessionBody, body)));
   nodeEndpoint('list', () => local.list());
@@ -76,7 +111,9 @@ export async function startService(
   nodeEndpoint('navigate', ({ id, url }: Id & { url: string }) => local.navigate(id, url));
   nodeEndpoint('hibernate', ({ id }: Id) => fleet.hibernateHere(id));
   nodeEndpoint('resume', ({ id }: Id) => local.resume(id));
-  nodeEndpoint('whep.offer', ({ id, offer }: Id & { offer: string }) => local.attachViewer(id, offer));
+  nodeEndpoint('whep.offer', ({ id, offer, scope }: Id & { offer: string; scope?: ViewerScope }) =>
+    local.attachViewer(id, offer, scope === 'control' ? 'control' : 'view'),
+  );
   nodeEndpoint(
     'whep.patch',
     ({ id, viewerId, fragment, ifMatch }: Id & { viewerId: string; fragment: string; ifMatch?: string }) =>

@@ -26,7 +26,7 @@ export function localSurface(local: Commands): CommandSurface {
     navigate: (id, url) => local.navigate(id, url),
     hibernate: (id) => local.hibernate(id),
     resume: (id) => local.resume(id),
-    attachViewer: (id, offer) => local.attachViewer(id, offer),
+    attachViewer: (id, offer, scope) => local.attachViewer(id, offer, scope),
     patchViewer: async (id, viewerId, fragment, ifMatch) =>
       local.patchViewer(id, viewerId, fragment, ifMatch),
     detachViewer: async (id, viewerId) => local.detachViewer(id, viewerId),

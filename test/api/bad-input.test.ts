@@ -39,7 +39,10 @@ describe('bad input gets a 4xx JSON error naming the problem', () => {
   ])('create %j → 400', async (body, message) => {
     const response = await post('/api/sessions', body);
     expect(response.status).toBe(400);
-    expect(response.json).toMatchObject({ statusCode: 400, error: 'bad_request' });
+    expect(response.json).toMatchObject({
+      statusCode: 400,
+      error: /scheme/.test(String(message)) ? 'url_refused' : 'bad_request',
+    });
     expect(response.json.message).toMatch(message);
   });
 

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { headers, type RequestOptions } from '@nats-io/nats-core';
 import type { Page } from 'puppeteer-core';
 import type { SessionPage } from '../../src/actors/page.js';
 import { buildApp } from '../../src/app.js';
@@ -34,10 +35,15 @@ export async function startCastpool(overrides: Overrides = {}) {
     return { status: response.status, headers: response.headers, json, text };
   };
   /** A command over NATS, as a client would send it: `{status, json}` like `api` (status 200 = ok). */
-  const natsCall = async (op: string, payload: unknown = {}) => {
+  const natsCall = async (op: string, payload: unknown = {}, token?: string) => {
     const nc = built.nats.connection();
     if (!nc) throw new Error('castpool has no NATS connection');
-    const msg = await nc.request(`castpool.sessions.${op}`, JSON.stringify(payload), { timeout: 30_000 });
+    const options: RequestOptions = { timeout: 30_000 };
+    if (token) {
+      options.headers = headers();
+      options.headers.set('Authorization', `Bearer ${token}`);
+    }
+    const msg = await nc.request(`castpool.sessions.${op}`, JSON.stringify(payload), options);
     const status = Number(msg.headers?.get('Nats-Service-Error-Code') || 200);
     // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by the assertions
     const json: any = msg.data.length > 0 ? msg.json() : undefined;

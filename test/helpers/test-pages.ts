@@ -43,7 +43,18 @@ const stateful = `<!doctype html><html><head><title>stateful</title></head><body
 const relocates = `<!doctype html><html><head><title>relocates</title></head><body>
 <script>setTimeout(() => { location.href = '/animated'; }, 300);</script></body></html>`;
 
-/** A local server for the pages sessions open: /animated, /static, /other, /rare, and the
+/** Green with a button (turns the page red) and a text input: what a remote viewer drives. */
+const control = `<!doctype html><html><head><title>control</title></head>
+<body style="margin:0;height:100vh;background:#00ff00">
+<button id="button" style="position:absolute;left:0;top:0;width:50%;height:50%;font-size:40px">press</button>
+<input id="input" style="position:absolute;left:55%;top:55%;width:40%;height:20%;font-size:40px">
+<script>
+  window.clicks = 0;
+  document.getElementById('button').onclick = () => { window.clicks++; document.body.style.background = '#ff0000'; };
+</script></body></html>`;
+
+/** A local server for the pages sessions open: /animated, /static, /other, /rare, /control,
+ * /redirect-to?url=, and the
  * chain /follow-link → (click) /redirect → (302) /relocate → (location.href) /animated. */
 export async function startTestPages(): Promise<{
   url: (path: string) => string;
@@ -58,7 +69,15 @@ export async function startTestPages(): Promise<{
       '/follow-link': followsLink,
       '/relocate': relocates,
       '/stateful': stateful,
+      '/control': control,
     };
+    if (path === '/redirect-to') {
+      // An open redirect, as real sites have: to wherever ?url= says.
+      const target = new URL(request.url ?? '/', 'http://x').searchParams.get('url') ?? '/';
+      response.writeHead(302, { location: target });
+      response.end();
+      return;
+    }
     if (path === '/redirect') {
       response.writeHead(302, { location: '/relocate' });
       response.end();

@@ -6,6 +6,7 @@ import type {
   PageHandle,
   SessionParams,
   ThrottlePolicy,
+  ViewerCommand,
   ViewerHandle,
 } from '../../src/machines/types.js';
 
@@ -47,7 +48,7 @@ export function fakeCapture() {
   return { logic, log, report: (event: { type: string } & Record<string, unknown>) => sendBack?.(event) };
 }
 
-export const fakeViewer = fromCallback<{ type: 'noop' }, { page: PageHandle; viewer: ViewerHandle }>(
+export const fakeViewer = fromCallback<ViewerCommand, { page: PageHandle; viewer: ViewerHandle }>(
   () => () => {},
 );
 export const fakePage = fromPromise<

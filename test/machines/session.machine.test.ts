@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise } from 'xstate';
 import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
-import type { BrowserHandle, PageHandle, SessionParams, ViewerHandle } from '../../src/machines/types.js';
+import type {
+  BrowserHandle,
+  PageHandle,
+  SessionParams,
+  ViewerCommand,
+  ViewerHandle,
+} from '../../src/machines/types.js';
 import { fakeCapture, fakePage, fakeViewer, host, noop, params, policy, stats, viewer } from './fakes.js';
 
 function start(overrides: Partial<Parameters<typeof sessionMachine.provide>[0]['actors']> = {}) {
@@ -158,7 +164,7 @@ describe('session machine', () => {
 
   it('survives a viewer actor that throws, dropping only that viewer', async () => {
     const { actor, state } = start({
-      viewer: fromCallback<{ type: 'noop' }, { page: PageHandle; viewer: ViewerHandle }>(({ input }) => {
+      viewer: fromCallback<ViewerCommand, { page: PageHandle; viewer: ViewerHandle }>(({ input }) => {
         if (input.viewer.viewerId === 'bad') throw new Error('peer exploded');
         return () => {};
       }),

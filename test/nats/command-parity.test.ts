@@ -71,7 +71,10 @@ describe.each(['rest', 'nats'] as const)('every command over %s', (face) => {
     ] as const) {
       const reply = await call('create', body);
       expect(reply.status, JSON.stringify(body)).toBe(400);
-      expect(reply.json).toMatchObject({ statusCode: 400, error: 'bad_request' });
+      expect(reply.json).toMatchObject({
+        statusCode: 400,
+        error: /scheme/.test(String(message)) ? 'url_refused' : 'bad_request',
+      });
       expect(reply.json.message).toMatch(message);
     }
   });
