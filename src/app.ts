@@ -67,14 +67,20 @@ export async function buildApp(config: Config): Promise<App> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  if (config.cors.origins.length > 0)
-    await app.register(cors, {
-      origin: config.cors.origins.includes('*') ? '*' : config.cors.origins,
-      methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
-      allowedHeaders: ['Authorization', 'Content-Type', 'If-Match'],
-      exposedHeaders: ['Location', 'Link', 'ETag', 'Accept-Patch', 'Retry-After'],
-      maxAge: 600,
-    });
+  await app.register(cors, {
+    // WHEP players live on other origins; the rest of the API only where configured.
+    delegator: (request, callback) => {
+      const whep = /^\/api\/sessions\/[^/]+\/whep(\/|$|\?)/.test(request.url ?? '');
+      const origins = whep ? config.cors.whepOrigins : config.cors.origins;
+      callback(null, {
+        origin: origins.includes('*') ? '*' : origins.length > 0 ? origins : false,
+        methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+        allowedHeaders: ['Authorization', 'Content-Type', 'If-Match'],
+        exposedHeaders: ['Location', 'Link', 'ETag', 'Accept-Patch', 'Retry-After'],
+        maxAge: 600,
+      });
+    },
+  });
   await app.register(authPlugin, { access: castpool.access });
   await app.register(sessionRoutes, { surface, publicUrl: config.publicUrl, access: castpool.access });
   await app.register(whepRoutes, { surface, publicUrl: config.publicUrl });

@@ -44,6 +44,10 @@ export const ConfigSchema = Type.Object({
     origins: Type.Array(Type.String({ minLength: 1 }), {
       description: 'Origins allowed to call the API from a browser (["*"] = any); empty = no CORS headers.',
     }),
+    whepOrigins: Type.Array(Type.String({ minLength: 1 }), {
+      description:
+        'Origins allowed to use the WHEP endpoints (players are embedded elsewhere; tokens guard them); default any.',
+    }),
   }),
   urlPolicy: Type.Object({
     allowHosts: Type.Array(Type.String({ minLength: 1 }), {

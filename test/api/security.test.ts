@@ -26,7 +26,7 @@ beforeAll(async () => {
     },
     rateLimit: { createsPerMinute: 2 },
     urlPolicy: { allowHosts: [], denyHosts: ['localhost'], blockPrivateAddresses: false },
-    cors: { origins: ['http://allowed.example'] },
+    cors: { origins: ['http://allowed.example'], whepOrigins: ['*'] },
   });
   const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/static') }, as(OPS));
   expect(created.status).toBe(201);
@@ -40,8 +40,18 @@ afterAll(async () => {
 
 describe('API tokens', () => {
   it('401 without a token or with a wrong one, on the API, the events and the metrics', async () => {
-    for (const path of ['/api/sessions', `/api/sessions/${sessionId}`, '/api/info', '/metrics', '/api/events']) {
-      for (const headers of [{}, as('wrong-token-0123456789abcdef'), { authorization: 'Basic b3BzOm9wcw==' }]) {
+    for (const path of [
+      '/api/sessions',
+      `/api/sessions/${sessionId}`,
+      '/api/info',
+      '/metrics',
+      '/api/events',
+    ]) {
+      for (const headers of [
+        {},
+        as('wrong-token-0123456789abcdef'),
+        { authorization: 'Basic b3BzOm9wcw==' },
+      ]) {
         const response = await castpool.api('GET', path, undefined, headers);
         expect(response.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
         expect(response.headers.get('www-authenticate')).toBe('Bearer');
@@ -98,7 +108,7 @@ describe('viewer tokens', () => {
     expect(overNats.json.scope).toBe('view');
   });
 
-  it('open only their own session\'s WHEP endpoint, never the API', async () => {
+  it("open only their own session's WHEP endpoint, never the API", async () => {
     const { tokens } = castpool.castpool.access;
     const view = tokens.mintViewerToken(sessionId, 'view', Date.now() + 60_000);
     const whep = (token: string) =>
