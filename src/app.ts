@@ -55,7 +55,7 @@ export async function buildApp(config: Config): Promise<App> {
   await nats.start(config.nats.url ? 5000 : 15_000);
   const surface = () => nats.surface();
 
-  await app.register(errorsPlugin);
+  await app.register(errorsPlugin, { metrics: castpool.metrics });
   await app.register(swagger, {
     openapi: {
       info: {

@@ -21,11 +21,13 @@ import { EventHub } from './events.js';
 import { browserHostMachine } from './machines/browser-host.machine.js';
 import { type PoolActorRef, poolMachine } from './machines/pool.machine.js';
 import { sessionMachine } from './machines/session.machine.js';
+import { countTransitions, Metrics } from './metrics.js';
 
 export interface Castpool {
   config: Config;
   /** Tokens, URL policy and rate limits. */
   access: Access;
+  metrics: Metrics;
   pool: PoolActorRef;
   processes: ProcessTracker;
   log: FastifyBaseLogger;
@@ -47,7 +49,9 @@ export function createCastpool(
   const processes = new ProcessTracker();
   const events = new EventHub(config.nodeId);
   const access = new Access(config);
-  const deps: ActorDeps = { config, processes, log, urls: access.urls };
+  const metrics = new Metrics();
+  countTransitions(metrics, events);
+  const deps: ActorDeps = { config, processes, log, urls: access.urls, metrics };
   const session = sessionMachine.provide({
     actors: {
       openPage: openPageActor(deps),
@@ -104,5 +108,5 @@ export function createCastpool(
     })();
     return shuttingDown;
   };
-  return { config, access, pool, processes, log, events, shutdown };
+  return { config, access, metrics, pool, processes, log, events, shutdown };
 }

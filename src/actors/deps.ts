@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { UrlPolicy } from '../access/url-policy.js';
 import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
 import type { ProcessTracker } from './processes.js';
 
 /** What effect actors need from the service; supplied once, in src/system.ts. */
@@ -10,4 +11,5 @@ export interface ActorDeps {
   log: FastifyBaseLogger;
   /** Where pages may go: their document requests (redirects included) are checked against it. */
   urls: UrlPolicy;
+  metrics: Metrics;
 }

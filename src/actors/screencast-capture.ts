@@ -3,6 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { Protocol } from 'puppeteer-core';
 import type { CaptureCommand, CaptureInput } from '../machines/types.js';
 import { LatestFrameSlot } from '../media/latest-frame-slot.js';
+import { FrameTimer } from '../metrics.js';
 import type { CaptureReport } from './capture.js';
 import type { ActorDeps } from './deps.js';
 import { FfmpegEncoder } from './ffmpeg-encoder.js';
@@ -47,6 +48,10 @@ export class ScreencastPipeline {
   private framesOutAtStart = 0;
   private encoderStartedAt = -Infinity;
   private readonly onFrame = (frame: Protocol.Page.ScreencastFrameEvent) => this.receive(frame);
+  private readonly timer: FrameTimer;
+  private readonly onFrameSent = () => this.timer.sent();
+  /** Capture time (epoch ms) of the frame in the slot. */
+  private slotCapturedAt = 0;
 
   constructor(
     private readonly page: SessionPage,
@@ -55,11 +60,14 @@ export class ScreencastPipeline {
     private readonly sendBack: SendBack,
   ) {
     this.intervalMs = 1000 / input.fps;
+    const { captureToSendMs, encodeMs } = deps.metrics;
+    this.timer = new FrameTimer(captureToSendMs, encodeMs, 'screencast');
   }
 
   async start(): Promise<void> {
     const { fanout, cdp, viewport } = this.page;
     fanout.setCodec(this.input.codec);
+    fanout.onFrameSent = this.onFrameSent;
     this.framesOutAtWindow = fanout.framesOut;
     this.framesOutAtStart = fanout.framesOut;
     const socket = createSocket('udp4');
@@ -107,6 +115,7 @@ export class ScreencastPipeline {
       this.page.encoders--;
     });
     this.framesOutAtStart = this.page.fanout.framesOut;
+    this.timer.reset();
     started.exited.then(({ code, signal, stderr }) => {
       if (!this.stopped && this.encoder === started)
         this.sendBack({ type: 'capture.failed', reason: `encoder exited (${code ?? signal}): ${stderr}` });
@@ -145,6 +154,7 @@ export class ScreencastPipeline {
     this.page.cdp.send('Page.screencastFrameAck', { sessionId: frame.sessionId }).catch(() => {});
     if (this.stopped) return;
     this.captured++;
+    this.slotCapturedAt = frame.metadata.timestamp ? frame.metadata.timestamp * 1000 : Date.now();
     this.slot.put(Buffer.from(frame.data, 'base64'));
     this.pump();
   }
@@ -176,10 +186,14 @@ export class ScreencastPipeline {
     this.lastWriteAt = now;
     this.nextDueAt = Math.max(due, now - this.intervalMs * PACE_TOLERANCE) + this.intervalMs;
     // ffmpeg's stream probe swallows the first frame: send it twice so the first picture is not lost.
-    if (!this.lastFrame) encoder.write(jpeg);
+    if (!this.lastFrame) {
+      encoder.write(jpeg);
+      this.timer.written(this.slotCapturedAt);
+    }
     this.lastFrame = jpeg;
     this.page.latestFrame = jpeg;
     encoder.write(jpeg);
+    this.timer.written(this.slotCapturedAt);
   }
 
   /** A page that stopped changing sends nothing: repeat its last frame so keyframes keep coming. */
@@ -190,6 +204,7 @@ export class ScreencastPipeline {
     if (now - this.lastWriteAt < this.deps.config.encoder.idleRepeatMs) return;
     this.lastWriteAt = now;
     encoder.write(this.lastFrame);
+    this.timer.written(Date.now());
   }
 
   private async screenshotIfSilent(): Promise<void> {
@@ -200,6 +215,7 @@ export class ScreencastPipeline {
         quality: this.input.params.quality,
       });
       if (this.stopped || this.captured > 0) return;
+      this.slotCapturedAt = Date.now();
       this.slot.put(Buffer.from(data, 'base64'));
       this.pump();
     } catch {
@@ -231,6 +247,8 @@ export class ScreencastPipeline {
   async stop(): Promise<void> {
     this.stopped = true;
     this.page.latestFrame = undefined;
+    // A capture that replaced this one owns the hook now.
+    if (this.page.fanout.onFrameSent === this.onFrameSent) this.page.fanout.onFrameSent = undefined;
     for (const timer of [this.paceTimer, this.firstFrameTimer]) clearTimeout(timer);
     for (const timer of [this.repeatTimer, this.statsTimer]) clearInterval(timer);
     const { cdp } = this.page;

@@ -58,6 +58,9 @@ globalThis.castpoolCapture = (() => {
         if (report.type === 'outbound-rtp' && report.kind === 'video')
           return {
             framesEncoded: report.framesEncoded || 0,
+            totalEncodeTime: report.totalEncodeTime || 0,
+            packetsSent: report.packetsSent || 0,
+            totalPacketSendDelay: report.totalPacketSendDelay || 0,
             limitation: report.qualityLimitationReason || 'none',
             fps: report.framesPerSecond || 0,
           };

@@ -12,6 +12,14 @@ const WORLD_NAME = 'castpool-capture';
 const STATS_WINDOW_MS = 1000;
 const KEYFRAME_REQUEST_GAP_MS = 300;
 
+interface SenderStats {
+  framesEncoded: number;
+  limitation: string;
+  totalEncodeTime: number;
+  packetsSent: number;
+  totalPacketSendDelay: number;
+}
+
 /**
  * Tab strategy: Chromium captures its own tab (getDisplayMedia from an isolated world, so the page's
  * scripts see nothing), encodes VP8 and sends RTP to an upstream werift peer here; the packets go to
@@ -28,6 +36,7 @@ export class TabCapturePipeline {
   private fps: number;
   private stopped = false;
   private statsTimer: NodeJS.Timeout | undefined;
+  private lastSender: SenderStats | undefined;
   private framesOutAtWindow = 0;
   private received = 0;
   private lastKeyframeRequest = 0;
@@ -206,7 +215,9 @@ export class TabCapturePipeline {
     this.received = 0;
     let limitation = 'none';
     try {
-      ({ limitation } = (await this.evaluate('castpoolCapture.stats()')) as { limitation: string });
+      const sender = (await this.evaluate('castpoolCapture.stats()')) as SenderStats;
+      limitation = sender.limitation;
+      this.observeTiming(sender);
     } catch {
       // navigating: no sender for a moment
     }
@@ -224,6 +235,21 @@ export class TabCapturePipeline {
         droppedTotal: 0,
       },
     });
+  }
+
+  /** Chromium's own encoder timing, per frame over the last window (it encodes in the page). */
+  private observeTiming(now: SenderStats): void {
+    const last = this.lastSender;
+    this.lastSender = now;
+    if (!last || now.framesEncoded <= last.framesEncoded) return;
+    const encodeMs =
+      ((now.totalEncodeTime - last.totalEncodeTime) * 1000) / (now.framesEncoded - last.framesEncoded);
+    const packets = now.packetsSent - last.packetsSent;
+    const sendMs =
+      packets > 0 ? ((now.totalPacketSendDelay - last.totalPacketSendDelay) * 1000) / packets : 0;
+    const { encodeMs: encode, captureToSendMs } = this.deps.metrics;
+    encode.observe({ capture: 'tab' }, encodeMs);
+    captureToSendMs.observe({ capture: 'tab' }, encodeMs + sendMs);
   }
 
   async stop(): Promise<void> {

@@ -147,10 +147,13 @@ export function viewerActor(deps: ActorDeps) {
           });
           if (channel.readyState === 'open')
             channel.send(JSON.stringify({ t: 'refused', reason: 'view-only token' }));
+          channel.onMessage.subscribe(() => deps.metrics.controlInputs.inc({ outcome: 'refused' }));
           return;
         }
+        const { controlInputs } = deps.metrics;
         channel.onMessage.subscribe((data) => {
           const message = parseControlMessage(data);
+          controlInputs.inc({ outcome: message ? 'applied' : 'malformed' });
           if (message) input$.apply(message);
         });
       });

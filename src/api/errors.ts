@@ -1,10 +1,12 @@
 import fp from 'fastify-plugin';
 import { CastpoolError } from '../errors.js';
+import { countRefusal, type Metrics } from '../metrics.js';
 
 /** Every error leaves as `{ statusCode, error, message }`; bad input is a 4xx, never a 500. */
-export const errorsPlugin = fp(async (app) => {
+export const errorsPlugin = fp<{ metrics: Metrics }>(async (app, { metrics }) => {
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof CastpoolError) {
+      countRefusal(metrics, error.code);
       if (error.options.retryAfterSeconds)
         reply.header('Retry-After', String(error.options.retryAfterSeconds));
       if (error.status === 401) reply.header('WWW-Authenticate', 'Bearer');

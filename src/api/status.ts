@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge } from 'prom-client';
 import { groupPssMb } from '../actors/memory.js';
 import type { Commands } from '../commands.js';
 import { budgetTotalFps } from '../machines/capture-budget.js';
@@ -114,8 +114,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
     };
   });
 
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'castpool_process_' });
+  const { registry } = castpool.metrics;
   new Gauge({
     name: 'castpool_sessions',
     help: 'Sessions by state',
@@ -158,6 +157,40 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
     registers: [registry],
     collect() {
       this.set(Object.keys(castpool.pool.getSnapshot().context.hosts).length);
+    },
+  });
+
+  // PSS of each browser's process tree, and that split over its sessions (they share the browser).
+  const browserPss = () => {
+    const { hosts } = castpool.pool.getSnapshot().context;
+    const chromium = castpool.processes.list().filter((p) => p.kind === 'chromium');
+    return Object.entries(hosts).map(([hostId, host]) => ({
+      hostId,
+      sessionIds: host.sessionIds,
+      bytes: groupPssMb(chromium.filter((p) => p.owner === hostId).map((p) => p.pid)) * 1024 * 1024,
+    }));
+  };
+  let lastPss: ReturnType<typeof browserPss> = [];
+  new Gauge({
+    name: 'castpool_browser_pss_bytes',
+    help: 'PSS of one Chromium process tree',
+    labelNames: ['browser'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      lastPss = browserPss();
+      for (const host of lastPss) this.set({ browser: host.hostId }, host.bytes);
+    },
+  });
+  new Gauge({
+    name: 'castpool_session_memory_bytes',
+    help: "A session's share of its browser tree's PSS (browser PSS / its sessions)",
+    labelNames: ['session'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const host of lastPss.length > 0 ? lastPss : browserPss())
+        for (const id of host.sessionIds) this.set({ session: id }, host.bytes / host.sessionIds.length);
     },
   });
 

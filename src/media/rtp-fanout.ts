@@ -19,6 +19,8 @@ export class RtpFanout {
   private codec: Codec = 'H264';
   /** Complete frames forwarded (RTP marker bit), for delivered-FPS. */
   framesOut = 0;
+  /** Called after each complete frame went out (frame timing); undefined when nobody measures. */
+  onFrameSent: (() => void) | undefined;
   packetsOut = 0;
   bytesOut = 0;
   private waiting = 0;
@@ -100,5 +102,6 @@ export class RtpFanout {
       }
       viewer.sink(packet);
     }
+    if (this.onFrameSent && packet.length > 1 && packet[1]! & 0x80) this.onFrameSent();
   }
 }

@@ -115,6 +115,7 @@ export class NatsFace {
       local: this.commands,
       baseUrl: this.baseUrl,
       access: this.castpool.access,
+      metrics: this.castpool.metrics,
     });
     this.castpool.events.pool('node.up', { url: this.baseUrl() });
     await this.renew();

@@ -24,12 +24,17 @@ export function errorReply(error: unknown): ErrorReply {
 }
 
 /** Answers a service request with the result as JSON, or a service error (code = HTTP status). */
-export async function answer(msg: ServiceMsg, work: () => Promise<unknown>): Promise<void> {
+export async function answer(
+  msg: ServiceMsg,
+  work: () => Promise<unknown>,
+  onError?: (reply: ErrorReply) => void,
+): Promise<void> {
   try {
     const result = await work();
     msg.respond(result instanceof Uint8Array ? result : JSON.stringify(result ?? null));
   } catch (error) {
     const reply = errorReply(error);
+    onError?.(reply);
     msg.respondError(reply.statusCode, reply.message, JSON.stringify(reply));
   }
 }

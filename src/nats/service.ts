@@ -6,6 +6,7 @@ import { type Access, bearerOf, type Principal, type ViewerScope } from '../acce
 import { sessionLinks } from '../api/links.js';
 import type { Commands, SessionView } from '../commands.js';
 import { CastpoolError } from '../errors.js';
+import { countRefusal, type Metrics } from '../metrics.js';
 import {
   CreateSessionBody,
   EmptyRequest,
@@ -15,7 +16,7 @@ import {
   ViewerTokenRequest,
 } from '../schemas.js';
 import type { Fleet } from './fleet.js';
-import { answer, parsePayload } from './rpc.js';
+import { answer, type ErrorReply, parsePayload } from './rpc.js';
 
 const version = process.env.npm_package_version ?? '0.1.0';
 
@@ -45,10 +46,12 @@ export async function startService(
     local: Commands;
     baseUrl: () => string;
     access: Access;
+    metrics: Metrics;
   },
 ): Promise<Service> {
   const { prefix, node, fleet, local, access } = options;
   // The same API tokens as REST, in an `Authorization: Bearer` header of the request.
+  const counted = (reply: ErrorReply) => countRefusal(options.metrics, reply.error);
   const caller = (msg: ServiceMsg) => access.operator(bearerOf(msg.headers?.get('Authorization')));
   const service = await new Svcm(nc).add({
     name: prefix,
@@ -67,10 +70,14 @@ export async function startService(
     sessions.addEndpoint(name, {
       metadata: { description: `castpool ${name} (same JSON as REST)` },
       handler: (_error, msg) =>
-        void answer(msg, async () => {
-          const principal = caller(msg);
-          return work(validated<never>(schema, parsePayload(msg)), principal);
-        }),
+        void answer(
+          msg,
+          async () => {
+            const principal = caller(msg);
+            return work(validated<never>(schema, parsePayload(msg)), principal);
+          },
+          counted,
+        ),
     });
   endpoint('create', CreateSessionBody, async (body: CreateSessionBody, principal) => {
     await access.admitCreate(principal, 'nats');

@@ -101,6 +101,25 @@ describe.each(['screencast', 'tab'] as const)(
       const thumbnail = await fetch(`${castpool.base}/api/sessions/${session.id}/thumbnail?width=640`);
       expect(thumbnail.status).toBe(200);
       expect((await thumbnail.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+      // The frame timing and memory metrics are filled for this strategy.
+      const metrics = await (await fetch(`${castpool.base}/metrics`)).text();
+      const count = (name: string) =>
+        Number(new RegExp(`^${name}\\{capture="${capture}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+      expect(count('castpool_frame_capture_to_send_ms_count')).toBeGreaterThan(capture === 'tab' ? 3 : 100);
+      expect(count('castpool_frame_encode_ms_count')).toBeGreaterThan(capture === 'tab' ? 3 : 100);
+      const sum = Number(
+        new RegExp(`^castpool_frame_capture_to_send_ms_sum\\{capture="${capture}"\\} ([\\d.]+)`, 'm').exec(
+          metrics,
+        )?.[1],
+      );
+      const mean = sum / count('castpool_frame_capture_to_send_ms_count');
+      console.log(`e2e ${capture}: mean capture→send ${mean.toFixed(1)} ms`);
+      expect(mean).toBeGreaterThan(0);
+      expect(mean).toBeLessThan(1000);
+      expect(metrics).toMatch(
+        new RegExp(`^castpool_session_memory_bytes\\{session="${session.id}"\\} [1-9]`, 'm'),
+      );
+      expect(metrics).toMatch(/^castpool_browser_pss_bytes\{browser="host-\d+"\} [1-9]/m);
     });
 
     it('leaves no trace of the capture in the page', async () => {
