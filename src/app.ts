@@ -12,11 +12,14 @@ import { statusRoutes } from './api/status.js';
 import { whepRoutes } from './api/whep.js';
 import { Commands } from './commands.js';
 import type { Config } from './config.js';
+import { type Inspection, startInspection } from './inspection.js';
 import { NatsFace } from './nats/index.js';
 import { type Castpool, createCastpool } from './system.js';
 
 export interface App {
   app: FastifyInstance;
+  /** Set when the Stately inspector is attached (`inspect.enabled`, `--inspect`). */
+  inspection: Inspection | undefined;
   castpool: Castpool;
   commands: Commands;
   nats: NatsFace;
@@ -31,7 +34,10 @@ export async function buildApp(config: Config): Promise<App> {
     // Unknown fields are an error, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  const castpool = createCastpool(config, app.log);
+  const inspection = config.inspect.enabled
+    ? await startInspection(config.inspect.port, app.log, config.inspect.uiUrl)
+    : undefined;
+  const castpool = createCastpool(config, app.log, inspection?.inspect);
   const commands = new Commands(castpool);
   // Links and leases name this node by its public URL, else the address it listens on.
   const selfUrl = () => {
@@ -50,6 +56,7 @@ export async function buildApp(config: Config): Promise<App> {
     await nats.close();
     await castpool.processes.stopAll(500); // whatever is left, the embedded nats-server included
     castpool.processes.dispose();
+    await inspection?.close();
   });
   // An embedded server is up in well under a second; a remote cluster may be down: go on without it.
   await nats.start(config.nats.url ? 5000 : 15_000);
@@ -85,7 +92,7 @@ export async function buildApp(config: Config): Promise<App> {
   await app.register(sessionRoutes, { surface, publicUrl: config.publicUrl, access: castpool.access });
   await app.register(whepRoutes, { surface, publicUrl: config.publicUrl });
   await app.register(pageRoutes, { surface });
-  await app.register(statusRoutes, { castpool, commands, nats });
+  await app.register(statusRoutes, { castpool, commands, nats, inspection });
   await app.register(eventRoutes, { nats });
-  return { app, castpool, commands, nats };
+  return { app, castpool, commands, nats, inspection };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { waitFor } from 'xstate';
 import type { ViewerScope } from './access/index.js';
 import type { SessionPage } from './actors/page.js';
@@ -10,10 +11,12 @@ import {
   captureFps,
   type SavedPage,
   type SessionActorRef,
+  sessionMachine,
   sessionStateName,
 } from './machines/session.machine.js';
 import type { CaptureStrategy, SessionParams } from './machines/types.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from './media/sdp.js';
+import { sanitize } from './sanitize.js';
 import type { CreateSessionBody } from './schemas.js';
 import type { Castpool } from './system.js';
 
@@ -43,11 +46,25 @@ export interface SessionView {
   createdAt: string;
 }
 
+/** `GET /api/sessions/:id/snapshot`: the actor's persisted snapshot, sanitised, with what it is. */
+export interface SessionSnapshot {
+  version: 1;
+  machine: string;
+  xstate: string;
+  sessionId: string;
+  node: string;
+  state: string;
+  takenAt: string;
+  snapshot: unknown;
+}
+
 export interface ViewerAnswer {
   viewerId: string;
   answer: string;
   etag: string;
 }
+
+const XSTATE_VERSION: string = createRequire(import.meta.url)('xstate/package.json').version;
 
 const LIVE_STATES = new Set(['idle', 'streaming', 'throttled']);
 
@@ -213,6 +230,20 @@ export class Commands {
     if (result.error)
       throw new CastpoolError('navigation_failed', `navigation to ${url} failed: ${result.error}`);
     return this.view(id, ref);
+  }
+
+  snapshot(id: string): SessionSnapshot {
+    const { ref } = this.entry(id);
+    return {
+      version: 1,
+      machine: sessionMachine.id,
+      xstate: XSTATE_VERSION,
+      sessionId: id,
+      node: this.config.nodeId,
+      state: sessionStateName(ref.getSnapshot().value),
+      takenAt: new Date().toISOString(),
+      snapshot: sanitize(ref.getPersistedSnapshot()),
+    };
   }
 
   /** A JPEG thumbnail `width` pixels wide (never wider than the viewport). */

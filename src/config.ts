@@ -70,7 +70,8 @@ export const ConfigSchema = Type.Object({
     enabled: Type.Boolean({
       description: 'Attach the Stately inspector (also `--inspect`, env CASTPOOL_INSPECT=1).',
     }),
-    port: Int(0, 65535, 'Port of the local inspection WebSocket relay (loopback).'),
+    port: Int(0, 65535, 'Loopback port of the inspection relay and its devtools page (0 = any free one).'),
+    uiUrl: Type.String({ description: 'The inspector UI the devtools page embeds.' }),
   }),
   logLevel: Type.String({ description: 'pino level (env LOG_LEVEL).' }),
   maxSessions: Int(1, 10000, 'Live sessions this node admits; more get 429 (env CASTPOOL_MAX_SESSIONS).'),

@@ -1,7 +1,8 @@
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 
-const config = loadConfig();
+// `--inspect` (after the script name) attaches the Stately inspector, like config inspect.enabled.
+const config = loadConfig(process.argv.includes('--inspect') ? { inspect: { enabled: true } } : undefined);
 const { app, castpool } = await buildApp(config);
 const castpoolTokens = () =>
   castpool.access.tokens.required ? config.auth.tokens.length + (config.apiToken ? 1 : 0) : 0;

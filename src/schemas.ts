@@ -130,6 +130,17 @@ export const ViewerToken = Type.Object({
   }),
 });
 
+export const SessionSnapshotBody = Type.Object({
+  version: Type.Literal(1, { description: 'Format of this document' }),
+  machine: Type.String({ description: 'Machine id' }),
+  xstate: Type.String({ description: 'XState version that made the snapshot' }),
+  sessionId: Type.String(),
+  node: Type.String(),
+  state: Type.String(),
+  takenAt: Type.String({ format: 'date-time' }),
+  snapshot: Type.Unknown({ description: 'actor.getPersistedSnapshot(), JSON-safe' }),
+});
+
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer(),
   error: Type.String({ description: 'machine-readable code' }),

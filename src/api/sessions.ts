@@ -9,6 +9,7 @@ import {
   NavigateBody,
   SessionDetail,
   SessionIdParams,
+  SessionSnapshotBody,
   ViewerToken,
   ViewerTokenBody,
 } from '../schemas.js';
@@ -98,6 +99,18 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       async (request) => withLinks(request, await surface()[action](request.params.id)),
     );
   }
+
+  app.get(
+    '/api/sessions/:id/snapshot',
+    {
+      schema: {
+        summary: "The session actor's persisted XState snapshot (sanitised: handles become {$handle})",
+        params: SessionIdParams,
+        response: { 200: SessionSnapshotBody, ...errors },
+      },
+    },
+    async (request) => surface().snapshot(request.params.id),
+  );
 
   app.post(
     '/api/sessions/:id/viewer-tokens',

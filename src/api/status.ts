@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { Gauge } from 'prom-client';
 import { groupPssMb } from '../actors/memory.js';
 import type { Commands } from '../commands.js';
+import type { Inspection } from '../inspection.js';
 import { budgetTotalFps } from '../machines/capture-budget.js';
 import { activeSessionCount, budgetDemands, isDegraded, type PoolContext } from '../machines/pool.machine.js';
 import type { NatsFace } from '../nats/index.js';
@@ -37,7 +38,8 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
   castpool: Castpool;
   commands: Commands;
   nats: NatsFace;
-}> = async (app, { castpool, commands, nats }) => {
+  inspection: Inspection | undefined;
+}> = async (app, { castpool, commands, nats, inspection }) => {
   const startedAt = Date.now();
   const byState = () => {
     const counts: Record<string, number> = {};
@@ -111,6 +113,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
       },
       recentLaunchFailures: context.launchFailures.length,
       captureBudget: captureBudgetReport(context),
+      inspector: inspection ? { page: inspection.pageUrl, webSocket: inspection.wsUrl } : null,
     };
   });
 

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ViewerScope } from '../access/index.js';
-import type { Commands, SessionView, ViewerAnswer } from '../commands.js';
+import type { Commands, SessionSnapshot, SessionView, ViewerAnswer } from '../commands.js';
 import type { Config } from '../config.js';
 import { CastpoolError, notFound } from '../errors.js';
 import type { CastpoolEvent, EventHub } from '../events.js';
@@ -25,7 +25,8 @@ export type NodeOp =
   | 'whep.offer'
   | 'whep.patch'
   | 'whep.delete'
-  | 'thumbnail';
+  | 'thumbnail'
+  | 'snapshot';
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -247,6 +248,10 @@ export class Fleet {
 
   detachViewer(id: string, viewerId: string): Promise<void> {
     return this.route(id, () => this.local.detachViewer(id, viewerId), 'whep.delete', { id, viewerId });
+  }
+
+  snapshot(id: string): Promise<SessionSnapshot> {
+    return this.route(id, async () => this.local.snapshot(id), 'snapshot', { id });
   }
 
   async thumbnail(id: string, width: number): Promise<Buffer> {

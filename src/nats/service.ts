@@ -129,6 +129,7 @@ export async function startService(
   nodeEndpoint('whep.delete', ({ id, viewerId }: Id & { viewerId: string }) =>
     local.detachViewer(id, viewerId),
   );
+  nodeEndpoint('snapshot', ({ id }: Id) => local.snapshot(id));
   nodeEndpoint(
     'thumbnail',
     async ({ id, width }: Id & { width: number }) => new Uint8Array(await local.thumbnail(id, width)),

@@ -15,6 +15,7 @@ export type CommandSurface = Pick<
   | 'patchViewer'
   | 'detachViewer'
   | 'thumbnail'
+  | 'snapshot'
 >;
 
 export function localSurface(local: Commands): CommandSurface {
@@ -31,5 +32,6 @@ export function localSurface(local: Commands): CommandSurface {
       local.patchViewer(id, viewerId, fragment, ifMatch),
     detachViewer: async (id, viewerId) => local.detachViewer(id, viewerId),
     thumbnail: (id, width) => local.thumbnail(id, width),
+    snapshot: async (id) => local.snapshot(id),
   };
 }

@@ -65,6 +65,7 @@ describe('a browser crash and a shutdown, with real Chromium (chaos, short versi
       const detail = (await castpool.api('GET', `/api/sessions/${victim.id}`)).json;
       expect(detail).toMatchObject({ state: 'streaming', restarts: 1 });
       expect(detail.failure).toMatch(/exited unexpectedly/);
+      expect((await castpool.api('GET', '/metrics')).text).toMatch(/^castpool_session_restarts_total 1$/m);
       expect(isAlive(browser?.pid ?? 0)).toBe(false);
     } finally {
       await viewers.close();

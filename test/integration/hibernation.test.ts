@@ -59,6 +59,10 @@ describe('hibernation with real Chromium', () => {
       5000,
     );
     expect(restored).toEqual({ visits: '2', tab: 'kept', cookie: 'who=castpool', scrolled: 1200 });
+    const metrics = (await castpool.api('GET', '/metrics')).text;
+    expect(metrics).toMatch(/^castpool_hibernations_total\{reason="requested"\} 1$/m);
+    expect(metrics).toMatch(/^castpool_resumes_total 1$/m);
+    expect(metrics).toMatch(/^castpool_resume_ms_count 1$/m);
     expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
   });
 
