@@ -26,9 +26,10 @@ export interface App {
 }
 
 /** Builds the Fastify instance and the actor system behind it; `app.close()` ends every session. */
-export async function buildApp(config: Config): Promise<App> {
+/** `logStream`: where pino writes (tests read the lines); stdout by default. */
+export async function buildApp(config: Config, logStream?: { write(line: string): void }): Promise<App> {
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: logStream ? { level: config.logLevel, stream: logStream } : { level: config.logLevel },
     bodyLimit: 256 * 1024,
     forceCloseConnections: true,
     // Unknown fields are an error, not silently dropped.
@@ -63,6 +64,14 @@ export async function buildApp(config: Config): Promise<App> {
   const surface = () => nats.surface();
 
   await app.register(errorsPlugin, { metrics: castpool.metrics });
+  // Request lines about one session carry its id, like the session's own lines.
+  app.addHook('onRequest', async (request, reply) => {
+    const id = (request.params as { id?: unknown } | undefined)?.id;
+    if (typeof id === 'string') {
+      request.log = request.log.child({ sessionId: id });
+      reply.log = request.log;
+    }
+  });
   await app.register(swagger, {
     openapi: {
       info: {

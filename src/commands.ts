@@ -372,7 +372,7 @@ export class Commands {
     // does not wait for them (the viewer's checks arrive as peer-reflexive candidates).
     for (const candidate of candidates)
       peer.pc.addIceCandidate(candidate).catch((error: Error) => {
-        this.castpool.log.debug({ err: error, viewerId }, 'ICE candidate not added');
+        this.castpool.log.debug({ err: error, sessionId: id, viewerId }, 'ICE candidate not added');
       });
     return peer.etag;
   }

@@ -51,6 +51,13 @@ export function createCastpool(
   const access = new Access(config);
   const metrics = new Metrics();
   countTransitions(metrics, events);
+  // One line per state change: a session's life can be followed by its id alone.
+  events.subscribe((event) => {
+    if (event.kind !== 'session') return;
+    const { sessionId, from, to, reason } = event;
+    const level = to === 'failed' || to === 'restarting' ? 'warn' : 'info';
+    log[level]({ sessionId, from, to, ...(reason ? { reason } : {}) }, `session ${to}`);
+  });
   const deps: ActorDeps = { config, processes, log, urls: access.urls, metrics };
   const session = sessionMachine.provide({
     actors: {

@@ -28,7 +28,11 @@ export function captureActor(deps: ActorDeps) {
     pipeline.start().catch((error: Error) => report({ type: 'capture.failed', reason: error.message }));
     receive((command) => pipeline.handle(command));
     return () => {
-      pipeline.stop().catch((error: Error) => deps.log.warn({ err: error }, 'capture stop failed'));
+      pipeline
+        .stop()
+        .catch((error: Error) =>
+          deps.log.warn({ err: error, sessionId: page.sessionId }, 'capture stop failed'),
+        );
     };
   });
 }

@@ -113,7 +113,7 @@ export function hibernatePageActor(deps: ActorDeps) {
       const saved: SavedSessionPage = { ...state, cookies };
       deps.log.info(
         { sessionId: handle.sessionId, ms: Math.round(performance.now() - started) },
-        'session hibernated',
+        'page state saved, context closing',
       );
       return saved;
     } finally {

@@ -11,10 +11,10 @@ import { TEST_ROOT } from './test-root.js';
 type Overrides = Parameters<typeof loadConfig>[0];
 
 /** Builds and starts castpool on a free loopback port with its profiles under the test root. */
-export async function startCastpool(overrides: Overrides = {}) {
+export async function startCastpool(overrides: Overrides = {}, logStream?: { write(line: string): void }) {
   const dataDir = mkdtempSync(join(TEST_ROOT, 'data-'));
   const config: Config = loadConfig({ port: 0, logLevel: 'warn', dataDir, ...overrides }, {});
-  const built = await buildApp(config);
+  const built = await buildApp(config, logStream);
   await built.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = built.app.server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
