@@ -66,6 +66,9 @@ export interface ViewerAnswer {
 
 const XSTATE_VERSION: string = createRequire(import.meta.url)('xstate/package.json').version;
 
+/** A thumbnail is reused this long (the dashboard refreshes once a second). */
+const THUMBNAIL_CACHE_MS = 800;
+
 const LIVE_STATES = new Set(['idle', 'streaming', 'throttled']);
 
 /** RFC 8839 candidate-attribute, as much as castpool needs to refuse garbage. */
@@ -73,6 +76,7 @@ const CANDIDATE_LINE = /^candidate:\S+ \d+ (udp|tcp|UDP|TCP) \d+ \S+ \d+ typ (ho
 
 /** The one command layer behind REST (and NATS later): validates intent, talks to the actors. */
 export class Commands {
+  private readonly thumbnails = new Map<string, { at: number; jpeg: Promise<Buffer> }>();
   constructor(private readonly castpool: Castpool) {}
 
   private get config() {
@@ -251,8 +255,21 @@ export class Commands {
     const { ref } = this.liveEntry(id);
     const { page } = ref.getSnapshot().context;
     if (!page) throw new CastpoolError('conflict', `session ${id} has no page`);
+    // Dashboards ask every second, maybe several at once: one picture per session and width per period.
+    const key = `${id}:${width}`;
+    const now = Date.now();
+    for (const [old, entry] of this.thumbnails)
+      if (now - entry.at > THUMBNAIL_CACHE_MS) this.thumbnails.delete(old);
+    const { thumbnails: counter } = this.castpool.metrics;
+    let entry = this.thumbnails.get(key);
+    if (entry) counter.inc({ source: 'cache' });
+    else {
+      entry = { at: now, jpeg: captureThumbnail(page, width, (source) => counter.inc({ source })) };
+      this.thumbnails.set(key, entry);
+      entry.jpeg.catch(() => this.thumbnails.delete(key));
+    }
     try {
-      return await captureThumbnail(page, width);
+      return await entry.jpeg;
     } catch (error) {
       throw new CastpoolError('conflict', `no thumbnail now: ${(error as Error).message}`, {
         retryable: true,

@@ -56,6 +56,12 @@ export class Metrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly thumbnails = new Counter({
+    name: 'castpool_thumbnails_total',
+    help: 'Thumbnails served: from the streamed frame, a screenshot, or the 1 s cache',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
   readonly controlInputs = new Counter({
     name: 'castpool_control_inputs_total',
     help: 'Remote-control messages from viewers: applied, refused (view-only), malformed',

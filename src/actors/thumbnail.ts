@@ -7,8 +7,13 @@ import type { SessionPage } from './page.js';
  * encoder last took is reused (no extra capture); otherwise Chromium takes one screenshot.
  * Decode and resize happen here, per request, never on the per-frame path.
  */
-export async function captureThumbnail(handle: PageHandle, width: number): Promise<Buffer> {
+export async function captureThumbnail(
+  handle: PageHandle,
+  width: number,
+  counted?: (source: 'frame' | 'screenshot') => void,
+): Promise<Buffer> {
   const page = handle as SessionPage;
+  counted?.(page.latestFrame ? 'frame' : 'screenshot');
   const source = page.latestFrame ?? (await screenshot(page));
   return sharp(source).resize({ width, withoutEnlargement: true }).jpeg({ quality: 75 }).toBuffer();
 }

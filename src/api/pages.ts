@@ -5,12 +5,19 @@ import type { CommandSurface } from '../nats/surface.js';
 import { ErrorBody, SessionIdParams } from '../schemas.js';
 
 const viewerHtml = readFileSync(new URL('./pages/viewer.html', import.meta.url), 'utf8');
+const dashboardHtml = readFileSync(new URL('./pages/dashboard.html', import.meta.url), 'utf8');
 
-/** The viewer page (a WHEP client with a live FPS readout) and thumbnails. */
+/** The dashboard, the viewer page (a WHEP client with a live FPS readout) and thumbnails. */
 export const pageRoutes: FastifyPluginAsyncTypebox<{ surface: () => CommandSurface }> = async (
   app,
   { surface },
 ) => {
+  app.get(
+    '/',
+    { schema: { summary: 'Dashboard: every session, live thumbnails, actions', produces: ['text/html'] } },
+    async (_request, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml),
+  );
+
   app.get(
     '/api/sessions/:id/view',
     {
