@@ -126,7 +126,7 @@ describe('dashboard', () => {
       () => dashboard.$eval(`[data-id="${second}"] .url`, (el) => el.textContent),
       (text) => text === pages.url('/other'),
     );
-    expect(url).toBe(pages.url('/other'));
+    expect(url, (await dashboardState()).error).toBe(pages.url('/other'));
 
     await click(second, 'delete');
     await until(
