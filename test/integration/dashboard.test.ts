@@ -120,13 +120,21 @@ describe('dashboard', () => {
       ),
     ).toBe('idle');
 
-    await dashboard.type(`[data-id="${second}"] .nav input`, pages.url('/other'));
+    const field = `[data-id="${second}"] .nav input`;
+    await dashboard.$eval(
+      field,
+      (input, url) => {
+        (input as HTMLInputElement).value = url;
+      },
+      pages.url('/other'),
+    );
     await dashboard.click(`[data-id="${second}"] .nav button`);
     const url = await until(
       () => dashboard.$eval(`[data-id="${second}"] .url`, (el) => el.textContent),
       (text) => text === pages.url('/other'),
     );
-    expect(url, (await dashboardState()).error).toBe(pages.url('/other'));
+    const typed = await dashboard.$eval(field, (input) => (input as HTMLInputElement).value);
+    expect(url, `error "${(await dashboardState()).error}", field "${typed}"`).toBe(pages.url('/other'));
 
     await click(second, 'delete');
     await until(

@@ -81,7 +81,7 @@ describe.each(['screencast', 'tab'] as const)(
       console.log(
         `e2e ${capture}: first viewer's first frame ${(opened.firstFrameAt - opened.connectedAt).toFixed(0)} ms after connecting`,
       );
-      await sleep(1000); // past start-up
+      await sleep(2000); // past start-up (the suite's first Chromium on a cold machine needs it)
       const before = (await viewerStats(first)).framesDecoded;
       await sleep(5000);
       const after = await viewerStats(first);
