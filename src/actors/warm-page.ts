@@ -58,8 +58,8 @@ export class WarmPage {
   async take(): Promise<BlankPage> {
     const spare = this.spare;
     this.spare = undefined;
-    const ready = spare ? await within(spare, PROBE_MS) : undefined;
     this.refill();
+    const ready = spare ? await within(spare, PROBE_MS) : undefined;
     if (ready && (await answers(ready.page))) return ready;
     // A spare that is late, dead or hung (it shares the browser's fate) is dropped, not handed out.
     if (ready) void ready.context.close().catch(() => {});
@@ -73,7 +73,9 @@ export class WarmPage {
   }
 
   private refill(): void {
-    if (!this.enabled || this.closed || !this.browser.connected) return;
+    // One spare at a time: concurrent takes once replaced a spare nobody held any more (a leaked
+    // context per overlap, measured: 43 contexts left after 80 creates in batches of 8).
+    if (this.spare || !this.enabled || this.closed || !this.browser.connected) return;
     this.spare = openBlank(this.browser).catch(() => undefined);
   }
 }
