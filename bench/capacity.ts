@@ -150,9 +150,19 @@ export async function heldSessions(url: string, target: number, watched: number,
   });
   const { app, castpool, commands, base } = service;
   const viewers: Viewer[] = [];
+  // What happens to the watched sessions while the rest come and go (a lost viewer shows here).
+  const watchedIds = new Set<string>();
+  const watchedChanges: string[] = [];
+  const unsubscribe = castpool.events.subscribe((event) => {
+    if (event.kind !== 'session' || !watchedIds.has(event.sessionId)) return;
+    const change = `${event.sessionId.slice(0, 8)} ${event.from} → ${event.to}${event.reason ? ` (${event.reason})` : ''}`;
+    watchedChanges.push(change);
+    log(`held: watched session ${change}`);
+  });
   try {
     for (let i = 0; i < watched; i++) {
       const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture: 'tab' });
+      watchedIds.add(session.id);
       viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
     }
     const heap0 = process.memoryUsage().heapUsed;
@@ -194,8 +204,10 @@ export async function heldSessions(url: string, target: number, watched: number,
       nodeRssMb: process.memoryUsage().rss / 2 ** 20,
       heapPerHibernatedKb: (process.memoryUsage().heapUsed - heap0) / hibernated.length / 1024,
       resumeP50Ms: percentile(resumeMs, 50),
+      watchedChanges: watchedChanges.slice(0, 20),
     };
   } finally {
+    unsubscribe();
     for (const viewer of viewers) await viewer.close();
     await app.close();
   }

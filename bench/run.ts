@@ -472,7 +472,8 @@ in batches of 8 and hibernated.
 | browsers running | ${held.browsers} |
 | Chromium PSS / castpool RSS | ${n(held.chromiumPssMb)} MB / ${n(held.nodeRssMb)} MB |
 | castpool heap per hibernated session | ${n(held.heapPerHibernatedKb, 1)} kB |
-| resume of a held session (p50 of 5) | ${n(held.resumeP50Ms)} ms |`);
+| resume of a held session (p50 of 5) | ${n(held.resumeP50Ms)} ms |
+| watched sessions' state changes after they started streaming | ${held.watchedChanges?.filter((c) => !/(launching|idle → streaming)/.test(c)).join('; ') || 'none'} |`);
 
   const natsData = stored.nats?.data as NatsData | undefined;
   if (natsData) {
