@@ -112,12 +112,21 @@ describe('dashboard', () => {
     expect(shot.entropy).toBeGreaterThan(1); // not a blank page
 
     await click(first, 'resume');
+    // Seen once at the end of a CI run: still hibernated after 15 s, no error shown. The message says
+    // what the API and the button said then.
+    const resumed = await until(
+      () => cardState(first),
+      (s) => s === 'idle',
+      30_000,
+    );
+    const api = (await castpool.api('GET', `/api/sessions/${first}`, undefined, auth)).json;
+    const disabled = await dashboard.$eval(
+      `[data-id="${first}"] [data-action="resume"]`,
+      (button) => (button as HTMLButtonElement).disabled,
+    );
     expect(
-      await until(
-        () => cardState(first),
-        (s) => s === 'idle',
-        15_000,
-      ),
+      resumed,
+      `error "${(await dashboardState()).error}", API state ${api.state}, resume button disabled ${disabled}`,
     ).toBe('idle');
 
     const field = `[data-id="${second}"] .nav input`;
