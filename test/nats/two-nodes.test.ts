@@ -153,7 +153,8 @@ describe('two castpool nodes on a 3-server NATS cluster act as one pool', () => 
     const bLocal = await until(
       () => localIds(b),
       (states) => Object.values(states).reduce((n, c) => n + c, 0) === 0,
-      10_000,
+      // It first has to notice its connection went stale (pings) and reconnect: seen > 10 s on a busy CI.
+      20_000,
     );
     expect(bLocal).toEqual({});
     expect(await registryOwners()).toMatchObject({ [onB]: 'node-a' });
