@@ -40,25 +40,6 @@ export interface BudgetDemand {
   struggling: boolean;
 }
 
-/** Below this share of its rate a warmed-up session is starved (tab capture under full saturation
- * sends no CPU signal: its encoder is not CPU-bound, the compositor just stops producing frames). */
-const STARVED_SHARE = 0.5;
-
-/** Whether a watched session is falling behind: throttled, skipping frames, or starved of them. */
-export function isStruggling(session: {
-  throttled: boolean;
-  busyDrops: number;
-  deliveredFps: number;
-  fps: number;
-  warmedUp: boolean;
-}): boolean {
-  return (
-    session.throttled ||
-    session.busyDrops > 0 ||
-    (session.warmedUp && session.deliveredFps < session.fps * STARVED_SHARE)
-  );
-}
-
 export interface CaptureBudgetState {
   /** The CPU-derived limit on the total; `null` = not limited by CPU. */
   cpuLimitFps: number | null;

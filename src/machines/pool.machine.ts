@@ -7,7 +7,6 @@ import {
   type CaptureBudgetPolicy,
   type CaptureBudgetState,
   initialBudgetState,
-  isStruggling,
   nextBudgetState,
 } from './capture-budget.js';
 import {
@@ -67,20 +66,13 @@ export function budgetDemands(context: PoolContext): BudgetDemand[] {
     const snapshot = ref.getSnapshot();
     const state = sessionStateName(snapshot.value);
     if (snapshot.status !== 'active' || (state !== 'streaming' && state !== 'throttled')) continue;
-    const { params, currentFps, stats, shareFps, windowsSinceStart, throttle } = snapshot.context;
+    const { params, currentFps, stats } = snapshot.context;
     demands.push({
       sessionId,
       priority: params.priority,
       fps: currentFps,
       deliveredFps: stats.deliveredFps,
-      struggling: isStruggling({
-        throttled: state === 'throttled',
-        busyDrops: stats.busyDrops,
-        deliveredFps: stats.deliveredFps,
-        // Held to a share, it is measured against what it may deliver.
-        fps: shareFps === null ? currentFps : Math.min(currentFps, shareFps),
-        warmedUp: windowsSinceStart >= throttle.warmupWindows,
-      }),
+      struggling: state === 'throttled' || stats.busyDrops > 0,
     });
   }
   return demands;
