@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCastpool } from '../helpers/app.js';
+import { startCastpool, withApiTokens } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
 
 // The doors, one castpool with two API tokens, a create rate, a deny list and CORS for one origin.
@@ -15,15 +15,7 @@ beforeAll(async () => {
   pages = await startTestPages();
   castpool = await startCastpool({
     maxSessions: 3,
-    auth: {
-      tokens: [
-        { name: 'ops', token: OPS },
-        { name: 'ci', token: CI },
-      ],
-      viewerTokenSecret: '',
-      viewerTokenTtlSeconds: 600,
-      maxViewerTokenTtlSeconds: 3600,
-    },
+    ...withApiTokens({ name: 'ops', token: OPS }, { name: 'ci', token: CI }),
     rateLimit: { createsPerMinute: 2 },
     urlPolicy: { allowHosts: [], denyHosts: ['localhost'], blockPrivateAddresses: false },
     cors: { origins: ['http://allowed.example'], whepOrigins: ['*'] },

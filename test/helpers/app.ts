@@ -10,6 +10,11 @@ import { TEST_ROOT } from './test-root.js';
 
 type Overrides = Parameters<typeof loadConfig>[0];
 
+/** Config overrides that turn on API tokens (viewer tokens: 10 min by default, at most 1 h). */
+export const withApiTokens = (...tokens: { name: string; token: string }[]) => ({
+  auth: { tokens, viewerTokenSecret: '', viewerTokenTtlSeconds: 600, maxViewerTokenTtlSeconds: 3600 },
+});
+
 /** Builds and starts castpool on a free loopback port with its profiles under the test root. */
 export async function startCastpool(overrides: Overrides = {}, logStream?: { write(line: string): void }) {
   const dataDir = mkdtempSync(join(TEST_ROOT, 'data-'));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCastpool } from '../helpers/app.js';
+import { startCastpool, withApiTokens } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import { TEST_ROOT } from '../helpers/test-root.js';
 import { launchViewerBrowser, until } from '../helpers/viewer.js';
@@ -40,12 +40,7 @@ beforeAll(async () => {
   pages = await startTestPages();
   browser = await launchViewerBrowser();
   castpool = await startCastpool({
-    auth: {
-      tokens: [{ name: 'ops', token: TOKEN }],
-      viewerTokenSecret: '',
-      viewerTokenTtlSeconds: 600,
-      maxViewerTokenTtlSeconds: 3600,
-    },
+    ...withApiTokens({ name: 'ops', token: TOKEN }),
   });
   for (const path of ['/static', '/animated']) {
     const created = await castpool.api('POST', '/api/sessions', { url: pages.url(path) }, auth);

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionPageOf, startCastpool } from '../helpers/app.js';
+import { sessionPageOf, startCastpool, withApiTokens } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
 
@@ -16,12 +16,7 @@ beforeAll(async () => {
   pages = await startTestPages();
   viewers = await launchViewerBrowser();
   castpool = await startCastpool({
-    auth: {
-      tokens: [{ name: 'ops', token: TOKEN }],
-      viewerTokenSecret: '',
-      viewerTokenTtlSeconds: 600,
-      maxViewerTokenTtlSeconds: 3600,
-    },
+    ...withApiTokens({ name: 'ops', token: TOKEN }),
   });
   const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/control') }, auth);
   expect(created.status).toBe(201);
