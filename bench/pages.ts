@@ -62,10 +62,15 @@ ${'<p>Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut
   requestAnimationFrame(draw);
 </script></body></html>`;
 
+/** Nothing moves once loaded: a viewer's first picture depends on castpool asking for one. */
+const still = `<!doctype html><html><head><title>still</title></head><body style="margin:0;background:#fafafa;font:24px sans-serif">
+<h1 style="margin:120px">A page that does not change</h1></body></html>`;
+
 export async function startBenchPages() {
   const server = createServer((request, response) => {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    response.end(request.url?.startsWith('/typical') ? typical : animated);
+    const url = request.url ?? '';
+    response.end(url.startsWith('/typical') ? typical : url.startsWith('/still') ? still : animated);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -74,6 +79,7 @@ export async function startBenchPages() {
     timecodeUrl: `http://127.0.0.1:${port}/animated?timecode`,
     typicalUrl: `http://127.0.0.1:${port}/typical`,
     typicalTimecodeUrl: `http://127.0.0.1:${port}/typical?timecode`,
+    stillUrl: `http://127.0.0.1:${port}/still`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -241,6 +241,36 @@ async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
   }
 }
 
+/** Viewers joining a page that stopped changing: connected → first decoded frame, one after another. */
+async function joinTime(url: string, capture: CaptureStrategy, joins: number) {
+  const { app, commands, base } = await startService();
+  const viewer = await launch();
+  try {
+    const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture });
+    await sleep(WARMUP_MS); // loaded and still
+    const waits: number[] = [];
+    for (let i = 0; i < joins; i++) {
+      const page = await viewer.newPage();
+      await page.goto(`${base}/api/sessions/${session.id}/view`);
+      const handle = await page.waitForFunction(
+        () => {
+          const v = (window as unknown as { castpoolViewer: { firstFrameAt: number; connectedAt: number } })
+            .castpoolViewer;
+          return v.firstFrameAt > 0 && v.firstFrameAt - v.connectedAt;
+        },
+        { timeout: 15_000 },
+      );
+      waits.push(Number(await handle.jsonValue()));
+      await page.close();
+      await sleep(500);
+    }
+    return { joins, firstFrameMsP50: percentile(waits, 50), firstFrameMsMax: Math.max(...waits), waits };
+  } finally {
+    await viewer.close();
+    await app.close();
+  }
+}
+
 function machine() {
   const version = (cmd: string, args: string[]) => {
     try {
@@ -263,7 +293,7 @@ function machine() {
   };
 }
 
-const SECTIONS = ['capture', 'strategies', 'density', 'memory', 'held', 'nats'] as const;
+const SECTIONS = ['capture', 'strategies', 'join', 'density', 'memory', 'held', 'nats'] as const;
 type Section = (typeof SECTIONS)[number];
 const DENSITY_STEPS = (process.env.BENCH_DENSITY ?? '1,2,4,8,16').split(',').map(Number);
 const HELD_TARGET = Number(process.env.BENCH_HELD ?? 200);
@@ -288,6 +318,14 @@ async function runSection(section: Section, pages: Awaited<ReturnType<typeof sta
           log(`${capture} pipeline, ${page} page, 30 FPS, one Chromium viewer, ${SECONDS} s…`);
           rows[`${capture}/${page}`] = await pipeline(url, 30, capture);
         }
+      return rows;
+    }
+    case 'join': {
+      const rows: Record<string, Awaited<ReturnType<typeof joinTime>>> = {};
+      for (const capture of ['screencast', 'tab'] as const) {
+        log(`join: 8 viewers one after another on a still ${capture} page…`);
+        rows[capture] = await joinTime(pages.stillUrl, capture, 8);
+      }
       return rows;
     }
     case 'density': {
@@ -366,6 +404,7 @@ type CaptureData = {
   speedup: number;
 };
 type StrategyData = Record<string, Awaited<ReturnType<typeof pipeline>>>;
+type JoinData = Record<string, Awaited<ReturnType<typeof joinTime>>>;
 type DensityData = Awaited<ReturnType<typeof density>>[];
 type MemoryData = Awaited<ReturnType<typeof memoryAndResume>>[];
 type HeldData = Awaited<ReturnType<typeof heldSessions>>;
@@ -422,6 +461,22 @@ ${rows.join('\n')}
 Latency: the page draws its wall clock as 24 black/white blocks plus parity on every frame; the viewer
 reads them back from each decoded frame (\`requestVideoFrameCallback\` + canvas) and subtracts them from
 its own clock (same machine, same clock).`);
+  }
+
+  const joins = stored.join?.data as JoinData | undefined;
+  if (joins) {
+    const rows = Object.entries(joins).map(
+      ([capture, j]) =>
+        `| ${capture} | ${j.joins} | ${n(j.firstFrameMsP50)} ms | ${n(j.firstFrameMsMax)} ms |`,
+    );
+    out.push(`## A viewer joining a page that does not change ${when(stored, 'join')}
+Viewers open the view page one after another on a session whose page stopped changing; time from the
+viewer's peer connection reaching \`connected\` to its first decoded frame (screencast: the encoder
+restarts with a keyframe or the last frame repeats; tab: a keyframe request plus a compositor nudge).
+
+| strategy | joins | first frame p50 | slowest |
+|---|---|---|---|
+${rows.join('\n')}`);
   }
 
   const densities = stored.density?.data as DensityData | undefined;

@@ -232,7 +232,8 @@ describe.each(['screencast', 'tab'] as const)(
       console.log(
         `e2e ${capture}: static page's first frame ${(stats.firstFrameAt - stats.connectedAt).toFixed(0)} ms after connecting`,
       );
-      expect(stats.firstFrameAt - stats.connectedAt).toBeLessThan(1000);
+      // Typically ~300 ms (bench: join); the bound only catches a picture that never comes on its own.
+      expect(stats.firstFrameAt - stats.connectedAt).toBeLessThan(4000);
       await page.close();
       expect((await castpool.api('DELETE', `/api/sessions/${staticSession.id}`)).status).toBe(204);
     });
