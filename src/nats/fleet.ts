@@ -50,6 +50,8 @@ export class Fleet {
   private readonly disowned = new Set<string>();
   private connectedSince = Date.now();
   private lastLeases: NodeLease[] = [];
+  /** What the fleet check is waiting for (named in the log when a check overruns). */
+  checkStep = 'idle';
   private lastActive = -1;
   private readonly unsubscribe: () => void;
   readonly node: string;
@@ -357,11 +359,13 @@ export class Fleet {
   /** The fleet check: retry registry writes, adopt the sessions of dead nodes, give up taken ones. */
   async tick(): Promise<void> {
     for (const [id, entry] of this.tracked) if (entry.dirty) void this.flush(id);
+    this.checkStep = 'reading leases';
     const leases = await this.registry.liveNodes();
     const live = new Set(leases.map((l) => l.node));
     for (const gone of this.lastLeases.filter((l) => !live.has(l.node)))
       this.local.events.pool('node.down', { down: gone.node });
     this.lastLeases = leases;
+    this.checkStep = 'reading sessions';
     const records = await this.registry.listSessions();
     for (const { value, revision } of records) {
       if (value.owner === this.node) continue;
@@ -371,14 +375,17 @@ export class Fleet {
           { sessionId: value.id, owner: value.owner },
           'session runs elsewhere now; closing ours',
         );
+        this.checkStep = `closing ${value.id}`;
         await this.disown(value.id);
         continue;
       }
       // Only a node that has been connected for a whole lease judges others dead.
       if (live.has(value.owner) || Date.now() - this.connectedSince < this.config.nats.leaseMs) continue;
       if (this.local.capacity().available <= 0) break;
+      this.checkStep = `adopting ${value.id}`;
       await this.adopt(value, revision);
     }
+    this.checkStep = 'idle';
   }
 
   /** Closes the local copy of a session another node owns, leaving the registry to the owner. */

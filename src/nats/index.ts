@@ -162,11 +162,22 @@ export class NatsFace {
   private async tick(): Promise<void> {
     if (this.ticking || !this.fleet || this.link?.status() !== 'connected') return;
     this.ticking = true;
+    const fleet = this.fleet;
+    const startedAt = Date.now();
+    const overrun = setTimeout(
+      () =>
+        this.castpool.log.warn(
+          { step: fleet.checkStep, ms: Date.now() - startedAt },
+          'fleet check is taking longer than a lease',
+        ),
+      this.config.nats.leaseMs,
+    );
     try {
-      await this.fleet.tick();
+      await fleet.tick();
     } catch (error) {
       this.castpool.log.debug({ err: error }, 'fleet heartbeat failed; next one retries');
     } finally {
+      clearTimeout(overrun);
       this.ticking = false;
     }
   }
