@@ -8,6 +8,7 @@ import {
   log,
   nodeCpuSeconds,
   percentile,
+  round,
   SECONDS,
   sleep,
   startService,
@@ -57,6 +58,8 @@ export async function density(url: string, page: string, capture: CaptureStrateg
       medianFps: percentile(fps, 50),
       totalCpuPct: (cpu / elapsed) * 100,
       cpuPerSessionPct: (cpu / elapsed / sessions) * 100,
+      fpsPerSession: fps.map((f) => round(f, 1)),
+      budgetTotalFps: castpool.pool.getSnapshot().context.budget.cpuLimitFps,
     };
   } finally {
     for (const viewer of viewers) await viewer.close();

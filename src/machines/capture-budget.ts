@@ -40,6 +40,30 @@ export interface BudgetDemand {
   struggling: boolean;
 }
 
+/** Below this share of its rate a session is starved (tab capture under full saturation sends no
+ * CPU signal: its encoder is not CPU-bound, the compositor just stops producing frames)… */
+const STARVED_SHARE = 0.5;
+/** …if it recently delivered at least this share: a page that is still sends few frames by nature. */
+const MOVING_SHARE = 0.75;
+
+/** Whether a watched session is falling behind: throttled, skipping frames, or starved of them. */
+export function isStruggling(session: {
+  throttled: boolean;
+  busyDrops: number;
+  deliveredFps: number;
+  /** Its recent best (decaying). */
+  peakFps: number;
+  /** What it may deliver now. */
+  fps: number;
+  warmedUp: boolean;
+}): boolean {
+  const starved =
+    session.warmedUp &&
+    session.deliveredFps < session.fps * STARVED_SHARE &&
+    session.peakFps >= session.fps * MOVING_SHARE;
+  return session.throttled || session.busyDrops > 0 || starved;
+}
+
 export interface CaptureBudgetState {
   /** The CPU-derived limit on the total; `null` = not limited by CPU. */
   cpuLimitFps: number | null;

@@ -7,6 +7,7 @@ import {
   type CaptureBudgetPolicy,
   type CaptureBudgetState,
   initialBudgetState,
+  isStruggling,
   nextBudgetState,
 } from './capture-budget.js';
 import {
@@ -66,13 +67,21 @@ export function budgetDemands(context: PoolContext): BudgetDemand[] {
     const snapshot = ref.getSnapshot();
     const state = sessionStateName(snapshot.value);
     if (snapshot.status !== 'active' || (state !== 'streaming' && state !== 'throttled')) continue;
-    const { params, currentFps, stats } = snapshot.context;
+    const { params, currentFps, stats, peakFps, shareFps, windowsSinceStart, throttle } = snapshot.context;
     demands.push({
       sessionId,
       priority: params.priority,
       fps: currentFps,
       deliveredFps: stats.deliveredFps,
-      struggling: state === 'throttled' || stats.busyDrops > 0,
+      struggling: isStruggling({
+        throttled: state === 'throttled',
+        busyDrops: stats.busyDrops,
+        deliveredFps: stats.deliveredFps,
+        peakFps,
+        // Held to a share, it is measured against what it may deliver.
+        fps: shareFps === null ? currentFps : Math.min(currentFps, shareFps),
+        warmedUp: windowsSinceStart >= throttle.warmupWindows,
+      }),
     });
   }
   return demands;

@@ -79,6 +79,8 @@ export interface SessionContext {
   healthyWindows: number;
   /** Stats windows since the current capture started. */
   windowsSinceStart: number;
+  /** Best delivered FPS lately, decaying each window: tells a starved moving page from a still one. */
+  peakFps: number;
   captureRestarts: number;
   maxCaptureRestarts: number;
   lastNavigation?: NavigationResult;
@@ -131,6 +133,9 @@ export type SessionEvent =
   | { type: 'hibernate'; reason: string }
   | { type: 'resume' }
   | { type: `xstate.error.actor.${string}`; error: unknown };
+
+/** A moving page's peak fades within seconds of it stopping (windows are the capture's stats periods). */
+const PEAK_DECAY_PER_WINDOW = 0.97;
 
 const emptyStats: CaptureStats = {
   deliveredFps: 0,
@@ -308,13 +313,14 @@ export const sessionMachine = setup({
       const overloaded = !warmingUp && isOverloaded(event.stats, context.throttle);
       return {
         windowsSinceStart: context.windowsSinceStart + 1,
+        peakFps: Math.max(event.stats.deliveredFps, context.peakFps * PEAK_DECAY_PER_WINDOW),
         stats: { ...event.stats, droppedTotal: context.droppedBefore + event.stats.droppedTotal },
         overloadWindows: overloaded ? context.overloadWindows + 1 : 0,
         healthyWindows: overloaded ? 0 : context.healthyWindows + 1,
       };
     }),
     resetWindows: assign({ overloadWindows: 0, healthyWindows: 0 }),
-    startWindows: assign({ overloadWindows: 0, healthyWindows: 0, windowsSinceStart: 0 }),
+    startWindows: assign({ overloadWindows: 0, healthyWindows: 0, windowsSinceStart: 0, peakFps: 0 }),
     /** A new capture counts drops from zero; keep the session's total. */
     carryDrops: assign(({ context }) => ({
       droppedBefore: context.stats.droppedTotal,
@@ -361,6 +367,7 @@ export const sessionMachine = setup({
     overloadWindows: 0,
     healthyWindows: 0,
     windowsSinceStart: 0,
+    peakFps: 0,
     captureRestarts: 0,
     latestNavigationId: 'initial',
     maxCaptureRestarts: input.maxCaptureRestarts ?? 3,

@@ -82,8 +82,12 @@ describe('the pool capture budget, with real Chromium and viewers', () => {
       5000,
     );
     expect(back.currentFps).toBe(30);
-    await sleep(1500);
-    const restored = await decodedFps(lowView, 3000);
+    // The encoder ramps back up over a second or two (longer on a loaded machine).
+    const restored = await until(
+      () => decodedFps(lowView, 2000),
+      (fps) => fps > 24,
+      12_000,
+    );
     console.log(`budget 40 FPS: priority 2 alone → ${restored.toFixed(1)} FPS`);
     expect(restored).toBeGreaterThan(24);
     await lowView.close();

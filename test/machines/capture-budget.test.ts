@@ -6,6 +6,7 @@ import {
   type CaptureBudgetPolicy,
   type CaptureBudgetState,
   initialBudgetState,
+  isStruggling,
   nextBudgetState,
 } from '../../src/machines/capture-budget.js';
 
@@ -100,5 +101,22 @@ describe('capture budget: following host CPU', () => {
     expect(budgetTotalFps({ ...policy, totalFps: 45 }, initialBudgetState)).toBe(45);
     expect(budgetTotalFps({ ...policy, totalFps: 45 }, state)).toBe(10);
     expect(nextBudgetState(state, 1, demands, { ...policy, adaptive: false }).cpuLimitFps).toBeNull();
+  });
+});
+
+describe('struggling sessions', () => {
+  const base = { throttled: false, busyDrops: 0, deliveredFps: 30, peakFps: 30, fps: 30, warmedUp: true };
+  it('counts throttled, frame-skipping and starved sessions, not ones still warming up or still pages', () => {
+    expect(isStruggling(base)).toBe(false);
+    expect(isStruggling({ ...base, throttled: true })).toBe(true);
+    expect(isStruggling({ ...base, busyDrops: 2 })).toBe(true);
+    // Tab capture under full saturation: no CPU-bound encoder, just no frames.
+    expect(isStruggling({ ...base, deliveredFps: 3 })).toBe(true);
+    expect(isStruggling({ ...base, deliveredFps: 3, warmedUp: false })).toBe(false);
+    expect(isStruggling({ ...base, deliveredFps: 9, fps: 10 })).toBe(false);
+    // A page that stopped moving delivers little by nature, and its recent best says so.
+    expect(isStruggling({ ...base, deliveredFps: 1, peakFps: 4 })).toBe(false);
+    // Held to a share of 10, it is judged against 10.
+    expect(isStruggling({ ...base, deliveredFps: 4, peakFps: 9, fps: 10 })).toBe(true);
   });
 });

@@ -99,6 +99,26 @@ describe('session machine', () => {
     expect(actor.getSnapshot().context.stats.deliveredFps).toBe(30);
   });
 
+  it('remembers its recent best FPS, fading once the page stops moving, from zero after a restart', async () => {
+    const { actor, state } = start();
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    const window = (deliveredFps: number) =>
+      actor.send({ type: 'capture.stats', stats: { ...stats(false), deliveredFps } });
+    window(30);
+    window(0);
+    const peak = () => actor.getSnapshot().context.peakFps;
+    expect(peak()).toBeGreaterThan(25);
+    for (let i = 0; i < 20; i++) window(0);
+    expect(peak()).toBeLessThan(20);
+    expect(peak()).toBeGreaterThan(0);
+    actor.send({ type: 'viewer.left', viewerId: 'v1' });
+    actor.send(viewer('v2'));
+    expect(state()).toBe('streaming');
+    expect(peak()).toBe(0);
+  });
+
   it('ignores overload in the first windows of a capture (encoder start-up)', async () => {
     const capture = fakeCapture();
     const machine = sessionMachine.provide({
