@@ -30,6 +30,13 @@ describe('hibernation with real Chromium', () => {
     );
     await pageOf(id).evaluate(() => scrollTo(0, 1200));
     expect(chromiums()).toHaveLength(1);
+    // Nothing but pages in the browser: no hidden WebUI (omnibox popups cost ~70 MB per context).
+    const targets = pageOf(id)
+      .browser()
+      .targets()
+      .filter((t) => t.type() !== 'browser')
+      .map((t) => `${t.type()} ${t.url()}`);
+    expect(targets.filter((t) => !t.startsWith('page '))).toEqual([]);
 
     const hibernated = await castpool.api('POST', `/api/sessions/${id}/hibernate`);
     expect(hibernated.status).toBe(200);
