@@ -24,11 +24,12 @@ type Viewer = Awaited<ReturnType<typeof watchWithWerift>>;
 export const sessionPageOf = (castpool: Castpool, id: string) =>
   castpool.pool.getSnapshot().context.sessions[id]?.ref.getSnapshot().context.page as SessionPage;
 
+/** The sessions' process trees: browsers and (screencast) encoders. */
 const chromiumPss = (castpool: Castpool) =>
   groupPssMb(
     castpool.processes
       .list()
-      .filter((p) => p.kind === 'chromium')
+      .filter((p) => p.kind === 'chromium' || p.kind === 'ffmpeg')
       .map((p) => p.pid),
   );
 
@@ -72,10 +73,18 @@ export interface MemoryVariant {
   sessionsPerBrowser: number;
   warmPage: boolean;
   chromiumArgs: string[];
+  capture?: CaptureStrategy;
 }
 
 export const MEMORY_VARIANTS: MemoryVariant[] = [
   { name: 'shared browser', sessionsPerBrowser: 32, warmPage: true, chromiumArgs: [] },
+  {
+    name: 'shared browser, screencast + ffmpeg',
+    sessionsPerBrowser: 32,
+    warmPage: true,
+    chromiumArgs: [],
+    capture: 'screencast',
+  },
   { name: 'shared browser, no warm page', sessionsPerBrowser: 32, warmPage: false, chromiumArgs: [] },
   {
     name: 'shared browser, --enable-low-end-device-mode',
@@ -104,7 +113,7 @@ export async function memoryAndResume(url: string, sessions: number, variant: Me
     const ids: string[] = [];
     const viewers: Viewer[] = [];
     for (let i = 0; i < sessions; i++) {
-      const session = await commands.create({ url, viewport: VIEWPORT });
+      const session = await commands.create({ url, viewport: VIEWPORT, capture: variant.capture });
       ids.push(session.id);
       viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
     }
