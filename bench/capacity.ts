@@ -1,21 +1,11 @@
+import { cpus } from 'node:os';
 /** Capacity benchmarks: density of watched sessions, memory per session, resume, sessions held. */
+import { cpuShare, readCpuTimes } from '../src/actors/host-load.js';
 import { groupPssMb } from '../src/actors/memory.js';
 import type { SessionPage } from '../src/actors/page.js';
 import type { CaptureStrategy } from '../src/machines/types.js';
 import type { Castpool } from '../src/system.js';
-import {
-  groupCpuSeconds,
-  log,
-  nodeCpuSeconds,
-  percentile,
-  round,
-  SECONDS,
-  sleep,
-  startService,
-  until,
-  VIEWPORT,
-  WARMUP_MS,
-} from './util.js';
+import { log, percentile, round, SECONDS, sleep, startService, until, VIEWPORT, WARMUP_MS } from './util.js';
 import { watchWithWerift } from './whep-client.js';
 
 type Service = Awaited<ReturnType<typeof startService>>;
@@ -37,30 +27,46 @@ const chromiumPss = (castpool: Castpool) =>
 export async function density(url: string, page: string, capture: CaptureStrategy, sessions: number) {
   const { app, castpool, commands, base } = await startService({ maxSessions: Math.max(16, sessions) });
   const viewers: Viewer[] = [];
+  const ids: string[] = [];
   try {
     for (let i = 0; i < sessions; i++) {
       const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture });
+      ids.push(session.id);
       viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
     }
     await sleep(3000 + WARMUP_MS);
     const frames0 = viewers.map((v) => v.counts.frames);
-    const pids = castpool.processes.list().map((p) => p.pid);
-    const cpu0 = pids.reduce((sum, pid) => sum + groupCpuSeconds(pid), 0) + nodeCpuSeconds();
+    // Host-wide: processes come and go (encoder restarts), and the viewers' werift shares the cores.
+    const cpu0 = readCpuTimes();
     const t0 = performance.now();
     await sleep(SECONDS * 1000);
     const elapsed = (performance.now() - t0) / 1000;
-    const cpu = pids.reduce((sum, pid) => sum + groupCpuSeconds(pid), 0) + nodeCpuSeconds() - cpu0;
-    const fps = viewers.map((v, i) => (v.counts.frames - (frames0[i] ?? 0)) / elapsed).sort((a, b) => a - b);
+    const hostCpuPct = cpuShare(cpu0, readCpuTimes()) * cpus().length * 100;
+    const perSession = viewers.map((v, i) => ({
+      fps: (v.counts.frames - (frames0[i] ?? 0)) / elapsed,
+      state: commands.get(ids[i] as string).state,
+      viewer: v.state(),
+    }));
+    const fps = perSession.map((p) => p.fps).sort((a, b) => a - b);
+    // The sessions that got nothing, and why (viewer never connected, session not streaming…).
+    const starved = perSession
+      .filter((p) => p.fps < 1)
+      .map((p) => `${p.state}/${p.viewer}`)
+      .reduce<Record<string, number>>((acc, key) => {
+        acc[key] = (acc[key] ?? 0) + 1;
+        return acc;
+      }, {});
     return {
       page,
       capture,
       sessions,
       minFps: fps[0] ?? 0,
       medianFps: percentile(fps, 50),
-      totalCpuPct: (cpu / elapsed) * 100,
-      cpuPerSessionPct: (cpu / elapsed / sessions) * 100,
+      totalCpuPct: hostCpuPct,
+      cpuPerSessionPct: hostCpuPct / sessions,
       fpsPerSession: fps.map((f) => round(f, 1)),
       budgetTotalFps: castpool.pool.getSnapshot().context.budget.cpuLimitFps,
+      starved,
     };
   } finally {
     for (const viewer of viewers) await viewer.close();

@@ -480,15 +480,20 @@ ${rows.join('\n')}`);
   if (densities) {
     const rows = densities.map(
       (d) =>
-        `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} |`,
+        `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} | ${
+          Object.entries(d.starved ?? {})
+            .map(([why, count]) => `${count}× ${why}`)
+            .join(', ') || '–'
+        } |`,
     );
     out.push(`## Density: N watched sessions on this 2-core host ${when(stored, 'density')}
 Each session at 30 FPS, watched by a light WHEP client (werift in the bench process: receives and
 counts, does not decode); 4 sessions per browser. FPS per session: lowest / median; the capture
-budget's CPU limit on the total at the end of the run (– = not limited).
+budget's CPU limit on the total at the end of the run (– = not limited). Host CPU includes the werift
+viewers, which share the cores (and the event loop) with castpool here.
 
-| page | strategy | sessions | FPS min / median | total CPU | CPU per session | budget (FPS) |
-|---|---|---|---|---|---|---|
+| page | strategy | sessions | FPS min / median | host CPU | CPU per session | budget (FPS) | under 1 FPS: session/viewer state |
+|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}`);
   }
 

@@ -44,5 +44,5 @@ export async function watchWithWerift(whepUrl: string) {
     await fetch(resource, { method: 'DELETE' }).catch(() => {});
     await pc.close();
   };
-  return { counts, close };
+  return { counts, close, state: () => pc.connectionState };
 }

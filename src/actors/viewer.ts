@@ -12,6 +12,8 @@ import { parseControlMessage, RemoteInput } from './remote-input.js';
 const GATHER_LIMIT_MS = 2000;
 /** A viewer that never connects is dropped so it does not keep the encoder running. */
 const CONNECT_LIMIT_MS = 15_000;
+/** A connected viewer that sends no RTCP for this long is gone (a closed tab says nothing). */
+const RTCP_SILENCE_MS = 8000;
 /** At most one keyframe request per viewer per this period reaches the capture. */
 const KEYFRAME_REQUEST_GAP_MS = 500;
 
@@ -134,12 +136,25 @@ export function viewerActor(deps: ActorDeps) {
         lastKeyframeRequest = now;
         sendBack({ type: 'keyframe.request' });
       });
+      // A receiver reports (RTCP) about every second; a closed tab just stops, with no goodbye, and
+      // ICE consent would take 30 s to expire. A player that has reported and then falls silent for
+      // RTCP_SILENCE_MS is gone (one that never reports is left to ICE).
+      let lastRtcpAt = 0;
+      const rtcpSub = sender?.onRtcp.subscribe(() => {
+        lastRtcpAt = Date.now();
+      });
+      const silenceTimer = setInterval(() => {
+        if (lastRtcpAt > 0 && Date.now() - lastRtcpAt > RTCP_SILENCE_MS) left();
+      }, 1000);
       const input$ = new RemoteInput(page, (viewport) => sendBack({ type: 'viewport.changed', viewport }));
       receive((event) => {
         if (event.type === 'viewer.page') input$.usePage(event.page as SessionPage);
       });
       const channelSub = peer.pc.onDataChannel.subscribe((channel) => {
         if (channel.label !== 'control') return;
+        channel.stateChanged.subscribe((state) => {
+          if (state === 'closed') left(); // our player closes it only by going away
+        });
         if (peer.scope !== 'control') {
           // Said once, so a view-only player can show why its input does nothing.
           channel.stateChanged.subscribe((state) => {
@@ -161,6 +176,8 @@ export function viewerActor(deps: ActorDeps) {
       return () => {
         channelSub.unSubscribe();
         clearTimeout(connectTimer);
+        clearInterval(silenceTimer);
+        rtcpSub?.unSubscribe();
         stateSub.unSubscribe();
         pliSub?.unSubscribe();
         page.fanout.remove(viewerId);

@@ -14,6 +14,8 @@ export interface ViewerStats {
   error: string;
   connectedAt: number;
   firstFrameAt: number;
+  /** The control data channel: none, open or refused: <why>. */
+  control: string;
 }
 
 /** A real Chromium that plays sessions the way a user's browser does. */
