@@ -43,8 +43,11 @@ export interface BudgetDemand {
 /** Below this share of its rate a session is starved (tab capture under full saturation sends no
  * CPU signal: its encoder is not CPU-bound, the compositor just stops producing frames)… */
 const STARVED_SHARE = 0.5;
-/** …if it recently delivered at least this share: a page that is still sends few frames by nature. */
+/** …if it moved lately: its recent best reached this share of its rate, or clearly (by this many FPS,
+ * and twice over) beat what it delivers now — a session that met saturation early never reached ¾.
+ * A page that is still sends few frames by nature and its best says so. */
 const MOVING_SHARE = 0.75;
+const MOVING_MARGIN_FPS = 5;
 
 /** Whether a watched session is falling behind: throttled, skipping frames, or starved of them. */
 export function isStruggling(session: {
@@ -60,7 +63,7 @@ export function isStruggling(session: {
   const starved =
     session.warmedUp &&
     session.deliveredFps < session.fps * STARVED_SHARE &&
-    session.peakFps >= session.fps * MOVING_SHARE;
+    session.peakFps >= Math.min(session.fps * MOVING_SHARE, 2 * session.deliveredFps + MOVING_MARGIN_FPS);
   return session.throttled || session.busyDrops > 0 || starved;
 }
 

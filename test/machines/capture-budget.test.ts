@@ -118,5 +118,8 @@ describe('struggling sessions', () => {
     expect(isStruggling({ ...base, deliveredFps: 1, peakFps: 4 })).toBe(false);
     // Held to a share of 10, it is judged against 10.
     expect(isStruggling({ ...base, deliveredFps: 4, peakFps: 9, fps: 10 })).toBe(true);
+    // Saturated from its start: it never reached ¾ of its rate, but clearly did better than now.
+    expect(isStruggling({ ...base, deliveredFps: 1.4, peakFps: 12 })).toBe(true);
+    expect(isStruggling({ ...base, deliveredFps: 1.4, peakFps: 6 })).toBe(false);
   });
 });
