@@ -63,6 +63,7 @@ globalThis.castpoolCapture = (() => {
             totalPacketSendDelay: report.totalPacketSendDelay || 0,
             limitation: report.qualityLimitationReason || 'none',
             fps: report.framesPerSecond || 0,
+            maxFramerate: pc.getSenders()[0]?.getParameters().encodings[0]?.maxFramerate ?? 0,
           };
       }
       return { framesEncoded: 0, limitation: 'none', fps: 0 };

@@ -18,6 +18,8 @@ interface SenderStats {
   totalEncodeTime: number;
   packetsSent: number;
   totalPacketSendDelay: number;
+  /** The frame-rate limit in force on Chromium's sender. */
+  maxFramerate?: number;
 }
 
 /**
@@ -218,6 +220,8 @@ export class TabCapturePipeline {
       const sender = (await this.evaluate('castpoolCapture.stats()')) as SenderStats;
       limitation = sender.limitation;
       this.observeTiming(sender);
+      // A setParameters refused twice (mid-renegotiation, a restart) must not leave a stale rate.
+      if (sender.maxFramerate !== undefined && sender.maxFramerate !== this.fps) this.applyLimit();
     } catch {
       // navigating: no sender for a moment
     }
