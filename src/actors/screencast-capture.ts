@@ -45,6 +45,8 @@ export class ScreencastPipeline {
   private offered = 0;
   private busyDrops = 0;
   private framesOutAtWindow = 0;
+  /** Under load the stats timer runs late: rates are per the window's real length. */
+  private windowStartedAt = performance.now();
   private framesOutAtStart = 0;
   private encoderStartedAt = -Infinity;
   private readonly onFrame = (frame: Protocol.Page.ScreencastFrameEvent) => this.receive(frame);
@@ -69,6 +71,7 @@ export class ScreencastPipeline {
     fanout.setCodec(this.input.codec);
     fanout.onFrameSent = this.onFrameSent;
     this.framesOutAtWindow = fanout.framesOut;
+    this.windowStartedAt = performance.now();
     this.framesOutAtStart = fanout.framesOut;
     const socket = createSocket('udp4');
     this.socket = socket;
@@ -227,12 +230,15 @@ export class ScreencastPipeline {
     const { fanout } = this.page;
     const delivered = fanout.framesOut - this.framesOutAtWindow;
     this.framesOutAtWindow = fanout.framesOut;
+    const now = performance.now();
+    const windowMs = Math.max(1, now - this.windowStartedAt);
+    this.windowStartedAt = now;
     const written = this.encoder?.framesWritten ?? 0; // of the current encoder, as is framesOutAtStart
     this.sendBack({
       type: 'capture.stats',
       stats: {
-        deliveredFps: Math.round((delivered * 1000) / STATS_WINDOW_MS),
-        capturedFps: Math.round((this.captured * 1000) / STATS_WINDOW_MS),
+        deliveredFps: Math.round((delivered * 1000) / windowMs),
+        capturedFps: Math.round((this.captured * 1000) / windowMs),
         offered: this.offered,
         busyDrops: this.busyDrops,
         backlog: Math.max(0, written - (fanout.framesOut - this.framesOutAtStart)),

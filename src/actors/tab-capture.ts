@@ -40,6 +40,8 @@ export class TabCapturePipeline {
   private statsTimer: NodeJS.Timeout | undefined;
   private lastSender: SenderStats | undefined;
   private framesOutAtWindow = 0;
+  /** Under load the stats timer runs late: rates are per the window's real length. */
+  private windowStartedAt = performance.now();
   private received = 0;
   private lastKeyframeRequest = 0;
   private readonly onNavigated = (event: Protocol.Page.FrameNavigatedEvent) => {
@@ -58,6 +60,7 @@ export class TabCapturePipeline {
   async start(): Promise<void> {
     this.page.fanout.setCodec('VP8');
     this.framesOutAtWindow = this.page.fanout.framesOut;
+    this.windowStartedAt = performance.now();
     await this.page.cdp.send('Page.enable');
     this.page.cdp.on('Page.frameNavigated', this.onNavigated);
     await this.establish();
@@ -65,7 +68,10 @@ export class TabCapturePipeline {
   }
 
   private get bitrates() {
-    const maxKbps = Math.round((this.deps.config.encoder.bitrateKbps * this.fps) / this.input.params.fps);
+    // Not scaled down with the frame rate: the loopback peer gives Chromium's bandwidth estimate little
+    // feedback, so a lowered cap took ~10 s to climb back (a session held at 10 FPS after its share
+    // returned to 30). Fewer frames and a smaller picture already save the CPU.
+    const maxKbps = this.deps.config.encoder.bitrateKbps;
     return { maxKbps, startKbps: Math.round(maxKbps * 0.8), minKbps: Math.round(maxKbps / 3) };
   }
 
@@ -213,6 +219,9 @@ export class TabCapturePipeline {
     const { fanout } = this.page;
     const delivered = fanout.framesOut - this.framesOutAtWindow;
     this.framesOutAtWindow = fanout.framesOut;
+    const now = performance.now();
+    const windowMs = Math.max(1, now - this.windowStartedAt);
+    this.windowStartedAt = now;
     const captured = this.received;
     this.received = 0;
     let limitation = 'none';
@@ -231,8 +240,8 @@ export class TabCapturePipeline {
     this.sendBack({
       type: 'capture.stats',
       stats: {
-        deliveredFps: delivered,
-        capturedFps: captured,
+        deliveredFps: Math.round((delivered * 1000) / windowMs),
+        capturedFps: Math.round((captured * 1000) / windowMs),
         offered: 1,
         busyDrops: cpuBound ? 1 : 0,
         backlog: 0,
