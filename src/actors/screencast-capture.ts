@@ -8,6 +8,7 @@ import type { CaptureReport } from './capture.js';
 import type { ActorDeps } from './deps.js';
 import { FfmpegEncoder } from './ffmpeg-encoder.js';
 import type { SessionPage } from './page.js';
+import { StatsWindow } from './stats-window.js';
 
 type SendBack = (event: CaptureReport) => void;
 
@@ -45,8 +46,7 @@ export class ScreencastPipeline {
   private offered = 0;
   private busyDrops = 0;
   private framesOutAtWindow = 0;
-  /** Under load the stats timer runs late: rates are per the window's real length. */
-  private windowStartedAt = performance.now();
+  private readonly window = new StatsWindow();
   private framesOutAtStart = 0;
   private encoderStartedAt = -Infinity;
   private readonly onFrame = (frame: Protocol.Page.ScreencastFrameEvent) => this.receive(frame);
@@ -71,7 +71,7 @@ export class ScreencastPipeline {
     fanout.setCodec(this.input.codec);
     fanout.onFrameSent = this.onFrameSent;
     this.framesOutAtWindow = fanout.framesOut;
-    this.windowStartedAt = performance.now();
+    this.window.restart();
     this.framesOutAtStart = fanout.framesOut;
     const socket = createSocket('udp4');
     this.socket = socket;
@@ -230,15 +230,13 @@ export class ScreencastPipeline {
     const { fanout } = this.page;
     const delivered = fanout.framesOut - this.framesOutAtWindow;
     this.framesOutAtWindow = fanout.framesOut;
-    const now = performance.now();
-    const windowMs = Math.max(1, now - this.windowStartedAt);
-    this.windowStartedAt = now;
+    const perSecond = this.window.close();
     const written = this.encoder?.framesWritten ?? 0; // of the current encoder, as is framesOutAtStart
     this.sendBack({
       type: 'capture.stats',
       stats: {
-        deliveredFps: Math.round((delivered * 1000) / windowMs),
-        capturedFps: Math.round((this.captured * 1000) / windowMs),
+        deliveredFps: perSecond(delivered),
+        capturedFps: perSecond(this.captured),
         offered: this.offered,
         busyDrops: this.busyDrops,
         backlog: Math.max(0, written - (fanout.framesOut - this.framesOutAtStart)),

@@ -4,6 +4,7 @@ import type { CaptureCommand, CaptureInput } from '../machines/types.js';
 import type { CaptureReport } from './capture.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
+import { StatsWindow } from './stats-window.js';
 import { TAB_CAPTURE_SCRIPT } from './tab-capture-script.js';
 
 type SendBack = (event: CaptureReport) => void;
@@ -40,8 +41,7 @@ export class TabCapturePipeline {
   private statsTimer: NodeJS.Timeout | undefined;
   private lastSender: SenderStats | undefined;
   private framesOutAtWindow = 0;
-  /** Under load the stats timer runs late: rates are per the window's real length. */
-  private windowStartedAt = performance.now();
+  private readonly window = new StatsWindow();
   private received = 0;
   private lastKeyframeRequest = 0;
   private readonly onNavigated = (event: Protocol.Page.FrameNavigatedEvent) => {
@@ -60,7 +60,7 @@ export class TabCapturePipeline {
   async start(): Promise<void> {
     this.page.fanout.setCodec('VP8');
     this.framesOutAtWindow = this.page.fanout.framesOut;
-    this.windowStartedAt = performance.now();
+    this.window.restart();
     await this.page.cdp.send('Page.enable');
     this.page.cdp.on('Page.frameNavigated', this.onNavigated);
     await this.establish();
@@ -219,9 +219,7 @@ export class TabCapturePipeline {
     const { fanout } = this.page;
     const delivered = fanout.framesOut - this.framesOutAtWindow;
     this.framesOutAtWindow = fanout.framesOut;
-    const now = performance.now();
-    const windowMs = Math.max(1, now - this.windowStartedAt);
-    this.windowStartedAt = now;
+    const perSecond = this.window.close();
     const captured = this.received;
     this.received = 0;
     let limitation = 'none';
@@ -240,8 +238,8 @@ export class TabCapturePipeline {
     this.sendBack({
       type: 'capture.stats',
       stats: {
-        deliveredFps: Math.round((delivered * 1000) / windowMs),
-        capturedFps: Math.round((captured * 1000) / windowMs),
+        deliveredFps: perSecond(delivered),
+        capturedFps: perSecond(captured),
         offered: 1,
         busyDrops: cpuBound ? 1 : 0,
         backlog: 0,

@@ -53,20 +53,15 @@ export class Registry {
     options: { prefix: string; leaseMs: number; replicas: number; timeoutMs: number },
   ): Promise<Registry> {
     const kvm = new Kvm(jetstream(nc, { timeout: options.timeoutMs }));
-    const sessions = await kvm.create(`${options.prefix}_sessions`, {
-      history: 1,
-      replicas: options.replicas,
-    });
-    const nodes = await kvm.create(`${options.prefix}_nodes`, {
+    const buckets = { sessions: `${options.prefix}_sessions`, nodes: `${options.prefix}_nodes` };
+    const sessions = await kvm.create(buckets.sessions, { history: 1, replicas: options.replicas });
+    const nodes = await kvm.create(buckets.nodes, {
       history: 1,
       replicas: options.replicas,
       ttl: options.leaseMs,
     });
     const jsm = await jetstreamManager(nc, { timeout: options.timeoutMs });
-    return new Registry(sessions, nodes, jsm, {
-      sessions: `${options.prefix}_sessions`,
-      nodes: `${options.prefix}_nodes`,
-    });
+    return new Registry(sessions, nodes, jsm, buckets);
   }
 
   /**
