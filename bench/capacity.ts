@@ -80,10 +80,19 @@ export interface MemoryVariant {
   warmPage: boolean;
   chromiumArgs: string[];
   capture?: CaptureStrategy;
+  /** What the viewers decode (castpool encodes H.264 when they offer it). */
+  viewerCodecs?: ('H264' | 'VP8')[];
 }
 
 export const MEMORY_VARIANTS: MemoryVariant[] = [
   { name: 'shared browser', sessionsPerBrowser: 32, warmPage: true, chromiumArgs: [] },
+  {
+    name: 'shared browser, VP8 (VP8-only viewers)',
+    sessionsPerBrowser: 32,
+    warmPage: true,
+    chromiumArgs: [],
+    viewerCodecs: ['VP8'],
+  },
   {
     name: 'shared browser, screencast + ffmpeg',
     sessionsPerBrowser: 32,
@@ -121,12 +130,15 @@ export async function memoryAndResume(url: string, sessions: number, variant: Me
     for (let i = 0; i < sessions; i++) {
       const session = await commands.create({ url, viewport: VIEWPORT, capture: variant.capture });
       ids.push(session.id);
-      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
+      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`, variant.viewerCodecs));
     }
     await sleep(5000);
     const streamingPss = chromiumPss(castpool);
     for (const viewer of viewers) await viewer.close();
     for (const id of ids) await until(() => commands.get(id).state === 'idle', 10_000);
+    // A stopped screencast's ffmpeg exits a moment after the session idles.
+    await until(() => castpool.processes.list().every((p) => p.kind !== 'ffmpeg'), 10_000);
+    await sleep(1000);
     const idlePss = chromiumPss(castpool);
     const heapBefore = process.memoryUsage().heapUsed;
     for (const id of ids) await commands.hibernate(id);

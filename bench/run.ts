@@ -505,8 +505,9 @@ ${rows.join('\n')}`);
     );
     out.push(`## Memory per session and resume time (typical page, ${memory[0]?.sessions ?? 6} sessions) ${when(stored, 'memory')}
 Extra PSS of the whole Chromium process tree (and the screencast's ffmpeg) per session, against the
-service holding one idle session; tab capture unless the variant says screencast; the hibernated column adds castpool's heap per hibernated session. Resume: \`resume\` until the
-page is at its URL again.
+service holding one idle session; tab capture unless the variant says screencast, encoding H.264
+for viewers that take it (all but the VP8 variant); the hibernated column adds castpool's heap per
+hibernated session. Resume: \`resume\` until the page is at its URL again.
 
 | variant | streaming | idle (not watched) | hibernated | resume p50 / p95 |
 |---|---|---|---|---|

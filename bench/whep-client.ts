@@ -4,7 +4,10 @@ import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
  * A light WHEP viewer for density runs: a werift peer that receives and counts frames without
  * decoding, so many sessions can be watched without a browser per viewer eating the cores.
  */
-export async function watchWithWerift(whepUrl: string) {
+export async function watchWithWerift(
+  whepUrl: string,
+  accepts: readonly ('H264' | 'VP8')[] = ['H264', 'VP8'],
+) {
   const feedback = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }];
   const pc = new RTCPeerConnection({
     iceServers: [],
@@ -17,7 +20,7 @@ export async function watchWithWerift(whepUrl: string) {
           parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
         }),
         new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: feedback }),
-      ],
+      ].filter((codec) => accepts.includes(codec.mimeType.slice('video/'.length) as 'H264' | 'VP8')),
       audio: [],
     },
     headerExtensions: { video: [], audio: [] },

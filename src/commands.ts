@@ -325,13 +325,8 @@ export class Commands {
     const waking = state === 'hibernated' || state === 'hibernating' || state === 'resuming';
     if (!waking) this.liveEntry(id);
     const running = ref.getSnapshot().context;
-    // Chromium's own tab encoder is VP8; screencast sessions keep the codec their viewers already use.
-    const required =
-      running.params.capture === 'tab'
-        ? 'VP8'
-        : Object.keys(running.viewers).length > 0
-          ? running.codec
-          : undefined;
+    // The first viewer picks the codec (H.264 when it can); the others must take what is encoding.
+    const required = Object.keys(running.viewers).length > 0 ? running.codec : undefined;
     const codec = chooseCodec(offer, required);
     let peer: ViewerPeer;
     try {

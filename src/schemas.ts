@@ -11,7 +11,7 @@ export const Viewport = Type.Object(
 
 export const CaptureStrategy = Type.Union([Type.Literal('screencast'), Type.Literal('tab')], {
   description:
-    'screencast: CDP JPEG frames encoded by ffmpeg; tab: Chromium captures and encodes its own tab (VP8)',
+    'screencast: CDP JPEG frames encoded by ffmpeg; tab: Chromium captures and encodes its own tab (H.264 or VP8)',
 });
 
 export const CreateSessionBody = Type.Object(

@@ -1,6 +1,6 @@
 /**
  * Runs inside the session page's isolated world (the page's own scripts cannot see it): captures the
- * tab with getDisplayMedia, encodes it with Chromium's VP8 encoder and sends it to castpool's werift
+ * tab with getDisplayMedia, encodes it with Chromium's H.264 or VP8 encoder and sends it to castpool's werift
  * peer. Kept as plain JavaScript text: it is evaluated over CDP, not bundled.
  */
 export const TAB_CAPTURE_SCRIPT = String.raw`
@@ -9,7 +9,7 @@ globalThis.castpoolCapture = (() => {
   let track;
   let limiting = Promise.resolve();
   return {
-    /** Returns the SDP offer of a send-only VP8 peer carrying this tab. */
+    /** Returns the SDP offer of a send-only peer carrying this tab in cfg.codec. */
     async offer(cfg) {
       const stream = await navigator.mediaDevices.getDisplayMedia({
         video: { width: cfg.width, height: cfg.height, frameRate: cfg.fps },
@@ -22,14 +22,19 @@ globalThis.castpoolCapture = (() => {
         direction: 'sendonly',
         sendEncodings: [{ maxBitrate: cfg.maxKbps * 1000, maxFramerate: cfg.fps }],
       });
-      const vp8 = RTCRtpSender.getCapabilities('video').codecs.filter((c) => c.mimeType === 'video/VP8');
-      transceiver.setCodecPreferences(vp8);
+      const wanted = RTCRtpSender.getCapabilities('video').codecs.filter((c) =>
+        c.mimeType === 'video/' + cfg.codec && (cfg.codec !== 'H264' || c.sdpFmtpLine === cfg.fmtp));
+      if (wanted.length === 0) throw new Error('this Chromium cannot encode ' + cfg.codec);
+      transceiver.setCodecPreferences(wanted);
       const offer = await pc.createOffer();
       // Without these Chromium's estimate toward the loopback peer stays near 266 kbit/s (measured).
-      const pt = /a=rtpmap:(\d+) VP8\/90000/.exec(offer.sdp)[1];
+      const pt = new RegExp('a=rtpmap:(\\d+) ' + cfg.codec + '/90000').exec(offer.sdp)[1];
       const rates = 'x-google-start-bitrate=' + cfg.startKbps + ';x-google-min-bitrate=' + cfg.minKbps +
         ';x-google-max-bitrate=' + cfg.maxKbps;
-      offer.sdp = offer.sdp.replace('a=rtpmap:' + pt + ' VP8/90000', 'a=rtpmap:' + pt + ' VP8/90000\r\na=fmtp:' + pt + ' ' + rates);
+      const fmtp = new RegExp('^a=fmtp:' + pt + ' .*$', 'm');
+      offer.sdp = fmtp.test(offer.sdp)
+        ? offer.sdp.replace(fmtp, (line) => line + ';' + rates)
+        : offer.sdp.replace(new RegExp('^a=rtpmap:' + pt + ' .*$', 'm'), (line) => line + '\r\na=fmtp:' + pt + ' ' + rates);
       await pc.setLocalDescription(offer);
       // No wait for gathering: castpool's peer answers with its host candidates and learns this one
       // from its connectivity checks (peer-reflexive); waiting cost up to a second per start.

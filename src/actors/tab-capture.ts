@@ -12,6 +12,8 @@ type SendBack = (event: CaptureReport) => void;
 const WORLD_NAME = 'castpool-capture';
 const STATS_WINDOW_MS = 1000;
 const KEYFRAME_REQUEST_GAP_MS = 300;
+/** Constrained baseline, level 3.1: what every WebRTC player decodes. */
+const H264_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
 
 interface SenderStats {
   framesEncoded: number;
@@ -25,7 +27,7 @@ interface SenderStats {
 
 /**
  * Tab strategy: Chromium captures its own tab (getDisplayMedia from an isolated world, so the page's
- * scripts see nothing), encodes VP8 and sends RTP to an upstream werift peer here; the packets go to
+ * scripts see nothing), encodes H.264 (or VP8 for VP8-only viewers) and sends RTP to an upstream werift peer here; the packets go to
  * the session's fan-out like the screencast's. A new document kills the isolated world and its
  * capture, so every main-frame navigation re-establishes it; the fan-out keeps the stream continuous.
  */
@@ -58,13 +60,17 @@ export class TabCapturePipeline {
   }
 
   async start(): Promise<void> {
-    this.page.fanout.setCodec('VP8');
+    this.page.fanout.setCodec(this.codec);
     this.framesOutAtWindow = this.page.fanout.framesOut;
     this.window.restart();
     await this.page.cdp.send('Page.enable');
     this.page.cdp.on('Page.frameNavigated', this.onNavigated);
     await this.establish();
     this.statsTimer = setInterval(() => void this.reportStats(), STATS_WINDOW_MS);
+  }
+
+  private get codec() {
+    return this.input.codec;
   }
 
   private get bitrates() {
@@ -92,7 +98,7 @@ export class TabCapturePipeline {
       await this.evaluate(TAB_CAPTURE_SCRIPT);
       const offeredFps = this.fps;
       const offer = (await this.evaluate(
-        `castpoolCapture.offer(${JSON.stringify({ width: viewport.width, height: viewport.height, fps: offeredFps, ...this.bitrates })})`,
+        `castpoolCapture.offer(${JSON.stringify({ width: viewport.width, height: viewport.height, fps: offeredFps, codec: this.codec, fmtp: H264_FMTP, ...this.bitrates })})`,
       )) as string;
       if (superseded()) return;
       const upstream = new RTCPeerConnection({
@@ -100,9 +106,10 @@ export class TabCapturePipeline {
         codecs: {
           video: [
             new RTCRtpCodecParameters({
-              mimeType: 'video/VP8',
+              mimeType: `video/${this.codec}`,
               clockRate: 90000,
               rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }],
+              parameters: this.codec === 'H264' ? H264_FMTP : undefined,
             }),
           ],
           audio: [],
