@@ -6,6 +6,7 @@ import type { SessionPage } from '../src/actors/page.js';
 import type { CaptureStrategy } from '../src/machines/types.js';
 import type { Castpool } from '../src/system.js';
 import { log, percentile, round, SECONDS, sleep, startService, until, VIEWPORT, WARMUP_MS } from './util.js';
+import { type FarmViewer, startViewerFarm } from './viewer-farm.js';
 import { watchWithWerift } from './whep-client.js';
 
 type Service = Awaited<ReturnType<typeof startService>>;
@@ -26,17 +27,18 @@ const chromiumPss = (castpool: Castpool) =>
 /** N watched sessions of one strategy and page on this host: per-session FPS and total CPU. */
 export async function density(url: string, page: string, capture: CaptureStrategy, sessions: number) {
   const { app, castpool, commands, base } = await startService({ maxSessions: Math.max(16, sessions) });
-  const viewers: Viewer[] = [];
+  const farm = startViewerFarm();
+  const viewers: FarmViewer[] = [];
   const ids: string[] = [];
   try {
     for (let i = 0; i < sessions; i++) {
       const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture });
       ids.push(session.id);
-      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
+      viewers.push(await farm.watch(`${base}/api/sessions/${session.id}/whep`));
     }
     await sleep(3000 + WARMUP_MS);
     const frames0 = viewers.map((v) => v.counts.frames);
-    // Host-wide: processes come and go (encoder restarts), and the viewers' werift shares the cores.
+    // Host-wide: processes come and go (encoder restarts), and the viewers share the cores.
     const cpu0 = readCpuTimes();
     const t0 = performance.now();
     await sleep(SECONDS * 1000);
@@ -69,7 +71,7 @@ export async function density(url: string, page: string, capture: CaptureStrateg
       starved,
     };
   } finally {
-    for (const viewer of viewers) await viewer.close();
+    await farm.close();
     await app.close();
   }
 }
@@ -179,7 +181,8 @@ export async function heldSessions(url: string, target: number, watched: number,
     sessionsPerBrowser: watched + batch,
   });
   const { app, castpool, commands, base } = service;
-  const viewers: Viewer[] = [];
+  const farm = startViewerFarm();
+  const viewers: FarmViewer[] = [];
   // What happens to the watched sessions while the rest come and go (a lost viewer shows here).
   const watchedIds = new Set<string>();
   const watchedChanges: string[] = [];
@@ -193,7 +196,7 @@ export async function heldSessions(url: string, target: number, watched: number,
     for (let i = 0; i < watched; i++) {
       const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture: 'tab' });
       watchedIds.add(session.id);
-      viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`));
+      viewers.push(await farm.watch(`${base}/api/sessions/${session.id}/whep`));
     }
     const heap0 = process.memoryUsage().heapUsed;
     const hibernated: string[] = [];
@@ -238,7 +241,7 @@ export async function heldSessions(url: string, target: number, watched: number,
     };
   } finally {
     unsubscribe();
-    for (const viewer of viewers) await viewer.close();
+    await farm.close();
     await app.close();
   }
 }

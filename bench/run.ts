@@ -487,10 +487,10 @@ ${rows.join('\n')}`);
         } |`,
     );
     out.push(`## Density: N watched sessions on this 2-core host ${when(stored, 'density')}
-Each session at 30 FPS, watched by a light WHEP client (werift in the bench process: receives and
-counts, does not decode); 4 sessions per browser. FPS per session: lowest / median; the capture
-budget's CPU limit on the total at the end of the run (– = not limited). Host CPU includes the werift
-viewers, which share the cores (and the event loop) with castpool here.
+Each session at 30 FPS, watched by a light WHEP client (werift in a process of its own, like a remote
+player: receives and counts, does not decode); 4 sessions per browser. FPS per session: lowest /
+median; the capture budget's CPU limit on the total at the end of the run (– = not limited). Host CPU
+includes the viewers' process, which shares the cores with castpool here.
 
 | page | strategy | sessions | FPS min / median | host CPU | CPU per session | budget (FPS) | under 1 FPS: session/viewer state |
 |---|---|---|---|---|---|---|---|
@@ -517,7 +517,7 @@ ${rows.join('\n')}`);
   const held = stored.held?.data as HeldData | undefined;
   if (held)
     out.push(`## Sessions held on one host ${when(stored, 'held')}
-${held.watched} sessions streaming (tab capture, typical page, werift viewers) while the rest are created
+${held.watched} sessions streaming (tab capture, typical page, werift viewers in their own process) while the rest are created
 in batches of 8 and hibernated.
 
 | measure | value |

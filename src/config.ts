@@ -127,7 +127,10 @@ export const ConfigSchema = Type.Object({
   captureBudget: Type.Object({
     checkMs: Int(200, 60000, 'How often host CPU is sampled and the shares recomputed.'),
     totalFps: Int(0, 100000, 'Fixed ceiling on frames/s captured across watched sessions (0 = none).'),
-    adaptive: Type.Boolean({ description: 'Shrink the total above cpuHigh, grow it back below cpuLow.' }),
+    adaptive: Type.Boolean({
+      description:
+        'Shrink the total above cpuHigh while a watched session struggles; grow it back below cpuLow or while every watched session keeps up.',
+    }),
     cpuHigh: Type.Number({
       minimum: 0.05,
       maximum: 1,

@@ -94,7 +94,10 @@ export function budgetTotalFps(policy: CaptureBudgetPolicy, state: CaptureBudget
 /**
  * One CPU sample moves the CPU limit: down after a hot run, back up after a cool run, never in between.
  * Hot means the host is busy *and* some watched session is falling behind: a busy host whose sessions
- * all get their frames (the CPU goes elsewhere) is no reason to take frames away.
+ * all get their frames (the CPU goes elsewhere) is no reason to take frames away. Cool means an idle
+ * host, or every watched session keeping up with what it may send: Chromium's own rendering can hold
+ * the CPU high whatever is captured (2 screencast sessions of a typical page stayed limited to 12 FPS
+ * each on a 200 % host), so the limit probes upward again and shrinks once more if that hurts.
  */
 export function nextBudgetState(
   state: CaptureBudgetState,
@@ -114,7 +117,7 @@ export function nextBudgetState(
     const shrunk = Math.floor(Math.min(current, delivered) * policy.shrinkFactor);
     return { cpu, cpuLimitFps: Math.max(floorFps, shrunk), hotChecks: 0, coolChecks: 0 };
   }
-  if (cpu < policy.cpuLow) {
+  if (cpu < policy.cpuLow || !demands.some((d) => d.struggling)) {
     const coolChecks = state.coolChecks + 1;
     if (state.cpuLimitFps === null || coolChecks < policy.growAfterChecks)
       return { ...state, cpu, hotChecks: 0, coolChecks };

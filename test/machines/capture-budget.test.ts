@@ -94,6 +94,18 @@ describe('capture budget: following host CPU', () => {
     expect(state.cpuLimitFps).toBeNull(); // 60 ≥ the 60 asked for
   });
 
+  it('grows back on a busy host once every watched session keeps up with its share', () => {
+    const keepingUp = demands.map((d) => ({ ...d, struggling: false }));
+    let state: CaptureBudgetState = { ...initialBudgetState, cpuLimitFps: 24 };
+    for (let i = 0; i < 2; i++) state = nextBudgetState(state, 0.99, keepingUp, policy);
+    expect(state.cpuLimitFps).toBe(24);
+    state = nextBudgetState(state, 0.99, keepingUp, policy);
+    expect(state.cpuLimitFps).toBe(34);
+    // Probing up hurt: a session falls behind on the busy host and the limit comes down again.
+    for (let i = 0; i < 2; i++) state = nextBudgetState(state, 0.99, demands, policy);
+    expect(state.cpuLimitFps).toBe(27); // min(34, 24 + 26 delivered) × 0.8
+  });
+
   it('never shrinks below the floors, and a fixed ceiling caps the total either way', () => {
     let state: CaptureBudgetState = { ...initialBudgetState, cpuLimitFps: 12 };
     state = nextBudgetState(state, 1, demands, { ...policy, shrinkAfterChecks: 1 });
