@@ -1,18 +1,14 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fromCallback } from 'xstate';
 import type { ActorDeps } from './deps.js';
+import { pidsInGroups } from './processes.js';
 
 /** PSS in MB of every process in the given process groups (castpool's browsers lead their own). */
 export function groupPssMb(pgids: readonly number[]): number {
-  if (pgids.length === 0) return 0;
   let kb = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const pid of pidsInGroups(pgids)) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (!pgids.includes(pgid)) continue;
-      kb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+      kb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
     } catch {
       // exited meanwhile
     }

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface TrackedProcess {
   pid: number;
@@ -19,6 +20,23 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       // already gone
     }
   }
+}
+
+/** PIDs of every live process in the given process groups (castpool's children lead their own). */
+export function pidsInGroups(pgids: readonly number[]): number[] {
+  const pids: number[] = [];
+  if (pgids.length === 0) return pids;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (pgids.includes(pgid)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
 }
 
 /**

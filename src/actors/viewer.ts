@@ -16,6 +16,8 @@ const CONNECT_LIMIT_MS = 15_000;
 const RTCP_SILENCE_MS = 8000;
 /** At most one keyframe request per viewer per this period reaches the capture. */
 const KEYFRAME_REQUEST_GAP_MS = 500;
+/** A joined viewer still without a keyframe asks again this often (not every player sends PLIs). */
+const KEYFRAME_RETRY_MS = 1000;
 
 /** A negotiated WHEP viewer: its werift peer and the track the session's fan-out writes to. */
 export class ViewerPeer implements ViewerHandle {
@@ -144,7 +146,13 @@ export function viewerActor(deps: ActorDeps) {
         lastRtcpAt = Date.now();
       });
       const silenceTimer = setInterval(() => {
-        if (lastRtcpAt > 0 && Date.now() - lastRtcpAt > RTCP_SILENCE_MS) left();
+        const now = Date.now();
+        if (lastRtcpAt > 0 && now - lastRtcpAt > RTCP_SILENCE_MS) left();
+        // The request on joining can go unanswered (a capture being re-established, a busy encoder).
+        if (page.fanout.isWaiting(viewerId) && now - lastKeyframeRequest >= KEYFRAME_RETRY_MS) {
+          lastKeyframeRequest = now;
+          sendBack({ type: 'keyframe.request' });
+        }
       }, 1000);
       const input$ = new RemoteInput(page, (viewport) => sendBack({ type: 'viewport.changed', viewport }));
       receive((event) => {

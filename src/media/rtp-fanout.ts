@@ -70,6 +70,11 @@ export class RtpFanout {
     return this.viewers.size;
   }
 
+  /** Whether this viewer joined (or saw its source change) and still waits for a keyframe. */
+  isWaiting(id: string): boolean {
+    return this.viewers.get(id)?.waitingForKeyframe ?? false;
+  }
+
   /** Number of viewers still waiting for a keyframe. */
   get waitingViewers(): number {
     return this.waiting;

@@ -91,8 +91,14 @@ describe('RTP fan-out', () => {
     expect(early).toHaveLength(3);
     expect(late).toHaveLength(0);
     expect(fanout.waitingViewers).toBe(1);
+    expect([fanout.isWaiting('early'), fanout.isWaiting('late'), fanout.isWaiting('nobody')]).toEqual([
+      false,
+      true,
+      false,
+    ]);
     fanout.forward(rtp([0x67]));
     expect(late).toHaveLength(1);
+    expect(fanout.isWaiting('late')).toBe(false);
     expect(fanout.framesOut).toBe(3);
     fanout.remove('late');
     fanout.remove('early');
