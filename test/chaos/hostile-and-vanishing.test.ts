@@ -72,8 +72,12 @@ describe('chaos', () => {
               headers: { 'content-type': type },
               body: typeof body === 'string' ? body : JSON.stringify(body),
             });
-            await response.arrayBuffer();
-            expect(response.status, `${method} ${path}`).toBeLessThan(500);
+            const text = await response.text();
+            // A well-formed navigate to a site that does not answer (fc.webUrl: "http://a.aa") is the
+            // site's failure, reported as such; anything else at 5xx is castpool's.
+            const siteFailed =
+              response.status === 502 && path.endsWith('/navigate') && text.includes('"navigation_failed"');
+            if (!siteFailed) expect(response.status, `${method} ${path}: ${text}`).toBeLessThan(500);
           },
         ),
         { numRuns: RUNS },
@@ -88,6 +92,9 @@ describe('chaos', () => {
       expect((await castpool.api('GET', '/api/health')).status).toBe(200);
     } finally {
       await viewers.close();
+      // Well-formed creates among the generated requests made sessions: the next test needs the room.
+      for (const session of (await castpool.api('GET', '/api/sessions')).json.sessions ?? [])
+        await castpool.api('DELETE', `/api/sessions/${session.id}`);
     }
   });
 
