@@ -1,4 +1,5 @@
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+import { H264_BASELINE_FMTP } from '../src/media/sdp.js';
 
 /**
  * A light WHEP viewer for density runs: a werift peer that receives and counts frames without
@@ -17,7 +18,7 @@ export async function watchWithWerift(
           mimeType: 'video/H264',
           clockRate: 90000,
           rtcpFeedback: feedback,
-          parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+          parameters: H264_BASELINE_FMTP,
         }),
         new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: feedback }),
       ].filter((codec) => accepts.includes(codec.mimeType.slice('video/'.length) as 'H264' | 'VP8')),

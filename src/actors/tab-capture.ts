@@ -1,6 +1,7 @@
 import type { Protocol } from 'puppeteer-core';
 import { type MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
 import type { CaptureCommand, CaptureInput } from '../machines/types.js';
+import { H264_BASELINE_FMTP } from '../media/sdp.js';
 import type { CaptureReport } from './capture.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
@@ -12,8 +13,6 @@ type SendBack = (event: CaptureReport) => void;
 const WORLD_NAME = 'castpool-capture';
 const STATS_WINDOW_MS = 1000;
 const KEYFRAME_REQUEST_GAP_MS = 300;
-/** Constrained baseline, level 3.1: what every WebRTC player decodes. */
-const H264_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
 
 interface SenderStats {
   framesEncoded: number;
@@ -60,17 +59,13 @@ export class TabCapturePipeline {
   }
 
   async start(): Promise<void> {
-    this.page.fanout.setCodec(this.codec);
+    this.page.fanout.setCodec(this.input.codec);
     this.framesOutAtWindow = this.page.fanout.framesOut;
     this.window.restart();
     await this.page.cdp.send('Page.enable');
     this.page.cdp.on('Page.frameNavigated', this.onNavigated);
     await this.establish();
     this.statsTimer = setInterval(() => void this.reportStats(), STATS_WINDOW_MS);
-  }
-
-  private get codec() {
-    return this.input.codec;
   }
 
   private get bitrates() {
@@ -98,7 +93,7 @@ export class TabCapturePipeline {
       await this.evaluate(TAB_CAPTURE_SCRIPT);
       const offeredFps = this.fps;
       const offer = (await this.evaluate(
-        `castpoolCapture.offer(${JSON.stringify({ width: viewport.width, height: viewport.height, fps: offeredFps, codec: this.codec, fmtp: H264_FMTP, ...this.bitrates })})`,
+        `castpoolCapture.offer(${JSON.stringify({ width: viewport.width, height: viewport.height, fps: offeredFps, codec: this.input.codec, fmtp: H264_BASELINE_FMTP, ...this.bitrates })})`,
       )) as string;
       if (superseded()) return;
       const upstream = new RTCPeerConnection({
@@ -106,10 +101,10 @@ export class TabCapturePipeline {
         codecs: {
           video: [
             new RTCRtpCodecParameters({
-              mimeType: `video/${this.codec}`,
+              mimeType: `video/${this.input.codec}`,
               clockRate: 90000,
               rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }],
-              parameters: this.codec === 'H264' ? H264_FMTP : undefined,
+              parameters: this.input.codec === 'H264' ? H264_BASELINE_FMTP : undefined,
             }),
           ],
           audio: [],

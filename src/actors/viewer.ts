@@ -3,7 +3,7 @@ import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'weri
 import { fromCallback } from 'xstate';
 import type { ViewerScope } from '../access/index.js';
 import type { Codec, PageHandle, ViewerCommand, ViewerHandle } from '../machines/types.js';
-import { type OfferedCodec, restrictVideoToPayloadType } from '../media/sdp.js';
+import { H264_BASELINE_FMTP, type OfferedCodec, restrictVideoToPayloadType } from '../media/sdp.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
 import { parseControlMessage, RemoteInput } from './remote-input.js';
@@ -51,8 +51,7 @@ function codecParameters(offered: OfferedCodec): RTCRtpCodecParameters {
           mimeType: 'video/H264',
           clockRate: 90000,
           rtcpFeedback,
-          parameters:
-            offered.fmtp || 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+          parameters: offered.fmtp || H264_BASELINE_FMTP,
         }
       : { mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback },
   );
@@ -145,7 +144,7 @@ export function viewerActor(deps: ActorDeps) {
       const rtcpSub = sender?.onRtcp.subscribe(() => {
         lastRtcpAt = Date.now();
       });
-      const silenceTimer = setInterval(() => {
+      const checkTimer = setInterval(() => {
         const now = Date.now();
         if (lastRtcpAt > 0 && now - lastRtcpAt > RTCP_SILENCE_MS) left();
         // The request on joining can go unanswered (a capture being re-established, a busy encoder).
@@ -184,7 +183,7 @@ export function viewerActor(deps: ActorDeps) {
       return () => {
         channelSub.unSubscribe();
         clearTimeout(connectTimer);
-        clearInterval(silenceTimer);
+        clearInterval(checkTimer);
         rtcpSub?.unSubscribe();
         stateSub.unSubscribe();
         pliSub?.unSubscribe();

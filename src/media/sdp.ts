@@ -10,6 +10,9 @@ export interface OfferedCodec {
 
 const MAX_SDP_BYTES = 64 * 1024;
 
+/** H.264 constrained baseline, level 3.1, packetization mode 1: what every WebRTC player decodes. */
+export const H264_BASELINE_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
+
 /** Rejects what is not an SDP offer with a receivable video section. */
 export function assertVideoOffer(sdp: string): void {
   if (sdp.length > MAX_SDP_BYTES) throw new CastpoolError('bad_request', 'SDP offer is larger than 64 KiB');
