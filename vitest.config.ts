@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Long variants have their own scripts: npm run test:chaos, npm run test:load.
-    exclude: ['test/chaos/**', 'test/load/**', '**/node_modules/**'],
+    // Long variants have their own scripts: npm run test:chaos, test:load, test:security.
+    exclude: ['test/chaos/**', 'test/load/**', '**/*.long.test.ts', '**/node_modules/**'],
     // Integration files each start Chromium; on 2 cores they run one file at a time.
     fileParallelism: false,
     testTimeout: 60_000,

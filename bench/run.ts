@@ -36,7 +36,8 @@ async function launch(): Promise<Browser> {
     ignoreDefaultArgs: ['--headless'],
     pipe: true,
     userDataDir: mkdtempSync(join(root, 'chromium-')),
-    args: [...CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'],
+    // A test tool of the suite's own (as root): not a castpool browser.
+    args: [...CHROMIUM_FLAGS, '--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,

@@ -48,7 +48,14 @@ export async function until(check: () => boolean, timeoutMs: number): Promise<vo
 /** A castpool service on a free loopback port, profiles under the bench's root. */
 export async function startService(overrides: Overrides = {}) {
   const config = loadConfig(
-    { port: 0, logLevel: 'warn', dataDir: mkdtempSync(join(root, 'data-')), ...overrides },
+    {
+      port: 0,
+      logLevel: 'warn',
+      dataDir: mkdtempSync(join(root, 'data-')),
+      // The bench pages are on loopback: the intranet opt-out of private-address blocking.
+      urlPolicy: { allowHosts: [], denyHosts: [], blockPrivateAddresses: false },
+      ...overrides,
+    },
     {},
   );
   const built = await buildApp(config);

@@ -23,6 +23,11 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Chromium runs as this unprivileged user when castpool runs as root (its sandbox needs a non-root user).
+if [ "$(id -u)" -eq 0 ] && ! id castpool-chromium >/dev/null 2>&1; then
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin castpool-chromium
+fi
+
 # node_modules is stale when the lock changed since the last install (npm writes its own copy).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "castpool set-up: npm ci…" >&2

@@ -2,10 +2,12 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { authPlugin } from './api/auth.js';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { authPlugin, declaredAccess, type RouteAccess, routeAccess } from './api/auth.js';
 import { errorsPlugin } from './api/errors.js';
 import { eventRoutes } from './api/events.js';
+import { linkBase } from './api/links.js';
+import { requestLogFields } from './api/log-fields.js';
 import { pageRoutes } from './api/pages.js';
 import { sessionRoutes } from './api/sessions.js';
 import { statusRoutes } from './api/status.js';
@@ -23,18 +25,36 @@ export interface App {
   castpool: Castpool;
   commands: Commands;
   nats: NatsFace;
+  /** Every route registered (method, pattern, declared access): the security sweep walks these. */
+  routes: { method: string; url: string; access: RouteAccess }[];
 }
 
 /** Builds the Fastify instance and the actor system behind it; `app.close()` ends every session. */
 /** `logStream`: where pino writes (tests read the lines); stdout by default. */
 export async function buildApp(config: Config, logStream?: { write(line: string): void }): Promise<App> {
+  // Request lines never carry a credential a client put in the query (`view?token=…`).
+  const serializers = { req: requestLogFields };
   const app = Fastify({
-    logger: logStream ? { level: config.logLevel, stream: logStream } : { level: config.logLevel },
+    logger: logStream
+      ? { level: config.logLevel, stream: logStream, serializers }
+      : { level: config.logLevel, serializers },
+    // Caps and timeouts on what a client can hold open (slow headers, slow bodies, idle sockets).
+    connectionTimeout: config.http.connectionTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // Node checks its header/request timeouts only this often (30 s by default).
+    http: { headersTimeout: config.http.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     bodyLimit: 256 * 1024,
     forceCloseConnections: true,
     // Unknown fields are an error, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.maxConnections = config.http.maxConnections;
+  const routes: App['routes'] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat())
+      routes.push({ method, url: route.url, access: declaredAccess(route.url, route.config) });
+  });
   const inspection = config.inspect.enabled
     ? await startInspection(config.inspect.port, app.log, config.inspect.uiUrl)
     : undefined;
@@ -86,7 +106,7 @@ export async function buildApp(config: Config, logStream?: { write(line: string)
   await app.register(cors, {
     // WHEP players live on other origins; the rest of the API only where configured.
     delegator: (request, callback) => {
-      const whep = /^\/api\/sessions\/[^/]+\/whep(\/|$|\?)/.test(request.url ?? '');
+      const whep = routeAccess(request as FastifyRequest) === 'whep';
       const origins = whep ? config.cors.whepOrigins : config.cors.origins;
       callback(null, {
         origin: origins.includes('*') ? '*' : origins.length > 0 ? origins : false,
@@ -98,10 +118,11 @@ export async function buildApp(config: Config, logStream?: { write(line: string)
     },
   });
   await app.register(authPlugin, { access: castpool.access });
-  await app.register(sessionRoutes, { surface, publicUrl: config.publicUrl, access: castpool.access });
-  await app.register(whepRoutes, { surface, publicUrl: config.publicUrl });
+  const base = linkBase({ publicUrl: config.publicUrl, trustedHosts: config.trustedHosts, selfUrl });
+  await app.register(sessionRoutes, { surface, linkBase: base, access: castpool.access });
+  await app.register(whepRoutes, { surface, linkBase: base });
   await app.register(pageRoutes, { surface });
   await app.register(statusRoutes, { castpool, commands, nats, inspection });
-  await app.register(eventRoutes, { nats });
-  return { app, castpool, commands, nats, inspection };
+  await app.register(eventRoutes, { nats, maxStreams: config.limits.eventStreams });
+  return { app, castpool, commands, nats, inspection, routes };
 }

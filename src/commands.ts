@@ -101,6 +101,18 @@ export class Commands {
     };
   }
 
+  /** Why a session re-created from the registry may not open its URLs here (undefined: it may). */
+  async adoptionRefusal(specUrl: string, savedUrl: string | undefined): Promise<string | undefined> {
+    for (const url of savedUrl ? [specUrl, savedUrl] : [specUrl]) {
+      try {
+        await this.checkUrl(url);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    }
+    return undefined;
+  }
+
   async create(body: CreateSessionBody): Promise<SessionView> {
     return this.start(randomUUID(), await this.paramsFor(body));
   }
@@ -250,13 +262,17 @@ export class Commands {
     };
   }
 
-  /** A JPEG thumbnail `width` pixels wide (never wider than the viewport). */
+  /** A JPEG thumbnail of the smallest configured width at least `width` (never wider than the viewport). */
   async thumbnail(id: string, width: number): Promise<Buffer> {
     const { ref } = this.liveEntry(id);
     const { page } = ref.getSnapshot().context;
     if (!page) throw new CastpoolError('conflict', `session ${id} has no page`);
+    // A few fixed widths (the smallest at least as wide as asked): any width as a cache key let a
+    // client make a resize per width, and 400 of them cost 15 s of CPU.
+    const widths = this.config.limits.thumbnailWidths;
+    const size = [...widths].sort((a, b) => a - b).find((w) => w >= width) ?? Math.max(...widths);
     // Dashboards ask every second, maybe several at once: one picture per session and width per period.
-    const key = `${id}:${width}`;
+    const key = `${id}:${size}`;
     const now = Date.now();
     for (const [old, entry] of this.thumbnails)
       if (now - entry.at > THUMBNAIL_CACHE_MS) this.thumbnails.delete(old);
@@ -264,7 +280,7 @@ export class Commands {
     let entry = this.thumbnails.get(key);
     if (entry) counter.inc({ source: 'cache' });
     else {
-      entry = { at: now, jpeg: captureThumbnail(page, width, (source) => counter.inc({ source })) };
+      entry = { at: now, jpeg: captureThumbnail(page, size, (source) => counter.inc({ source })) };
       this.thumbnails.set(key, entry);
       entry.jpeg.catch(() => this.thumbnails.delete(key));
     }
@@ -324,6 +340,55 @@ export class Commands {
     const state = sessionStateName(ref.getSnapshot().value);
     const waking = state === 'hibernated' || state === 'hibernating' || state === 'resuming';
     if (!waking) this.liveEntry(id);
+    const running = ref.getSnapshot().context;
+    const release = this.reserveViewer(id, Object.keys(running.viewers).length);
+    try {
+      return await this.negotiateAndJoin(id, ref, offer, scope, waking);
+    } finally {
+      release();
+    }
+  }
+
+  /** Viewers negotiating now, per session: counted against the caps before they join. */
+  private readonly negotiating = new Map<string, number>();
+
+  /**
+   * Holds a viewer place for the time of a negotiation; 429 past the per-session or per-node cap
+   * (a client with one token must not make hundreds of peer connections).
+   */
+  private reserveViewer(id: string, joined: number): () => void {
+    const { viewersPerSession, viewersPerNode } = this.config.limits;
+    const pendingHere = this.negotiating.get(id) ?? 0;
+    if (joined + pendingHere >= viewersPerSession)
+      throw new CastpoolError(
+        'capacity',
+        `session ${id} has ${joined + pendingHere} viewers (limit ${viewersPerSession})`,
+        { retryable: true, retryAfterSeconds: 5 },
+      );
+    let total = 0;
+    for (const entry of Object.values(this.castpool.pool.getSnapshot().context.sessions))
+      total += Object.keys(entry.ref.getSnapshot().context.viewers).length;
+    for (const pending of this.negotiating.values()) total += pending;
+    if (total >= viewersPerNode)
+      throw new CastpoolError('capacity', `this node has ${total} viewers (limit ${viewersPerNode})`, {
+        retryable: true,
+        retryAfterSeconds: 5,
+      });
+    this.negotiating.set(id, pendingHere + 1);
+    return () => {
+      const left = (this.negotiating.get(id) ?? 1) - 1;
+      if (left > 0) this.negotiating.set(id, left);
+      else this.negotiating.delete(id);
+    };
+  }
+
+  private async negotiateAndJoin(
+    id: string,
+    ref: SessionActorRef,
+    offer: string,
+    scope: ViewerScope,
+    waking: boolean,
+  ): Promise<ViewerAnswer> {
     const running = ref.getSnapshot().context;
     // The first viewer picks the codec (H.264 when it can); the others must take what is encoding.
     const required = Object.keys(running.viewers).length > 0 ? running.codec : undefined;

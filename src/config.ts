@@ -11,7 +11,14 @@ const Int = (min: number, max: number, description: string) =>
 export const ConfigSchema = Type.Object({
   host: Type.String({ description: 'Listen address (env HOST). 127.0.0.1 unless you mean to expose it.' }),
   port: Int(0, 65535, 'Listen port (env PORT).'),
-  publicUrl: Type.String({ description: 'Base URL used in links; empty = derived from the request.' }),
+  publicUrl: Type.String({
+    description:
+      'Base URL used in links (links, WHEP Location, viewUrl); empty = the request Host when trusted, else the listen address.',
+  }),
+  trustedHosts: Type.Array(Type.String({ minLength: 1 }), {
+    description:
+      'Host names whose Host header links may echo when publicUrl is empty (others get the listen address).',
+  }),
   apiToken: Type.String({
     description:
       'One API token (named "default"); /api, /metrics and NATS commands then need "Authorization: Bearer <token>" (env CASTPOOL_API_TOKEN).',
@@ -38,6 +45,10 @@ export const ConfigSchema = Type.Object({
         'HMAC secret of viewer tokens, the same on every node (env CASTPOOL_VIEWER_TOKEN_SECRET); empty = derived from the API tokens.',
     }),
     viewerTokenTtlSeconds: Int(10, 31536000, 'Default lifetime of a minted viewer token.'),
+    allowAnonymousRemote: Type.Boolean({
+      description:
+        'Start even when listening beyond loopback without API tokens (env CASTPOOL_ALLOW_ANONYMOUS_REMOTE=1); refused otherwise.',
+    }),
     maxViewerTokenTtlSeconds: Int(10, 31536000, 'Longest lifetime a viewer token may be given.'),
   }),
   cors: Type.Object({
@@ -54,9 +65,56 @@ export const ConfigSchema = Type.Object({
       description: 'Hosts sessions may open ("example.com", "*.example.com"); empty = any.',
     }),
     denyHosts: Type.Array(Type.String({ minLength: 1 }), { description: 'Hosts always refused (wins).' }),
+    allowPrivateHosts: Type.Array(Type.String({ minLength: 1 }), {
+      description:
+        'Hosts exempt from private-address blocking ("wiki.corp.example", "*.corp.example", "10.1.2.3"): intranet sites, without opening all private space.',
+    }),
     blockPrivateAddresses: Type.Boolean({
       description:
-        'Refuse hosts resolving to loopback/private/link-local addresses, at navigation time and on every redirect (SSRF).',
+        'Refuse hosts resolving to loopback/private/link-local/metadata addresses: documents (every hop, popups, iframes) and subresources (SSRF). On by default; false is the intranet opt-out, logged at start.',
+    }),
+  }),
+  http: Type.Object({
+    headersTimeoutMs: Int(
+      1000,
+      600000,
+      'A client must send its request headers within this (slow-header clients).',
+    ),
+    requestTimeoutMs: Int(
+      1000,
+      3600000,
+      'A client must send its whole request (headers and body) within this.',
+    ),
+    connectionTimeoutMs: Int(
+      1000,
+      3600000,
+      'An idle socket is closed after this (event streams send a keep-alive every 15 s).',
+    ),
+    keepAliveTimeoutMs: Int(100, 600000, 'An idle keep-alive connection is closed after this.'),
+    maxConnections: Int(16, 1000000, 'Open HTTP connections this node accepts; more are refused.'),
+  }),
+  limits: Type.Object({
+    viewersPerSession: Int(1, 10000, 'WHEP viewers (connected or negotiating) per session; more get 429.'),
+    viewersPerNode: Int(1, 100000, 'WHEP viewers across all sessions of this node; more get 429.'),
+    eventStreams: Int(1, 100000, 'Open /api/events streams on this node; more get 429.'),
+    inputMessagesPerSecond: Int(
+      1,
+      10000,
+      "A controlling viewer's input messages per second (burst: 2 s worth); more are dropped.",
+    ),
+    inputTextBytesPerSecond: Int(
+      64,
+      10485760,
+      'Text a controlling viewer may insert per second (burst: 2 s worth); more is dropped.',
+    ),
+    inputQueue: Int(
+      1,
+      10000,
+      'Input events waiting for the page per viewer; more are dropped (a hung page).',
+    ),
+    thumbnailWidths: Type.Array(Type.Integer({ minimum: 16, maximum: 3840 }), {
+      minItems: 1,
+      description: 'The thumbnail widths made; a request is served the smallest one at least as wide.',
     }),
   }),
   rateLimit: Type.Object({
@@ -77,6 +135,14 @@ export const ConfigSchema = Type.Object({
   maxSessions: Int(1, 10000, 'Live sessions this node admits; more get 429 (env CASTPOOL_MAX_SESSIONS).'),
   sessionsPerBrowser: Int(1, 64, 'Session contexts per Chromium process; 1 = a browser per session.'),
   chromiumPath: Type.String({ description: 'Chromium binary (env CHROMIUM_PATH).' }),
+  chromiumUser: Type.String({
+    description:
+      'When castpool runs as root, Chromium runs as this unprivileged user (npm run setup creates castpool-chromium; "nobody" if missing).',
+  }),
+  chromiumSandbox: Type.Union([Type.Literal('auto'), Type.Literal('off')], {
+    description:
+      "auto: Chromium's sandbox on, --no-sandbox only as a logged fallback when a sandboxed start fails; off: always --no-sandbox.",
+  }),
   chromiumArgs: Type.Array(Type.String({ pattern: '^--' }), {
     description: 'Extra Chromium switches, after castpool\'s own (e.g. ["--enable-low-end-device-mode"]).',
   }),
@@ -104,6 +170,12 @@ export const ConfigSchema = Type.Object({
     pattern: '^[A-Za-z0-9_-]*$',
     description: 'This node in the fleet (env CASTPOOL_NODE_ID); empty = <hostname>-<pid>.',
   }),
+  fleet: Type.Object({
+    secret: Type.String({
+      description:
+        'Shared by every node of a fleet, known to nothing else (env CASTPOOL_FLEET_SECRET): seals registry values (saved cookies and storage) and node-to-node commands. Empty = derived from the API tokens when set, else a random key per process (a node alone; see README "NATS security").',
+    }),
+  }),
   nats: Type.Object({
     url: Type.String({
       description: 'Comma-separated NATS servers (env NATS_URL); empty = start a local nats-server.',
@@ -111,6 +183,10 @@ export const ConfigSchema = Type.Object({
     user: Type.String({ description: 'Credentials (env NATS_USER / NATS_PASS), optional.' }),
     pass: Type.String({ description: 'See user.' }),
     token: Type.String({ description: 'Token credential (env NATS_TOKEN), optional.' }),
+    credsFile: Type.String({
+      description:
+        'A NATS .creds file (JWT + nkey seed) for the cluster (env NATS_CREDS); see README "NATS security".',
+    }),
     subjectPrefix: Type.String({
       pattern: '^[A-Za-z0-9_-]+$',
       description: 'First token of every subject, KV bucket and service name.',
@@ -244,6 +320,8 @@ function fromEnv(env: NodeJS.ProcessEnv): DeepPartial<Config> {
   const auth: DeepPartial<Config['auth']> = {};
   if (env.CASTPOOL_API_TOKENS) auth.tokens = parseTokenList(env.CASTPOOL_API_TOKENS);
   if (env.CASTPOOL_VIEWER_TOKEN_SECRET) auth.viewerTokenSecret = env.CASTPOOL_VIEWER_TOKEN_SECRET;
+  if (env.CASTPOOL_ALLOW_ANONYMOUS_REMOTE === '1' || env.CASTPOOL_ALLOW_ANONYMOUS_REMOTE === 'true')
+    auth.allowAnonymousRemote = true;
   if (Object.keys(auth).length > 0) out.auth = auth;
   if (env.CASTPOOL_INSPECT === '1' || env.CASTPOOL_INSPECT === 'true') out.inspect = { enabled: true };
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
@@ -251,11 +329,13 @@ function fromEnv(env: NodeJS.ProcessEnv): DeepPartial<Config> {
   if (env.CHROMIUM_PATH) out.chromiumPath = env.CHROMIUM_PATH;
   if (env.CASTPOOL_DATA_DIR) out.dataDir = env.CASTPOOL_DATA_DIR;
   if (env.CASTPOOL_NODE_ID) out.nodeId = env.CASTPOOL_NODE_ID;
+  if (env.CASTPOOL_FLEET_SECRET) out.fleet = { secret: env.CASTPOOL_FLEET_SECRET };
   const nats: DeepPartial<Config['nats']> = {};
   if (env.NATS_URL) nats.url = env.NATS_URL;
   if (env.NATS_USER) nats.user = env.NATS_USER;
   if (env.NATS_PASS) nats.pass = env.NATS_PASS;
   if (env.NATS_TOKEN) nats.token = env.NATS_TOKEN;
+  if (env.NATS_CREDS) nats.credsFile = env.NATS_CREDS;
   if (Object.keys(nats).length > 0) out.nats = nats;
   if (env.CASTPOOL_CONFIG) return merge(JSON.parse(readFileSync(env.CASTPOOL_CONFIG, 'utf8')), out);
   return out;

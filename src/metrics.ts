@@ -64,7 +64,7 @@ export class Metrics {
   });
   readonly controlInputs = new Counter({
     name: 'castpool_control_inputs_total',
-    help: 'Remote-control messages from viewers: applied, refused (view-only), malformed',
+    help: 'Remote-control messages from viewers: applied, refused (view-only), malformed, dropped (over the input budget)',
     labelNames: ['outcome'],
     registers: [this.registry],
   });

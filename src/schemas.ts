@@ -50,6 +50,31 @@ export const NavigateRequest = Type.Object(
 );
 export const EmptyRequest = Type.Object({}, { additionalProperties: false });
 
+/** Node-to-node payloads (a session's owner answers them): checked like every client input. */
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+export const WhepOfferRequest = Type.Object(
+  {
+    id: Id,
+    offer: Type.String({ maxLength: 64 * 1024 }),
+    scope: Type.Union([Type.Literal('view'), Type.Literal('control')]),
+  },
+  { additionalProperties: false },
+);
+export const WhepPatchRequest = Type.Object(
+  {
+    id: Id,
+    viewerId: Id,
+    fragment: Type.String({ maxLength: 64 * 1024 }),
+    ifMatch: Type.Optional(Type.String({ maxLength: 256 })),
+  },
+  { additionalProperties: false },
+);
+export const WhepDeleteRequest = Type.Object({ id: Id, viewerId: Id }, { additionalProperties: false });
+export const ThumbnailRequest = Type.Object(
+  { id: Id, width: Type.Integer({ minimum: 16, maximum: 3840 }) },
+  { additionalProperties: false },
+);
+
 export const SessionIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 export const ViewerParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 64 }),

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { createActor, type InspectionEvent, waitFor } from 'xstate';
 import { Access } from './access/index.js';
+import { chooseBrowserUser } from './actors/browser-user.js';
 import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
@@ -58,10 +59,11 @@ export function createCastpool(
     const level = to === 'failed' || to === 'restarting' ? 'warn' : 'info';
     log[level]({ sessionId, from, to, ...(reason ? { reason } : {}) }, `session ${to}`);
   });
-  const deps: ActorDeps = { config, processes, log, urls: access.urls, metrics };
+  const browserUser = chooseBrowserUser(config, log);
+  const deps: ActorDeps = { config, processes, log, urls: access.urls, metrics, browserUser };
   const session = sessionMachine.provide({
     actors: {
-      openPage: openPageActor(deps),
+      openPage: openPageActor(),
       closePage: closePageActor(deps),
       navigatePage: navigatePageActor(deps),
       watchPage: watchPageActor(deps),

@@ -11,6 +11,8 @@ export type Principal =
 
 const sameSecret = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 const b64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
+/** Only the one spelling castpool mints: Node's decoder also takes padding, `+/` and stray bits. */
+const canonical = (part: string) => b64url(Buffer.from(part, 'base64url')) === part;
 
 /** `Authorization: Bearer <token>` → the token, or undefined. */
 export function bearerOf(header: string | undefined): string | undefined {
@@ -61,7 +63,7 @@ export class TokenBook {
   /** The viewer token's grant, or a 401 naming what is wrong with it. */
   verifyViewerToken(token: string, now = Date.now()): Extract<Principal, { kind: 'viewer' }> {
     const [payload, signature, extra] = token.split('.');
-    if (!payload || !signature || extra !== undefined)
+    if (!payload || !signature || extra !== undefined || !canonical(payload) || !canonical(signature))
       throw new CastpoolError('unauthorized', 'token is neither an API token nor a viewer token');
     const expected = createHmac('sha256', this.secret).update(payload).digest();
     if (!sameSecret(Buffer.from(signature, 'base64url'), expected))

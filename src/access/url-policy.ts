@@ -9,6 +9,8 @@ export interface UrlPolicyConfig {
   denyHosts: string[];
   /** Refuse hosts that are or resolve to loopback, private, link-local or other non-public addresses. */
   blockPrivateAddresses: boolean;
+  /** Hosts (names or literal addresses, `*.corp.example`) exempt from private-address blocking: intranet sites. */
+  allowPrivateHosts?: string[];
 }
 
 /** Why a URL is refused, or undefined when it may be opened. */
@@ -19,6 +21,16 @@ const hostMatches = (host: string, pattern: string) => {
   if (p.startsWith('*.')) return host.endsWith(p.slice(1)) || host === p.slice(2);
   return host === p;
 };
+
+const normalHost = (url: URL) =>
+  url.hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
+
+/** A host's addresses are reused this long by the request guard (Chromium resolves again anyway). */
+const LOOKUP_CACHE_MS = 10_000;
+const LOOKUP_CACHE_SIZE = 1024;
 
 /** Address ranges that are not the public internet (SSRF targets). */
 function isPrivateAddress(address: string): boolean {
@@ -53,10 +65,7 @@ export class UrlPolicy {
     const { allowedSchemes, allowHosts, denyHosts } = this.config;
     if (!allowedSchemes.includes(url.protocol))
       return `url scheme "${url.protocol}" is not allowed (allowed: ${allowedSchemes.join(', ')})`;
-    const host = url.hostname
-      .toLowerCase()
-      .replace(/^\[|\]$/g, '')
-      .replace(/\.$/, '');
+    const host = normalHost(url);
     if (!host) return undefined; // e.g. about:blank when allowed
     if (denyHosts.some((pattern) => hostMatches(host, pattern))) return `host "${host}" is denied`;
     if (allowHosts.length > 0 && !allowHosts.some((pattern) => hostMatches(host, pattern)))
@@ -67,15 +76,48 @@ export class UrlPolicy {
   /** The full check, resolving the host now when private addresses are refused. */
   async refusal(url: URL): Promise<Refusal> {
     const byName = this.refusalByName(url);
-    if (byName || !this.config.blockPrivateAddresses || !url.hostname) return byName;
+    if (byName || !url.hostname) return byName;
+    return this.addressRefusal(url);
+  }
+
+  /**
+   * A page's subresource (image, script, XHR, a worker's fetch): denied hosts and private addresses
+   * only. Host allow lists name the sites sessions may open, not every CDN those sites use.
+   */
+  async subresourceRefusal(url: URL): Promise<Refusal> {
+    if (!url.hostname || !/^(https?|wss?):$/.test(url.protocol)) return undefined;
+    const host = normalHost(url);
+    if (this.config.denyHosts.some((pattern) => hostMatches(host, pattern)))
+      return `host "${host}" is denied`;
+    return this.addressRefusal(url);
+  }
+
+  private async addressRefusal(url: URL): Promise<Refusal> {
+    if (!this.config.blockPrivateAddresses) return undefined;
+    const name = normalHost(url);
+    if ((this.config.allowPrivateHosts ?? []).some((pattern) => hostMatches(name, pattern))) return undefined;
     const host = url.hostname.replace(/^\[|\]$/g, '');
     let addresses: string[];
     try {
-      addresses = ipaddr.isValid(host) ? [host] : await this.resolve(host);
+      addresses = ipaddr.isValid(host) ? [host] : await this.lookupCached(host.toLowerCase());
     } catch (error) {
       return `host "${host}" does not resolve (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
     }
     const inside = addresses.find(isPrivateAddress);
     return inside ? `host "${host}" is a private or loopback address (${inside})` : undefined;
+  }
+
+  /** Lookups for the request guard: every subresource of a page would otherwise ask the resolver. */
+  private readonly lookups = new Map<string, { at: number; addresses: Promise<string[]> }>();
+
+  private lookupCached(host: string): Promise<string[]> {
+    const now = Date.now();
+    const cached = this.lookups.get(host);
+    if (cached && now - cached.at < LOOKUP_CACHE_MS) return cached.addresses;
+    if (this.lookups.size >= LOOKUP_CACHE_SIZE) this.lookups.clear();
+    const addresses = this.resolve(host);
+    this.lookups.set(host, { at: now, addresses });
+    addresses.catch(() => this.lookups.delete(host));
+    return addresses;
   }
 }

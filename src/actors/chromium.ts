@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
 import type { BrowserHandle } from '../machines/types.js';
+import { handOver, launchAs } from './browser-user.js';
 import type { ActorDeps } from './deps.js';
+import { RequestGuard } from './request-guard.js';
 import { WarmPage } from './warm-page.js';
 
 /** Flags every castpool Chromium runs with; the network flags stop it calling home on a closed network. */
 export const CHROMIUM_FLAGS = [
   '--headless=new',
-  '--no-sandbox',
   '--disable-gpu',
   '--disable-dev-shm-usage',
   '--disable-background-networking',
@@ -36,6 +37,8 @@ export class ChromiumBrowser implements BrowserHandle {
     readonly pid: number,
     readonly userDataDir: string,
     warm: boolean,
+    /** The URL policy on every request of every target (undefined when there is nothing to check). */
+    readonly guard: RequestGuard | undefined,
   ) {
     this.warmPage = new WarmPage(browser, warm);
   }
@@ -49,41 +52,68 @@ const SOCKET_PATH_ROOM = 107 - '/.org.chromium.Chromium.XXXXXX/SingletonSocket'.
 
 export function launchBrowserActor(deps: ActorDeps) {
   return fromPromise<BrowserHandle, { hostId: string }>(async ({ input, signal }) => {
-    const userDataDir = join(deps.config.dataDir, profileDirName(input.hostId));
-    // Its own TMPDIR inside the profile, so one removal takes everything this browser wrote.
-    const tmpDir = join(userDataDir, 'tmp');
-    await mkdir(tmpDir, { recursive: true });
-    let browser: Browser | undefined;
     try {
-      browser = await puppeteer.launch({
-        executablePath: deps.config.chromiumPath,
-        headless: true,
-        pipe: true, // Chromium exits by itself when castpool dies and the pipe closes
-        userDataDir,
-        args: [...CHROMIUM_FLAGS, ...deps.config.chromiumArgs],
-        ignoreDefaultArgs: ['--headless'],
-        defaultViewport: null,
-        handleSIGINT: false, // castpool owns shutdown; puppeteer would kill browsers before the drain
-        handleSIGTERM: false,
-        handleSIGHUP: false,
-        timeout: deps.config.launchTimeoutMs,
-        protocolTimeout: deps.config.launchTimeoutMs,
-        signal,
-        env: tmpDir.length <= SOCKET_PATH_ROOM ? { ...process.env, TMPDIR: tmpDir } : process.env,
-      });
-      const child = browser.process();
-      if (!child?.pid) throw new Error('Chromium started without a process');
-      deps.processes.track(child, 'chromium', input.hostId);
-      deps.log.info({ hostId: input.hostId, pid: child.pid }, 'browser launched');
-      return new ChromiumBrowser(input.hostId, browser, child.pid, userDataDir, deps.config.warmPage);
+      return await launchOnce(deps, input.hostId, signal);
     } catch (error) {
-      // A failed launch removes everything it created: no record exists yet to clean it up.
-      const pid = browser?.process()?.pid;
-      if (pid) await deps.processes.stop(pid, 500);
-      await rm(userDataDir, { recursive: true, force: true });
-      throw error;
+      // No usable sandbox here (no user namespaces, a container's seccomp): the logged fallback.
+      if (!deps.browserUser.sandbox || !/sandbox|namespace/i.test(String((error as Error).message)))
+        throw error;
+      deps.browserUser.sandbox = false;
+      deps.log.warn(
+        { err: error },
+        'Chromium could not start sandboxed; every browser now runs with --no-sandbox',
+      );
+      return launchOnce(deps, input.hostId, signal);
     }
   });
+}
+
+async function launchOnce(deps: ActorDeps, hostId: string, signal: AbortSignal): Promise<ChromiumBrowser> {
+  const userDataDir = join(deps.config.dataDir, profileDirName(hostId));
+  // Its own TMPDIR inside the profile, so one removal takes everything this browser wrote.
+  const tmpDir = join(userDataDir, 'tmp');
+  await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+  let browser: Browser | undefined;
+  try {
+    await handOver(deps.browserUser, deps.config.dataDir, userDataDir);
+    const how = launchAs(deps.browserUser, deps.config.chromiumPath, {
+      home: userDataDir,
+      tmp: tmpDir.length <= SOCKET_PATH_ROOM ? tmpDir : '/tmp',
+    });
+    browser = await puppeteer.launch({
+      executablePath: how.executablePath,
+      headless: true,
+      pipe: true, // Chromium exits by itself when castpool dies and the pipe closes
+      userDataDir,
+      args: [...CHROMIUM_FLAGS, ...how.extraArgs, ...deps.config.chromiumArgs],
+      ignoreDefaultArgs: ['--headless'],
+      defaultViewport: null,
+      handleSIGINT: false, // castpool owns shutdown; puppeteer would kill browsers before the drain
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+      timeout: deps.config.launchTimeoutMs,
+      protocolTimeout: deps.config.launchTimeoutMs,
+      signal,
+      // Never castpool's own environment: it holds API tokens and NATS credentials.
+      env: how.env,
+    });
+    const child = browser.process();
+    if (!child?.pid) throw new Error('Chromium started without a process');
+    deps.processes.track(child, 'chromium', hostId);
+    // Before any page exists: no request of this browser leaves unchecked.
+    const guard = await RequestGuard.attach(browser, deps.urls);
+    deps.log.info(
+      { hostId, pid: child.pid, user: deps.browserUser.user?.name, sandbox: deps.browserUser.sandbox },
+      'browser launched',
+    );
+    return new ChromiumBrowser(hostId, browser, child.pid, userDataDir, deps.config.warmPage, guard);
+  } catch (error) {
+    // A failed launch removes everything it created: no record exists yet to clean it up.
+    const pid = browser?.process()?.pid;
+    if (pid) await deps.processes.stop(pid, 500);
+    await rm(userDataDir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 export function watchBrowserActor() {

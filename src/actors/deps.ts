@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { UrlPolicy } from '../access/url-policy.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { BrowserUser } from './browser-user.js';
 import type { ProcessTracker } from './processes.js';
 
 /** What effect actors need from the service; supplied once, in src/system.ts. */
@@ -12,4 +13,6 @@ export interface ActorDeps {
   /** Where pages may go: their document requests (redirects included) are checked against it. */
   urls: UrlPolicy;
   metrics: Metrics;
+  /** Who Chromium runs as and whether its sandbox is on (decided once at start; a failed sandbox turns it off). */
+  browserUser: BrowserUser;
 }

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-const PROFILE = /^b-(\d+)-/;
+/** Browser profiles (`b-<pid>-…`) and embedded NATS stores (`nats-<pid>-…`) name the service PID. */
+const PROFILE = /^(?:b|nats)-(\d+)-/;
 
 function isRunning(pid: number): boolean {
   try {
@@ -27,7 +28,8 @@ export function sweepLeftovers(dataDir: string): { killed: number; removed: numb
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      const dir = /--user-data-dir=([^\0]+)/.exec(cmd)?.[1];
+      // Chromium names its profile; the embedded nats-server its config file inside its store.
+      const dir = /--user-data-dir=([^\0]+)/.exec(cmd)?.[1] ?? /\0-c\0([^\0]+)/.exec(cmd)?.[1];
       if (dir?.startsWith(`${dataDir}/`) && orphaned(dir.slice(dataDir.length + 1))) {
         process.kill(Number(entry), 'SIGKILL');
         killed++;

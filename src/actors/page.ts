@@ -1,11 +1,11 @@
 import type { BrowserContext, CDPSession, Cookie, Page } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
-import type { UrlPolicy } from '../access/url-policy.js';
 import type { NavigationResult, OpenPageInput, SavedPage } from '../machines/session.machine.js';
 import type { PageHandle, Viewport } from '../machines/types.js';
 import { RtpFanout } from '../media/rtp-fanout.js';
 import type { ChromiumBrowser } from './chromium.js';
 import type { ActorDeps } from './deps.js';
+import type { RequestGuard } from './request-guard.js';
 
 /** A session's own browser context and page, with the fan-out its capture feeds and its viewers read. */
 export class SessionPage implements PageHandle {
@@ -15,10 +15,12 @@ export class SessionPage implements PageHandle {
   encoders = 0;
   /** The navigation running now: the next waits for it, so one load cannot be taken for another's. */
   navigation: Promise<unknown> = Promise.resolve();
-  /** The last document request the URL policy refused (a redirect, a link, a script's navigation). */
-  refused: { url: string; reason: string } | undefined;
   constructor(
     readonly sessionId: string,
+    /** The page's main frame (its target id): the request guard's refusals are filed under it. */
+    readonly frameId: string,
+    /** The browser's request guard, when the URL policy checks requests. */
+    readonly guard: RequestGuard | undefined,
     readonly context: BrowserContext,
     readonly page: Page,
     readonly cdp: CDPSession,
@@ -29,22 +31,25 @@ export class SessionPage implements PageHandle {
   ) {}
 }
 
-export function openPageActor(deps: ActorDeps) {
+export function openPageActor() {
   return fromPromise<PageHandle, OpenPageInput>(async ({ input, signal }) => {
-    const { context, page } = await (input.browser as ChromiumBrowser).warmPage.take();
+    const browser = input.browser as ChromiumBrowser;
+    const { context, page } = await browser.warmPage.take();
     try {
       await page.setViewport(input.params.viewport);
       const cdp = await page.createCDPSession();
+      const { frameTree } = await cdp.send('Page.getFrameTree');
       const previous = input.previous as SessionPage | undefined;
       const handle = new SessionPage(
         input.sessionId,
+        frameTree.frame.id,
+        browser.guard,
         context,
         page,
         cdp,
         input.params.viewport,
         previous?.fanout,
       );
-      if (deps.urls.watchesRequests) await guardDocumentRequests(handle, deps.urls);
       if (input.restore) await restorePage(page, input.restore);
       // Leaving `launching` (close, crash) aborts us: nothing else would ever close this context.
       if (signal.aborted) throw new Error('session closed while opening');
@@ -53,37 +58,6 @@ export function openPageActor(deps: ActorDeps) {
       await context.close().catch(() => {});
       throw error;
     }
-  });
-}
-
-/**
- * Every document request of the page (top frame and iframes, each redirect hop) is paused and checked
- * against the URL policy, its host resolved now: a redirect to a refused or private host fails with
- * ERR_BLOCKED_BY_CLIENT. Subresources are not paused (cost); their hosts are the page's business.
- */
-async function guardDocumentRequests(handle: SessionPage, urls: UrlPolicy): Promise<void> {
-  const guard = await handle.page.createCDPSession();
-  guard.on('Fetch.requestPaused', (event) => {
-    const { requestId, request } = event;
-    let url: URL | undefined;
-    try {
-      url = new URL(request.url);
-    } catch {
-      url = undefined;
-    }
-    const verdict = url ? urls.refusal(url) : Promise.resolve('malformed URL');
-    verdict
-      .then((reason) => {
-        if (!reason) return guard.send('Fetch.continueRequest', { requestId });
-        handle.refused = { url: request.url, reason };
-        return guard.send('Fetch.failRequest', { requestId, errorReason: 'BlockedByClient' });
-      })
-      .catch(() => {
-        // the page went away while the request was paused
-      });
-  });
-  await guard.send('Fetch.enable', {
-    patterns: [{ urlPattern: '*', resourceType: 'Document', requestStage: 'Request' }],
   });
 }
 
@@ -217,14 +191,16 @@ export function navigatePageActor(deps: ActorDeps) {
       const goto = handle.navigation
         .catch(() => {})
         .then(() => {
-          handle.refused = undefined;
+          handle.guard?.forget(handle.frameId);
           return page.goto(input.url, { waitUntil: 'load', timeout: deps.config.navigationTimeoutMs });
         });
       handle.navigation = goto;
       goto
         .then(() => report({ requestId: input.requestId, url: page.url() }))
         .catch((error: Error) => {
-          const refused = /ERR_BLOCKED_BY_CLIENT/.test(error.message) ? handle.refused : undefined;
+          const refused = /ERR_BLOCKED_BY_CLIENT/.test(error.message)
+            ? handle.guard?.refusalIn(handle.frameId)
+            : undefined;
           report({
             requestId: input.requestId,
             url: input.url,

@@ -74,10 +74,13 @@ export class RemoteInput {
   private pendingMove: ControlMessage | undefined;
   private moving = false;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Events handed to CDP and not yet answered: a page that stops answering must not pile them up. */
+  private waiting = 0;
 
   constructor(
     private page: SessionPage,
     private readonly onResized: (viewport: Viewport) => void,
+    private readonly maxWaiting = 256,
   ) {}
 
   /** The page a restart put in place of the old one. */
@@ -85,13 +88,22 @@ export class RemoteInput {
     this.page = page;
   }
 
-  apply(message: ControlMessage): void {
+  /** Queues the message for the page; false when it was dropped (too many still waiting). */
+  apply(message: ControlMessage): boolean {
     if (message.t === 'mouse' && message.type === 'move') {
       this.pendingMove = message;
       if (!this.moving) this.flushMove();
-      return;
+      return true;
     }
-    this.queue = this.queue.then(() => this.dispatch(message)).catch(() => {});
+    if (this.waiting >= this.maxWaiting) return false;
+    this.waiting++;
+    this.queue = this.queue
+      .then(() => this.dispatch(message))
+      .catch(() => {})
+      .finally(() => {
+        this.waiting--;
+      });
+    return true;
   }
 
   private flushMove(): void {

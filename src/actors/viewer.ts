@@ -5,6 +5,7 @@ import type { ViewerScope } from '../access/index.js';
 import type { Codec, PageHandle, ViewerCommand, ViewerHandle } from '../machines/types.js';
 import { H264_BASELINE_FMTP, type OfferedCodec, restrictVideoToPayloadType } from '../media/sdp.js';
 import type { ActorDeps } from './deps.js';
+import { InputBudget } from './input-budget.js';
 import type { SessionPage } from './page.js';
 import { parseControlMessage, RemoteInput } from './remote-input.js';
 
@@ -153,7 +154,11 @@ export function viewerActor(deps: ActorDeps) {
           sendBack({ type: 'keyframe.request' });
         }
       }, 1000);
-      const input$ = new RemoteInput(page, (viewport) => sendBack({ type: 'viewport.changed', viewport }));
+      const input$ = new RemoteInput(
+        page,
+        (viewport) => sendBack({ type: 'viewport.changed', viewport }),
+        deps.config.limits.inputQueue,
+      );
       receive((event) => {
         if (event.type === 'viewer.page') input$.usePage(event.page as SessionPage);
       });
@@ -173,10 +178,20 @@ export function viewerActor(deps: ActorDeps) {
           return;
         }
         const { controlInputs } = deps.metrics;
+        const { inputMessagesPerSecond, inputTextBytesPerSecond } = deps.config.limits;
+        const budget = new InputBudget(inputMessagesPerSecond, inputTextBytesPerSecond);
         channel.onMessage.subscribe((data) => {
           const message = parseControlMessage(data);
-          controlInputs.inc({ outcome: message ? 'applied' : 'malformed' });
-          if (message) input$.apply(message);
+          if (!message) {
+            controlInputs.inc({ outcome: 'malformed' });
+            return;
+          }
+          const textBytes = message.t === 'text' ? Buffer.byteLength(message.text) : 0;
+          if (!budget.take(textBytes) || !input$.apply(message)) {
+            controlInputs.inc({ outcome: 'dropped' });
+            return;
+          }
+          controlInputs.inc({ outcome: 'applied' });
         });
       });
       deps.log.debug({ sessionId: page.sessionId, viewerId, scope: peer.scope }, 'viewer joined');

@@ -1,10 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { CastpoolError } from '../errors.js';
 import type { NatsFace } from '../nats/index.js';
 
 const HEARTBEAT_MS = 15_000;
 
 /** Server-Sent Events: every session transition and pool event of the fleet, as on NATS. */
-export const eventRoutes: FastifyPluginAsyncTypebox<{ nats: NatsFace }> = async (app, { nats }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<{ nats: NatsFace; maxStreams: number }> = async (
+  app,
+  { nats, maxStreams },
+) => {
   const open = new Set<() => void>();
   // Long-lived streams end before the server waits for its connections to close.
   app.addHook('preClose', async () => {
@@ -20,6 +24,12 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ nats: NatsFace }> = async 
       },
     },
     (request, reply) => {
+      // Each stream holds a socket and a listener for as long as the client likes: capped.
+      if (open.size >= maxStreams)
+        throw new CastpoolError('capacity', `${open.size} event streams are open (limit ${maxStreams})`, {
+          retryable: true,
+          retryAfterSeconds: 10,
+        });
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {

@@ -14,19 +14,22 @@ export const pageRoutes: FastifyPluginAsyncTypebox<{ surface: () => CommandSurfa
 ) => {
   app.get(
     '/',
-    { schema: { summary: 'Dashboard: every session, live thumbnails, actions', produces: ['text/html'] } },
+    {
+      config: { access: 'open' },
+      schema: { summary: 'Dashboard: every session, live thumbnails, actions', produces: ['text/html'] },
+    },
     async (_request, reply) => reply.type('text/html; charset=utf-8').send(dashboardHtml),
   );
 
   app.get(
     '/api/sessions/:id/view',
     {
+      config: { access: 'open' },
       schema: { summary: 'HTML viewer page for a session', params: SessionIdParams, produces: ['text/html'] },
     },
-    async (request, reply) => {
-      await surface().get(request.params.id); // 404 for unknown sessions
-      return reply.type('text/html; charset=utf-8').send(viewerHtml);
-    },
+    // The same page for every id: an open route must not tell who is there (the page's own WHEP
+    // request, with its token, finds out).
+    async (_request, reply) => reply.type('text/html; charset=utf-8').send(viewerHtml),
   );
 
   app.get(

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import type { Access } from '../access/index.js';
 import type { SessionView } from '../commands.js';
 import type { CommandSurface } from '../nats/surface.js';
@@ -13,7 +14,7 @@ import {
   ViewerToken,
   ViewerTokenBody,
 } from '../schemas.js';
-import { baseUrl, sessionLinks } from './links.js';
+import { sessionLinks } from './links.js';
 
 const errors = {
   400: ErrorBody,
@@ -26,12 +27,12 @@ const errors = {
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<{
   surface: () => CommandSurface;
-  publicUrl: string;
+  linkBase: (request: FastifyRequest) => string;
   access: Access;
-}> = async (app, { surface, publicUrl, access }) => {
-  const withLinks = (request: Parameters<typeof baseUrl>[0], view: SessionView) => ({
+}> = async (app, { surface, linkBase, access }) => {
+  const withLinks = (request: FastifyRequest, view: SessionView) => ({
     ...view,
-    links: sessionLinks(baseUrl(request, publicUrl), view.id),
+    links: sessionLinks(linkBase(request), view.id),
   });
 
   app.post(
@@ -125,7 +126,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
     async (request, reply) => {
       const view = await surface().get(request.params.id);
       const minted = access.mintViewerToken(view.id, request.body.scope, request.body.ttlSeconds);
-      const links = sessionLinks(baseUrl(request, publicUrl), view.id);
+      const links = sessionLinks(linkBase(request), view.id);
       return reply.status(201).send({ ...minted, viewUrl: `${links.view}#token=${minted.token}` });
     },
   );

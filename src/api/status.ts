@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { Gauge } from 'prom-client';
+import { bearerOf } from '../access/index.js';
 import { groupPssMb } from '../actors/memory.js';
 import type { Commands } from '../commands.js';
 import type { Inspection } from '../inspection.js';
@@ -50,34 +51,38 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/api/health',
     {
+      config: { access: 'open' },
       schema: {
-        summary: 'Liveness; degraded while NATS is not connected (this node still serves its sessions)',
+        summary:
+          'Liveness; degraded while NATS is not connected. Details (node, NATS) only for an API token, or when none is configured',
         response: {
           200: Type.Object({
             status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
-            node: Type.String(),
-            nats: Type.Object(
-              {
-                status: Type.String(),
-                servers: Type.Array(Type.String()),
-                embedded: Type.Boolean(),
-                downSince: Type.Optional(Type.String()),
-                error: Type.Optional(Type.String()),
-              },
-              { additionalProperties: true },
+            node: Type.Optional(Type.String()),
+            nats: Type.Optional(
+              Type.Object(
+                {
+                  status: Type.String(),
+                  servers: Type.Array(Type.String()),
+                  embedded: Type.Boolean(),
+                  downSince: Type.Optional(Type.String()),
+                  error: Type.Optional(Type.String()),
+                },
+                { additionalProperties: true },
+              ),
             ),
           }),
         },
       },
     },
-    async () => {
+    async (request) => {
       const health = nats.health();
-      const { node: _node, ...natsStatus } = health;
-      return {
-        status: health.status === 'connected' ? ('ok' as const) : ('degraded' as const),
-        node: health.node,
-        nats: natsStatus,
-      };
+      const status = health.status === 'connected' ? ('ok' as const) : ('degraded' as const);
+      // An open route: internals (where NATS listens, node names) only for an operator.
+      const { tokens } = castpool.access;
+      if (tokens.required && !tokens.apiTokenName(bearerOf(request.headers.authorization))) return { status };
+      const { node, ...natsStatus } = health;
+      return { status, node, nats: natsStatus };
     },
   );
 

@@ -1,10 +1,10 @@
 import '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import { CastpoolError } from '../errors.js';
 import type { CommandSurface } from '../nats/surface.js';
 import { ErrorBody, SessionIdParams, ViewerParams } from '../schemas.js';
-import { baseUrl } from './links.js';
 
 const SDP = 'application/sdp';
 const SDPFRAG = 'application/trickle-ice-sdpfrag';
@@ -14,16 +14,24 @@ const sdpBody = (description: string) => Type.String({ description });
 /** WHEP (draft-ietf-wish-whep): POST an SDP offer, get an answer and a viewer resource to PATCH/DELETE. */
 export const whepRoutes: FastifyPluginAsyncTypebox<{
   surface: () => CommandSurface;
-  publicUrl: string;
-}> = async (app, { surface, publicUrl }) => {
+  linkBase: (request: FastifyRequest) => string;
+}> = async (app, { surface, linkBase }) => {
   for (const type of [SDP, SDPFRAG]) {
     app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) =>
       done(null, body),
     );
   }
+  // Preflights match these (not @fastify/cors' `OPTIONS *`), so CORS is decided as a WHEP route;
+  // @fastify/cors answers them in its hook, before any handler.
+  for (const path of ['/api/sessions/:id/whep', '/api/sessions/:id/whep/:viewerId'])
+    app.options(path, { config: { access: 'whep' }, schema: { hide: true } }, (_request, reply) =>
+      reply.status(204).send(),
+    );
+
   app.post(
     '/api/sessions/:id/whep',
     {
+      config: { access: 'whep' },
       schema: {
         summary: 'WHEP: start watching a session (body: SDP offer, answer: SDP)',
         params: SessionIdParams,
@@ -47,7 +55,7 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
         request.body,
         request.viewerScope,
       );
-      const location = `${baseUrl(request, publicUrl)}/api/sessions/${request.params.id}/whep/${viewerId}`;
+      const location = `${linkBase(request)}/api/sessions/${request.params.id}/whep/${viewerId}`;
       return reply
         .status(201)
         .type(SDP)
@@ -59,6 +67,7 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
   app.patch(
     '/api/sessions/:id/whep/:viewerId',
     {
+      config: { access: 'whep' },
       schema: {
         summary: 'WHEP: trickle ICE candidates (ICE restart answers 405)',
         params: ViewerParams,
@@ -90,6 +99,7 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/api/sessions/:id/whep/:viewerId',
     {
+      config: { access: 'whep' },
       schema: {
         summary: 'WHEP: stop watching',
         params: ViewerParams,

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { credsAuthenticator, nkeyAuthenticator } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ProcessTracker } from '../actors/processes.js';
@@ -39,13 +41,14 @@ export async function connectNats(
   if (servers.length === 0) {
     embedded = await startEmbeddedNats({
       binary: nats.serverPath,
-      storeDir: join(config.dataDir, `nats-${nodeId}`),
+      // The service PID in the name: a successor's start-up sweep removes what a killed one left.
+      storeDir: join(config.dataDir, `nats-${process.pid}-${nodeId}`),
       port: nats.embeddedPort,
       name: `castpool-${nodeId}`,
       processes,
     });
     servers = [embedded.url];
-    log.info({ url: embedded.url, serverPid: embedded.pid }, 'embedded nats-server started');
+    log.info({ serverPid: embedded.pid }, 'embedded nats-server started (loopback, nkey auth)');
   }
   let nc: NatsConnection;
   try {
@@ -59,8 +62,13 @@ export async function connectNats(
       maxPingOut: 2,
       waitOnFirstConnect: true,
       timeout: nats.connectTimeoutMs,
-      ...(nats.user ? { user: nats.user, pass: nats.pass } : {}),
-      ...(nats.token ? { token: nats.token } : {}),
+      ...(embedded
+        ? { authenticator: nkeyAuthenticator(embedded.seed) }
+        : nats.credsFile
+          ? { authenticator: credsAuthenticator(new Uint8Array(await readFile(nats.credsFile))) }
+          : {}),
+      ...(nats.user && !embedded ? { user: nats.user, pass: nats.pass } : {}),
+      ...(nats.token && !embedded ? { token: nats.token } : {}),
     });
   } catch (error) {
     await embedded?.stop();

@@ -7,6 +7,7 @@ import { CastpoolError, notFound } from '../errors.js';
 import type { CastpoolEvent, EventHub } from '../events.js';
 import type { SavedPage } from '../machines/session.machine.js';
 import type { CreateSessionBody } from '../schemas.js';
+import type { FleetSeal } from './fleet-seal.js';
 import type { NodeLease, Registry, Revisioned, SessionRecord } from './registry.js';
 import { call } from './rpc.js';
 
@@ -64,8 +65,8 @@ export class Fleet {
     private readonly config: Config,
     private readonly log: FastifyBaseLogger,
     private readonly baseUrl: () => string,
-    /** Sent with commands to other nodes when API tokens are configured. */
-    private readonly token?: string,
+    /** Seals commands to other nodes (and opens their answers): only members are obeyed or believed. */
+    private readonly seal: FleetSeal,
   ) {
     this.node = config.nodeId;
     this.unsubscribe = events.subscribe((event) => this.onEvent(event));
@@ -95,7 +96,7 @@ export class Fleet {
     const timeout = slow
       ? Math.max(this.timeout, this.config.launchTimeoutMs + this.config.navigationTimeoutMs)
       : this.timeout;
-    return call<T>(this.nc, this.nodeSubject(owner, op), payload, timeout, raw, this.token);
+    return call<T>(this.nc, this.nodeSubject(owner, op), payload, timeout, { raw, seal: this.seal });
   }
 
   /** The owner of a session that is not here, from the registry; 404 when nobody has it. */
@@ -396,7 +397,25 @@ export class Fleet {
     this.disowned.delete(id);
   }
 
+  /** Records this node refused to adopt (said once each). */
+  private readonly refusedAdoptions = new Set<string>();
+
   private async adopt(record: SessionRecord, revision: number): Promise<void> {
+    // The record fits its schema (the registry checked) and passed the fleet seal; what it asks to
+    // open must also pass this node's URL policy, exactly as a create would.
+    const refusal = await this.local.adoptionRefusal(
+      record.spec.url,
+      (record.saved as SavedPage | undefined)?.url,
+    );
+    if (refusal) {
+      if (!this.refusedAdoptions.has(record.id))
+        this.log.warn(
+          { sessionId: record.id, from: record.owner, refusal },
+          'not adopting a session: its URL is refused here',
+        );
+      this.refusedAdoptions.add(record.id);
+      return;
+    }
     const taken = { ...record, owner: this.node, state: 'launching', updatedAt: new Date().toISOString() };
     let newRevision: number;
     try {

@@ -4,6 +4,9 @@ import type { CastpoolEvent } from '../events.js';
 import type { Castpool } from '../system.js';
 import { connectNats, type NatsLink } from './connection.js';
 import { Fleet } from './fleet.js';
+import type { FleetSeal } from './fleet-seal.js';
+import { fleetSealFor } from './fleet-secret.js';
+import { fits, RemoteEventSchema } from './record-schemas.js';
 import { Registry } from './registry.js';
 import { startService } from './service.js';
 import { type CommandSurface, localSurface } from './surface.js';
@@ -37,6 +40,10 @@ export class NatsFace {
   private readonly local: CommandSurface;
   private readonly remoteListeners = new Set<Listener>();
   private unsubscribeLocal?: () => void;
+  /** Registry keys already reported as not the fleet's (said once each). */
+  private readonly foreign = new Set<string>();
+  /** The fleet's key: registry values and node-to-node commands are sealed with it. */
+  private readonly seal: FleetSeal;
 
   constructor(
     private readonly castpool: Castpool,
@@ -44,6 +51,7 @@ export class NatsFace {
     private readonly baseUrl: () => string,
   ) {
     this.local = localSurface(commands);
+    this.seal = fleetSealFor(castpool.config, castpool.log);
   }
 
   private get config() {
@@ -92,6 +100,8 @@ export class NatsFace {
         } catch {
           return;
         }
+        // What another node (or anyone on the bus) says reaches SSE clients only in its known shape.
+        if (msg.data.length > 8192 || !fits(RemoteEventSchema, event)) return;
         if (event.node === nodeId) return; // ours reach listeners directly
         for (const listener of this.remoteListeners) listener(event);
       },
@@ -106,7 +116,7 @@ export class NatsFace {
       this.config,
       this.castpool.log,
       this.baseUrl,
-      this.castpool.access.tokens.internalToken,
+      this.seal,
     );
     this.service = await startService(link.nc, {
       prefix,
@@ -116,6 +126,7 @@ export class NatsFace {
       baseUrl: this.baseUrl,
       access: this.castpool.access,
       metrics: this.castpool.metrics,
+      seal: this.seal,
     });
     this.castpool.events.pool('node.up', { url: this.baseUrl() });
     await this.renew();
@@ -135,6 +146,15 @@ export class NatsFace {
           leaseMs: nats.leaseMs,
           replicas: nats.replicas,
           timeoutMs: nats.requestTimeoutMs,
+          seal: this.seal,
+          onForeign: (bucket, key) => {
+            if (this.foreign.has(`${bucket}/${key}`)) return;
+            this.foreign.add(`${bucket}/${key}`);
+            this.castpool.log.warn(
+              { bucket, key },
+              'registry value not sealed by this fleet (another fleet secret, or forged): ignored',
+            );
+          },
         });
       } catch (error) {
         if (this.closed || Date.now() > deadline) {

@@ -1,7 +1,10 @@
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
+import type { TSchema } from '@sinclair/typebox';
 import type { SessionParams } from '../machines/types.js';
+import type { FleetSeal } from './fleet-seal.js';
+import { fits, NodeLeaseSchema, SessionRecordSchema } from './record-schemas.js';
 
 /** The fleet's record of one session. */
 export interface SessionRecord {
@@ -33,10 +36,9 @@ export interface Revisioned<T> {
   revision: number;
 }
 
-const encode = (value: unknown) => JSON.stringify(value);
-
 /**
- * JetStream KV buckets: `<prefix>_sessions` (session id → record; ownership changes use
+ * JetStream KV buckets, every value sealed with the fleet's key and checked against its schema on
+ * the way back (a value that is not the fleet's is treated as absent): `<prefix>_sessions` (session id → record; ownership changes use
  * compare-and-set on the revision) and `<prefix>_nodes` (leases; the bucket TTL expires a node that
  * stops renewing — nats-server 2.9 has no per-key TTL).
  */
@@ -46,11 +48,21 @@ export class Registry {
     private readonly nodes: KV,
     private readonly jsm: JetStreamManager,
     private readonly buckets: { sessions: string; nodes: string },
+    private readonly seal: FleetSeal,
+    /** Told once per key about a value that is not the fleet's (forged, foreign, malformed). */
+    private readonly onForeign: (bucket: string, key: string) => void,
   ) {}
 
   static async open(
     nc: NatsConnection,
-    options: { prefix: string; leaseMs: number; replicas: number; timeoutMs: number },
+    options: {
+      prefix: string;
+      leaseMs: number;
+      replicas: number;
+      timeoutMs: number;
+      seal: FleetSeal;
+      onForeign?: (bucket: string, key: string) => void;
+    },
   ): Promise<Registry> {
     const kvm = new Kvm(jetstream(nc, { timeout: options.timeoutMs }));
     const buckets = { sessions: `${options.prefix}_sessions`, nodes: `${options.prefix}_nodes` };
@@ -61,7 +73,20 @@ export class Registry {
       ttl: options.leaseMs,
     });
     const jsm = await jetstreamManager(nc, { timeout: options.timeoutMs });
-    return new Registry(sessions, nodes, jsm, buckets);
+    return new Registry(sessions, nodes, jsm, buckets, options.seal, options.onForeign ?? (() => {}));
+  }
+
+  /** Values are sealed with the fleet's key, bound to their bucket and key. */
+  private encode(bucket: string, key: string, value: unknown): Uint8Array {
+    return this.seal.seal(value, `${bucket}/${key}`);
+  }
+
+  /** The value when it was sealed by this fleet for this key and fits its schema; else undefined. */
+  private decode<T>(bucket: string, key: string, data: Uint8Array, schema: TSchema): T | undefined {
+    const value = this.seal.open(data, `${bucket}/${key}`);
+    if (value !== undefined && fits(schema, value)) return value as T;
+    this.onForeign(bucket, key);
+    return undefined;
   }
 
   /**
@@ -77,7 +102,10 @@ export class Registry {
   async getSession(id: string): Promise<Revisioned<SessionRecord> | undefined> {
     const entry = await this.sessions.get(id);
     if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
-    return { value: entry.json<SessionRecord>(), revision: entry.revision };
+    const value = this.decode<SessionRecord>(this.buckets.sessions, id, entry.value, SessionRecordSchema);
+    // A record must name itself: one copied under another key is not that session.
+    if (!value || value.id !== id) return undefined;
+    return { value, revision: entry.revision };
   }
 
   async listSessions(): Promise<Revisioned<SessionRecord>[]> {
@@ -88,12 +116,12 @@ export class Registry {
 
   /** A new session: fails if the id is taken. Returns the revision. */
   createSession(record: SessionRecord): Promise<number> {
-    return this.sessions.create(record.id, encode(record));
+    return this.sessions.create(record.id, this.encode(this.buckets.sessions, record.id, record));
   }
 
   /** Compare-and-set: fails when someone wrote since `revision` (e.g. another node took it over). */
   updateSession(record: SessionRecord, revision: number): Promise<number> {
-    return this.sessions.update(record.id, encode(record), revision);
+    return this.sessions.update(record.id, this.encode(this.buckets.sessions, record.id, record), revision);
   }
 
   async deleteSession(id: string, revision?: number): Promise<void> {
@@ -101,7 +129,7 @@ export class Registry {
   }
 
   renewLease(lease: NodeLease): Promise<number> {
-    return this.nodes.put(lease.node, encode(lease));
+    return this.nodes.put(lease.node, this.encode(this.buckets.nodes, lease.node, lease));
   }
 
   async dropLease(node: string): Promise<void> {
@@ -111,6 +139,11 @@ export class Registry {
   async liveNodes(): Promise<NodeLease[]> {
     const keys = await this.keysOf(this.buckets.nodes);
     const entries = await Promise.all(keys.map((key) => this.nodes.get(key)));
-    return entries.flatMap((e) => (e && e.operation === 'PUT' && e.length > 0 ? [e.json<NodeLease>()] : []));
+    return entries.flatMap((e) => {
+      if (e?.operation !== 'PUT' || e.length === 0) return [];
+      const lease = this.decode<NodeLease>(this.buckets.nodes, e.key, e.value, NodeLeaseSchema);
+      // Only a lease the node wrote under its own name counts.
+      return lease && lease.node === e.key ? [lease] : [];
+    });
   }
 }

@@ -1,6 +1,7 @@
 import { headers, type Msg, type NatsConnection, type RequestOptions } from '@nats-io/nats-core';
 import type { ServiceMsg } from '@nats-io/services';
 import { CastpoolError, codeForStatus, type ErrorCode, errorStatus } from '../errors.js';
+import type { FleetSeal } from './fleet-seal.js';
 
 /** What a failed command answers over NATS: the REST error body, plus when to retry. */
 export interface ErrorReply {
@@ -23,20 +24,46 @@ export function errorReply(error: unknown): ErrorReply {
   return { statusCode: 500, error: 'internal', message: 'internal error' };
 }
 
-/** Answers a service request with the result as JSON, or a service error (code = HTTP status). */
+/**
+ * Answers a service request with the result as JSON, or a service error (code = HTTP status). With
+ * `seal` (node-to-node) both are sealed for the caller, bound to the request's subject.
+ */
 export async function answer(
   msg: ServiceMsg,
   work: () => Promise<unknown>,
   onError?: (reply: ErrorReply) => void,
+  seal?: FleetSeal,
 ): Promise<void> {
+  const aad = `reply:${msg.subject}`;
   try {
     const result = await work();
-    msg.respond(result instanceof Uint8Array ? result : JSON.stringify(result ?? null));
+    if (seal) {
+      const body =
+        result instanceof Uint8Array
+          ? { bytes: Buffer.from(result).toString('base64') }
+          : { json: result ?? null };
+      msg.respond(seal.seal(body, aad));
+    } else msg.respond(result instanceof Uint8Array ? result : JSON.stringify(result ?? null));
   } catch (error) {
     const reply = errorReply(error);
     onError?.(reply);
-    msg.respondError(reply.statusCode, reply.message, JSON.stringify(reply));
+    msg.respondError(reply.statusCode, reply.message, seal ? seal.seal(reply, aad) : JSON.stringify(reply));
   }
+}
+
+/** How old a sealed node-to-node request may be (a copy replayed later is refused). */
+const SEALED_REQUEST_MAX_AGE_MS = 60_000;
+
+/** A sealed request's payload; 401 when it was not sealed by a member of this fleet for this subject. */
+export function openSealedRequest(msg: Msg, seal: FleetSeal): unknown {
+  const opened = seal.open(msg.data, msg.subject) as { at?: unknown; payload?: unknown } | undefined;
+  if (
+    !opened ||
+    typeof opened.at !== 'number' ||
+    Math.abs(Date.now() - opened.at) > SEALED_REQUEST_MAX_AGE_MS
+  )
+    throw new CastpoolError('unauthorized', 'not a sealed request of this fleet');
+  return opened.payload ?? {};
 }
 
 /** Parses a request payload as JSON (empty = `{}`), 400 when it is not. */
@@ -58,17 +85,20 @@ export async function call<T>(
   subject: string,
   payload: unknown,
   timeoutMs: number,
-  raw = false,
-  token?: string,
+  options: { raw?: boolean; token?: string; seal?: FleetSeal } = {},
 ): Promise<T> {
+  const { raw = false, token, seal } = options;
   let msg: Msg;
   try {
-    const options: RequestOptions = { timeout: timeoutMs };
+    const requestOptions: RequestOptions = { timeout: timeoutMs };
     if (token) {
-      options.headers = headers();
-      options.headers.set('Authorization', `Bearer ${token}`);
+      requestOptions.headers = headers();
+      requestOptions.headers.set('Authorization', `Bearer ${token}`);
     }
-    msg = await nc.request(subject, JSON.stringify(payload ?? {}), options);
+    const data = seal
+      ? seal.seal({ at: Date.now(), payload: payload ?? {} }, subject)
+      : JSON.stringify(payload ?? {});
+    msg = await nc.request(subject, data, requestOptions);
   } catch (error) {
     const text = String((error as Error).message ?? error);
     if (/timeout/i.test(text) || (error as { name?: string }).name === 'TimeoutError')
@@ -84,10 +114,18 @@ export async function call<T>(
     throw new CastpoolError('unavailable', `NATS request failed: ${text}`, { retryable: true, cause: error });
   }
   const status = Number(msg.headers?.get(ERROR_CODE_HEADER) || 0);
+  // A sealed call only believes an answer sealed by a member (anything else on the subject is not one).
+  const opened = seal
+    ? (seal.open(msg.data, `reply:${subject}`) as Record<string, unknown> | undefined)
+    : undefined;
+  if (seal && !opened)
+    throw new CastpoolError('unavailable', `the answer on ${subject} is not from a member of this fleet`, {
+      retryable: true,
+    });
   if (status > 0) {
     let reply: Partial<ErrorReply> = {};
     try {
-      reply = msg.json<ErrorReply>();
+      reply = opened ?? msg.json<ErrorReply>();
     } catch {
       // no body: the header says enough
     }
@@ -101,6 +139,7 @@ export async function call<T>(
       },
     );
   }
+  if (opened) return (raw ? Buffer.from(String(opened.bytes ?? ''), 'base64') : (opened.json ?? null)) as T;
   if (raw) return msg.data as T;
   return (msg.data.length === 0 ? null : msg.json()) as T;
 }

@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { type Service, type ServiceMsg, Svcm } from '@nats-io/services';
-import type { TSchema } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { type Access, bearerOf, type Principal, type ViewerScope } from '../access/index.js';
+import { type Access, bearerOf, type Principal } from '../access/index.js';
 import { sessionLinks } from '../api/links.js';
 import type { Commands, SessionView } from '../commands.js';
 import { CastpoolError } from '../errors.js';
@@ -12,11 +12,16 @@ import {
   EmptyRequest,
   NavigateRequest,
   SessionIdRequest,
+  ThumbnailRequest,
   type ViewerTokenBody,
   ViewerTokenRequest,
+  WhepDeleteRequest,
+  WhepOfferRequest,
+  WhepPatchRequest,
 } from '../schemas.js';
 import type { Fleet } from './fleet.js';
-import { answer, type ErrorReply, parsePayload } from './rpc.js';
+import type { FleetSeal } from './fleet-seal.js';
+import { answer, type ErrorReply, openSealedRequest, parsePayload } from './rpc.js';
 
 const version = process.env.npm_package_version ?? '0.1.0';
 
@@ -47,6 +52,7 @@ export async function startService(
     baseUrl: () => string;
     access: Access;
     metrics: Metrics;
+    seal: FleetSeal;
   },
 ): Promise<Service> {
   const { prefix, node, fleet, local, access } = options;
@@ -100,39 +106,39 @@ export async function startService(
     return { ...minted, viewUrl: `${sessionLinks(options.baseUrl(), view.id).view}#token=${minted.token}` };
   });
 
-  // This node's own sessions: what other nodes forward here. Payloads come from castpool nodes.
+  // This node's own sessions: what other nodes forward here. A request must be sealed by a member
+  // of the fleet (no API token travels between nodes) and its payload fits the op's schema.
   const own = service.addGroup(`${prefix}.nodes.${node}`, `node-${node}`);
-  const nodeEndpoint = (name: string, work: (payload: never) => unknown) =>
+  const nodeEndpoint = <T extends TSchema>(name: string, schema: T, work: (payload: Static<T>) => unknown) =>
     own.addEndpoint(`node-${name.replace('.', '-')}`, {
       subject: name,
       handler: (_error, msg) =>
-        void answer(msg, async () => {
-          caller(msg);
-          return work(parsePayload(msg) as never);
-        }),
+        void answer(
+          msg,
+          async () => work(validated<Static<T>>(schema, openSealedRequest(msg, options.seal))),
+          undefined,
+          options.seal,
+        ),
     });
-  nodeEndpoint('create', (body: CreateSessionBody) => fleet.createHere(validated(CreateSessionBody, body)));
-  nodeEndpoint('list', () => local.list());
-  nodeEndpoint('get', ({ id }: Id) => local.get(id));
-  nodeEndpoint('delete', ({ id }: Id) => fleet.deleteHere(id));
-  nodeEndpoint('navigate', ({ id, url }: Id & { url: string }) => local.navigate(id, url));
-  nodeEndpoint('hibernate', ({ id }: Id) => fleet.hibernateHere(id));
-  nodeEndpoint('resume', ({ id }: Id) => local.resume(id));
-  nodeEndpoint('whep.offer', ({ id, offer, scope }: Id & { offer: string; scope?: ViewerScope }) =>
-    local.attachViewer(id, offer, scope === 'control' ? 'control' : 'view'),
+  nodeEndpoint('create', CreateSessionBody, (body) => fleet.createHere(body));
+  nodeEndpoint('list', EmptyRequest, () => local.list());
+  nodeEndpoint('get', SessionIdRequest, ({ id }) => local.get(id));
+  nodeEndpoint('delete', SessionIdRequest, ({ id }) => fleet.deleteHere(id));
+  nodeEndpoint('navigate', NavigateRequest, ({ id, url }) => local.navigate(id, url));
+  nodeEndpoint('hibernate', SessionIdRequest, ({ id }) => fleet.hibernateHere(id));
+  nodeEndpoint('resume', SessionIdRequest, ({ id }) => local.resume(id));
+  nodeEndpoint('whep.offer', WhepOfferRequest, ({ id, offer, scope }) =>
+    local.attachViewer(id, offer, scope),
   );
-  nodeEndpoint(
-    'whep.patch',
-    ({ id, viewerId, fragment, ifMatch }: Id & { viewerId: string; fragment: string; ifMatch?: string }) =>
-      local.patchViewer(id, viewerId, fragment, ifMatch),
+  nodeEndpoint('whep.patch', WhepPatchRequest, ({ id, viewerId, fragment, ifMatch }) =>
+    local.patchViewer(id, viewerId, fragment, ifMatch),
   );
-  nodeEndpoint('whep.delete', ({ id, viewerId }: Id & { viewerId: string }) =>
-    local.detachViewer(id, viewerId),
-  );
-  nodeEndpoint('snapshot', ({ id }: Id) => local.snapshot(id));
+  nodeEndpoint('whep.delete', WhepDeleteRequest, ({ id, viewerId }) => local.detachViewer(id, viewerId));
+  nodeEndpoint('snapshot', SessionIdRequest, ({ id }) => local.snapshot(id));
   nodeEndpoint(
     'thumbnail',
-    async ({ id, width }: Id & { width: number }) => new Uint8Array(await local.thumbnail(id, width)),
+    ThumbnailRequest,
+    async ({ id, width }) => new Uint8Array(await local.thumbnail(id, width)),
   );
   return service;
 }

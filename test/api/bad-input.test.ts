@@ -61,7 +61,6 @@ describe('bad input gets a 4xx JSON error naming the problem', () => {
       ['GET', '/api/sessions/nope', undefined],
       ['DELETE', '/api/sessions/nope', undefined],
       ['POST', '/api/sessions/nope/navigate', { url: 'http://127.0.0.1/' }],
-      ['GET', '/api/sessions/nope/view', undefined],
       // names of Object.prototype members are ids like any other (found by the fuzzing suite)
       ['DELETE', '/api/sessions/valueOf', undefined],
       ['GET', '/api/sessions/constructor', undefined],

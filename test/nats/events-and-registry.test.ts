@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionTransition } from '../../src/events.js';
 import { startCastpool } from '../helpers/app.js';
+import { openEntry, TEST_FLEET_SECRET } from '../helpers/registry.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import { until } from '../helpers/viewer.js';
 
@@ -13,7 +14,7 @@ let nc: NatsConnection;
 
 beforeAll(async () => {
   pages = await startTestPages();
-  castpool = await startCastpool();
+  castpool = await startCastpool({ fleet: { secret: TEST_FLEET_SECRET } });
   nc = castpool.nats.connection() as NatsConnection;
 });
 
@@ -110,7 +111,7 @@ describe('events and the session registry, on a real nats-server', () => {
     const nodes = await kvm.open('castpool_nodes');
     const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/stateful'), fps: 20 });
     const id: string = created.json.id;
-    const record = async () => (await sessions.get(id))?.json<Record<string, unknown>>();
+    const record = async () => openEntry(await sessions.get(id));
     const idle = await until(record, (r) => r?.state === 'idle', 5000);
     expect(idle).toMatchObject({
       id,
@@ -128,8 +129,12 @@ describe('events and the session registry, on a real nats-server', () => {
     expect(
       (hibernated?.saved as { localStorage?: Record<string, string> } | undefined)?.localStorage?.visits,
     ).toBe('1');
+    // Sealed at rest: neither the URL nor the saved storage is readable without the fleet's key.
+    const raw = Buffer.from((await sessions.get(id))?.value ?? []).toString('latin1');
+    expect(raw).not.toContain('stateful');
+    expect(raw).not.toContain('visits');
 
-    const lease = (await nodes.get(castpool.castpool.config.nodeId))?.json<Record<string, unknown>>();
+    const lease = openEntry(await nodes.get(castpool.castpool.config.nodeId));
     expect(lease).toMatchObject({ node: castpool.castpool.config.nodeId, maxSessions: 16 });
     expect(lease?.url).toBe(castpool.base);
 
@@ -143,6 +148,7 @@ describe('events and the session registry, on a real nats-server', () => {
   });
 
   it('reports the NATS connection in /api/health', async () => {
+    // Internals only for an operator: without API tokens configured, every caller is one.
     const health = (await castpool.api('GET', '/api/health')).json;
     expect(health).toMatchObject({
       status: 'ok',

@@ -5,6 +5,7 @@ import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCastpool } from '../helpers/app.js';
 import { startNatsServer, type TestNatsServer } from '../helpers/nats-server.js';
+import { openEntry, TEST_FLEET_SECRET } from '../helpers/registry.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import { launchViewerBrowser, startTricklingPlayer, until } from '../helpers/viewer.js';
 
@@ -16,7 +17,10 @@ let viewers: Browser;
 beforeAll(async () => {
   pages = await startTestPages();
   server = await startNatsServer();
-  castpool = await startCastpool({ nats: { url: server.url, requestTimeoutMs: 2000, pingIntervalMs: 1000 } });
+  castpool = await startCastpool({
+    nats: { url: server.url, requestTimeoutMs: 2000, pingIntervalMs: 1000 },
+    fleet: { secret: TEST_FLEET_SECRET },
+  });
   viewers = await launchViewerBrowser();
 });
 
@@ -130,7 +134,7 @@ describe('a NATS server restart in the middle of traffic', () => {
     const keys: string[] = [];
     for await (const key of await sessions.keys()) keys.push(key);
     expect(keys).toEqual([id]);
-    const record = (await sessions.get(id))?.json<{ owner: string; state: string }>();
+    const record = openEntry(await sessions.get(id));
     expect(record).toMatchObject({ owner: castpool.castpool.config.nodeId, state: 'streaming' });
     await client.close();
     await view.close();

@@ -6,6 +6,7 @@ import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsCluster, type TestNatsServer } from '../helpers/nats-server.js';
 import { type NodeProcess, startNodeProcess } from '../helpers/node-process.js';
+import { openEntry, TEST_FLEET_SECRET } from '../helpers/registry.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
 
@@ -14,6 +15,7 @@ const config = {
   maxSessions: 3,
   nats: { leaseMs: LEASE_MS, heartbeatMs: 1000, replicas: 3, requestTimeoutMs: 5000 },
   session: { fps: 15 },
+  fleet: { secret: TEST_FLEET_SECRET },
 };
 
 let cluster: TestNatsServer[];
@@ -53,7 +55,8 @@ const registryOwners = async () => {
   const owners: Record<string, string> = {};
   for await (const key of await sessions.keys()) {
     const entry = await sessions.get(key);
-    if (entry?.operation === 'PUT') owners[key] = entry.json<{ owner: string }>().owner;
+    const record = openEntry<{ owner: string }>(entry);
+    if (record) owners[key] = record.owner;
   }
   return owners;
 };
@@ -77,7 +80,7 @@ describe('two castpool nodes on a 3-server NATS cluster act as one pool', () => 
     const firstNode: string = first.json.node;
     // Leases are renewed every second: wait until the lease shows the new session.
     await until(
-      async () => (await nodes.get(firstNode))?.json<{ active: number }>().active,
+      async () => openEntry<{ active: number }>(await nodes.get(firstNode))?.active,
       (active) => active === 1,
       5000,
     );

@@ -1,0 +1,27 @@
+import type { Config } from '../config.js';
+
+const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
+
+/**
+ * What a configuration risks, said once at start: `refusal` stops the service (a listener other
+ * machines reach with no API token, unless `auth.allowAnonymousRemote`), `warnings` are logged.
+ */
+export function startupChecks(config: Config): { refusal?: string; warnings: string[] } {
+  const warnings: string[] = [];
+  const tokens = config.auth.tokens.length + (config.apiToken ? 1 : 0);
+  const remote = !LOOPBACK_HOST.test(config.host);
+  if (remote && tokens === 0 && !config.auth.allowAnonymousRemote)
+    return {
+      refusal: `castpool would listen on ${config.host} (reachable from other machines) without API tokens: set auth.tokens or CASTPOOL_API_TOKENS, or allow it explicitly with auth.allowAnonymousRemote (CASTPOOL_ALLOW_ANONYMOUS_REMOTE=1)`,
+      warnings,
+    };
+  if (remote)
+    warnings.push(
+      `castpool listens on ${config.host}, not loopback: reachable from other machines${tokens > 0 ? '' : ' WITHOUT API tokens (auth.allowAnonymousRemote)'}`,
+    );
+  if (!config.urlPolicy.blockPrivateAddresses)
+    warnings.push(
+      'urlPolicy.blockPrivateAddresses is off: sessions may open loopback, private and link-local addresses (this service, cloud metadata); meant for intranet use only',
+    );
+  return { warnings };
+}

@@ -1,0 +1,90 @@
+import { type TSchema, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { CaptureStrategy, Viewport } from '../schemas.js';
+
+/** Session parameters as a node stores them: what a create resolves to (every field present). */
+export const SessionSpec = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 8192 }),
+    viewport: Viewport,
+    fps: Type.Integer({ minimum: 1, maximum: 60 }),
+    quality: Type.Integer({ minimum: 1, maximum: 100 }),
+    capture: CaptureStrategy,
+    priority: Type.Integer({ minimum: 0, maximum: 9 }),
+  },
+  { additionalProperties: false },
+);
+
+/** A hibernated page's state: its URL is checked by the URL policy like any other. */
+export const SavedState = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 8192 }),
+    origin: Type.Optional(Type.String({ maxLength: 8192 })),
+    cookies: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 4096 })),
+    localStorage: Type.Optional(Type.Record(Type.String(), Type.String())),
+    sessionStorage: Type.Optional(Type.Record(Type.String(), Type.String())),
+    scroll: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
+  },
+  { additionalProperties: false },
+);
+
+const NodeName = Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' });
+
+export const SessionRecordSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+    owner: NodeName,
+    state: Type.String({ maxLength: 64 }),
+    spec: SessionSpec,
+    saved: Type.Optional(SavedState),
+    reason: Type.Optional(Type.String({ maxLength: 4096 })),
+    updatedAt: Type.String({ maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+
+export const NodeLeaseSchema = Type.Object(
+  {
+    node: NodeName,
+    url: Type.String({ maxLength: 2048 }),
+    maxSessions: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+    active: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+    cpu: Type.Number({ minimum: 0, maximum: 1 }),
+    startedAt: Type.String({ maxLength: 64 }),
+    renewedAt: Type.String({ maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+
+/** True when `value` fits `schema` (values from the registry or another node are never trusted). */
+export const fits = <T extends TSchema>(schema: T, value: unknown): boolean => Value.Check(schema, value);
+
+/** An event another node published (shown to SSE clients): its shape, bounded. */
+export const RemoteEventSchema = Type.Union([
+  Type.Object(
+    {
+      kind: Type.Literal('session'),
+      node: NodeName,
+      sessionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+      from: Type.Union([Type.String({ maxLength: 64 }), Type.Null()]),
+      to: Type.String({ maxLength: 64 }),
+      reason: Type.Optional(Type.String({ maxLength: 4096 })),
+      time: Type.String({ maxLength: 64 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('pool'),
+      node: NodeName,
+      type: Type.Union([
+        Type.Literal('node.up'),
+        Type.Literal('node.down'),
+        Type.Literal('capacity'),
+        Type.Literal('session.recreated'),
+      ]),
+      time: Type.String({ maxLength: 64 }),
+    },
+    { additionalProperties: Type.Union([Type.String({ maxLength: 2048 }), Type.Number(), Type.Boolean()]) },
+  ),
+]);
