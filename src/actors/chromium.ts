@@ -5,6 +5,7 @@ import puppeteer, { type Browser } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
 import type { BrowserHandle } from '../machines/types.js';
 import { handOver, launchAs } from './browser-user.js';
+import { CAPTURE_FLAGS, CaptureGrant } from './capture-grant.js';
 import type { ActorDeps } from './deps.js';
 import { RequestGuard } from './request-guard.js';
 import { WarmPage } from './warm-page.js';
@@ -25,8 +26,8 @@ export const CHROMIUM_FLAGS = [
   // PreloadTopChromeWebUI, WebUIOmnibox*: every browser context otherwise preloads two omnibox-popup
   // WebUI renderers nobody sees in headless (~70 MB PSS per session, measured).
   '--disable-features=Translate,MediaRouter,OptimizationHints,WebRtcHideLocalIpsWithMdns,PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup',
-  // getDisplayMedia({preferCurrentTab}) without a prompt; --use-fake-ui-for-media-stream breaks it.
-  '--auto-accept-this-tab-capture',
+  // Tab capture: only castpool's own extension grants it; a page's own request is refused.
+  ...CAPTURE_FLAGS,
 ];
 
 export class ChromiumBrowser implements BrowserHandle {
@@ -39,6 +40,8 @@ export class ChromiumBrowser implements BrowserHandle {
     warm: boolean,
     /** The URL policy on every request of every target (undefined when there is nothing to check). */
     readonly guard: RequestGuard | undefined,
+    /** Tab-capture streams for castpool's own capture, from its extension. */
+    readonly captureGrant: CaptureGrant,
   ) {
     this.warmPage = new WarmPage(browser, warm);
   }
@@ -75,6 +78,7 @@ async function launchOnce(deps: ActorDeps, hostId: string, signal: AbortSignal):
   await mkdir(tmpDir, { recursive: true, mode: 0o700 });
   let browser: Browser | undefined;
   try {
+    await CaptureGrant.stage(userDataDir);
     await handOver(deps.browserUser, deps.config.dataDir, userDataDir);
     const how = launchAs(deps.browserUser, deps.config.chromiumPath, {
       home: userDataDir,
@@ -84,6 +88,7 @@ async function launchOnce(deps: ActorDeps, hostId: string, signal: AbortSignal):
       executablePath: how.executablePath,
       headless: true,
       pipe: true, // Chromium exits by itself when castpool dies and the pipe closes
+      enableExtensions: true, // castpool's capture extension, loaded over the pipe below
       userDataDir,
       args: [...CHROMIUM_FLAGS, ...how.extraArgs, ...deps.config.chromiumArgs],
       ignoreDefaultArgs: ['--headless'],
@@ -100,13 +105,22 @@ async function launchOnce(deps: ActorDeps, hostId: string, signal: AbortSignal):
     const child = browser.process();
     if (!child?.pid) throw new Error('Chromium started without a process');
     deps.processes.track(child, 'chromium', hostId);
-    // Before any page exists: no request of this browser leaves unchecked.
+    // Before any page exists: no request of this browser leaves unchecked, every context can capture.
     const guard = await RequestGuard.attach(browser, deps.urls);
+    const captureGrant = await CaptureGrant.install(browser, userDataDir);
     deps.log.info(
       { hostId, pid: child.pid, user: deps.browserUser.user?.name, sandbox: deps.browserUser.sandbox },
       'browser launched',
     );
-    return new ChromiumBrowser(hostId, browser, child.pid, userDataDir, deps.config.warmPage, guard);
+    return new ChromiumBrowser(
+      hostId,
+      browser,
+      child.pid,
+      userDataDir,
+      deps.config.warmPage,
+      guard,
+      captureGrant,
+    );
   } catch (error) {
     // A failed launch removes everything it created: no record exists yet to clean it up.
     const pid = browser?.process()?.pid;

@@ -3,6 +3,7 @@ import { fromCallback, fromPromise } from 'xstate';
 import type { NavigationResult, OpenPageInput, SavedPage } from '../machines/session.machine.js';
 import type { PageHandle, Viewport } from '../machines/types.js';
 import { RtpFanout } from '../media/rtp-fanout.js';
+import type { CaptureGrant } from './capture-grant.js';
 import type { ChromiumBrowser } from './chromium.js';
 import type { ActorDeps } from './deps.js';
 import type { RequestGuard } from './request-guard.js';
@@ -21,6 +22,8 @@ export class SessionPage implements PageHandle {
     readonly frameId: string,
     /** The browser's request guard, when the URL policy checks requests. */
     readonly guard: RequestGuard | undefined,
+    /** Where castpool's own tab capture gets its stream ids. */
+    readonly captureGrant: CaptureGrant,
     readonly context: BrowserContext,
     readonly page: Page,
     readonly cdp: CDPSession,
@@ -44,6 +47,7 @@ export function openPageActor() {
         input.sessionId,
         frameTree.frame.id,
         browser.guard,
+        browser.captureGrant,
         context,
         page,
         cdp,

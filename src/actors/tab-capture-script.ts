@@ -1,6 +1,6 @@
 /**
  * Runs inside the session page's isolated world (the page's own scripts cannot see it): captures the
- * tab with getDisplayMedia, encodes it with Chromium's H.264 or VP8 encoder and sends it to castpool's werift
+ * tab with the one-use stream id castpool's extension granted (getUserMedia, source "tab"), encodes it with Chromium's H.264 or VP8 encoder and sends it to castpool's werift
  * peer. Kept as plain JavaScript text: it is evaluated over CDP, not bundled.
  */
 export const TAB_CAPTURE_SCRIPT = String.raw`
@@ -13,10 +13,17 @@ globalThis.castpoolCapture = (() => {
     /** Returns the SDP offer of a send-only peer carrying this tab in cfg.codec. */
     async offer(cfg) {
       config = cfg;
-      const stream = await navigator.mediaDevices.getDisplayMedia({
-        video: { width: cfg.width, height: cfg.height, frameRate: cfg.fps },
+      const stream = await navigator.mediaDevices.getUserMedia({
         audio: false,
-        preferCurrentTab: true,
+        video: {
+          mandatory: {
+            chromeMediaSource: 'tab',
+            chromeMediaSourceId: cfg.streamId,
+            maxWidth: cfg.width,
+            maxHeight: cfg.height,
+            maxFrameRate: cfg.fps,
+          },
+        },
       });
       track = stream.getVideoTracks()[0];
       pc = new RTCPeerConnection();

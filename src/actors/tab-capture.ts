@@ -90,10 +90,13 @@ export class TabCapturePipeline {
       });
       if (superseded()) return;
       this.contextId = executionContextId;
+      // A one-use grant for this tab from castpool's extension (pages cannot capture themselves).
+      const streamId = await this.page.captureGrant.streamId(this.page.context, this.page.frameId, cdp);
+      if (superseded()) return;
       await this.evaluate(TAB_CAPTURE_SCRIPT);
       const offeredFps = this.fps;
       const offer = (await this.evaluate(
-        `castpoolCapture.offer(${JSON.stringify({ width: viewport.width, height: viewport.height, fps: offeredFps, codec: this.input.codec, fmtp: H264_BASELINE_FMTP, ...this.bitrates })})`,
+        `castpoolCapture.offer(${JSON.stringify({ streamId, width: viewport.width, height: viewport.height, fps: offeredFps, codec: this.input.codec, fmtp: H264_BASELINE_FMTP, ...this.bitrates })})`,
       )) as string;
       if (superseded()) return;
       const upstream = new RTCPeerConnection({
