@@ -14,7 +14,9 @@ beforeAll(async () => {
   // The pool's budget stays out of it: this is the session's own throttling.
   castpool = await startCastpool({
     sessionsPerBrowser: 1,
-    throttle: { leaveAfterWindows: 4 },
+    // A deep throttle (30 → 8 FPS): the drop and the recovery stay clear even on a slow day, when
+    // the machine itself delivers only ~17 FPS.
+    throttle: { leaveAfterWindows: 4, fpsFactor: 0.25 },
     captureBudget: { adaptive: false },
   });
   viewers = await launchViewerBrowser();
@@ -58,7 +60,7 @@ describe.each(['screencast', 'tab'] as const)('throttling a %s session', (captur
     ref?.send({ type: 'capture.stats', stats: overloaded });
     ref?.send({ type: 'capture.stats', stats: overloaded });
     const throttled = (await castpool.api('GET', `/api/sessions/${id}`)).json;
-    expect(throttled).toMatchObject({ state: 'throttled', currentFps: 15 });
+    expect(throttled).toMatchObject({ state: 'throttled', currentFps: 8 });
     await sleep(500);
     const slow = await decodedFps(view, 2000);
     const recovered = await until(
@@ -70,10 +72,10 @@ describe.each(['screencast', 'tab'] as const)('throttling a %s session', (captur
     await sleep(1500);
     const fast = await decodedFps(view, 2000);
     console.log(`throttle ${capture}: ${slow.toFixed(1)} FPS while throttled, ${fast.toFixed(1)} FPS after`);
-    // The rate moves the right way (numbers live in the bench): held near the throttled 15, then
+    // The rate moves the right way (numbers live in the bench): held near the throttled 8, then
     // clearly higher once the session streams at 30 again.
-    expect(slow).toBeLessThan(20);
-    expect(fast).toBeGreaterThan(slow * 1.2);
+    expect(slow).toBeLessThan(12);
+    expect(fast).toBeGreaterThan(slow * 1.5);
     await view.close();
     expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
   });
