@@ -6,7 +6,13 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    include: ['test/chaos/**/*.test.ts', 'test/load/**/*.test.ts', 'test/security/**/*.test.ts'],
+    include: [
+      'test/chaos/**/*.test.ts',
+      'test/load/**/*.test.ts',
+      'test/security/**/*.test.ts',
+      // Chromium's user, sandbox and environment, checked on the real service process.
+      'test/integration/main-process.test.ts',
+    ],
     fileParallelism: false,
     testTimeout: 15 * 60_000,
     hookTimeout: 120_000,

@@ -8,6 +8,8 @@ import { H264_BASELINE_FMTP } from '../src/media/sdp.js';
 export async function watchWithWerift(
   whepUrl: string,
   accepts: readonly ('H264' | 'VP8')[] = ['H264', 'VP8'],
+  /** Sent with the WHEP requests (a bearer token where castpool has tokens). */
+  headers: Record<string, string> = {},
 ) {
   const feedback = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }];
   const pc = new RTCPeerConnection({
@@ -37,7 +39,7 @@ export async function watchWithWerift(
   await pc.setLocalDescription(await pc.createOffer());
   const response = await fetch(whepUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/sdp' },
+    headers: { 'content-type': 'application/sdp', ...headers },
     body: pc.localDescription?.sdp,
   });
   if (response.status !== 201) throw new Error(`WHEP answered ${response.status}: ${await response.text()}`);
@@ -45,7 +47,7 @@ export async function watchWithWerift(
   const resource = new URL(response.headers.get('location') ?? '', whepUrl).href;
   // A WHEP client says goodbye: the session stops streaming at once, not after an ICE timeout.
   const close = async () => {
-    await fetch(resource, { method: 'DELETE' }).catch(() => {});
+    await fetch(resource, { method: 'DELETE', headers }).catch(() => {});
     await pc.close();
   };
   return { counts, close, state: () => pc.connectionState };

@@ -1,9 +1,10 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RTCPeerConnection } from 'werift';
-import { startCastpool, withApiTokens } from '../helpers/app.js';
+import { watchWithWerift } from '../../bench/whep-client.js';
+import { sessionPageOf, startCastpool, withApiTokens } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
-import { until } from '../helpers/viewer.js';
+import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
 
 /** How hard each flood pushes: the default suite's short run, or `npm run test:security`'s full one. */
 export interface FloodScale {
@@ -20,12 +21,12 @@ const TOKEN = 'flood-token-0123456789abcdef';
 const as = { authorization: `Bearer ${TOKEN}` };
 
 /** An SDP offer as a player sends it (video only, with the control data channel). */
-async function playerOffer(withChannel: boolean) {
+async function playerOffer() {
   const pc = new RTCPeerConnection({ iceServers: [] });
   pc.addTransceiver('video', { direction: 'recvonly' });
-  const channel = withChannel ? pc.createDataChannel('control') : undefined;
+  pc.createDataChannel('control');
   await pc.setLocalDescription(await pc.createOffer());
-  return { pc, channel, sdp: pc.localDescription?.sdp ?? '' };
+  return { pc, sdp: pc.localDescription?.sdp ?? '' };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -40,13 +41,14 @@ export function floodSuite(scale: FloodScale): void {
   let pages: Awaited<ReturnType<typeof startTestPages>>;
   let sessionId = '';
   let otherId = '';
+  let bystanderViewer: Awaited<ReturnType<typeof watchWithWerift>> | undefined;
   const api = (method: string, path: string, body?: unknown) => castpool.api(method, path, body, as);
 
   beforeAll(async () => {
     pages = await startTestPages();
     castpool = await startCastpool({
       ...withApiTokens({ name: 'ops', token: TOKEN }),
-      maxSessions: 3,
+      maxSessions: 4,
       http: {
         headersTimeoutMs: 1000,
         requestTimeoutMs: 2000,
@@ -56,7 +58,7 @@ export function floodSuite(scale: FloodScale): void {
       },
       limits: {
         viewersPerSession: 3,
-        viewersPerNode: 5,
+        viewersPerNode: 6,
         eventStreams: 3,
         inputMessagesPerSecond: 50,
         inputTextBytesPerSecond: 4096,
@@ -66,8 +68,30 @@ export function floodSuite(scale: FloodScale): void {
     });
     sessionId = (await api('POST', '/api/sessions', { url: pages.url('/control') })).json.id;
     otherId = (await api('POST', '/api/sessions', { url: pages.url('/static') })).json.id;
+    // A bystander: another session streaming to its own viewer through every flood.
+    const bystander = (await api('POST', '/api/sessions', { url: pages.url('/animated'), fps: 15 })).json;
+    bystanderViewer = await watchWithWerift(bystander.links.whep, ['H264', 'VP8'], as);
+    await until(
+      async () => bystanderViewer?.counts.frames ?? 0,
+      (n) => n > 10,
+      15_000,
+    );
+  });
+  /** Frames keep reaching the bystander's viewer: checked after each flood. */
+  const bystanderKeepsStreaming = async () => {
+    const before = bystanderViewer?.counts.frames ?? 0;
+    const after = await until(
+      async () => bystanderViewer?.counts.frames ?? 0,
+      (n) => n > before + 5,
+      5000,
+    );
+    expect(after, 'the bystander session kept streaming').toBeGreaterThan(before + 5);
+  };
+  afterEach(async () => {
+    await bystanderKeepsStreaming();
   });
   afterAll(async () => {
+    await bystanderViewer?.close();
     await castpool?.close();
     await pages?.close();
   });
@@ -81,7 +105,7 @@ export function floodSuite(scale: FloodScale): void {
 
   describe('caps on what one client can multiply', () => {
     it('viewers: per session and per node, past them 429 with Retry-After', async () => {
-      const { pc, sdp } = await playerOffer(false);
+      const { pc, sdp } = await playerOffer();
       const answers = await Promise.all(Array.from({ length: scale.offers }, () => offer(sessionId, sdp)));
       const statuses = answers.map((r) => r.status);
       expect(statuses.filter((s) => s === 201)).toHaveLength(3);
@@ -89,11 +113,11 @@ export function floodSuite(scale: FloodScale): void {
       const refused = answers.find((r) => r.status === 429) as Response;
       expect(refused.headers.get('retry-after')).toBe('5');
       expect((await refused.json()).message).toMatch(/limit 3/);
-      // The node's cap: 5 in all, 3 taken above.
+      // The node's cap: 6 in all, 3 taken above and 1 by the bystander.
       const other = await Promise.all(Array.from({ length: 4 }, () => offer(otherId, sdp)));
       expect(other.map((r) => r.status).sort()).toEqual([201, 201, 429, 429]);
       const nodeRefusal = await (other.find((r) => r.status === 429) as Response).json();
-      expect(nodeRefusal.message).toMatch(/this node .*limit 5/);
+      expect(nodeRefusal.message).toMatch(/this node .*limit 6/);
       await pc.close();
       // The service still answers at once.
       expect((await api('GET', '/api/info')).status).toBe(200);
@@ -174,46 +198,61 @@ export function floodSuite(scale: FloodScale): void {
     });
 
     it('data-channel input is rate-limited per viewer; the rest is dropped and counted', async () => {
-      const { pc, channel, sdp } = await playerOffer(true);
-      const response = await offer(sessionId, sdp);
-      expect(response.status).toBe(201);
-      await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
-      await until(
-        async () => channel?.readyState,
-        (state) => state === 'open',
-        15_000,
-      );
-      const control = channel;
-      const count = async (outcome: string) => {
-        const text = (await api('GET', '/metrics')).text;
-        return Number(
-          new RegExp(`^castpool_control_inputs_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(
-            text,
-          )?.[1] ?? 0,
+      // A real player's data channel (Chromium), driven by a page script as an attacker would.
+      const viewers = await launchViewerBrowser();
+      try {
+        const minted = await api('POST', `/api/sessions/${sessionId}/viewer-tokens`, { scope: 'control' });
+        const viewer = await openViewPage(viewers, minted.json.viewUrl);
+        await until(
+          () => viewerStats(viewer),
+          (stats) => (stats as { control?: string }).control === 'open',
+          15_000,
         );
-      };
-      const before = { applied: await count('applied'), dropped: await count('dropped') };
-      const text = 'x'.repeat(4096);
-      const started = Date.now();
-      for (let i = 0; i < scale.inputs; i++)
-        control?.send(JSON.stringify({ t: 'key', type: i % 2 === 0 ? 'down' : 'up', key: 'a' }));
-      for (let i = 0; i < scale.texts; i++) control?.send(JSON.stringify({ t: 'text', text }));
-      const sent = scale.inputs + scale.texts;
-      const seen = async () =>
-        (await count('applied')) - before.applied + (await count('dropped')) - before.dropped;
-      await until(seen, (n) => n >= sent, 60_000);
-      const seconds = (Date.now() - started) / 1000;
-      const applied = (await count('applied')) - before.applied;
-      const dropped = (await count('dropped')) - before.dropped;
-      console.log(
-        `input flood: ${sent} sent, ${applied} applied, ${dropped} dropped in ${seconds.toFixed(1)} s`,
-      );
-      expect(applied + dropped).toBe(sent);
-      // At most two seconds' burst plus the rate for the time it took (messages: 50/s).
-      expect(applied).toBeLessThanOrEqual(100 + 50 * (seconds + 1));
-      expect(dropped).toBeGreaterThan(sent - (100 + 50 * (seconds + 1)) - 1);
-      expect((await api('GET', '/api/info')).status).toBe(200);
-      await pc.close();
-    }, 60_000);
+        const count = async (outcome: string) => {
+          const text = (await api('GET', '/metrics')).text;
+          return Number(
+            new RegExp(`^castpool_control_inputs_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(
+              text,
+            )?.[1] ?? 0,
+          );
+        };
+        const page = sessionPageOf(castpool, sessionId);
+        await page.focus('#input'); // text lands somewhere: the bound below is on what the page got
+        const before = { applied: await count('applied'), dropped: await count('dropped') };
+        const started = Date.now();
+        await viewer.evaluate(
+          (keys, texts) => {
+            const channel = (window as unknown as { castpoolControl: RTCDataChannel }).castpoolControl;
+            const text = 'x'.repeat(4096);
+            for (let i = 0; i < keys; i++)
+              channel.send(JSON.stringify({ t: 'key', type: i % 2 === 0 ? 'down' : 'up', key: 'a' }));
+            for (let i = 0; i < texts; i++) channel.send(JSON.stringify({ t: 'text', text }));
+          },
+          scale.inputs,
+          scale.texts,
+        );
+        const sent = scale.inputs + scale.texts;
+        const seen = async () =>
+          (await count('applied')) - before.applied + (await count('dropped')) - before.dropped;
+        await until(seen, (n) => n >= sent, 60_000);
+        const seconds = (Date.now() - started) / 1000;
+        const applied = (await count('applied')) - before.applied;
+        const dropped = (await count('dropped')) - before.dropped;
+        console.log(
+          `input flood: ${sent} sent, ${applied} applied, ${dropped} dropped in ${seconds.toFixed(1)} s`,
+        );
+        expect(applied + dropped).toBe(sent);
+        // At most two seconds' burst plus the rate for the time it took (messages: 50/s).
+        expect(applied).toBeLessThanOrEqual(100 + 50 * (seconds + 1));
+        expect((await api('GET', '/api/info')).status).toBe(200);
+        // The page got at most the text budget (4 KiB/s, 2 s burst), not megabytes.
+        const typed = await page.evaluate(
+          () => (document.getElementById('input') as HTMLInputElement).value.length,
+        );
+        expect(typed).toBeLessThanOrEqual(4096 * (seconds + 3));
+      } finally {
+        await viewers.close();
+      }
+    }, 120_000);
   });
 }
