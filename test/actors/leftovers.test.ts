@@ -37,3 +37,31 @@ describe('start-up sweep', () => {
     expect(existsSync(live)).toBe(true);
   });
 });
+
+describe('start-up sweep of embedded NATS stores', () => {
+  it('ends a dead predecessor’s nats-server and removes its store (saved state lived there)', async () => {
+    const dataDir = mkdtempSync(join(TEST_ROOT, 'sweep-'));
+    const deadOwner = 2 ** 22 + 23456;
+    const stale = join(dataDir, `nats-${deadOwner}-node-a`);
+    const live = join(dataDir, `nats-${process.pid}-node-a`);
+    mkdirSync(stale);
+    mkdirSync(live);
+    // Stands in for the nats-server it left: the same `-c <store>/nats-server.conf` shape.
+    const straggler = spawn(
+      process.execPath,
+      ['-e', 'setTimeout(() => {}, 30000)', '--', '-c', join(stale, 'nats-server.conf')],
+      { stdio: 'ignore' },
+    );
+    await until(() => isAlive(straggler.pid ?? 0), Boolean, 2000);
+    expect(sweepLeftovers(dataDir)).toEqual({ killed: 1, removed: 1 });
+    expect(
+      await until(
+        () => isAlive(straggler.pid ?? 0),
+        (alive) => !alive,
+        2000,
+      ),
+    ).toBe(false);
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+  });
+});
