@@ -1,4 +1,4 @@
-import type { BrowserContext, CDPSession, Cookie, Page } from 'puppeteer-core';
+import type { BrowserContext, CDPSession, Cookie, Frame, Page } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
 import type { NavigationResult, OpenPageInput, SavedPage } from '../machines/session.machine.js';
 import type { PageHandle, Viewport } from '../machines/types.js';
@@ -181,12 +181,16 @@ export function watchPageActor(deps: ActorDeps) {
   });
 }
 
+/** How long a failed navigation waits for Chromium to commit its error page. */
+const ERROR_PAGE_WAIT_MS = 2000;
+
 export function navigatePageActor(deps: ActorDeps) {
   return fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; url: string }>(
     ({ input, sendBack }) => {
       const handle = input.page as SessionPage;
       const { page } = handle;
       let cancelled = false;
+      let settleErrorPage = () => {};
       const report = (result: NavigationResult) => {
         if (!cancelled) sendBack({ type: 'navigate.done', result });
       };
@@ -194,9 +198,38 @@ export function navigatePageActor(deps: ActorDeps) {
       // load: the URL of the older one came back); one at a time keeps results true.
       const goto = handle.navigation
         .catch(() => {})
-        .then(() => {
+        .then(async () => {
           handle.guard?.forget(handle.frameId);
-          return page.goto(input.url, { waitUntil: 'load', timeout: deps.config.navigationTimeoutMs });
+          // A failed load (refused, unreachable) rejects at once, but Chromium commits its error page
+          // after that; a goto issued meanwhile resolved on that error page (seen: an allowed navigate
+          // answered chrome-error://chromewebdata/). The next navigation waits for the commit.
+          const errorPage = new Promise<void>((resolve) => {
+            const onNavigated = (frame: Frame) => {
+              if (frame !== page.mainFrame() || !frame.url().startsWith('chrome-error:')) return;
+              page.off('framenavigated', onNavigated);
+              resolve();
+            };
+            page.on('framenavigated', onNavigated);
+            settleErrorPage = () => {
+              page.off('framenavigated', onNavigated);
+              resolve();
+            };
+          });
+          try {
+            return await page.goto(input.url, {
+              waitUntil: 'load',
+              timeout: deps.config.navigationTimeoutMs,
+            });
+          } catch (error) {
+            if (/net::ERR_(?!ABORTED)/.test((error as Error).message))
+              await Promise.race([
+                errorPage,
+                new Promise((resolve) => setTimeout(resolve, ERROR_PAGE_WAIT_MS)),
+              ]);
+            throw error;
+          } finally {
+            settleErrorPage();
+          }
         });
       handle.navigation = goto;
       goto

@@ -13,7 +13,9 @@ beforeAll(async () => {
   // A fixed ceiling makes the shares deterministic; the CPU-following part is unit-tested.
   // The sessions' own throttling stays out of it (a CPU-bound encoder on a busy CI machine).
   castpool = await startCastpool({
-    captureBudget: { totalFps: 40, adaptive: false, checkMs: 500 },
+    // 35 = 30 for the important session + the 5-FPS floor for the other: a contrast that stays clear
+    // when a slow machine delivers only ~13 FPS even to the important one.
+    captureBudget: { totalFps: 35, adaptive: false, checkMs: 500 },
     throttle: { enterAfterWindows: 60 },
   });
   viewers = await launchViewerBrowser();
@@ -54,25 +56,25 @@ describe('the pool capture budget, with real Chromium and viewers', () => {
       (b) => b.sessions.length === 2 && b.sessions.some((s: { shareFps: number }) => s.shareFps < 30),
       5000,
     );
-    expect(shared.totalFps).toBe(40);
+    expect(shared.totalFps).toBe(35);
     const shareOf = (id: string) =>
       shared.sessions.find((s: { id: string }) => s.id === id) as { shareFps: number; priority: number };
     expect(shareOf(high.id)).toMatchObject({ shareFps: 30, priority: 8 });
-    expect(shareOf(low.id)).toMatchObject({ shareFps: 10, priority: 2 });
+    expect(shareOf(low.id)).toMatchObject({ shareFps: 5, priority: 2 });
     expect((await castpool.api('GET', `/api/sessions/${low.id}`)).json).toMatchObject({
-      currentFps: 10,
-      shareFps: 10,
+      currentFps: 5,
+      shareFps: 5,
     });
     await sleep(1000);
     const [highFps, lowFps] = await Promise.all([decodedFps(highView, 3000), decodedFps(lowView, 3000)]);
     console.log(
-      `budget 40 FPS: priority 8 → ${highFps.toFixed(1)} FPS, priority 2 → ${lowFps.toFixed(1)} FPS`,
+      `budget 35 FPS: priority 8 → ${highFps.toFixed(1)} FPS, priority 2 → ${lowFps.toFixed(1)} FPS`,
     );
-    // Shares of 30 and 10: the important session clearly ahead, the other held near its share
+    // Shares of 30 and 5: the important session clearly ahead, the other held near its share
     // (the machine's own ceiling is the bench's business, not this test's).
     expect(highFps).toBeGreaterThan(lowFps * 1.5);
-    expect(lowFps).toBeLessThan(14);
-    expect(lowFps).toBeGreaterThan(5);
+    expect(lowFps).toBeLessThan(8);
+    expect(lowFps).toBeGreaterThan(2);
 
     // The important session ends (a closed tab's WHEP goodbye is not reliable; ICE would take ~30 s):
     // the other gets its full rate back.
@@ -90,7 +92,7 @@ describe('the pool capture budget, with real Chromium and viewers', () => {
       (fps) => fps > lowFps * 1.5,
       12_000,
     );
-    console.log(`budget 40 FPS: priority 2 alone → ${restored.toFixed(1)} FPS`);
+    console.log(`budget 35 FPS: priority 2 alone → ${restored.toFixed(1)} FPS`);
     expect(restored).toBeGreaterThan(lowFps * 1.5);
     await lowView.close();
     expect((await castpool.api('DELETE', `/api/sessions/${low.id}`)).status).toBe(204);
