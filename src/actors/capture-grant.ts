@@ -26,9 +26,6 @@ export const CAPTURE_FLAGS = [
  * tab's isolated world.
  */
 export class CaptureGrant {
-  /** Per browser context: a CDP session on the extension's worker (held: an attached worker stays up). */
-  private readonly workers = new WeakMap<BrowserContext, Promise<CDPSession>>();
-
   private constructor(private readonly browser: Browser) {}
 
   /** Loads the extension `stage` copied into the profile, before any session context exists. */
@@ -57,37 +54,26 @@ export class CaptureGrant {
 
   /**
    * A one-use stream id for the tab of target `targetId` in `context`; `pageSession` (a CDP session
-   * of that tab) wakes the extension's worker when it was stopped while idle.
+   * of that tab) wakes the extension's worker when it was stopped while idle. castpool attaches only
+   * for the call: a worker left alone stops after ~30 s and its process goes (~16 MB per watched
+   * session when held, measured), at the price of a wake-up on a later capture restart.
    */
   async streamId(context: BrowserContext, targetId: string, pageSession: CDPSession): Promise<string> {
+    const session = await this.attach(context, pageSession);
     try {
-      return await this.ask(context, targetId, pageSession);
-    } catch (error) {
-      // The worker went away under a held session (stopped, crashed): attach afresh, once.
-      this.workers.delete(context);
-      if (/refused/.test((error as Error).message)) throw error;
-      return this.ask(context, targetId, pageSession);
+      const { result, exceptionDetails } = await session.send('Runtime.evaluate', {
+        expression: `castpoolStreamFor(${JSON.stringify(targetId)})`,
+        awaitPromise: true,
+        returnByValue: true,
+      });
+      if (exceptionDetails || typeof result.value !== 'string')
+        throw new Error(
+          `capture grant refused: ${exceptionDetails?.exception?.description?.split('\n')[0] ?? 'no stream id'}`,
+        );
+      return result.value;
+    } finally {
+      await session.detach().catch(() => {});
     }
-  }
-
-  private async ask(context: BrowserContext, targetId: string, pageSession: CDPSession): Promise<string> {
-    let worker = this.workers.get(context);
-    if (!worker) {
-      worker = this.attach(context, pageSession);
-      this.workers.set(context, worker);
-      worker.catch(() => this.workers.delete(context));
-    }
-    const session = await worker;
-    const { result, exceptionDetails } = await session.send('Runtime.evaluate', {
-      expression: `castpoolStreamFor(${JSON.stringify(targetId)})`,
-      awaitPromise: true,
-      returnByValue: true,
-    });
-    if (exceptionDetails || typeof result.value !== 'string')
-      throw new Error(
-        `capture grant refused: ${exceptionDetails?.exception?.description?.split('\n')[0] ?? 'no stream id'}`,
-      );
-    return result.value;
   }
 
   private async attach(context: BrowserContext, pageSession: CDPSession): Promise<CDPSession> {
@@ -102,8 +88,6 @@ export class CaptureGrant {
         .catch(() => {});
       target = await this.browser.waitForTarget(isWorker, { timeout: FIND_WORKER_MS });
     }
-    const session = await target.createCDPSession();
-    await session.send('Runtime.enable');
-    return session;
+    return target.createCDPSession();
   }
 }
