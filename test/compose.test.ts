@@ -52,6 +52,9 @@ describe('compose.yml', () => {
         expect(envRead, `${name}: ${key} is not read by castpool`).toContain(key);
       ids.add(env.CASTPOOL_NODE_ID as string);
       expect(env.HOST).toBe('0.0.0.0');
+      // Beyond loopback castpool needs API tokens, and a fleet needs one shared secret: both required.
+      expect(env.CASTPOOL_API_TOKEN).toMatch(/^\$\{CASTPOOL_API_TOKEN:\?/);
+      expect(env.CASTPOOL_FLEET_SECRET).toMatch(/^\$\{CASTPOOL_FLEET_SECRET:\?/);
       expect(service.init).toBe(true);
       expect(service.shm_size).toBeDefined();
       // Every NATS server named is a compose service, on the port it listens on.
