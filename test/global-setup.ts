@@ -1,18 +1,25 @@
-import { rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suiteProcesses } from './helpers/processes.js';
-import { TEST_ROOT } from './helpers/test-root.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** After the whole suite: no Chromium or ffmpeg it started may still run. */
+/**
+ * Before the suite: a test root of this run's own (workers inherit it). After: no Chromium or ffmpeg
+ * it started may still run.
+ */
 export default function setup() {
+  const root = mkdtempSync(join(tmpdir(), 'castpool-test-'));
+  chmodSync(root, 0o755); // castpool's Chromium runs as its own user and must reach its profiles
+  process.env.CASTPOOL_TEST_ROOT = root;
   return async () => {
-    let left = suiteProcesses(TEST_ROOT);
+    let left = suiteProcesses(root);
     for (let i = 0; i < 50 && left.length > 0; i++) {
       await sleep(100);
-      left = suiteProcesses(TEST_ROOT);
+      left = suiteProcesses(root);
     }
-    rmSync(TEST_ROOT, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
     if (left.length > 0) {
       for (const { pid } of left) process.kill(pid, 'SIGKILL');
       process.exitCode = 1; // a teardown error alone does not fail the run

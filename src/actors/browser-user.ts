@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { chmod, chown, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 
@@ -34,6 +35,14 @@ export function chooseBrowserUser(config: Config, log: FastifyBaseLogger): Brows
     return { sandbox: false };
   }
   if (process.getuid?.() !== 0) return { sandbox: true };
+  const closed = closedAncestor(config.dataDir);
+  if (closed) {
+    log.warn(
+      { dataDir: config.dataDir, closed },
+      `Chromium runs as root with --no-sandbox: an unprivileged user cannot reach dataDir (${closed} is not traversable by others); choose a dataDir under /var/lib or /tmp`,
+    );
+    return { sandbox: false };
+  }
   for (const name of [config.chromiumUser, 'nobody'].filter(Boolean)) {
     const user = lookupUser(name);
     if (!user || user.uid === 0) continue;
@@ -46,6 +55,18 @@ export function chooseBrowserUser(config: Config, log: FastifyBaseLogger): Brows
   }
   log.warn('no unprivileged user for Chromium: it runs as root with --no-sandbox');
   return { sandbox: false };
+}
+
+/** The first existing ancestor of `dir` that others cannot pass through (0700 /root, say), if any. */
+function closedAncestor(dir: string): string | undefined {
+  for (let parent = dirname(dir); ; parent = dirname(parent)) {
+    try {
+      if ((statSync(parent).mode & 0o001) === 0) return parent;
+    } catch {
+      // not there yet: created by castpool with a traversable mode
+    }
+    if (parent === dirname(parent)) return undefined;
+  }
 }
 
 /** puppeteer launch options that run Chromium as `who`, in a minimal environment. */
