@@ -138,6 +138,16 @@ export class TabCapturePipeline {
       // A navigation racing the set-up destroys the world; frameNavigated starts the next attempt.
       const message = (error as Error).message;
       if (/context|destroyed|navigat|Target closed/i.test(message)) return;
+      // A document tab capture cannot take (Chromium's error page, plain http on a remote host): the
+      // grant refuses it. Not the session's failure: viewers keep the last picture and the next
+      // navigation to a capturable page starts the capture again (issue 16: capture any document).
+      if (/not secure|not a valid URL/i.test(message)) {
+        this.deps.log.info(
+          { sessionId: this.page.sessionId, reason: message },
+          'tab capture paused on this page',
+        );
+        return;
+      }
       this.sendBack({ type: 'capture.failed', reason: `tab capture: ${message}` });
     }
   }
