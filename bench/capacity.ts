@@ -32,7 +32,7 @@ export async function density(url: string, page: string, capture: CaptureStrateg
   const ids: string[] = [];
   try {
     for (let i = 0; i < sessions; i++) {
-      const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture });
+      const session = await commands.sessions.create({ url, fps: 30, viewport: VIEWPORT, capture });
       ids.push(session.id);
       viewers.push(await farm.watch(`${base}/api/sessions/${session.id}/whep`));
     }
@@ -46,7 +46,7 @@ export async function density(url: string, page: string, capture: CaptureStrateg
     const hostCpuPct = cpuShare(cpu0, readCpuTimes()) * cpus().length * 100;
     const perSession = viewers.map((v, i) => ({
       fps: (v.counts.frames - (frames0[i] ?? 0)) / elapsed,
-      state: commands.get(ids[i] as string).state,
+      state: commands.sessions.get({ id: ids[i] as string }).state,
       viewer: v.state(),
     }));
     const fps = perSession.map((p) => p.fps).sort((a, b) => a - b);
@@ -124,33 +124,33 @@ export async function memoryAndResume(url: string, sessions: number, variant: Me
     chromiumArgs: variant.chromiumArgs,
   });
   try {
-    await commands.create({ url, viewport: VIEWPORT });
+    await commands.sessions.create({ url, viewport: VIEWPORT });
     await sleep(2000);
     const basePss = chromiumPss(castpool);
     const ids: string[] = [];
     const viewers: Viewer[] = [];
     for (let i = 0; i < sessions; i++) {
-      const session = await commands.create({ url, viewport: VIEWPORT, capture: variant.capture });
+      const session = await commands.sessions.create({ url, viewport: VIEWPORT, capture: variant.capture });
       ids.push(session.id);
       viewers.push(await watchWithWerift(`${base}/api/sessions/${session.id}/whep`, variant.viewerCodecs));
     }
     await sleep(5000);
     const streamingPss = chromiumPss(castpool);
     for (const viewer of viewers) await viewer.close();
-    for (const id of ids) await until(() => commands.get(id).state === 'idle', 10_000);
+    for (const id of ids) await until(() => commands.sessions.get({ id: id }).state === 'idle', 10_000);
     // A stopped screencast's ffmpeg exits a moment after the session idles.
     await until(() => castpool.processes.list().every((p) => p.kind !== 'ffmpeg'), 10_000);
     await sleep(1000);
     const idlePss = chromiumPss(castpool);
     const heapBefore = process.memoryUsage().heapUsed;
-    for (const id of ids) await commands.hibernate(id);
+    for (const id of ids) await commands.sessions.hibernate({ id: id });
     await sleep(2000);
     const hibernatedPss = chromiumPss(castpool);
     const heapPerHibernated = (process.memoryUsage().heapUsed - heapBefore) / sessions / 2 ** 20;
     const resumeMs: number[] = [];
     for (const id of ids) {
       const t0 = performance.now();
-      await commands.resume(id);
+      await commands.sessions.resume({ id: id });
       await until(() => sessionPageOf(castpool, id).page.url() === url, 10_000);
       resumeMs.push(performance.now() - t0);
       await sleep(300); // a resume now and then, not a burst: the warm page refills in between
@@ -194,7 +194,7 @@ export async function heldSessions(url: string, target: number, watched: number,
   });
   try {
     for (let i = 0; i < watched; i++) {
-      const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture: 'tab' });
+      const session = await commands.sessions.create({ url, fps: 30, viewport: VIEWPORT, capture: 'tab' });
       watchedIds.add(session.id);
       viewers.push(await farm.watch(`${base}/api/sessions/${session.id}/whep`));
     }
@@ -204,9 +204,9 @@ export async function heldSessions(url: string, target: number, watched: number,
     while (hibernated.length + watched < target) {
       const n = Math.min(batch, target - watched - hibernated.length);
       const created = await Promise.all(
-        Array.from({ length: n }, () => commands.create({ url, viewport: VIEWPORT })),
+        Array.from({ length: n }, () => commands.sessions.create({ url, viewport: VIEWPORT })),
       );
-      for (const session of created) await commands.hibernate(session.id);
+      for (const session of created) await commands.sessions.hibernate({ id: session.id });
       hibernated.push(...created.map((s) => s.id));
       if (hibernated.length % 40 < batch) log(`held: ${hibernated.length + watched} sessions…`);
     }
@@ -218,13 +218,13 @@ export async function heldSessions(url: string, target: number, watched: number,
     const elapsed = (performance.now() - t0) / 1000;
     const fps = viewers.map((v, i) => (v.counts.frames - (frames0[i] ?? 0)) / elapsed).sort((a, b) => a - b);
     const states: Record<string, number> = {};
-    for (const view of commands.list()) states[view.state] = (states[view.state] ?? 0) + 1;
+    for (const view of commands.sessions.list().sessions) states[view.state] = (states[view.state] ?? 0) + 1;
     const resumeMs: number[] = [];
     for (const id of hibernated.slice(0, 5)) {
       const t0r = performance.now();
-      await commands.resume(id);
+      await commands.sessions.resume({ id: id });
       resumeMs.push(performance.now() - t0r);
-      await commands.hibernate(id);
+      await commands.sessions.hibernate({ id: id });
     }
     return {
       held: hibernated.length + watched,

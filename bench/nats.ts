@@ -1,8 +1,8 @@
 /** NATS benchmarks: command round trips over NATS vs REST, and create throughput on 1 vs 2 nodes. */
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { ProcessTracker } from '../src/actors/processes.js';
 import { startEmbeddedNats } from '../src/nats/embedded-server.js';
+import { ProcessTracker } from '../src/processes/tracker.js';
 import { log, percentile, root, startService, VIEWPORT } from './util.js';
 
 /** Sequential `get` of one session, `rounds` times per face, interleaved so both see the same machine. */

@@ -128,7 +128,7 @@ async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
   const { app, castpool, commands, base } = await startService();
   const viewer = await launch();
   try {
-    const session = await commands.create({ url, fps, viewport: VIEWPORT, capture });
+    const session = await commands.sessions.create({ url, fps, viewport: VIEWPORT, capture });
     const fanout = sessionPageOf(castpool, session.id).fanout;
     await sleep(WARMUP_MS);
     const page = await viewer.newPage();
@@ -217,7 +217,7 @@ async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
       }
       return undefined;
     });
-    const detail = commands.get(session.id);
+    const detail = commands.sessions.get({ id: session.id });
     const frames = end.frames - start.frames;
     return {
       viewerFps: frames / elapsed,
@@ -247,7 +247,7 @@ async function joinTime(url: string, capture: CaptureStrategy, joins: number) {
   const { app, commands, base } = await startService();
   const viewer = await launch();
   try {
-    const session = await commands.create({ url, fps: 30, viewport: VIEWPORT, capture });
+    const session = await commands.sessions.create({ url, fps: 30, viewport: VIEWPORT, capture });
     await sleep(WARMUP_MS); // loaded and still
     const waits: number[] = [];
     for (let i = 0; i < joins; i++) {

@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pidsInGroups } from '../src/actors/processes.js';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { pidsInGroups } from '../src/processes/tracker.js';
 
 type Overrides = Parameters<typeof loadConfig>[0];
 

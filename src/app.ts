@@ -12,10 +12,10 @@ import { pageRoutes } from './api/pages.js';
 import { sessionRoutes } from './api/sessions.js';
 import { statusRoutes } from './api/status.js';
 import { whepRoutes } from './api/whep.js';
-import { Commands } from './commands.js';
+import { Commands } from './commands/index.js';
 import type { Config } from './config.js';
-import { type Inspection, startInspection } from './inspection.js';
-import { NatsFace } from './nats/index.js';
+import { NatsFace } from './fleet/index.js';
+import { type Inspection, startInspection } from './observability/inspection.js';
 import { type Castpool, createCastpool } from './system.js';
 
 export interface App {

@@ -6,7 +6,6 @@ import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
 import { hostLoadActor } from './actors/host-load.js';
-import { sweepLeftovers } from './actors/leftovers.js';
 import { memoryWatchActor } from './actors/memory.js';
 import {
   closePageActor,
@@ -15,14 +14,15 @@ import {
   openPageActor,
   watchPageActor,
 } from './actors/page.js';
-import { ProcessTracker } from './actors/processes.js';
 import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
-import { EventHub } from './events.js';
 import { browserHostMachine } from './machines/browser-host.machine.js';
 import { type PoolActorRef, poolMachine } from './machines/pool.machine.js';
 import { sessionMachine } from './machines/session.machine.js';
-import { countTransitions, Metrics } from './metrics.js';
+import { EventHub } from './observability/events.js';
+import { countTransitions, Metrics } from './observability/metrics.js';
+import { sweepLeftovers } from './processes/leftovers.js';
+import { ProcessTracker } from './processes/tracker.js';
 
 export interface Castpool {
   config: Config;

@@ -1,20 +1,10 @@
 import { fromCallback } from 'xstate';
-import type { CaptureCommand, CaptureInput, CaptureStats } from '../machines/types.js';
+import type { CaptureCommand, CaptureInput } from '../machines/types.js';
+import type { CapturePipeline, CaptureReport } from './capture-pipeline.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
 import { ScreencastPipeline } from './screencast-capture.js';
 import { TabCapturePipeline } from './tab-capture.js';
-
-/** What a capture strategy does; the session machine only sees the actor around it. */
-export interface CapturePipeline {
-  start(): Promise<void>;
-  handle(command: CaptureCommand): void;
-  stop(): Promise<void>;
-}
-
-export type CaptureReport =
-  | { type: 'capture.stats'; stats: CaptureStats }
-  | { type: 'capture.failed'; reason: string };
 
 /** The capture actor: the strategy named in the session's params, started when watched, stopped when not. */
 export function captureActor(deps: ActorDeps) {

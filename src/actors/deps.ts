@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { UrlPolicy } from '../access/url-policy.js';
 import type { Config } from '../config.js';
-import type { Metrics } from '../metrics.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ProcessTracker } from '../processes/tracker.js';
 import type { BrowserUser } from './browser-user.js';
-import type { ProcessTracker } from './processes.js';
 
 /** What effect actors need from the service; supplied once, in src/system.ts. */
 export interface ActorDeps {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import type { Codec, Viewport } from '../machines/types.js';
-import type { ProcessTracker } from './processes.js';
+import type { ProcessTracker } from '../processes/tracker.js';
 
 export interface EncoderOptions {
   ffmpegPath: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fromCallback } from 'xstate';
+import { pidsInGroups } from '../processes/tracker.js';
 import type { ActorDeps } from './deps.js';
-import { pidsInGroups } from './processes.js';
 
 /** PSS in MB of every process in the given process groups (castpool's browsers lead their own). */
 export function groupPssMb(pgids: readonly number[]): number {

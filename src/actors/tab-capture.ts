@@ -2,7 +2,7 @@ import type { Protocol } from 'puppeteer-core';
 import { type MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
 import type { CaptureCommand, CaptureInput } from '../machines/types.js';
 import { H264_BASELINE_FMTP } from '../media/sdp.js';
-import type { CaptureReport } from './capture.js';
+import type { CaptureReport } from './capture-pipeline.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
 import { StatsWindow } from './stats-window.js';

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import { CastpoolError } from '../errors.js';
-import { countRefusal, type Metrics } from '../metrics.js';
+import { countRefusal, type Metrics } from '../observability/metrics.js';
 
 /** Every error leaves as `{ statusCode, error, message }`; bad input is a 4xx, never a 500. */
 export const errorsPlugin = fp<{ metrics: Metrics }>(async (app, { metrics }) => {

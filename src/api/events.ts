@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { CastpoolError } from '../errors.js';
-import type { NatsFace } from '../nats/index.js';
+import type { NatsFace } from '../fleet/index.js';
 
 const HEARTBEAT_MS = 15_000;
 

@@ -18,8 +18,3 @@ export function linkBase(options: {
     return options.selfUrl();
   };
 }
-
-export function sessionLinks(base: string, id: string) {
-  const self = `${base}/api/sessions/${id}`;
-  return { self, whep: `${self}/whep`, view: `${self}/view` };
-}

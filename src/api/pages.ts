@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { CommandSurface } from '../nats/surface.js';
+import type { CommandSurface } from '../commands/index.js';
 import { ErrorBody, SessionIdParams } from '../schemas.js';
 
 const viewerHtml = readFileSync(new URL('./pages/viewer.html', import.meta.url), 'utf8');
@@ -52,8 +52,11 @@ export const pageRoutes: FastifyPluginAsyncTypebox<{ surface: () => CommandSurfa
       },
     },
     async (request, reply) => {
-      const jpeg = await surface().thumbnail(request.params.id, request.query.width);
-      return reply.type('image/jpeg').header('Cache-Control', 'no-store').send(jpeg);
+      const jpeg = await surface().thumbnail({ id: request.params.id, width: request.query.width });
+      return reply
+        .type('image/jpeg')
+        .header('Cache-Control', 'no-store')
+        .send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
     },
   );
 };

@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Access } from '../access/index.js';
-import type { SessionView } from '../commands.js';
-import type { CommandSurface } from '../nats/surface.js';
+import type { CommandSurface, SessionView } from '../commands/index.js';
+import { withLinks, withViewUrl } from '../commands/links.js';
 import {
   CreateSessionBody,
   ErrorBody,
@@ -14,7 +14,6 @@ import {
   ViewerToken,
   ViewerTokenBody,
 } from '../schemas.js';
-import { sessionLinks } from './links.js';
 
 const errors = {
   400: ErrorBody,
@@ -30,10 +29,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
   linkBase: (request: FastifyRequest) => string;
   access: Access;
 }> = async (app, { surface, linkBase, access }) => {
-  const withLinks = (request: FastifyRequest, view: SessionView) => ({
-    ...view,
-    links: sessionLinks(linkBase(request), view.id),
-  });
+  const linked = (request: FastifyRequest, view: SessionView) => withLinks(linkBase(request), view);
 
   app.post(
     '/api/sessions',
@@ -46,8 +42,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request, reply) => {
       await access.admitCreate(request.principal, request.ip);
-      const view = await surface().create(request.body);
-      const body = withLinks(request, view);
+      const body = linked(request, await surface().create(request.body));
       return reply.status(201).header('Location', body.links.self).send(body);
     },
   );
@@ -60,7 +55,9 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: Type.Object({ sessions: Type.Array(SessionDetail) }) },
       },
     },
-    async (request) => ({ sessions: (await surface().list()).map((view) => withLinks(request, view)) }),
+    async (request) => ({
+      sessions: (await surface().list({})).sessions.map((view) => linked(request, view)),
+    }),
   );
 
   app.get(
@@ -72,14 +69,14 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: SessionDetail, ...errors },
       },
     },
-    async (request) => withLinks(request, await surface().get(request.params.id)),
+    async (request) => linked(request, await surface().get({ id: request.params.id })),
   );
 
   app.delete(
     '/api/sessions/:id',
     { schema: { summary: 'Close a session; answers once its processes are gone', params: SessionIdParams } },
     async (request, reply) => {
-      await surface().delete(request.params.id);
+      await surface().delete({ id: request.params.id });
       return reply.status(204).send();
     },
   );
@@ -97,7 +94,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
           response: { 200: SessionDetail, ...errors },
         },
       },
-      async (request) => withLinks(request, await surface()[action](request.params.id)),
+      async (request) => linked(request, await surface()[action]({ id: request.params.id })),
     );
   }
 
@@ -110,7 +107,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: SessionSnapshotBody, ...errors },
       },
     },
-    async (request) => surface().snapshot(request.params.id),
+    async (request) => surface().snapshot({ id: request.params.id }),
   );
 
   app.post(
@@ -124,10 +121,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      const view = await surface().get(request.params.id);
-      const minted = access.mintViewerToken(view.id, request.body.scope, request.body.ttlSeconds);
-      const links = sessionLinks(linkBase(request), view.id);
-      return reply.status(201).send({ ...minted, viewUrl: `${links.view}#token=${minted.token}` });
+      const minted = await surface()['viewer-token']({ id: request.params.id, ...request.body });
+      return reply.status(201).send(withViewUrl(linkBase(request), minted));
     },
   );
 
@@ -141,6 +136,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: SessionDetail, ...errors },
       },
     },
-    async (request) => withLinks(request, await surface().navigate(request.params.id, request.body.url)),
+    async (request) =>
+      linked(request, await surface().navigate({ id: request.params.id, url: request.body.url })),
   );
 };

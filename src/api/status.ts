@@ -3,11 +3,11 @@ import { Type } from '@sinclair/typebox';
 import { Gauge } from 'prom-client';
 import { bearerOf } from '../access/index.js';
 import { groupPssMb } from '../actors/memory.js';
-import type { Commands } from '../commands.js';
-import type { Inspection } from '../inspection.js';
+import type { Commands, SessionView } from '../commands/index.js';
+import type { NatsFace } from '../fleet/index.js';
 import { budgetTotalFps } from '../machines/capture-budget.js';
 import { activeSessionCount, budgetDemands, isDegraded, type PoolContext } from '../machines/pool.machine.js';
-import type { NatsFace } from '../nats/index.js';
+import type { Inspection } from '../observability/inspection.js';
 import type { Castpool } from '../system.js';
 
 const version = process.env.npm_package_version ?? '0.1.0';
@@ -44,7 +44,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
   const startedAt = Date.now();
   const byState = () => {
     const counts: Record<string, number> = {};
-    for (const { state } of commands.list()) counts[state] = (counts[state] ?? 0) + 1;
+    for (const { state } of commands.sessions.list().sessions) counts[state] = (counts[state] ?? 0) + 1;
     return counts;
   };
 
@@ -133,11 +133,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
       for (const [state, count] of Object.entries(byState())) this.set({ state }, count);
     },
   });
-  const perSession = (
-    name: string,
-    help: string,
-    pick: (v: ReturnType<Commands['list']>[number]) => number,
-  ) =>
+  const perSession = (name: string, help: string, pick: (v: SessionView) => number) =>
     new Gauge({
       name,
       help,
@@ -145,7 +141,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
       registers: [registry],
       collect() {
         this.reset();
-        for (const view of commands.list()) this.set({ session: view.id }, pick(view));
+        for (const view of commands.sessions.list().sessions) this.set({ session: view.id }, pick(view));
       },
     });
   perSession(

@@ -2,8 +2,8 @@ import '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import type { CommandSurface } from '../commands/index.js';
 import { CastpoolError } from '../errors.js';
-import type { CommandSurface } from '../nats/surface.js';
 import { ErrorBody, SessionIdParams, ViewerParams } from '../schemas.js';
 
 const SDP = 'application/sdp';
@@ -50,11 +50,11 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
     async (request, reply) => {
       if (!request.headers['content-type']?.startsWith(SDP))
         throw new CastpoolError('unsupported_media_type', `WHEP offers must be sent as ${SDP}`);
-      const { viewerId, answer, etag } = await surface().attachViewer(
-        request.params.id,
-        request.body,
-        request.viewerScope,
-      );
+      const { viewerId, answer, etag } = await surface()['whep.offer']({
+        id: request.params.id,
+        offer: request.body,
+        scope: request.viewerScope,
+      });
       const location = `${linkBase(request)}/api/sessions/${request.params.id}/whep/${viewerId}`;
       return reply
         .status(201)
@@ -86,12 +86,12 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
     async (request, reply) => {
       if (!request.headers['content-type']?.startsWith(SDPFRAG))
         throw new CastpoolError('unsupported_media_type', `PATCH bodies must be ${SDPFRAG}`);
-      const etag = await surface().patchViewer(
-        request.params.id,
-        request.params.viewerId,
-        request.body,
-        request.headers['if-match'],
-      );
+      const { etag } = await surface()['whep.patch']({
+        id: request.params.id,
+        viewerId: request.params.viewerId,
+        fragment: request.body,
+        ifMatch: request.headers['if-match'],
+      });
       return reply.status(204).header('ETag', etag).send(null);
     },
   );
@@ -107,7 +107,7 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      await surface().detachViewer(request.params.id, request.params.viewerId);
+      await surface()['whep.delete']({ id: request.params.id, viewerId: request.params.viewerId });
       return reply.status(200).send(null);
     },
   );

@@ -15,7 +15,6 @@ import {
   type SavedPage,
   type SessionActorRef,
   sessionMachine,
-  sessionStateName,
 } from './session.machine.js';
 import type { SessionParams, ThrottlePolicy } from './types.js';
 
@@ -65,8 +64,7 @@ export function budgetDemands(context: PoolContext): BudgetDemand[] {
   const demands: BudgetDemand[] = [];
   for (const [sessionId, { ref }] of Object.entries(context.sessions)) {
     const snapshot = ref.getSnapshot();
-    const state = sessionStateName(snapshot.value);
-    if (snapshot.status !== 'active' || (state !== 'streaming' && state !== 'throttled')) continue;
+    if (snapshot.status !== 'active' || !snapshot.hasTag('watched')) continue;
     const { params, currentFps, stats, peakFps, shareFps, windowsSinceStart, throttle } = snapshot.context;
     demands.push({
       sessionId,
@@ -74,7 +72,7 @@ export function budgetDemands(context: PoolContext): BudgetDemand[] {
       fps: currentFps,
       deliveredFps: stats.deliveredFps,
       struggling: isStruggling({
-        throttled: state === 'throttled',
+        throttled: snapshot.hasTag('throttled'),
         busyDrops: stats.busyDrops,
         deliveredFps: stats.deliveredFps,
         peakFps,
@@ -117,12 +115,31 @@ const finishedSessionId = (eventType: string) => {
   return actorId.startsWith(SESSION_ACTOR_PREFIX) ? actorId.slice(SESSION_ACTOR_PREFIX.length) : undefined;
 };
 
+/** Why this node takes no new session now (undefined: it does). Also words the refusal to clients. */
+export type AdmissionRefusal =
+  | { reason: 'shutting-down' }
+  | { reason: 'degraded'; failures: number; lastFailure: string }
+  | { reason: 'full'; maxSessions: number };
+
+export function admissionRefusal(context: PoolContext): AdmissionRefusal | undefined {
+  if (context.shuttingDown) return { reason: 'shutting-down' };
+  if (isDegraded(context))
+    return {
+      reason: 'degraded',
+      failures: context.launchFailures.length,
+      lastFailure: context.launchFailures.at(-1)?.reason ?? 'unknown',
+    };
+  if (activeSessionCount(context) >= context.maxSessions)
+    return { reason: 'full', maxSessions: context.maxSessions };
+  return undefined;
+}
+
 /** Sessions that hold (or are acquiring) browser resources; failed and hibernated ones hold none. */
 export function activeSessionCount(context: PoolContext): number {
   let count = 0;
   for (const { ref } of Object.values(context.sessions)) {
-    const { status, value } = ref.getSnapshot();
-    if (status === 'active' && value !== 'failed' && value !== 'hibernated') count++;
+    const snapshot = ref.getSnapshot();
+    if (snapshot.status === 'active' && !snapshot.hasTag('released')) count++;
   }
   return count;
 }
@@ -148,11 +165,7 @@ export const poolMachine = setup({
   },
   guards: {
     hasCapacity: ({ context, event }) =>
-      !context.shuttingDown &&
-      !isDegraded(context) &&
-      event.type === 'session.create' &&
-      !context.sessions[event.sessionId] &&
-      activeSessionCount(context) < context.maxSessions,
+      event.type === 'session.create' && !context.sessions[event.sessionId] && !admissionRefusal(context),
   },
   actions: {
     /** A new session starts without a browser; placing it is the same step as re-hosting one. */
@@ -245,7 +258,8 @@ export const poolMachine = setup({
       let pick: SessionEntry | undefined;
       for (const entry of Object.values(context.sessions)) {
         const snapshot = entry.ref.getSnapshot();
-        if (snapshot.status !== 'active' || sessionStateName(snapshot.value) !== 'idle') continue;
+        // Only an unwatched live session hibernates (idle: live, not watched).
+        if (snapshot.status !== 'active' || !snapshot.hasTag('live') || snapshot.hasTag('watched')) continue;
         if (!pick || snapshot.context.lastViewedAt < pick.ref.getSnapshot().context.lastViewedAt)
           pick = entry;
       }

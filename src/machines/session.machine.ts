@@ -165,9 +165,28 @@ export function captureFps(context: Pick<SessionContext, 'currentFps' | 'shareFp
   return context.shareFps === null ? context.currentFps : Math.min(context.currentFps, context.shareFps);
 }
 
+/**
+ * What a session's states say about it (`snapshot.hasTag(...)`): `live` (a page is open and
+ * answers commands), `watched` (capturing for viewers), `asleep` (hibernating, hibernated or
+ * resuming: a viewer wakes it), `released` (holds no browser: hibernated or failed), `failed`,
+ * `throttled` (watched at a reduced rate).
+ */
+export type SessionTag = 'live' | 'watched' | 'throttled' | 'asleep' | 'released' | 'failed';
+
+/**
+ * A crash or failed launch: restart while the budget allows (OTP-style, see `RestartPolicy`), else
+ * fail. One definition for every state a session can crash in; `reenter` lets `restarting` count
+ * a failure of its own host request as a new restart.
+ */
+const restartOrFail = [
+  { guard: 'withinRestartBudget', target: '#session.restarting', reenter: true, actions: 'recordFailure' },
+  { target: '#session.failed', actions: 'recordFailure' },
+] as const;
+
 export const sessionMachine = setup({
   types: {
     context: {} as SessionContext,
+    tags: {} as SessionTag,
     input: {} as SessionInput,
     events: {} as SessionEvent,
   },
@@ -389,14 +408,8 @@ export const sessionMachine = setup({
     launching: {
       initial: 'waitingForHost',
       on: {
-        'host.failed': [
-          { guard: 'withinRestartBudget', target: 'restarting', actions: 'recordFailure' },
-          { target: 'failed', actions: 'recordFailure' },
-        ],
-        'host.crashed': [
-          { guard: 'withinRestartBudget', target: 'restarting', actions: 'recordFailure' },
-          { target: 'failed', actions: 'recordFailure' },
-        ],
+        'host.failed': restartOrFail,
+        'host.crashed': restartOrFail,
       },
       states: {
         waitingForHost: {
@@ -420,15 +433,13 @@ export const sessionMachine = setup({
                 'startInitialNavigation',
               ],
             },
-            onError: [
-              { guard: 'withinRestartBudget', target: '#session.restarting', actions: 'recordFailure' },
-              { target: '#session.failed', actions: 'recordFailure' },
-            ],
+            onError: restartOrFail,
           },
         },
       },
     },
     live: {
+      tags: ['live'],
       initial: 'idle',
       on: {
         'viewer.join': { guard: 'codecFits', actions: ['addViewer', 'spawnViewer'] },
@@ -436,14 +447,8 @@ export const sessionMachine = setup({
         navigate: { actions: 'startNavigation' },
         'navigate.done': { actions: 'recordNavigation' },
         'viewport.changed': { actions: 'recordViewport' },
-        'host.crashed': [
-          { guard: 'withinRestartBudget', target: 'restarting', actions: 'recordFailure' },
-          { target: 'failed', actions: ['recordFailure', 'removeAllViewers'] },
-        ],
-        'page.crashed': [
-          { guard: 'withinRestartBudget', target: 'restarting', actions: 'recordFailure' },
-          { target: 'failed', actions: ['recordFailure', 'removeAllViewers'] },
-        ],
+        'host.crashed': restartOrFail,
+        'page.crashed': restartOrFail,
       },
       // Crashed pages and hung renderers are found here; the browser host watches the process.
       invoke: { src: 'watchPage', input: ({ context }) => ({ page: context.page as PageHandle }) },
@@ -469,6 +474,7 @@ export const sessionMachine = setup({
           },
         },
         watched: {
+          tags: ['watched'],
           entry: ['startWindows', 'carryDrops'],
           exit: 'stopStats',
           always: { guard: 'hasNoViewers', target: 'idle', actions: ['clearRestarts', 'useFullRate'] },
@@ -512,6 +518,7 @@ export const sessionMachine = setup({
               },
             },
             throttled: {
+              tags: ['throttled'],
               on: {
                 'capture.stats': [
                   {
@@ -544,15 +551,13 @@ export const sessionMachine = setup({
         },
       },
       on: {
-        'host.failed': [
-          { guard: 'withinRestartBudget', target: 'restarting', reenter: true, actions: 'recordFailure' },
-          { target: 'failed', actions: ['recordFailure', 'removeAllViewers'] },
-        ],
+        'host.failed': restartOrFail,
         'viewer.left': { actions: 'removeViewer' },
       },
     },
     // Save URL, cookies, storage and scroll; release the page (and the browser, if it was the last).
     hibernating: {
+      tags: ['asleep'],
       invoke: {
         src: 'hibernatePage',
         input: ({ context }) => ({ page: context.page as PageHandle }),
@@ -577,6 +582,7 @@ export const sessionMachine = setup({
       },
     },
     hibernated: {
+      tags: ['asleep', 'released'],
       entry: 'releaseHost',
       // Asking for a session back counts as viewing it (memory pressure picks others first).
       on: {
@@ -584,6 +590,7 @@ export const sessionMachine = setup({
       },
     },
     resuming: {
+      tags: ['asleep'],
       entry: 'requestHost',
       on: {
         'host.ready': { target: '#session.launching.opening', actions: 'rememberBrowser' },
@@ -602,6 +609,7 @@ export const sessionMachine = setup({
       on: { close: {} },
     },
     failed: {
+      tags: ['failed', 'released'],
       entry: 'removeAllViewers',
       // Release what the session still holds; a crashed browser has nothing left to release.
       invoke: {

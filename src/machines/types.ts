@@ -1,5 +1,7 @@
 /** Types the statecharts share. Handles are opaque to machines: effect actors create and read them. */
-export type Codec = 'H264' | 'VP8';
+import type { Codec } from '../media/codec.js';
+
+export type { Codec };
 
 export interface Viewport {
   width: number;

@@ -1,4 +1,4 @@
-import type { Codec } from '../machines/types.js';
+import type { Codec } from './codec.js';
 
 /** RTP header length (fixed part, CSRCs and extension), or -1 when the packet is malformed. */
 export function rtpHeaderLength(packet: Buffer): number {

@@ -1,4 +1,4 @@
-import type { Codec } from '../machines/types.js';
+import type { Codec } from './codec.js';
 import { startsKeyframe } from './keyframe.js';
 
 /** Where one viewer's RTP goes (a werift track's writeRtp). */

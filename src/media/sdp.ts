@@ -1,5 +1,5 @@
 import { CastpoolError } from '../errors.js';
-import type { Codec } from '../machines/types.js';
+import type { Codec } from './codec.js';
 
 export interface OfferedCodec {
   codec: Codec;

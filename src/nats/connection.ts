@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { credsAuthenticator, nkeyAuthenticator } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
-import type { ProcessTracker } from '../actors/processes.js';
 import type { Config } from '../config.js';
+import type { ProcessTracker } from '../processes/tracker.js';
 import { type EmbeddedNats, startEmbeddedNats } from './embedded-server.js';
 
 export type NatsStatus = 'connected' | 'reconnecting' | 'disconnected' | 'closed';

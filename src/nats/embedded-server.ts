@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nkeys } from '@nats-io/nats-core';
-import type { ProcessTracker } from '../actors/processes.js';
+import type { ProcessTracker } from '../processes/tracker.js';
 
 export interface EmbeddedNats {
   /** nats://127.0.0.1:<port> */

@@ -1,4 +1,10 @@
-import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { TSchema } from '@sinclair/typebox';
@@ -29,6 +35,15 @@ export interface NodeLease {
   cpu: number;
   startedAt: string;
   renewedAt: string;
+}
+
+/** A compare-and-set lost: someone wrote the key since the revision given (or it exists already). */
+export function isRevisionConflict(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }
 
 export interface Revisioned<T> {

@@ -1,4 +1,12 @@
-import { headers, type Msg, type NatsConnection, type RequestOptions } from '@nats-io/nats-core';
+import {
+  headers,
+  type Msg,
+  type NatsConnection,
+  NoRespondersError,
+  RequestError,
+  type RequestOptions,
+  TimeoutError,
+} from '@nats-io/nats-core';
 import type { ServiceMsg } from '@nats-io/services';
 import { CastpoolError, codeForStatus, type ErrorCode, errorStatus } from '../errors.js';
 import type { FleetSeal } from './fleet-seal.js';
@@ -100,18 +108,20 @@ export async function call<T>(
       : JSON.stringify(payload ?? {});
     msg = await nc.request(subject, data, requestOptions);
   } catch (error) {
-    const text = String((error as Error).message ?? error);
-    if (/timeout/i.test(text) || (error as { name?: string }).name === 'TimeoutError')
+    if (error instanceof TimeoutError)
       throw new CastpoolError('timeout', `no answer on ${subject} within ${timeoutMs} ms`, {
         retryable: true,
         cause: error,
       });
-    if (/no responders/i.test(text) || (error as { name?: string }).name === 'NoRespondersError')
+    if (error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders()))
       throw new CastpoolError('unavailable', `nobody serves ${subject} now`, {
         retryable: true,
         cause: error,
       });
-    throw new CastpoolError('unavailable', `NATS request failed: ${text}`, { retryable: true, cause: error });
+    throw new CastpoolError('unavailable', `NATS request failed: ${(error as Error).message ?? error}`, {
+      retryable: true,
+      cause: error,
+    });
   }
   const status = Number(msg.headers?.get(ERROR_CODE_HEADER) || 0);
   // A sealed call only believes an answer sealed by a member (anything else on the subject is not one).

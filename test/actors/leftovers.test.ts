@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sweepLeftovers } from '../../src/actors/leftovers.js';
+import { sweepLeftovers } from '../../src/processes/leftovers.js';
 import { isAlive } from '../helpers/processes.js';
 import { TEST_ROOT } from '../helpers/test-root.js';
 import { until } from '../helpers/viewer.js';

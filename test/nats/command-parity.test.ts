@@ -12,7 +12,8 @@ beforeAll(async () => {
 
 // Each case starts from an empty node, whatever the one before left behind.
 beforeEach(async () => {
-  for (const { id } of castpool.commands.list()) await castpool.commands.delete(id);
+  for (const { id } of castpool.commands.sessions.list().sessions)
+    await castpool.commands.sessions.delete({ id });
 });
 
 afterAll(async () => {

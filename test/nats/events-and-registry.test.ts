@@ -2,7 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SessionTransition } from '../../src/events.js';
+import type { SessionTransition } from '../../src/observability/events.js';
 import { startCastpool } from '../helpers/app.js';
 import { openEntry, TEST_FLEET_SECRET } from '../helpers/registry.js';
 import { startTestPages } from '../helpers/test-pages.js';

@@ -1,5 +1,5 @@
 import type { InspectionEvent } from 'xstate';
-import { sessionStateName } from './machines/session.machine.js';
+import { sessionStateName } from '../machines/session.machine.js';
 
 /** A session changed state (every transition of every session, as the user-facing state names). */
 export interface SessionTransition {

@@ -1,15 +1,17 @@
 import type { Service } from '@nats-io/services';
-import type { Commands } from '../commands.js';
-import type { CastpoolEvent } from '../events.js';
+import type { CommandSurface, Commands } from '../commands/index.js';
+import { connectNats, type NatsLink } from '../nats/connection.js';
+import type { FleetSeal } from '../nats/fleet-seal.js';
+import { fleetSealFor } from '../nats/fleet-secret.js';
+import { fits, RemoteEventSchema } from '../nats/record-schemas.js';
+import { Registry } from '../nats/registry.js';
+import type { CastpoolEvent } from '../observability/events.js';
 import type { Castpool } from '../system.js';
-import { connectNats, type NatsLink } from './connection.js';
-import { Fleet } from './fleet.js';
-import type { FleetSeal } from './fleet-seal.js';
-import { fleetSealFor } from './fleet-secret.js';
-import { fits, RemoteEventSchema } from './record-schemas.js';
-import { Registry } from './registry.js';
+import { Leases } from './leases.js';
+import { RegistrySync } from './registry-sync.js';
+import { FleetRouter } from './router.js';
 import { startService } from './service.js';
-import { type CommandSurface, localSurface } from './surface.js';
+import { Takeover } from './takeover.js';
 
 export interface NatsHealth {
   status: 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed' | 'failed';
@@ -29,7 +31,7 @@ type Listener = (event: CastpoolEvent) => void;
  */
 export class NatsFace {
   private link?: NatsLink;
-  private fleet?: Fleet;
+  private fleet?: { router: FleetRouter; sync: RegistrySync; leases: Leases; takeover: Takeover };
   private service?: Service;
   private heartbeat?: NodeJS.Timeout;
   private leaseTimer?: NodeJS.Timeout;
@@ -37,7 +39,6 @@ export class NatsFace {
   private renewing = false;
   private closed = false;
   private error?: string;
-  private readonly local: CommandSurface;
   private readonly remoteListeners = new Set<Listener>();
   private unsubscribeLocal?: () => void;
   /** Registry keys already reported as not the fleet's (said once each). */
@@ -50,7 +51,6 @@ export class NatsFace {
     private readonly commands: Commands,
     private readonly baseUrl: () => string,
   ) {
-    this.local = localSurface(commands);
     this.seal = fleetSealFor(castpool.config, castpool.log);
   }
 
@@ -65,7 +65,10 @@ export class NatsFace {
       this.castpool.processes,
       this.castpool.log,
       this.config.nodeId,
-      () => this.fleet?.reconnected(),
+      () => {
+        this.fleet?.sync.reconnected();
+        this.fleet?.leases.reconnected();
+      },
     ).then(
       (link) => this.connected(link),
       (error: Error) => {
@@ -108,21 +111,30 @@ export class NatsFace {
     });
     const registry = await this.openRegistry();
     if (!registry) return;
-    this.fleet = new Fleet(
+    const { commands, castpool } = this;
+    const sync = new RegistrySync(registry, commands, castpool.events, nodeId, castpool.log);
+    const leases = new Leases(registry, commands, nodeId, this.baseUrl);
+    const takeover = new Takeover(registry, commands, sync, leases, {
+      node: nodeId,
+      leaseMs: nats.leaseMs,
+      log: castpool.log,
+    });
+    const router = new FleetRouter(
       link.nc,
       registry,
-      this.commands,
-      this.castpool.events,
+      commands,
+      sync,
+      leases,
       this.config,
-      this.castpool.log,
-      this.baseUrl,
+      castpool.access,
       this.seal,
     );
+    this.fleet = { router, sync, leases, takeover };
     this.service = await startService(link.nc, {
       prefix,
       node: nodeId,
-      fleet: this.fleet,
-      local: this.commands,
+      surface: router.surface,
+      router,
       baseUrl: this.baseUrl,
       access: this.castpool.access,
       metrics: this.castpool.metrics,
@@ -171,7 +183,7 @@ export class NatsFace {
     if (this.renewing || !this.fleet || this.link?.status() !== 'connected') return;
     this.renewing = true;
     try {
-      await this.fleet.renewLease();
+      await this.fleet.leases.renew();
     } catch (error) {
       this.castpool.log.debug({ err: error }, 'lease renewal failed; next one retries');
     } finally {
@@ -182,18 +194,18 @@ export class NatsFace {
   private async tick(): Promise<void> {
     if (this.ticking || !this.fleet || this.link?.status() !== 'connected') return;
     this.ticking = true;
-    const fleet = this.fleet;
+    const { takeover } = this.fleet;
     const startedAt = Date.now();
     const overrun = setTimeout(
       () =>
         this.castpool.log.warn(
-          { step: fleet.checkStep, ms: Date.now() - startedAt },
+          { step: takeover.step, ms: Date.now() - startedAt },
           'fleet check is taking longer than a lease',
         ),
       this.config.nats.leaseMs,
     );
     try {
-      await fleet.tick();
+      await takeover.tick();
     } catch (error) {
       this.castpool.log.debug({ err: error }, 'fleet heartbeat failed; next one retries');
     } finally {
@@ -209,7 +221,7 @@ export class NatsFace {
 
   /** What REST calls. */
   surface(): CommandSurface {
-    return this.fleet ?? this.local;
+    return this.fleet?.router.surface ?? this.commands.surface;
   }
 
   /** Events of every node (this node's straight from its actors, the others' over NATS). */
@@ -247,8 +259,9 @@ export class NatsFace {
     clearInterval(this.heartbeat);
     clearInterval(this.leaseTimer);
     this.unsubscribeLocal?.();
-    if (this.link?.status() === 'connected') await this.fleet?.settle();
-    await this.fleet?.close();
+    if (this.link?.status() === 'connected') await this.fleet?.sync.settle();
+    this.fleet?.sync.close();
+    await this.fleet?.leases.drop().catch(() => {});
     await this.service?.stop().catch(() => {});
     await this.link?.close();
   }

@@ -1,0 +1,78 @@
+/**
+ * The layers of src/ and the one way their arrows point (docs/architecture.md, "The house"):
+ *
+ *   main, app → api → fleet → commands → system → actors → observability → machines → media
+ *                                  ↘ nats (transport)   ↘ access, processes   ↘ config, errors, schemas
+ *
+ * A rule per layer names what it must not import; no module may sit in an import cycle.
+ */
+const layer = (name, path, mustNotReach, comment) => ({
+  name,
+  comment,
+  severity: 'error',
+  from: { path },
+  to: { path: mustNotReach },
+});
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      comment: 'An import cycle makes layers meaningless and start-up order fragile.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    layer('entry-only', '^src/(?!main\\.ts|app\\.ts)', '^src/(main|app)\\.ts$', 'Only main imports app.'),
+    layer('api-down', '^src/api/', '^src/(main|app)\\.ts$', 'Routes do not reach the wiring.'),
+    layer('fleet-down', '^src/fleet/', '^src/(api/|main\\.ts|app\\.ts)', 'The fleet is below the routes.'),
+    layer(
+      'commands-down',
+      '^src/commands/',
+      '^src/(api|fleet|nats)/|^src/(main|app)\\.ts$',
+      'The command layer owns its interface; routes and the fleet call it, never the reverse.',
+    ),
+    layer(
+      'nats-transport',
+      '^src/nats/',
+      '^src/(api|fleet|commands|actors|machines/(?!types)|observability)/|^src/(main|app|system)\\.ts$',
+      'NATS plumbing (connection, registry, seal, rpc) knows no commands or actors.',
+    ),
+    layer(
+      'actors-down',
+      '^src/actors/',
+      '^src/(api|fleet|commands|nats)/|^src/(main|app|system)\\.ts$',
+      'Actors do I/O for machines; they do not call commands or routes.',
+    ),
+    layer(
+      'observability-down',
+      '^src/observability/',
+      '^src/(api|fleet|commands|nats|actors)/|^src/(main|app|system)\\.ts$',
+      'Metrics, events and inspection read machines; they do not drive anything.',
+    ),
+    layer(
+      'machines-pure',
+      '^src/machines/',
+      '^src/(?!machines/|media/codec\\.ts)',
+      'Machines are pure statecharts: no I/O, no imports outside machines (but shared codec types).',
+    ),
+    layer(
+      'media-leaf',
+      '^src/media/',
+      '^src/(?!media/|errors\\.ts)',
+      'Frame and packet code needs no machine.',
+    ),
+    layer(
+      'foundation',
+      '^src/(access|processes)/|^src/(config|errors|schemas)\\.ts$',
+      '^src/(api|fleet|commands|nats|actors|machines|observability)/|^src/(main|app|system)\\.ts$',
+      'Access, processes, config, errors and schemas are below everything.',
+    ),
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '\\.test\\.ts$' },
+  },
+};

@@ -1,0 +1,18 @@
+import type { MintedViewerToken, SessionView } from './results.js';
+
+/** A session's own URLs under a base (REST's per request, NATS' this node's address). */
+export function sessionLinks(base: string, id: string) {
+  const self = `${base}/api/sessions/${id}`;
+  return { self, whep: `${self}/whep`, view: `${self}/view` };
+}
+
+export const withLinks = (base: string, view: SessionView) => ({
+  ...view,
+  links: sessionLinks(base, view.id),
+});
+
+/** A viewer token with the viewer page that uses it (the token in the fragment: never sent to servers). */
+export const withViewUrl = (base: string, minted: MintedViewerToken) => ({
+  ...minted,
+  viewUrl: `${sessionLinks(base, minted.sessionId).view}#token=${minted.token}`,
+});

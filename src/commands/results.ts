@@ -1,0 +1,68 @@
+import type { ViewerScope } from '../access/index.js';
+import type { CaptureStrategy } from '../machines/types.js';
+
+/** What every operation that names a session answers: the session as clients see it. */
+export interface SessionView {
+  id: string;
+  /** The node that runs it. */
+  node: string;
+  state: string;
+  url: string;
+  viewport: { width: number; height: number };
+  capture: CaptureStrategy;
+  failure?: string;
+  lastNavigation?: { url: string; error?: string };
+  targetFps: number;
+  currentFps: number;
+  priority: number;
+  shareFps: number | null;
+  deliveredFps: number;
+  droppedFrames: number;
+  viewers: number;
+  /** Encoders running for this session (one while watched, whatever the number of viewers). */
+  encoders: number;
+  /** Restarts after crashes since creation (the budget is per window, see config `supervision`). */
+  restarts: number;
+  hibernation?: { at: string; reason: string };
+  codec: string | null;
+  createdAt: string;
+}
+
+/** `GET /api/sessions/:id/snapshot`: the actor's persisted snapshot, sanitised, with what it is. */
+export interface SessionSnapshot {
+  version: 1;
+  machine: string;
+  xstate: string;
+  sessionId: string;
+  node: string;
+  state: string;
+  takenAt: string;
+  snapshot: unknown;
+}
+
+export interface SessionList {
+  sessions: SessionView[];
+}
+
+export interface Deleted {
+  deleted: string;
+}
+
+/** A WHEP answer: the SDP and the viewer resource it creates. */
+export interface ViewerAnswer {
+  viewerId: string;
+  answer: string;
+  etag: string;
+}
+
+/** A WHEP PATCH's result: the viewer resource's (unchanged) ETag. */
+export interface ViewerPatched {
+  etag: string;
+}
+
+export interface MintedViewerToken {
+  token: string;
+  sessionId: string;
+  scope: ViewerScope;
+  expiresAt: string;
+}

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { waitFor } from 'xstate';
+import { CastpoolError } from '../errors.js';
+import { admissionRefusal } from '../machines/pool.machine.js';
+import {
+  type SavedPage,
+  type SessionActorRef,
+  sessionMachine,
+  sessionStateName,
+} from '../machines/session.machine.js';
+import type { SessionParams } from '../machines/types.js';
+import { sanitize } from '../observability/sanitize.js';
+import type { CreateSessionBody } from '../schemas.js';
+import type { Castpool } from '../system.js';
+import { admissionError } from './admission.js';
+import { liveSession, sessionEntry } from './lookup.js';
+import type { InputOf } from './operations.js';
+import type { Deleted, SessionList, SessionSnapshot, SessionView } from './results.js';
+import { sessionView } from './view.js';
+
+const XSTATE_VERSION: string = createRequire(import.meta.url)('xstate/package.json').version;
+
+/** How long a command waits for a session to get somewhere (Chromium's own deadlines, plus slack). */
+const CLOSE_TIMEOUT_MS = 15_000;
+const HIBERNATE_TIMEOUT_MS = 15_000;
+
+/** The session operations of this node: each sends its event to the pool or session and waits for the outcome. */
+export class SessionCommands {
+  constructor(private readonly castpool: Castpool) {}
+
+  private get config() {
+    return this.castpool.config;
+  }
+
+  private view(id: string, ref: SessionActorRef): SessionView {
+    return sessionView(this.config.nodeId, id, ref);
+  }
+
+  /** Session parameters from a request body: defaults filled in, the URL checked (400 otherwise). */
+  async paramsFor(body: CreateSessionBody): Promise<SessionParams> {
+    const defaults = this.config.session;
+    return {
+      url: await this.castpool.access.checkUrl(body.url),
+      viewport: body.viewport ?? defaults.viewport,
+      fps: body.fps ?? defaults.fps,
+      quality: body.quality ?? defaults.quality,
+      capture: body.capture ?? defaults.capture,
+      priority: body.priority ?? defaults.priority,
+    };
+  }
+
+  async create(body: InputOf<'create'>): Promise<SessionView> {
+    return this.start(randomUUID(), await this.paramsFor(body));
+  }
+
+  /** Starts a session under a given id (a new one, or one re-created from the fleet registry). */
+  async start(sessionId: string, params: SessionParams, saved?: SavedPage): Promise<SessionView> {
+    const { pool } = this.castpool;
+    pool.send({ type: 'session.create', sessionId, params, saved });
+    const context = pool.getSnapshot().context;
+    const entry = context.sessions[sessionId];
+    if (!entry) {
+      const refusal = admissionRefusal(context);
+      throw refusal
+        ? admissionError(refusal)
+        : new CastpoolError('conflict', `session ${sessionId} exists`, { retryable: false });
+    }
+    // Launch failures restart with backoff: wait until live, or failed once the budget is spent.
+    const { restart } = this.config.supervision;
+    const startDeadline = (this.config.launchTimeoutMs + restart.backoffMaxMs) * (restart.max + 1) + 5000;
+    const snapshot = await waitFor(
+      entry.ref,
+      (s) => s.hasTag('live') || s.hasTag('failed') || s.status !== 'active',
+      { timeout: startDeadline },
+    ).catch(() => entry.ref.getSnapshot());
+    if (!snapshot.hasTag('live')) {
+      const reason = snapshot.context.failure ?? 'browser did not start in time';
+      await this.delete({ id: sessionId }).catch(() => {});
+      throw new CastpoolError('unavailable', `session could not start: ${reason}`, { retryable: true });
+    }
+    return this.view(sessionId, entry.ref);
+  }
+
+  list(): SessionList {
+    const { sessions } = this.castpool.pool.getSnapshot().context;
+    return { sessions: Object.entries(sessions).map(([id, entry]) => this.view(id, entry.ref)) };
+  }
+
+  get({ id }: InputOf<'get'>): SessionView {
+    return this.view(id, sessionEntry(this.castpool.pool, id).ref);
+  }
+
+  /** Resolves once the session is gone and, if it was the last on its browser, that browser too. */
+  async delete({ id }: InputOf<'delete'>): Promise<Deleted> {
+    const { pool } = this.castpool;
+    const entry = sessionEntry(pool, id);
+    pool.send({ type: 'session.close', sessionId: id });
+    await waitFor(entry.ref, (s) => s.status === 'done', { timeout: CLOSE_TIMEOUT_MS });
+    await waitFor(
+      pool,
+      (s) => {
+        const host = s.context.hosts[entry.hostId];
+        return !host || host.sessionIds.length > 0;
+      },
+      { timeout: CLOSE_TIMEOUT_MS },
+    );
+    return { deleted: id };
+  }
+
+  async navigate({ id, url: raw }: InputOf<'navigate'>): Promise<SessionView> {
+    const url = await this.castpool.access.checkUrl(raw);
+    const { ref } = liveSession(this.castpool.pool, id);
+    const requestId = randomUUID();
+    ref.send({ type: 'navigate', requestId, url });
+    const snapshot = await waitFor(
+      ref,
+      (s) => s.context.lastNavigation?.requestId === requestId || !s.hasTag('live'),
+      { timeout: this.config.navigationTimeoutMs + 5000 },
+    );
+    const result = snapshot.context.lastNavigation;
+    if (result?.requestId !== requestId)
+      throw new CastpoolError(
+        'conflict',
+        `session ${id} stopped while navigating (${sessionStateName(snapshot.value)})`,
+      );
+    if (result.refused) throw new CastpoolError('url_refused', `url refused: ${result.refused}`);
+    if (result.error)
+      throw new CastpoolError('navigation_failed', `navigation to ${url} failed: ${result.error}`);
+    return this.view(id, ref);
+  }
+
+  snapshot({ id }: InputOf<'snapshot'>): SessionSnapshot {
+    const { ref } = sessionEntry(this.castpool.pool, id);
+    return {
+      version: 1,
+      machine: sessionMachine.id,
+      xstate: XSTATE_VERSION,
+      sessionId: id,
+      node: this.config.nodeId,
+      state: sessionStateName(ref.getSnapshot().value),
+      takenAt: new Date().toISOString(),
+      snapshot: sanitize(ref.getPersistedSnapshot()),
+    };
+  }
+
+  /** Hibernates a session that nobody watches; resolves once its page is released. */
+  async hibernate({ id }: InputOf<'hibernate'>): Promise<SessionView> {
+    const { ref } = sessionEntry(this.castpool.pool, id);
+    const snapshot = ref.getSnapshot();
+    if (snapshot.matches('hibernated')) return this.view(id, ref);
+    if (!snapshot.hasTag('live') || snapshot.hasTag('watched'))
+      throw new CastpoolError(
+        'conflict',
+        `session ${id} is ${sessionStateName(snapshot.value)}; only an unwatched (idle) session hibernates`,
+      );
+    ref.send({ type: 'hibernate', reason: 'requested' });
+    await waitFor(ref, (s) => !s.matches('hibernating'), { timeout: HIBERNATE_TIMEOUT_MS });
+    return this.view(id, ref);
+  }
+
+  /** Wakes a hibernated session; resolves when it is live again (a no-op for a live one). */
+  async resume({ id }: InputOf<'resume'>): Promise<SessionView> {
+    const { ref } = sessionEntry(this.castpool.pool, id);
+    const snapshot = ref.getSnapshot();
+    if (snapshot.hasTag('live')) return this.view(id, ref);
+    if (!snapshot.hasTag('asleep'))
+      throw new CastpoolError(
+        'conflict',
+        `session ${id} is ${sessionStateName(snapshot.value)}, not hibernated`,
+      );
+    if (snapshot.matches('hibernating'))
+      await waitFor(ref, (s) => !s.matches('hibernating'), { timeout: HIBERNATE_TIMEOUT_MS });
+    ref.send({ type: 'resume' });
+    const woken = await waitFor(ref, (s) => s.hasTag('live') || s.hasTag('failed') || s.status === 'done', {
+      timeout: this.config.launchTimeoutMs + 15_000,
+    });
+    if (!woken.hasTag('live'))
+      throw new CastpoolError(
+        'unavailable',
+        `session ${id} could not resume: ${woken.context.failure ?? 'closed'}`,
+      );
+    return this.view(id, ref);
+  }
+}

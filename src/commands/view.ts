@@ -1,0 +1,41 @@
+import type { SessionPage } from '../actors/page.js';
+import { captureFps, type SessionActorRef, sessionStateName } from '../machines/session.machine.js';
+import type { SessionView } from './results.js';
+
+/** A session as clients see it, read from its actor's snapshot. */
+export function sessionView(node: string, id: string, ref: SessionActorRef): SessionView {
+  const snapshot = ref.getSnapshot();
+  const { context } = snapshot;
+  const watched = snapshot.hasTag('watched');
+  return {
+    id,
+    node,
+    state: sessionStateName(snapshot.value),
+    url: context.url,
+    viewport: context.params.viewport,
+    capture: context.params.capture,
+    ...(context.failure ? { failure: context.failure } : {}),
+    ...(context.lastNavigation
+      ? { lastNavigation: { url: context.lastNavigation.url, error: context.lastNavigation.error } }
+      : {}),
+    targetFps: context.params.fps,
+    currentFps: watched ? captureFps(context) : 0,
+    priority: context.params.priority,
+    shareFps: watched ? context.shareFps : null,
+    deliveredFps: context.stats.deliveredFps,
+    droppedFrames: context.stats.droppedTotal,
+    viewers: Object.keys(context.viewers).length,
+    encoders: (context.page as SessionPage | undefined)?.encoders ?? 0,
+    restarts: context.restartsTotal,
+    ...(context.hibernation
+      ? {
+          hibernation: {
+            at: new Date(context.hibernation.at).toISOString(),
+            reason: context.hibernation.reason,
+          },
+        }
+      : {}),
+    codec: watched ? (context.codec ?? null) : null,
+    createdAt: new Date(context.createdAt).toISOString(),
+  };
+}

@@ -1,0 +1,2 @@
+/** The video codecs castpool encodes and negotiates. */
+export type Codec = 'H264' | 'VP8';
