@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbeddedNats } from '../src/nats/embedded-server.js';
 import { ProcessTracker } from '../src/processes/tracker.js';
-import { log, percentile, root, startService, VIEWPORT } from './util.js';
+import { benchRoot, log, percentile, startService, VIEWPORT } from './util.js';
 
 /** Sequential `get` of one session, `rounds` times per face, interleaved so both see the same machine. */
 export async function commandLatency(url: string, rounds = 2000) {
@@ -43,7 +43,7 @@ export async function createThroughput(url: string, nodes: 1 | 2, sessions = 12,
   const processes = new ProcessTracker();
   const server = await startEmbeddedNats({
     binary: 'nats-server',
-    storeDir: mkdtempSync(join(root, 'nats-')),
+    storeDir: mkdtempSync(join(benchRoot(), 'nats-')),
     port: 0,
     name: `bench-${nodes}`,
     processes,

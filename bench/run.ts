@@ -16,11 +16,13 @@ import { density, heldSessions, MEMORY_VARIANTS, memoryAndResume, sessionPageOf 
 import { commandLatency, createThroughput } from './nats.js';
 import { startBenchPages, TIMECODE } from './pages.js';
 import {
+  benchRoot,
+  chromiumPath,
   groupCpuSeconds,
   log,
   nodeCpuSeconds,
   percentile,
-  root,
+  removeBenchRoot,
   round,
   SECONDS,
   sleep,
@@ -31,11 +33,11 @@ import {
 
 async function launch(): Promise<Browser> {
   return puppeteer.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: chromiumPath(),
     headless: true,
     ignoreDefaultArgs: ['--headless'],
     pipe: true,
-    userDataDir: mkdtempSync(join(root, 'chromium-')),
+    userDataDir: mkdtempSync(join(benchRoot(), 'chromium-')),
     // A test tool of the suite's own (as root): not a castpool browser.
     args: [...CHROMIUM_FLAGS, '--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
     handleSIGINT: false,
@@ -289,7 +291,7 @@ function machine() {
     memoryGiB: round(totalmem() / 2 ** 30, 0),
     os: readFileSync('/etc/os-release', 'utf8').match(/PRETTY_NAME="(.+)"/)?.[1] ?? 'unknown',
     node: process.version,
-    chromium: version('/usr/bin/chromium', ['--version']).replace(/^.*?(Chromium)/, '$1'),
+    chromium: version(chromiumPath(), ['--version']).replace(/^.*?(Chromium)/, '$1'),
     ffmpeg: version('ffmpeg', ['-version']),
   };
 }
@@ -392,7 +394,7 @@ async function main() {
     writeFileSync('BENCHMARKS.md', table);
   } finally {
     await pages.close();
-    rmSync(root, { recursive: true, force: true });
+    removeBenchRoot();
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../src/app.js';
@@ -10,7 +10,19 @@ type Overrides = Parameters<typeof loadConfig>[0];
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 export const WARMUP_MS = 1500;
 export const VIEWPORT = { width: 1280, height: 720 };
-export const root = mkdtempSync(join(tmpdir(), 'castpool-bench-'));
+let rootDir: string | undefined;
+/** The bench's scratch directory, made on first use (importing a bench module creates nothing). */
+export const benchRoot = () => {
+  rootDir ??= mkdtempSync(join(tmpdir(), 'castpool-bench-'));
+  return rootDir;
+};
+/** Removes the scratch directory, if one was made. */
+export const removeBenchRoot = () => {
+  if (rootDir) rmSync(rootDir, { recursive: true, force: true });
+  rootDir = undefined;
+};
+/** The Chromium castpool is configured with (config/default.json, CHROMIUM_PATH): the bench uses the same. */
+export const chromiumPath = () => loadConfig({}, process.env).chromiumPath;
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
@@ -51,7 +63,7 @@ export async function startService(overrides: Overrides = {}) {
     {
       port: 0,
       logLevel: 'warn',
-      dataDir: mkdtempSync(join(root, 'data-')),
+      dataDir: mkdtempSync(join(benchRoot(), 'data-')),
       // The bench pages are on loopback: the intranet opt-out of private-address blocking.
       urlPolicy: { allowHosts: [], denyHosts: [], blockPrivateAddresses: false },
       ...overrides,

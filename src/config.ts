@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 const Int = (min: number, max: number, description: string) =>
@@ -151,7 +151,9 @@ export const ConfigSchema = Type.Object({
       'Keep one blank page ready per browser (~65 MB): creates, restarts and resumes skip ~200 ms.',
   }),
   ffmpegPath: Type.String({ description: 'ffmpeg binary.' }),
-  dataDir: Type.String({ description: 'Root for per-browser profiles; empty = <tmp>/castpool-<uid>.' }),
+  dataDir: Type.String({
+    description: 'Root for per-browser profiles (env CASTPOOL_DATA_DIR); empty = <tmp>/castpool-<uid>.',
+  }),
   allowedSchemes: Type.Array(Type.String({ pattern: '^[a-z][a-z0-9+.-]*:$' }), {
     description: 'URL schemes sessions may open, e.g. ["http:","https:"].',
   }),
@@ -180,8 +182,8 @@ export const ConfigSchema = Type.Object({
     url: Type.String({
       description: 'Comma-separated NATS servers (env NATS_URL); empty = start a local nats-server.',
     }),
-    user: Type.String({ description: 'Credentials (env NATS_USER / NATS_PASS), optional.' }),
-    pass: Type.String({ description: 'See user.' }),
+    user: Type.String({ description: 'User credential (env NATS_USER), optional; with pass.' }),
+    pass: Type.String({ description: 'Password credential (env NATS_PASS), optional; with user.' }),
     token: Type.String({ description: 'Token credential (env NATS_TOKEN), optional.' }),
     credsFile: Type.String({
       description:
@@ -312,33 +314,47 @@ function parseTokenList(list: string): Config['auth']['tokens'] {
     });
 }
 
+/** An environment variable bound to a config key: named in that key's description as "(env NAME…". */
+export interface EnvBinding {
+  name: string;
+  path: string[];
+  schema: TSchema;
+}
+
+/** Every environment variable the schema documents, with the key it sets (derived, never listed twice). */
+export function envBindings(schema: TSchema = ConfigSchema, path: string[] = []): EnvBinding[] {
+  const bindings: EnvBinding[] = [];
+  const name = /\benv ([A-Z][A-Z0-9_]+)/.exec(String(schema.description ?? ''))?.[1];
+  if (name) bindings.push({ name, path, schema });
+  if (schema.type === 'object' && schema.properties)
+    for (const [key, child] of Object.entries(schema.properties as Record<string, TSchema>))
+      bindings.push(...envBindings(child, [...path, key]));
+  return bindings;
+}
+
+/** An environment value as the key's type: numbers, booleans ("1"/"true"), token lists, strings. */
+function fromEnvValue(binding: EnvBinding, raw: string): unknown {
+  const { type } = binding.schema;
+  if (type === 'integer' || type === 'number') return Number(raw);
+  if (type === 'boolean') return raw === '1' || raw === 'true';
+  if (type === 'array') return parseTokenList(raw);
+  return raw;
+}
+
 function fromEnv(env: NodeJS.ProcessEnv): DeepPartial<Config> {
-  const out: DeepPartial<Config> = {};
-  if (env.HOST) out.host = env.HOST;
-  if (env.PORT) out.port = Number(env.PORT);
-  if (env.CASTPOOL_API_TOKEN) out.apiToken = env.CASTPOOL_API_TOKEN;
-  const auth: DeepPartial<Config['auth']> = {};
-  if (env.CASTPOOL_API_TOKENS) auth.tokens = parseTokenList(env.CASTPOOL_API_TOKENS);
-  if (env.CASTPOOL_VIEWER_TOKEN_SECRET) auth.viewerTokenSecret = env.CASTPOOL_VIEWER_TOKEN_SECRET;
-  if (env.CASTPOOL_ALLOW_ANONYMOUS_REMOTE === '1' || env.CASTPOOL_ALLOW_ANONYMOUS_REMOTE === 'true')
-    auth.allowAnonymousRemote = true;
-  if (Object.keys(auth).length > 0) out.auth = auth;
-  if (env.CASTPOOL_INSPECT === '1' || env.CASTPOOL_INSPECT === 'true') out.inspect = { enabled: true };
-  if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
-  if (env.CASTPOOL_MAX_SESSIONS) out.maxSessions = Number(env.CASTPOOL_MAX_SESSIONS);
-  if (env.CHROMIUM_PATH) out.chromiumPath = env.CHROMIUM_PATH;
-  if (env.CASTPOOL_DATA_DIR) out.dataDir = env.CASTPOOL_DATA_DIR;
-  if (env.CASTPOOL_NODE_ID) out.nodeId = env.CASTPOOL_NODE_ID;
-  if (env.CASTPOOL_FLEET_SECRET) out.fleet = { secret: env.CASTPOOL_FLEET_SECRET };
-  const nats: DeepPartial<Config['nats']> = {};
-  if (env.NATS_URL) nats.url = env.NATS_URL;
-  if (env.NATS_USER) nats.user = env.NATS_USER;
-  if (env.NATS_PASS) nats.pass = env.NATS_PASS;
-  if (env.NATS_TOKEN) nats.token = env.NATS_TOKEN;
-  if (env.NATS_CREDS) nats.credsFile = env.NATS_CREDS;
-  if (Object.keys(nats).length > 0) out.nats = nats;
+  const out: Record<string, unknown> = {};
+  for (const binding of envBindings()) {
+    const raw = env[binding.name];
+    if (!raw) continue;
+    let target = out;
+    for (const key of binding.path.slice(0, -1)) {
+      target[key] ??= {};
+      target = target[key] as Record<string, unknown>;
+    }
+    target[binding.path.at(-1) as string] = fromEnvValue(binding, raw);
+  }
   if (env.CASTPOOL_CONFIG) return merge(JSON.parse(readFileSync(env.CASTPOOL_CONFIG, 'utf8')), out);
-  return out;
+  return out as DeepPartial<Config>;
 }
 
 /** Defaults, then the JSON file named by CASTPOOL_CONFIG, then environment, then `overrides`; validated. */
