@@ -1,0 +1,30 @@
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { CHROMIUM_FLAGS } from '../src/actors/chromium.js';
+import { benchRoot, chromiumPath, sleep, VIEWPORT, WARMUP_MS } from './util.js';
+
+/** A Chromium of the bench's own (viewers, the old screenshot loop): not a castpool browser. */
+export async function launchBenchBrowser(): Promise<Browser> {
+  return puppeteer.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    ignoreDefaultArgs: ['--headless'],
+    pipe: true,
+    userDataDir: mkdtempSync(join(benchRoot(), 'chromium-')),
+    // A test tool of the suite's own (as root): not a castpool browser.
+    args: [...CHROMIUM_FLAGS, '--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+  });
+}
+
+/** A page of that browser at the bench viewport, loaded and warmed up. */
+export async function openBenchPage(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.setViewport(VIEWPORT);
+  await page.goto(url);
+  await sleep(WARMUP_MS);
+  return page;
+}

@@ -1,0 +1,47 @@
+import { cpus } from 'node:os';
+import { machine } from './machine.js';
+import type { BenchSection } from './section.js';
+import { captureSection } from './sections/capture.js';
+import { densitySection } from './sections/density.js';
+import { heldSection } from './sections/held.js';
+import { joinSection } from './sections/join.js';
+import { memorySection } from './sections/memory.js';
+import { natsSection } from './sections/nats.js';
+import { strategiesSection } from './sections/strategies.js';
+
+/** Every section, in the order BENCHMARKS.md shows them. */
+// biome-ignore lint/suspicious/noExplicitAny: each section has its own data type
+export const SECTIONS: BenchSection<any>[] = [
+  captureSection,
+  strategiesSection,
+  joinSection,
+  densitySection,
+  memorySection,
+  heldSection,
+  natsSection,
+];
+export type Stored = Partial<Record<string, { date: string; seconds: number; data: unknown }>> & {
+  machine?: ReturnType<typeof machine>;
+};
+
+/** BENCHMARKS.md from the stored results: the machine, then each section that has run. */
+export function render(stored: Stored): string {
+  const out: string[] = [];
+  const m = stored.machine ?? machine();
+  out.push(`# Benchmarks
+
+Made by \`npm run bench\` (each section says when it last ran; \`BENCH_ONLY=<section>\` reruns one).
+Pages, served from 127.0.0.1 at 1280×720: **full-motion** — a canvas repainting fully on every animation
+frame (worst case); **typical** — an article with a 64×64 CSS spinner (in the latency runs, a small
+time-code strip changes every frame instead, which costs the same: capture cost follows frames, not area).
+
+Machine: ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}; ${m.node}; ${m.chromium}; ${m.ffmpeg}.
+CPU % is of one core (the machine has ${cpus().length * 100}).`);
+
+  for (const section of SECTIONS) {
+    const entry = stored[section.name] as { date: string; seconds: number; data: unknown } | undefined;
+    if (entry) out.push(section.render(entry.data, `(${entry.seconds} s per variant, ${entry.date})`));
+  }
+  out.push('Raw numbers: `bench/results/latest.json`.\n');
+  return out.join('\n\n');
+}

@@ -1,0 +1,43 @@
+import { density } from '../capacity.js';
+import { type BenchSection, n } from '../section.js';
+import { log, SECONDS } from '../util.js';
+
+const DENSITY_STEPS = (process.env.BENCH_DENSITY ?? '1,2,4,8,16').split(',').map(Number);
+
+type DensityData = Awaited<ReturnType<typeof density>>[];
+
+export const densitySection: BenchSection<DensityData> = {
+  name: 'density',
+  async run(pages) {
+    const rows: DensityData = [];
+    for (const [page, url] of [
+      ['typical', pages.typicalUrl],
+      ['full-motion', pages.animatedUrl],
+    ] as const)
+      for (const capture of ['screencast', 'tab'] as const)
+        for (const sessions of DENSITY_STEPS) {
+          log(`density: ${sessions} watched ${capture} sessions of the ${page} page, ${SECONDS} s…`);
+          rows.push(await density(url, page, capture, sessions));
+        }
+    return rows;
+  },
+  render(densities, when) {
+    const rows = densities.map(
+      (d) =>
+        `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} | ${
+          Object.entries(d.starved ?? {})
+            .map(([why, count]) => `${count}× ${why}`)
+            .join(', ') || '–'
+        } |`,
+    );
+    return `## Density: N watched sessions on this 2-core host ${when}
+Each session at 30 FPS, watched by a light WHEP client (werift in a process of its own, like a remote
+player: receives and counts, does not decode); 4 sessions per browser. FPS per session: lowest /
+median; the capture budget's CPU limit on the total at the end of the run (– = not limited). Host CPU
+includes the viewers' process, which shares the cores with castpool here.
+
+| page | strategy | sessions | FPS min / median | host CPU | CPU per session | budget (FPS) | under 1 FPS: session/viewer state |
+|---|---|---|---|---|---|---|---|
+${rows.join('\n')}`;
+  },
+};
