@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import type { Protocol } from 'puppeteer-core';
 import type { CaptureCommand, CaptureInput } from '../machines/types.js';
+import { FramePacer } from '../media/frame-pacer.js';
 import { LatestFrameSlot } from '../media/latest-frame-slot.js';
 import { FrameTimer } from '../observability/metrics.js';
 import type { CaptureReport } from './capture-pipeline.js';
@@ -15,8 +16,6 @@ type SendBack = (event: CaptureReport) => void;
 /** Wait this long for the screencast's own first frame before taking one screenshot (a static page sends none). */
 const FIRST_FRAME_GRACE_MS = 300;
 const STATS_WINDOW_MS = 1000;
-/** Share of the frame interval by which a frame may go early (screencast runs at 60 Hz, jittered). */
-const PACE_TOLERANCE = 0.25;
 /** A waiting frame goes this late, so a newer frame landing on time replaces it first. */
 const PACE_TIMER_LATE_MS = 2;
 /** Encoder restarts for a keyframe happen at most this often. */
@@ -31,10 +30,8 @@ export class ScreencastPipeline {
   private readonly slot = new LatestFrameSlot<Buffer>();
   private socket: Socket | undefined;
   private encoder: FfmpegEncoder | undefined;
-  private intervalMs: number;
+  private readonly pacer: FramePacer;
   private lastWriteAt = -Infinity;
-  /** When the next frame is due; advances on a fixed grid so early writes do not raise the rate. */
-  private nextDueAt = -Infinity;
   private lastFrame: Buffer | undefined;
   private paceTimer: NodeJS.Timeout | undefined;
   private repeatTimer: NodeJS.Timeout | undefined;
@@ -61,7 +58,7 @@ export class ScreencastPipeline {
     private readonly deps: ActorDeps,
     private readonly sendBack: SendBack,
   ) {
-    this.intervalMs = 1000 / input.fps;
+    this.pacer = new FramePacer(input.fps);
     const { captureToSendMs, encodeMs } = deps.metrics;
     this.timer = new FrameTimer(captureToSendMs, encodeMs, 'screencast');
   }
@@ -126,7 +123,7 @@ export class ScreencastPipeline {
   }
 
   handle(command: CaptureCommand): void {
-    if (command.type === 'capture.rate') this.intervalMs = 1000 / command.fps;
+    if (command.type === 'capture.rate') this.pacer.setFps(command.fps);
     else this.keyframeWanted();
   }
 
@@ -148,7 +145,7 @@ export class ScreencastPipeline {
     void old.stop();
     if (this.lastFrame && !this.slot.hasFrame) this.slot.put(this.lastFrame);
     this.lastFrame = undefined; // the next write is doubled again for the new encoder's probe
-    this.nextDueAt = -Infinity;
+    this.pacer.reset();
     this.pump();
   }
 
@@ -166,17 +163,12 @@ export class ScreencastPipeline {
     const encoder = this.encoder;
     if (this.stopped || !encoder || !this.slot.hasFrame) return;
     const now = performance.now();
-    const due = this.nextDueAt;
-    // A frame arriving a little early goes now: waiting for `due` would let the timer send the
-    // previous (older) frame just before this one lands, and this one would wait a whole interval.
-    if (now < due - this.intervalMs * PACE_TOLERANCE) {
-      this.paceTimer ??= setTimeout(
-        () => {
-          this.paceTimer = undefined;
-          this.pump();
-        },
-        due - now + PACE_TIMER_LATE_MS,
-      );
+    const wait = this.pacer.waitMs(now);
+    if (wait > 0) {
+      this.paceTimer ??= setTimeout(() => {
+        this.paceTimer = undefined;
+        this.pump();
+      }, wait + PACE_TIMER_LATE_MS);
       return;
     }
     this.offered++;
@@ -187,7 +179,7 @@ export class ScreencastPipeline {
     }
     const jpeg = this.slot.take() as Buffer;
     this.lastWriteAt = now;
-    this.nextDueAt = Math.max(due, now - this.intervalMs * PACE_TOLERANCE) + this.intervalMs;
+    this.pacer.wrote(now);
     // ffmpeg's stream probe swallows the first frame: send it twice so the first picture is not lost.
     if (!this.lastFrame) {
       encoder.write(jpeg);

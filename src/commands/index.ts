@@ -1,7 +1,8 @@
 import { type SavedPage, sessionStateName as sessionStateNameOf } from '../machines/session.machine.js';
 import type { SessionParams } from '../machines/types.js';
 import type { Castpool } from '../system.js';
-import { type Capacity, capacityOf } from './admission.js';
+import type { Capacity } from './admission.js';
+import { NodeInfo } from './info.js';
 import type { CommandSurface, InputOf, NodeOperationName, OutputOf } from './operations.js';
 import type { SessionView } from './results.js';
 import { SessionCommands } from './sessions.js';
@@ -34,6 +35,8 @@ export class Commands {
   readonly sessions: SessionCommands;
   readonly viewers: ViewerCommands;
   readonly thumbnails: Thumbnails;
+  /** What this node is doing (the read model behind /api/info, the gauges and leases). */
+  readonly info: NodeInfo;
   /** The node operations by name (what node-to-node requests and the fleet router call). */
   readonly handlers: NodeHandlers;
   /** This node alone, as REST and NATS clients see it. */
@@ -43,6 +46,7 @@ export class Commands {
     this.sessions = new SessionCommands(castpool);
     this.viewers = new ViewerCommands(castpool, this.sessions);
     this.thumbnails = new Thumbnails(castpool);
+    this.info = new NodeInfo(castpool);
     const s = this.sessions;
     this.handlers = {
       create: (input) => s.create(input),
@@ -74,7 +78,7 @@ export class Commands {
 
   /** This node's admission numbers (the same decision as the pool's admission guard). */
   capacity(): Capacity {
-    return capacityOf(this.castpool.pool.getSnapshot().context);
+    return this.info.capacity();
   }
 
   /** Starts a session under a given id (one re-created from the fleet registry). */

@@ -1,0 +1,85 @@
+import { Gauge, type Registry } from 'prom-client';
+
+/** What the node gauges read at each scrape (the command layer's `NodeInfo`, the fleet's health). */
+export interface NodeGaugeSource {
+  sessionsByState(): Record<string, number>;
+  sessions(): { id: string; deliveredFps: number; droppedFrames: number; viewers: number }[];
+  browsers(): number;
+  browserMemory(): { hostId: string; sessionIds: string[]; bytes: number }[];
+  natsConnected(): boolean;
+}
+
+/** Gauges computed at scrape time from the node's read model (nothing is kept up to date in between). */
+export function registerNodeGauges(registry: Registry, source: NodeGaugeSource): void {
+  new Gauge({
+    name: 'castpool_sessions',
+    help: 'Sessions by state',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [state, count] of Object.entries(source.sessionsByState())) this.set({ state }, count);
+    },
+  });
+  type View = ReturnType<NodeGaugeSource['sessions']>[number];
+  const perSession = (name: string, help: string, pick: (v: View) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['session'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const view of source.sessions()) this.set({ session: view.id }, pick(view));
+      },
+    });
+  perSession(
+    'castpool_session_delivered_fps',
+    'Encoded frames per second sent to viewers',
+    (v) => v.deliveredFps,
+  );
+  perSession(
+    'castpool_session_dropped_frames',
+    'Frames skipped since the session started',
+    (v) => v.droppedFrames,
+  );
+  perSession('castpool_session_viewers', 'Connected WHEP viewers', (v) => v.viewers);
+  new Gauge({
+    name: 'castpool_browsers',
+    help: 'Chromium processes (browser hosts)',
+    registers: [registry],
+    collect() {
+      this.set(source.browsers());
+    },
+  });
+  // PSS of each browser's process tree, and that split over its sessions (they share the browser).
+  new Gauge({
+    name: 'castpool_browser_pss_bytes',
+    help: 'PSS of one Chromium process tree',
+    labelNames: ['browser'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const host of source.browserMemory()) this.set({ browser: host.hostId }, host.bytes);
+    },
+  });
+  new Gauge({
+    name: 'castpool_session_memory_bytes',
+    help: "A session's share of its browser tree's PSS (browser PSS / its sessions)",
+    labelNames: ['session'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const host of source.browserMemory())
+        for (const id of host.sessionIds) this.set({ session: id }, host.bytes / host.sessionIds.length);
+    },
+  });
+  new Gauge({
+    name: 'castpool_nats_connected',
+    help: '1 while connected to NATS',
+    registers: [registry],
+    collect() {
+      this.set(source.natsConnected() ? 1 : 0);
+    },
+  });
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { admissionError, capacityOf } from '../../src/commands/admission.js';
+import { admissionRefusal, type PoolContext } from '../../src/machines/pool.machine.js';
+
+/** A pool context with `active` live sessions (fake refs: only their snapshot's tags are read). */
+function context(overrides: Partial<PoolContext> & { active?: number } = {}): PoolContext {
+  const { active = 0, ...rest } = overrides;
+  const sessions = Object.fromEntries(
+    Array.from({ length: active }, (_, i) => [
+      `s${i}`,
+      { hostId: 'host-1', ref: { getSnapshot: () => ({ status: 'active', hasTag: () => false }) } },
+    ]),
+  );
+  return {
+    maxSessions: 2,
+    sessionsPerBrowser: 4,
+    sessions,
+    hosts: {},
+    hostSeq: 0,
+    shuttingDown: false,
+    launchFailures: [],
+    degrade: { failures: 2, windowMs: 60_000 },
+    budget: { cpu: 0.25, cpuLimitFps: null },
+    shares: {},
+    ...rest,
+  } as unknown as PoolContext;
+}
+
+describe('admission: one decision for the pool guard, the error text and the advertised capacity', () => {
+  it('admits while there is room', () => {
+    expect(admissionRefusal(context({ active: 1 }))).toBeUndefined();
+    expect(capacityOf(context({ active: 1 }))).toEqual({
+      maxSessions: 2,
+      active: 1,
+      available: 1,
+      cpu: 0.25,
+    });
+  });
+
+  it('is full at maxSessions: 429 with Retry-After', () => {
+    const refusal = admissionRefusal(context({ active: 2 }));
+    expect(refusal).toEqual({ reason: 'full', maxSessions: 2 });
+    const error = admissionError(refusal as NonNullable<typeof refusal>);
+    expect([error.status, error.options.retryAfterSeconds]).toEqual([429, 5]);
+    expect(error.message).toMatch(/at capacity: 2 sessions/);
+    expect(capacityOf(context({ active: 2 })).available).toBe(0);
+  });
+
+  it('advertises no room while shutting down or degraded, as the guard refuses (503)', () => {
+    const failures = [
+      { at: Date.now(), reason: 'chromium not found' },
+      { at: Date.now(), reason: 'chromium not found' },
+    ];
+    for (const [ctx, reason, text] of [
+      [context({ shuttingDown: true }), 'shutting-down', /shutting down/],
+      [
+        context({ launchFailures: failures }),
+        'degraded',
+        /degraded: 2 browser launches failed.*chromium not found/,
+      ],
+    ] as const) {
+      const refusal = admissionRefusal(ctx);
+      expect(refusal?.reason).toBe(reason);
+      const error = admissionError(refusal as NonNullable<typeof refusal>);
+      expect(error.status).toBe(503);
+      expect(error.message).toMatch(text);
+      expect(capacityOf(ctx).available).toBe(0);
+    }
+  });
+
+  it('forgets launch failures older than the degrade window', () => {
+    const old = Date.now() - 120_000;
+    const ctx = context({
+      launchFailures: [
+        { at: old, reason: 'x' },
+        { at: old, reason: 'y' },
+      ],
+    });
+    expect(admissionRefusal(ctx)).toBeUndefined();
+    expect(capacityOf(ctx).available).toBe(2);
+  });
+});
