@@ -179,6 +179,10 @@ export const ConfigSchema = Type.Object({
     }),
   }),
   nats: Type.Object({
+    enabled: Type.Boolean({
+      description:
+        'false: this node alone, without NATS (no fleet, no NATS commands, no embedded nats-server); REST works the same.',
+    }),
     url: Type.String({
       description: 'Comma-separated NATS servers (env NATS_URL); empty = start a local nats-server.',
     }),

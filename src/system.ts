@@ -17,6 +17,7 @@ import {
 import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
 import { browserHostMachine } from './machines/browser-host.machine.js';
+import { type MachineClock, realClock } from './machines/clock.js';
 import { type PoolActorRef, poolMachine } from './machines/pool.machine.js';
 import { sessionMachine } from './machines/session.machine.js';
 import { EventHub } from './observability/events.js';
@@ -43,6 +44,7 @@ export function createCastpool(
   config: Config,
   log: FastifyBaseLogger,
   inspect?: (event: InspectionEvent) => void,
+  clock: MachineClock = realClock,
 ): Castpool {
   const leftovers = sweepLeftovers(config.dataDir);
   if (leftovers.killed + leftovers.removed > 0)
@@ -92,7 +94,9 @@ export function createCastpool(
         idleTimeoutMs: config.supervision.idleTimeoutMs,
         degrade: config.supervision.degrade,
         captureBudget: config.captureBudget,
+        now: () => clock.now(),
       },
+      clock,
       inspect: (event) => {
         events.inspect(event);
         inspect?.(event);

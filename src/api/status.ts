@@ -48,7 +48,9 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) => {
       const health = nats.health();
-      const status = health.status === 'connected' ? ('ok' as const) : ('degraded' as const);
+      // Without NATS by configuration the node is whole; with NATS configured, its absence degrades it.
+      const whole = health.status === 'connected' || health.status === 'disabled';
+      const status = whole ? ('ok' as const) : ('degraded' as const);
       // An open route: internals (where NATS listens, node names) only for an operator.
       const { tokens } = castpool.access;
       if (tokens.required && !tokens.apiTokenName(bearerOf(request.headers.authorization))) return { status };

@@ -14,7 +14,7 @@ import { startService } from './service.js';
 import { Takeover } from './takeover.js';
 
 export interface NatsHealth {
-  status: 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed' | 'failed';
+  status: 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed' | 'failed' | 'disabled';
   servers: string[];
   embedded: boolean;
   node: string;
@@ -60,6 +60,7 @@ export class NatsFace {
 
   /** Starts the embedded server (if any) and connects; resolves when connected or after `waitMs`. */
   async start(waitMs: number): Promise<void> {
+    if (!this.config.nats.enabled) return; // this node alone, by configuration
     const connecting = connectNats(
       this.config,
       this.castpool.processes,
@@ -238,11 +239,13 @@ export class NatsFace {
     const link = this.link;
     const status: NatsHealth['status'] = link
       ? link.status()
-      : this.error
-        ? 'failed'
-        : this.closed
-          ? 'closed'
-          : 'connecting';
+      : !this.config.nats.enabled
+        ? 'disabled'
+        : this.error
+          ? 'failed'
+          : this.closed
+            ? 'closed'
+            : 'connecting';
     return {
       status,
       servers: link?.servers ?? this.config.nats.url.split(',').filter(Boolean),

@@ -185,6 +185,8 @@ export const poolMachine = setup({
                 restart: context.restart,
                 idleTimeoutMs: context.idleTimeoutMs,
                 saved,
+                // The pool's clock is its sessions' clock (a simulated one in tests).
+                ...(context.now ? { now: context.now } : {}),
               },
             }),
             hostId: '',

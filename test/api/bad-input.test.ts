@@ -23,58 +23,8 @@ afterAll(async () => {
 const auth = { authorization: 'Bearer secret-token' };
 const post = (path: string, body: unknown) => castpool.api('POST', path, body, auth);
 
-describe('bad input gets a 4xx JSON error naming the problem', () => {
-  it.each([
-    [{ url: 'not a url' }, /not a valid absolute URL/],
-    [{ url: 'file:///etc/passwd' }, /scheme "file:" is not allowed/],
-    [{ url: 'chrome://settings' }, /scheme "chrome:" is not allowed/],
-    [{ url: 'javascript:alert(1)' }, /scheme "javascript:" is not allowed/],
-    [{ url: 'http://127.0.0.1/', viewport: { width: 10, height: 720 } }, /viewport\/width/],
-    [{ url: 'http://127.0.0.1/', viewport: { width: 1280 } }, /height/],
-    [{ url: 'http://127.0.0.1/', fps: 0 }, /fps/],
-    [{ url: 'http://127.0.0.1/', fps: 61 }, /fps/],
-    [{ url: 'http://127.0.0.1/', quality: 101 }, /quality/],
-    [{ url: 'http://127.0.0.1/', extra: true }, /additional properties/],
-    [{}, /url/],
-  ])('create %j → 400', async (body, message) => {
-    const response = await post('/api/sessions', body);
-    expect(response.status).toBe(400);
-    expect(response.json).toMatchObject({
-      statusCode: 400,
-      error: /scheme/.test(String(message)) ? 'url_refused' : 'bad_request',
-    });
-    expect(response.json.message).toMatch(message);
-  });
-
-  it('rejects a body that is not JSON', async () => {
-    const response = await fetch(`${castpool.base}/api/sessions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...auth },
-      body: '{"url":',
-    });
-    expect(response.status).toBe(400);
-    expect((await response.json()).message).toMatch(/JSON/i);
-  });
-
-  it('answers 404 for unknown sessions, on every route', async () => {
-    for (const [method, path, body] of [
-      ['GET', '/api/sessions/nope', undefined],
-      ['DELETE', '/api/sessions/nope', undefined],
-      ['POST', '/api/sessions/nope/navigate', { url: 'http://127.0.0.1/' }],
-      // names of Object.prototype members are ids like any other (found by the fuzzing suite)
-      ['DELETE', '/api/sessions/valueOf', undefined],
-      ['GET', '/api/sessions/constructor', undefined],
-      ['POST', '/api/sessions/toString/resume', undefined],
-      // not even a valid registry key (found by the fuzzing suite: it was a 503)
-      ['DELETE', '/api/sessions/%20', undefined],
-      ['GET', '/api/sessions/a.b*', undefined],
-    ] as const) {
-      const response = await castpool.api(method, path, body, auth);
-      expect(response.status, `${method} ${path}`).toBe(404);
-      expect(response.json.error).toBe('not_found');
-    }
-  });
-
+// Validation that needs no session runs without Chromium in validation.test.ts; these need a live one.
+describe('bad input about a live session gets a 4xx JSON error naming the problem', () => {
   it('refuses navigation to internal schemes', async () => {
     const response = await post(`/api/sessions/${sessionId}/navigate`, { url: 'file:///etc/passwd' });
     expect(response.status).toBe(400);
@@ -88,15 +38,6 @@ describe('bad input gets a 4xx JSON error naming the problem', () => {
     expect(response.json.message).toMatch(/capacity/);
     const info = await castpool.api('GET', '/api/info', undefined, auth);
     expect(info.json.capacity).toEqual({ maxSessions: 1, active: 1, available: 0 });
-  });
-
-  it('needs the bearer token when one is configured (health stays open)', async () => {
-    expect((await castpool.api('GET', '/api/sessions')).status).toBe(401);
-    expect(
-      (await castpool.api('GET', '/api/sessions', undefined, { authorization: 'Bearer wrong' })).status,
-    ).toBe(401);
-    expect((await castpool.api('GET', '/api/health')).status).toBe(200);
-    expect((await castpool.api('GET', '/api/sessions', undefined, auth)).status).toBe(200);
   });
 });
 
@@ -127,29 +68,6 @@ describe('WHEP input', () => {
       headers: { 'content-type': contentType, ...auth },
       body,
     });
-
-  it('answers CORS preflights and exposes the WHEP headers', async () => {
-    const response = await fetch(`${castpool.base}/api/sessions/${sessionId}/whep`, {
-      method: 'OPTIONS',
-      headers: { origin: 'https://player.example', 'access-control-request-method': 'POST' },
-    });
-    expect(response.status).toBe(204);
-    expect(response.headers.get('access-control-allow-origin')).toBe('*');
-    expect(response.headers.get('access-control-allow-methods')).toMatch(/POST/);
-    expect(response.headers.get('access-control-expose-headers')).toMatch(/Location.*Link.*ETag/);
-  });
-
-  it('rejects malformed SDP with 400', async () => {
-    const response = await whep('this is not sdp');
-    expect(response.status).toBe(400);
-    expect((await response.json()).message).toMatch(/malformed SDP/);
-  });
-
-  it('rejects a wrong content type with 415', async () => {
-    const response = await whep('v=0', 'text/plain');
-    expect(response.status).toBe(415);
-    expect(response.headers.get('access-control-allow-origin')).toBe('*');
-  });
 
   it('answers 406 when the offer has no codec castpool sends', async () => {
     const av1 = [

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback, fromPromise } from 'xstate';
+import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { browserHostMachine } from '../../src/machines/browser-host.machine.js';
 import type { CaptureBudgetPolicy } from '../../src/machines/capture-budget.js';
-import { activeSessionCount, poolMachine } from '../../src/machines/pool.machine.js';
+import { activeSessionCount, isDegraded, poolMachine } from '../../src/machines/pool.machine.js';
 import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
 import { fakeCapture, fakePage, fakeViewer, params, policy, stats } from './fakes.js';
 
@@ -17,6 +17,11 @@ function startPool(
     sessionsPerBrowser?: number;
     launchFails?: boolean | number;
     captureBudget?: CaptureBudgetPolicy;
+    restart?: { max: number; windowMs: number; backoffBaseMs: number; backoffMaxMs: number };
+    idleTimeoutMs?: number;
+    degrade?: { failures: number; windowMs: number };
+    /** Time for the machines: delayed transitions and `now` (real time when absent). */
+    clock?: SimulatedClock;
   } = {},
 ) {
   let launchAttempts = 0;
@@ -52,12 +57,17 @@ function startPool(
       viewer: fakeViewer,
     },
   });
+  const { clock } = options;
   const pool = createActor(poolMachine.provide({ actors: { session, browserHost: host } }), {
+    ...(clock ? { clock } : {}),
     input: {
+      ...(clock ? { now: () => clock.now() } : {}),
+      ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+      ...(options.degrade ? { degrade: options.degrade } : {}),
       maxSessions: options.maxSessions ?? 10,
       sessionsPerBrowser: options.sessionsPerBrowser ?? 2,
       throttle: policy,
-      restart: { max: 3, windowMs: 60_000, backoffBaseMs: 1, backoffMaxMs: 4 },
+      restart: options.restart ?? { max: 3, windowMs: 60_000, backoffBaseMs: 1, backoffMaxMs: 4 },
       captureBudget: options.captureBudget,
     },
   }).start();
@@ -247,5 +257,95 @@ describe('pool machine', () => {
     pool.send({ type: 'pool.load', cpu: 0.1 });
     expect(shareOf('low')).toBe(30);
     expect(capture.log.commands.at(-1)).toEqual({ type: 'capture.rate', fps: 30 });
+  });
+
+  describe('on an injected clock (no real timers)', () => {
+    it('backs off, restarts within the budget, fails past it, and forgets restarts older than the window', async () => {
+      const clock = new SimulatedClock();
+      clock.set(1_000_000);
+      const restart = { max: 2, windowMs: 60_000, backoffBaseMs: 10_000, backoffMaxMs: 40_000 };
+      const { crashers, state, create, pool } = startPool({ clock, restart, sessionsPerBrowser: 1 });
+      const crash = async () => {
+        const hostId = pool.getSnapshot().context.sessions.a?.hostId as string;
+        crashers.get(hostId)?.();
+        await settle();
+      };
+      create('a');
+      await settle();
+      expect(state('a')).toBe('idle');
+      await crash();
+      expect(state('a')).toBe('restarting');
+      clock.increment(9_999); // the first backoff is 10 s: still waiting
+      await settle();
+      expect(state('a')).toBe('restarting');
+      clock.increment(1);
+      await settle();
+      await settle();
+      expect(state('a')).toBe('idle');
+      await crash(); // second restart in the window: backoff doubled
+      clock.increment(19_999);
+      await settle();
+      expect(state('a')).toBe('restarting');
+      clock.increment(1);
+      await settle();
+      await settle();
+      expect(state('a')).toBe('idle');
+      // A third crash within 60 s of the first: the budget (2) is spent.
+      clock.increment(5_000);
+      await crash();
+      expect(state('a')).toBe('failed');
+      expect(pool.getSnapshot().context.sessions.a?.ref.getSnapshot().context.restartsTotal).toBe(2);
+
+      // Another session, crashing once a window apart each time, restarts every time.
+      create('b');
+      await settle();
+      await settle();
+      for (let round = 0; round < 3; round++) {
+        clock.increment(61_000);
+        const hostId = pool.getSnapshot().context.sessions.b?.hostId as string;
+        crashers.get(hostId)?.();
+        await settle();
+        clock.increment(10_000);
+        await settle();
+        await settle();
+        expect(state('b'), `round ${round}`).toBe('idle');
+      }
+    });
+
+    it('hibernates an unwatched session after the idle timeout, and names when', async () => {
+      const clock = new SimulatedClock();
+      clock.set(5_000_000);
+      const { state, create, pool } = startPool({ clock, idleTimeoutMs: 300_000 });
+      create('a');
+      await settle();
+      expect(state('a')).toBe('idle');
+      clock.increment(299_999);
+      await settle();
+      expect(state('a')).toBe('idle');
+      clock.increment(1);
+      await settle();
+      await settle();
+      expect(state('a')).toBe('hibernated');
+      const { hibernation } = pool.getSnapshot().context.sessions.a?.ref.getSnapshot().context ?? {};
+      expect(hibernation).toEqual({ at: 5_300_000, reason: 'idle timeout' });
+    });
+
+    it('goes degraded on launch failures within the window, and recovers when they age out', async () => {
+      const clock = new SimulatedClock();
+      clock.set(10_000_000);
+      const degrade = { failures: 2, windowMs: 60_000 };
+      const { pool, create } = startPool({ clock, launchFails: 2, degrade });
+      create('a');
+      await settle();
+      await settle();
+      create('b');
+      await settle();
+      await settle();
+      const context = () => pool.getSnapshot().context;
+      expect(context().launchFailures).toHaveLength(2);
+      expect(isDegraded(context())).toBe(true);
+      clock.increment(61_000); // past the window
+      expect(isDegraded(context())).toBe(false);
+    });
   });
 });
