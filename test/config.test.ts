@@ -76,6 +76,12 @@ describe('config from the environment', () => {
     expect([...read].filter((name) => !documented.has(name))).toEqual([]);
   });
 
+  it('names every variable in the README configuration table', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('## Configuration'));
+    expect(bindings.map((b) => b.name).filter((name) => !table.includes(`\`${name}\``))).toEqual([]);
+  });
+
   it('refuses an invalid value with the key named', () => {
     expect(() => loadConfig({}, { CASTPOOL_MAX_SESSIONS: 'many' })).toThrow(/maxSessions/);
     expect(() => loadConfig({}, { PORT: '70000' })).toThrow(/port/);
