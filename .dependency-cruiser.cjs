@@ -64,7 +64,7 @@ module.exports = {
     ),
     layer(
       'foundation',
-      '^src/(access|processes)/|^src/(config|errors|schemas)\\.ts$',
+      '^src/(access|processes)/|^src/(config|config-schema|errors|schemas)\\.ts$',
       '^src/(api|fleet|commands|nats|actors|machines|observability)/|^src/(main|app|system)\\.ts$',
       'Access, processes, config, errors and schemas are below everything.',
     ),

@@ -1,3 +1,7 @@
+/*
+ * One statechart with the pure functions its guards share with the command layer (admission,
+ * active count, budget demands): over 300 lines on purpose, so the pool's decisions read in one file.
+ */
 import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, fromCallback, setup } from 'xstate';
 import { browserHostMachine, type HostReport } from './browser-host.machine.js';
 import {

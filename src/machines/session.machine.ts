@@ -1,3 +1,8 @@
+/*
+ * One statechart, kept whole (over 300 lines on purpose): its states name guards, actions and actors
+ * that XState's setup() types together, and docs/machines.md draws it as one picture. Its types and
+ * pure helpers live in session.types.ts.
+ */
 import {
   type ActorRefFrom,
   assign,
@@ -8,131 +13,29 @@ import {
   sendTo,
   setup,
 } from 'xstate';
+import {
+  captureFps,
+  defaultRestartPolicy,
+  isOverloaded,
+  type OpenPageInput,
+  type SavedPage,
+  type SessionContext,
+  type SessionEvent,
+  type SessionInput,
+  type SessionTag,
+  throttledFps,
+} from './session.types.js';
 import type {
   BrowserHandle,
   CaptureCommand,
   CaptureInput,
   CaptureStats,
-  Codec,
   PageHandle,
-  SessionParams,
-  ThrottlePolicy,
   ViewerCommand,
   ViewerHandle,
-  Viewport,
 } from './types.js';
 
-/** OTP-style restart policy: at most `max` restarts in `windowMs`, with exponential backoff. */
-export interface RestartPolicy {
-  max: number;
-  windowMs: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-}
-
-export const defaultRestartPolicy: RestartPolicy = {
-  max: 3,
-  windowMs: 60_000,
-  backoffBaseMs: 250,
-  backoffMaxMs: 5000,
-};
-
-export interface SessionInput {
-  sessionId: string;
-  params: SessionParams;
-  throttle: ThrottlePolicy;
-  restart?: RestartPolicy;
-  idleTimeoutMs?: number;
-  /** State saved elsewhere (a hibernation on a node that died): the page opens with it. */
-  saved?: SavedPage;
-  /** Consecutive capture failures tolerated before the session fails. */
-  maxCaptureRestarts?: number;
-  now?: () => number;
-}
-
-export interface NavigationResult {
-  requestId: string;
-  url: string;
-  error?: string;
-  /** The URL policy refused the navigation (or a redirect of it): why. */
-  refused?: string;
-}
-
-export interface SessionContext {
-  sessionId: string;
-  params: SessionParams;
-  throttle: ThrottlePolicy;
-  url: string;
-  createdAt: number;
-  browser?: BrowserHandle;
-  page?: PageHandle;
-  viewers: Record<string, ViewerHandle>;
-  /** The codec the running (or last) capture encodes; fixed while anyone watches. */
-  codec?: Codec;
-  /** The session's own rate: its target, or lower while throttled. */
-  currentFps: number;
-  /** The pool's capture-budget share for this session; `null` = not limited by the pool. */
-  shareFps: number | null;
-  stats: CaptureStats;
-  droppedBefore: number;
-  overloadWindows: number;
-  healthyWindows: number;
-  /** Stats windows since the current capture started. */
-  windowsSinceStart: number;
-  /** Best delivered FPS lately, decaying each window: tells a starved moving page from a still one. */
-  peakFps: number;
-  captureRestarts: number;
-  maxCaptureRestarts: number;
-  lastNavigation?: NavigationResult;
-  /** The navigation asked for last: an older one finishing later does not set the URL. */
-  latestNavigationId: string;
-  failure?: string;
-  restart: RestartPolicy;
-  /** When recent restarts began (for the budget). */
-  restartTimes: number[];
-  restartsTotal: number;
-  now: () => number;
-  /** No viewers for this long hibernates the session (0 = never). */
-  idleTimeoutMs: number;
-  /** When a viewer last joined or left (memory pressure hibernates the least recently viewed first). */
-  lastViewedAt: number;
-  /** What a hibernated session needs to come back (opaque to the machine). */
-  saved?: SavedPage;
-  hibernation?: { at: number; reason: string };
-}
-
-/** What `openPage` gets: `previous` is the page a restart replaces, `restore` a hibernated page's state. */
-export interface OpenPageInput {
-  browser: BrowserHandle;
-  sessionId: string;
-  params: SessionParams;
-  previous?: PageHandle;
-  restore?: SavedPage;
-}
-
-/** A hibernated page's state, produced by `hibernatePage` and consumed by `openPage`. */
-export interface SavedPage {
-  readonly url: string;
-}
-
-export type SessionEvent =
-  | { type: 'host.ready'; browser: BrowserHandle }
-  | { type: 'host.failed'; reason: string }
-  | { type: 'host.crashed'; reason: string }
-  | { type: 'page.crashed'; reason: string }
-  | { type: 'viewer.join'; viewer: ViewerHandle }
-  | { type: 'viewer.left'; viewerId: string }
-  | { type: 'keyframe.request' }
-  | { type: 'viewport.changed'; viewport: Viewport }
-  | { type: 'capture.stats'; stats: CaptureStats }
-  | { type: 'capture.failed'; reason: string }
-  | { type: 'budget.share'; fps: number | null }
-  | { type: 'navigate'; requestId: string; url: string }
-  | { type: 'navigate.done'; result: NavigationResult }
-  | { type: 'close' }
-  | { type: 'hibernate'; reason: string }
-  | { type: 'resume' }
-  | { type: `xstate.error.actor.${string}`; error: unknown };
+export * from './session.types.js';
 
 /** A moving page's peak fades within seconds of it stopping (windows are the capture's stats periods). */
 const PEAK_DECAY_PER_WINDOW = 0.97;
@@ -149,29 +52,6 @@ const emptyStats: CaptureStats = {
 const notProvided = (name: string) => () => {
   throw new Error(`session actor "${name}" was not provided`);
 };
-
-/** A capture window is overloaded when the encoder skipped too many offered frames or lags behind. */
-export function isOverloaded(stats: CaptureStats, policy: ThrottlePolicy): boolean {
-  const skippedShare = stats.offered > 0 ? stats.busyDrops / stats.offered : 0;
-  return skippedShare > policy.dropRatio || stats.backlog > policy.backlogFrames;
-}
-
-export function throttledFps(params: SessionParams, policy: ThrottlePolicy): number {
-  return Math.max(policy.minFps, Math.min(params.fps, Math.round(params.fps * policy.fpsFactor)));
-}
-
-/** The rate the capture runs at: the session's own rate within the pool's share. */
-export function captureFps(context: Pick<SessionContext, 'currentFps' | 'shareFps'>): number {
-  return context.shareFps === null ? context.currentFps : Math.min(context.currentFps, context.shareFps);
-}
-
-/**
- * What a session's states say about it (`snapshot.hasTag(...)`): `live` (a page is open and
- * answers commands), `watched` (capturing for viewers), `asleep` (hibernating, hibernated or
- * resuming: a viewer wakes it), `released` (holds no browser: hibernated or failed), `failed`,
- * `throttled` (watched at a reduced rate).
- */
-export type SessionTag = 'live' | 'watched' | 'throttled' | 'asleep' | 'released' | 'failed';
 
 /**
  * A crash or failed launch: restart while the budget allows (OTP-style, see `RestartPolicy`), else

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { CHROMIUM_FLAGS } from '../../src/actors/chromium.js';
+import { loadConfig } from '../../src/config.js';
 import { TEST_ROOT } from './test-root.js';
 
 export interface ViewerStats {
@@ -21,7 +22,7 @@ export interface ViewerStats {
 /** A real Chromium that plays sessions the way a user's browser does. */
 export async function launchViewerBrowser(): Promise<Browser> {
   return puppeteer.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: loadConfig({}, process.env).chromiumPath,
     headless: true,
     ignoreDefaultArgs: ['--headless'],
     pipe: true,
