@@ -140,9 +140,11 @@ export function viewerActor(deps: ActorDeps) {
       });
       // A receiver reports (RTCP) about every second; a closed tab just stops, with no goodbye, and
       // ICE consent would take 30 s to expire. A player that has reported and then falls silent for
-      // RTCP_SILENCE_MS is gone (one that never reports is left to ICE).
+      // RTCP_SILENCE_MS is gone (one that never reports is left to ICE). Any RTCP on the viewer's
+      // transport counts: werift routes to the sender only reports naming its SSRC, and a receiver
+      // that has not decoded yet sends reports naming none (such a viewer was never freed).
       let lastRtcpAt = 0;
-      const rtcpSub = sender?.onRtcp.subscribe(() => {
+      const rtcpSub = sender?.dtlsTransport?.onRtcp.subscribe(() => {
         lastRtcpAt = Date.now();
       });
       const checkTimer = setInterval(() => {

@@ -259,7 +259,7 @@ describe.each(['screencast', 'tab'] as const)(
         10_000,
       );
       // red until 1.2 s after load, then blue for good
-      const [r, g, b] = await until(
+      const [r, , b] = await until(
         () => centrePixel(page),
         ([red = 255, , blue = 0]) => blue > 200 && red < 60,
         6000,
