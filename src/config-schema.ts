@@ -250,6 +250,11 @@ export const ConfigSchema = Type.Object({
     ),
     memoryCheckMs: Int(100, 600000, 'How often the memory budget is checked.'),
     idleTimeoutMs: Int(0, 86400000, 'A session without viewers this long hibernates (0 = never).'),
+    browserLingerMs: Int(
+      0,
+      3600000,
+      'A browser whose last session ended (or hibernated) stays up this long for the next one, which then opens in ~0.3 s instead of a ~1–2 s launch; 0 = it closes at once (memory is per browser).',
+    ),
     probeIntervalMs: Int(500, 600000, 'How often a live page is probed over CDP (hung renderer detection).'),
     probeTimeoutMs: Int(500, 600000, 'A probe unanswered this long restarts the session.'),
     restart: Type.Object({

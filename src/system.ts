@@ -92,6 +92,7 @@ export function createCastpool(
         throttle: config.throttle,
         restart: config.supervision.restart,
         idleTimeoutMs: config.supervision.idleTimeoutMs,
+        browserLingerMs: config.supervision.browserLingerMs,
         degrade: config.supervision.degrade,
         captureBudget: config.captureBudget,
         now: () => clock.now(),

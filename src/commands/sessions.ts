@@ -91,7 +91,7 @@ export class SessionCommands {
     return this.view(id, sessionEntry(this.castpool.pool, id).ref);
   }
 
-  /** Resolves once the session is gone and, if it was the last on its browser, that browser too. */
+  /** Resolves once the session is gone and, if it was the last on its browser, that browser too (or lingers). */
   async delete({ id }: InputOf<'delete'>): Promise<Deleted> {
     const { pool } = this.castpool;
     const entry = sessionEntry(pool, id);
@@ -101,7 +101,8 @@ export class SessionCommands {
       pool,
       (s) => {
         const host = s.context.hosts[entry.hostId];
-        return !host || host.sessionIds.length > 0;
+        // Its browser closed, or lingers for the next session, or others still run there.
+        return !host || host.sessionIds.length > 0 || host.idleSince !== undefined;
       },
       { timeout: CLOSE_TIMEOUT_MS },
     );

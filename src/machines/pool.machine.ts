@@ -37,6 +37,8 @@ export interface PoolInput {
   restart?: RestartPolicy;
   idleTimeoutMs?: number;
   captureBudget?: CaptureBudgetPolicy;
+  /** An emptied browser stays up this long for the next session (0: it closes at once). */
+  browserLingerMs?: number;
 }
 
 export interface SessionEntry {
@@ -49,6 +51,8 @@ export interface HostEntry {
   sessionIds: string[];
   /** False once crashed or asked to close: no new sessions go there. */
   accepting: boolean;
+  /** Since when it has been empty and lingering (`browserLingerMs`), waiting for a next session. */
+  idleSince?: number;
 }
 
 export interface PoolContext extends PoolInput {
@@ -106,6 +110,8 @@ export type PoolEvent =
   | { type: 'pool.memoryPressure'; usedMb: number }
   /** Host CPU (0–1 of all cores), sampled every capture-budget check. */
   | { type: 'pool.load'; cpu: number }
+  /** A lingering browser's time is up (ignored if a session came, or it emptied again since). */
+  | { type: 'pool.hostIdle'; hostId: string; since: number }
   | HostReport
   | { type: `xstate.done.actor.${string}` }
   | { type: `xstate.error.actor.${string}`; error: unknown };
@@ -146,6 +152,29 @@ export function activeSessionCount(context: PoolContext): number {
     if (snapshot.status === 'active' && !snapshot.hasTag('released')) count++;
   }
   return count;
+}
+
+/**
+ * A host whose last session left: it lingers for the next session (`browserLingerMs`), or closes.
+ * Returns the host's new entry; the close (or the delayed `pool.hostIdle`) is enqueued.
+ */
+function emptied(
+  context: PoolContext,
+  hostId: string,
+  host: HostEntry,
+  enqueue: {
+    sendTo: (ref: AnyActorRef, event: { type: 'host.close' }) => void;
+    raise: (event: PoolEvent, options: { delay: number }) => void;
+  },
+): HostEntry {
+  const linger = context.browserLingerMs ?? 0;
+  if (linger > 0 && host.accepting && !context.shuttingDown) {
+    const since = (context.now ?? Date.now)();
+    enqueue.raise({ type: 'pool.hostIdle', hostId, since }, { delay: linger });
+    return { ...host, sessionIds: [], idleSince: since };
+  }
+  enqueue.sendTo(host.ref, { type: 'host.close' });
+  return { ...host, sessionIds: [], accepting: false, idleSince: undefined };
 }
 
 function pickHost(context: PoolContext): string | undefined {
@@ -234,7 +263,10 @@ export const poolMachine = setup({
         const host = ctx.hosts[placedOn] as HostEntry;
         return {
           sessions: { ...ctx.sessions, [sessionId]: { ...entry, hostId: placedOn } },
-          hosts: { ...ctx.hosts, [placedOn]: { ...host, sessionIds: [...host.sessionIds, sessionId] } },
+          hosts: {
+            ...ctx.hosts,
+            [placedOn]: { ...host, sessionIds: [...host.sessionIds, sessionId], idleSince: undefined },
+          },
         };
       });
       enqueue.sendTo(({ context: ctx }) => (ctx.hosts[placedOn] as HostEntry).ref, {
@@ -251,13 +283,9 @@ export const poolMachine = setup({
       if (!entry || !host) return;
       const sessionIds = host.sessionIds.filter((id) => id !== event.sessionId);
       enqueue.sendTo(host.ref, { type: 'host.detach', sessionId: event.sessionId });
-      if (sessionIds.length === 0) enqueue.sendTo(host.ref, { type: 'host.close' });
-      enqueue.assign({
-        hosts: {
-          ...context.hosts,
-          [entry.hostId]: { ...host, sessionIds, accepting: host.accepting && sessionIds.length > 0 },
-        },
-      });
+      const next =
+        sessionIds.length === 0 ? emptied(context, entry.hostId, host, enqueue) : { ...host, sessionIds };
+      enqueue.assign({ hosts: { ...context.hosts, [entry.hostId]: next } });
     }),
     /** Over the memory budget: the least recently viewed idle session hibernates (one per check). */
     hibernateLeastRecentlyViewed: enqueueActions(({ context, enqueue }) => {
@@ -303,13 +331,21 @@ export const poolMachine = setup({
       if (host) {
         const sessionIds = host.sessionIds.filter((id) => id !== sessionId);
         enqueue.sendTo(host.ref, { type: 'host.detach', sessionId });
-        // An empty browser is closed rather than kept warm: memory is per browser, start-up is ~1 s.
-        if (sessionIds.length === 0) {
-          enqueue.sendTo(host.ref, { type: 'host.close' });
-          hosts[entry.hostId] = { ...host, sessionIds, accepting: false };
-        } else hosts[entry.hostId] = { ...host, sessionIds };
+        // An empty browser closes, or lingers for the next session (memory per browser vs ~1–2 s start-up).
+        hosts[entry.hostId] =
+          sessionIds.length === 0 ? emptied(context, entry.hostId, host, enqueue) : { ...host, sessionIds };
       }
       enqueue.assign({ sessions, hosts });
+    }),
+    /** A lingering browser nobody took: it closes now (unless a session came, or it emptied again since). */
+    closeIdleHost: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'pool.hostIdle') return;
+      const host = context.hosts[event.hostId];
+      if (!host || host.sessionIds.length > 0 || host.idleSince !== event.since) return;
+      enqueue.sendTo(host.ref, { type: 'host.close' });
+      enqueue.assign({
+        hosts: { ...context.hosts, [event.hostId]: { ...host, accepting: false, idleSince: undefined } },
+      });
     }),
     stopAcceptingOnHost: assign(({ context, event }) => {
       if (event.type !== 'host.crashed') return {};
@@ -364,6 +400,7 @@ export const poolMachine = setup({
     'session.release': { actions: 'releaseHost' },
     'pool.memoryPressure': { actions: 'hibernateLeastRecentlyViewed' },
     'pool.load': { actions: 'shareCaptureBudget' },
+    'pool.hostIdle': { actions: 'closeIdleHost' },
     'xstate.done.actor.*': { actions: 'forgetSession' },
     // A session actor that threw is gone: forget it like a closed one rather than let the error climb.
     'xstate.error.actor.*': { actions: 'forgetSession' },

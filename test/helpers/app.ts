@@ -18,11 +18,22 @@ export const withApiTokens = (...tokens: { name: string; token: string }[]) => (
 /** The suite's test pages are on 127.0.0.1: the documented intranet opt-out of private-address blocking. */
 export const LOOPBACK_PAGES = { allowHosts: [], denyHosts: [], blockPrivateAddresses: false };
 
+/** How long an emptied browser waits for the next session in tests (a file that checks closing sets 0). */
+export const TEST_BROWSER_LINGER_MS = 5000;
+
 /** Builds and starts castpool on a free loopback port with its profiles under the test root. */
 export async function startCastpool(overrides: Overrides = {}, logStream?: { write(line: string): void }) {
   const dataDir = mkdtempSync(join(TEST_ROOT, 'data-'));
   const config: Config = loadConfig(
-    { port: 0, logLevel: 'warn', dataDir, urlPolicy: LOOPBACK_PAGES, ...overrides },
+    {
+      port: 0,
+      logLevel: 'warn',
+      dataDir,
+      urlPolicy: LOOPBACK_PAGES,
+      ...overrides,
+      // Tests create a session right after deleting the last one: the browser waits for it.
+      supervision: { browserLingerMs: TEST_BROWSER_LINGER_MS, ...overrides.supervision },
+    },
     {},
   );
   const built = await buildApp(config, logStream);

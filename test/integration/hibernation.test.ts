@@ -9,7 +9,11 @@ let pages: Awaited<ReturnType<typeof startTestPages>>;
 
 beforeAll(async () => {
   pages = await startTestPages();
-  castpool = await startCastpool({ sessionsPerBrowser: 1, supervision: { idleTimeoutMs: 0 } });
+  // A hibernated session's browser closes at once here (the test checks it is released).
+  castpool = await startCastpool({
+    sessionsPerBrowser: 1,
+    supervision: { idleTimeoutMs: 0, browserLingerMs: 0 },
+  });
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionPageOf, startCastpool } from '../helpers/app.js';
+import { sessionPageOf, startCastpool, TEST_BROWSER_LINGER_MS } from '../helpers/app.js';
 import { isAlive } from '../helpers/processes.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import {
@@ -221,12 +221,19 @@ describe.each(['screencast', 'tab'] as const)(
       expect(encodersOf(session.id)).toHaveLength(0);
     });
 
-    it('deletes a session with its processes', async () => {
+    it('deletes a session with its processes; its emptied browser lingers, then closes', async () => {
       const [browser] = castpool.castpool.processes.list().filter((p) => p.kind === 'chromium');
       expect(browser).toBeDefined();
       const deleted = await castpool.api('DELETE', `/api/sessions/${session.id}`);
       expect(deleted.status).toBe(204);
-      expect(isAlive(browser?.pid ?? 0)).toBe(false);
+      expect(encodersOf(session.id)).toHaveLength(0);
+      // The browser waits for a next session (supervision.browserLingerMs), then goes.
+      expect(isAlive(browser?.pid ?? 0)).toBe(true);
+      await until(
+        () => isAlive(browser?.pid ?? 0),
+        (alive) => !alive,
+        TEST_BROWSER_LINGER_MS + 10_000,
+      );
       expect(castpool.castpool.processes.list().filter((p) => p.kind !== 'nats-server')).toHaveLength(0);
       expect((await castpool.api('GET', `/api/sessions/${session.id}`)).status).toBe(404);
     });

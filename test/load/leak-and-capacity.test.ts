@@ -20,7 +20,7 @@ const openFds = () => readdirSync('/proc/self/fd').length;
 
 describe('load', () => {
   it(`returns to baseline after ${CYCLES} create/delete cycles (processes, fds, profiles, heap)`, async () => {
-    const castpool = await startCastpool({ sessionsPerBrowser: 2 });
+    const castpool = await startCastpool({ sessionsPerBrowser: 2, supervision: { browserLingerMs: 0 } });
     try {
       const warm = await castpool.api('POST', '/api/sessions', { url: pages.url('/static') });
       await castpool.api('DELETE', `/api/sessions/${warm.json.id}`);
@@ -57,7 +57,11 @@ describe('load', () => {
   });
 
   it('admits sessions up to capacity, answers 429 past it, and never runs more browsers than needed', async () => {
-    const castpool = await startCastpool({ maxSessions: 8, sessionsPerBrowser: 4 });
+    const castpool = await startCastpool({
+      maxSessions: 8,
+      sessionsPerBrowser: 4,
+      supervision: { browserLingerMs: 0 },
+    });
     try {
       const ids: string[] = [];
       for (let i = 0; i < 8; i++) {

@@ -20,6 +20,7 @@ function startPool(
     restart?: { max: number; windowMs: number; backoffBaseMs: number; backoffMaxMs: number };
     idleTimeoutMs?: number;
     degrade?: { failures: number; windowMs: number };
+    browserLingerMs?: number;
     /** Time for the machines: delayed transitions and `now` (real time when absent). */
     clock?: SimulatedClock;
   } = {},
@@ -64,6 +65,7 @@ function startPool(
       ...(clock ? { now: () => clock.now() } : {}),
       ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
       ...(options.degrade ? { degrade: options.degrade } : {}),
+      ...(options.browserLingerMs ? { browserLingerMs: options.browserLingerMs } : {}),
       maxSessions: options.maxSessions ?? 10,
       sessionsPerBrowser: options.sessionsPerBrowser ?? 2,
       throttle: policy,
@@ -346,6 +348,39 @@ describe('pool machine', () => {
       expect(isDegraded(context())).toBe(true);
       clock.increment(61_000); // past the window
       expect(isDegraded(context())).toBe(false);
+    });
+
+    it('keeps an emptied browser for the next session for browserLingerMs, then closes it', async () => {
+      const clock = new SimulatedClock();
+      clock.set(1_000);
+      const { pool, launched, closedBrowsers, state, create } = startPool({ clock, browserLingerMs: 10_000 });
+      create('a');
+      await settle();
+      pool.send({ type: 'session.close', sessionId: 'a' });
+      await settle();
+      await settle();
+      expect(closedBrowsers).toEqual([]);
+      expect(pool.getSnapshot().context.hosts['host-1']).toMatchObject({ sessionIds: [], idleSince: 1_000 });
+      clock.increment(9_000);
+      create('b'); // within the linger: same browser, no launch
+      await settle();
+      expect(state('b')).toBe('idle');
+      expect(launched).toEqual(['host-1']);
+      clock.increment(5_000); // a's linger would have ended now: b holds the browser
+      await settle();
+      expect(closedBrowsers).toEqual([]);
+      pool.send({ type: 'session.close', sessionId: 'b' });
+      await settle();
+      await settle();
+      clock.increment(9_999);
+      await settle();
+      expect(closedBrowsers).toEqual([]);
+      clock.increment(1);
+      await settle();
+      await settle();
+      expect(closedBrowsers).toEqual(['host-1']);
+      await waitForState(() => Object.keys(pool.getSnapshot().context.hosts).length === 0);
+      expect(pool.getSnapshot().context.hosts).toEqual({});
     });
   });
 });
