@@ -21,7 +21,9 @@ globalThis.castpoolCapture = (() => {
             chromeMediaSourceId: cfg.streamId,
             maxWidth: cfg.width,
             maxHeight: cfg.height,
-            maxFrameRate: cfg.fps,
+            // The session's full rate: a lower share is the encoder's limit, and a track opened at
+            // a lowered rate could not be raised again.
+            maxFrameRate: cfg.maxFps,
           },
         },
       });

@@ -8,6 +8,10 @@ import type { SessionPage } from './page.js';
 import { StatsWindow } from './stats-window.js';
 import { TAB_CAPTURE_SCRIPT } from './tab-capture-script.js';
 
+/** How long after a raised rate the capture is watched, and how long it gets to follow first. */
+const RAISE_WATCH_MS = 15_000;
+const RAISE_GRACE_MS = 1500;
+
 type SendBack = (event: CaptureReport) => void;
 
 const WORLD_NAME = 'castpool-capture';
@@ -45,6 +49,8 @@ export class TabCapturePipeline {
   private readonly window = new StatsWindow();
   private received = 0;
   private lastKeyframeRequest = 0;
+  /** A raised rate being watched: Chromium's capture sometimes keeps the lowered one (see reportStats). */
+  private raised: { from: number; at: number; slowWindows: number } | undefined;
   private readonly onNavigated = (event: Protocol.Page.FrameNavigatedEvent) => {
     if (!event.frame.parentId) void this.establish();
   };
@@ -96,7 +102,7 @@ export class TabCapturePipeline {
       await this.evaluate(TAB_CAPTURE_SCRIPT);
       const offeredFps = this.fps;
       const offer = (await this.evaluate(
-        `castpoolCapture.offer(${JSON.stringify({ streamId, width: viewport.width, height: viewport.height, fps: offeredFps, codec: this.input.codec, fmtp: H264_BASELINE_FMTP, ...this.bitrates })})`,
+        `castpoolCapture.offer(${JSON.stringify({ streamId, width: viewport.width, height: viewport.height, fps: offeredFps, maxFps: Math.max(offeredFps, this.input.params.fps), codec: this.input.codec, fmtp: H264_BASELINE_FMTP, ...this.bitrates })})`,
       )) as string;
       if (superseded()) return;
       const upstream = new RTCPeerConnection({
@@ -178,6 +184,7 @@ export class TabCapturePipeline {
 
   handle(command: CaptureCommand): void {
     if (command.type === 'capture.rate') {
+      this.raised = command.fps > this.fps ? { from: this.fps, at: Date.now(), slowWindows: 0 } : undefined;
       this.fps = command.fps;
       this.applyLimit();
       return;
@@ -196,6 +203,28 @@ export class TabCapturePipeline {
           this.evaluate(`castpoolCapture.limit(${fps}, ${this.bitrates.maxKbps}, ${scale})`).catch(() => {});
       }, 250).unref();
     });
+  }
+
+  /**
+   * After a raised rate (a throttle or budget share lifted), Chromium's capture sometimes stays at the
+   * lowered one although the sender allows more (seen 2 runs in 5 with a share of 5 lifted to 30). If
+   * three windows in a row still bring no more than the old rate, the capture starts over at the new
+   * rate, once per raise. (A page that stopped changing also sends little: it costs one restart.)
+   */
+  private watchRaise(capturedFps: number): void {
+    const raised = this.raised;
+    if (!raised) return;
+    const since = Date.now() - raised.at;
+    if (since > RAISE_WATCH_MS) this.raised = undefined;
+    else if (since > RAISE_GRACE_MS && capturedFps <= raised.from * 1.2 + 1) {
+      if (++raised.slowWindows < 3) return;
+      this.raised = undefined;
+      this.deps.log.info(
+        { sessionId: this.page.sessionId, fps: this.fps, capturedFps, from: raised.from },
+        'tab capture kept its lowered rate; starting it again',
+      );
+      void this.establish();
+    } else raised.slowWindows = 0;
   }
 
   /** Asks Chromium's encoder for a keyframe: a PLI upstream (rate-limited unless `immediately`). */
@@ -248,6 +277,7 @@ export class TabCapturePipeline {
       // navigating: no sender for a moment
     }
     if (this.stopped) return;
+    this.watchRaise(perSecond(captured));
     // Chromium says when its encoder is CPU-bound: that is this strategy's overload signal.
     const cpuBound = limitation === 'cpu';
     this.sendBack({
