@@ -106,6 +106,12 @@ export class SessionCommands {
       },
       { timeout: CLOSE_TIMEOUT_MS },
     );
+    // Its own processes (a screencast's encoder) end with its actors; the answer waits for them.
+    const own = this.castpool.processes.list().filter((p) => p.owner === id);
+    await Promise.race([
+      Promise.all(own.map((p) => p.exited)),
+      new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref()),
+    ]);
     return { deleted: id };
   }
 

@@ -245,19 +245,19 @@ describe.each(['screencast', 'tab'] as const)(
 
     it('deletes a session with its processes; its emptied browser lingers, then closes', async () => {
       const { session } = await watchedSession();
-      const [browser] = castpool.castpool.processes.list().filter((p) => p.kind === 'chromium');
+      const hostId = castpool.castpool.pool.getSnapshot().context.sessions[session.id]?.hostId;
+      const ownProcesses = () =>
+        castpool.castpool.processes.list().filter((p) => p.owner === hostId || p.owner === session.id);
+      const browser = ownProcesses().find((p) => p.kind === 'chromium');
       expect(browser).toBeDefined();
       const deleted = await castpool.api('DELETE', `/api/sessions/${session.id}`);
       expect(deleted.status).toBe(204);
       expect(encodersOf(session.id)).toHaveLength(0);
       // The browser waits for a next session (supervision.browserLingerMs), then goes.
       expect(isAlive(browser?.pid ?? 0)).toBe(true);
-      await until(
-        () => isAlive(browser?.pid ?? 0),
-        (alive) => !alive,
-        TEST_BROWSER_LINGER_MS + 10_000,
-      );
-      expect(castpool.castpool.processes.list().filter((p) => p.kind !== 'nats-server')).toHaveLength(0);
+      await until(ownProcesses, (left) => left.length === 0, TEST_BROWSER_LINGER_MS + 10_000);
+      expect(ownProcesses()).toEqual([]);
+      expect(isAlive(browser?.pid ?? 0)).toBe(false);
       expect((await castpool.api('GET', `/api/sessions/${session.id}`)).status).toBe(404);
     });
 
