@@ -10,6 +10,12 @@ const waitForState = async (check: () => boolean) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
 };
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+/** Moves a simulated clock on and lets the actors react (timers fired, events passed on). */
+const advance = async (clock: SimulatedClock, ms: number) => {
+  clock.increment(ms);
+  await settle();
+  await settle();
+};
 
 function startPool(
   options: {
@@ -277,20 +283,14 @@ describe('pool machine', () => {
       expect(state('a')).toBe('idle');
       await crash();
       expect(state('a')).toBe('restarting');
-      clock.increment(9_999); // the first backoff is 10 s: still waiting
-      await settle();
+      await advance(clock, 9_999); // the first backoff is 10 s: still waiting
       expect(state('a')).toBe('restarting');
-      clock.increment(1);
-      await settle();
-      await settle();
+      await advance(clock, 1);
       expect(state('a')).toBe('idle');
       await crash(); // second restart in the window: backoff doubled
-      clock.increment(19_999);
-      await settle();
+      await advance(clock, 19_999);
       expect(state('a')).toBe('restarting');
-      clock.increment(1);
-      await settle();
-      await settle();
+      await advance(clock, 1);
       expect(state('a')).toBe('idle');
       // A third crash within 60 s of the first: the budget (2) is spent.
       clock.increment(5_000);
@@ -307,9 +307,7 @@ describe('pool machine', () => {
         const hostId = pool.getSnapshot().context.sessions.b?.hostId as string;
         crashers.get(hostId)?.();
         await settle();
-        clock.increment(10_000);
-        await settle();
-        await settle();
+        await advance(clock, 10_000);
         expect(state('b'), `round ${round}`).toBe('idle');
       }
     });
@@ -321,12 +319,9 @@ describe('pool machine', () => {
       create('a');
       await settle();
       expect(state('a')).toBe('idle');
-      clock.increment(299_999);
-      await settle();
+      await advance(clock, 299_999);
       expect(state('a')).toBe('idle');
-      clock.increment(1);
-      await settle();
-      await settle();
+      await advance(clock, 1);
       expect(state('a')).toBe('hibernated');
       const { hibernation } = pool.getSnapshot().context.sessions.a?.ref.getSnapshot().context ?? {};
       expect(hibernation).toEqual({ at: 5_300_000, reason: 'idle timeout' });
@@ -366,18 +361,14 @@ describe('pool machine', () => {
       await settle();
       expect(state('b')).toBe('idle');
       expect(launched).toEqual(['host-1']);
-      clock.increment(5_000); // a's linger would have ended now: b holds the browser
-      await settle();
+      await advance(clock, 5_000); // a's linger would have ended now: b holds the browser
       expect(closedBrowsers).toEqual([]);
       pool.send({ type: 'session.close', sessionId: 'b' });
       await settle();
       await settle();
-      clock.increment(9_999);
-      await settle();
+      await advance(clock, 9_999);
       expect(closedBrowsers).toEqual([]);
-      clock.increment(1);
-      await settle();
-      await settle();
+      await advance(clock, 1);
       expect(closedBrowsers).toEqual(['host-1']);
       await waitForState(() => Object.keys(pool.getSnapshot().context.hosts).length === 0);
       expect(pool.getSnapshot().context.hosts).toEqual({});
