@@ -1,12 +1,12 @@
 import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WarmPage } from '../../src/actors/warm-page.js';
-import { launchViewerBrowser, until } from '../helpers/viewer.js';
+import { launchOwnViewerBrowser, until } from '../helpers/viewer.js';
 
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await launchViewerBrowser();
+  browser = await launchOwnViewerBrowser();
 });
 
 afterAll(async () => {

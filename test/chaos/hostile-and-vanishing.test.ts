@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCastpool } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
-import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
+import {
+  launchOwnViewerBrowser,
+  launchViewerBrowser,
+  openViewPage,
+  until,
+  viewerStats,
+} from '../helpers/viewer.js';
 
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
 let pages: Awaited<ReturnType<typeof startTestPages>>;
@@ -101,7 +107,7 @@ describe('chaos', () => {
   it('frees a viewer that vanishes without closing, within the ICE timeout', async () => {
     const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') });
     const id: string = created.json.id;
-    const viewers = await launchViewerBrowser();
+    const viewers = await launchOwnViewerBrowser(); // killed below: a Chromium of its own
     const view = await openViewPage(viewers, created.json.links.view);
     await until(
       () => viewerStats(view),

@@ -19,7 +19,7 @@ export const withApiTokens = (...tokens: { name: string; token: string }[]) => (
 export const LOOPBACK_PAGES = { allowHosts: [], denyHosts: [], blockPrivateAddresses: false };
 
 /** How long an emptied browser waits for the next session in tests (a file that checks closing sets 0). */
-export const TEST_BROWSER_LINGER_MS = 5000;
+export const TEST_BROWSER_LINGER_MS = 3000;
 
 /** Builds and starts castpool on a free loopback port with its profiles under the test root. */
 export async function startCastpool(overrides: Overrides = {}, logStream?: { write(line: string): void }) {

@@ -1,9 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { CHROMIUM_FLAGS } from '../../src/actors/chromium.js';
-import { loadConfig } from '../../src/config.js';
+import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
 import { TEST_ROOT } from './test-root.js';
+import { viewerLaunchOptions } from './viewer-options.js';
 
 export interface ViewerStats {
   framesDecoded: number;
@@ -19,23 +18,33 @@ export interface ViewerStats {
   control: string;
 }
 
-/** A real Chromium that plays sessions the way a user's browser does. */
-export async function launchViewerBrowser(): Promise<Browser> {
-  return puppeteer.launch({
-    executablePath: loadConfig({}, process.env).chromiumPath,
-    headless: true,
-    ignoreDefaultArgs: ['--headless'],
-    pipe: true,
-    userDataDir: mkdtempSync(join(TEST_ROOT, 'viewer-')),
-    // A test tool of the suite's own (as root): not a castpool browser.
-    args: [...CHROMIUM_FLAGS, '--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
+/** A real Chromium of the test's own, that plays sessions the way a user's browser does. */
+export async function launchOwnViewerBrowser(): Promise<Browser> {
+  return puppeteer.launch({ ...viewerLaunchOptions(mkdtempSync(join(TEST_ROOT, 'viewer-'))), pipe: true });
+}
+
+/**
+ * A viewer browser for a test: its own context (cookies, pages apart) in the suite's shared viewer
+ * Chromium (a launch is ~1.5 s; a context is a few ms); `close()` closes the context. Outside the
+ * suite (no shared Chromium) it is a Chromium of its own.
+ */
+export async function launchViewerBrowser(): Promise<BrowserContext> {
+  const endpoint = process.env.CASTPOOL_TEST_VIEWER_WS;
+  const browser = endpoint
+    ? await puppeteer.connect({ browserWSEndpoint: endpoint })
+    : await launchOwnViewerBrowser();
+  const context = await browser.createBrowserContext();
+  const closeContext = context.close.bind(context);
+  return Object.assign(context, {
+    close: async () => {
+      await closeContext().catch(() => {});
+      if (endpoint) await browser.disconnect();
+      else await browser.close();
+    },
   });
 }
 
-export async function openViewPage(browser: Browser, viewUrl: string): Promise<Page> {
+export async function openViewPage(browser: Browser | BrowserContext, viewUrl: string): Promise<Page> {
   const page = await browser.newPage();
   await page.goto(viewUrl);
   return page;

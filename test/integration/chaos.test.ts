@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Browser } from 'puppeteer-core';
+import type { BrowserContext } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCastpool } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
@@ -7,7 +7,7 @@ import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helper
 
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
 let pages: Awaited<ReturnType<typeof startTestPages>>;
-let viewers: Browser;
+let viewers: BrowserContext;
 
 beforeAll(async () => {
   pages = await startTestPages();

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'puppeteer-core';
+import type { BrowserContext, Page } from 'puppeteer-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCastpool, withApiTokens } from '../helpers/app.js';
@@ -13,7 +13,7 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
 let pages: Awaited<ReturnType<typeof startTestPages>>;
-let browser: Browser;
+let browser: BrowserContext;
 let dashboard: Page;
 const ids: string[] = [];
 

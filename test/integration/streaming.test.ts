@@ -1,4 +1,4 @@
-import type { Browser, Page } from 'puppeteer-core';
+import type { BrowserContext, Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sessionPageOf, startCastpool, TEST_BROWSER_LINGER_MS } from '../helpers/app.js';
 import { isAlive } from '../helpers/processes.js';
@@ -14,7 +14,7 @@ import {
 
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
 let pages: Awaited<ReturnType<typeof startTestPages>>;
-let viewers: Browser;
+let viewers: BrowserContext;
 
 beforeAll(async () => {
   pages = await startTestPages();

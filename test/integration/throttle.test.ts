@@ -1,4 +1,4 @@
-import type { Browser } from 'puppeteer-core';
+import type { BrowserContext } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCastpool } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
@@ -6,7 +6,7 @@ import { decodedFps, launchViewerBrowser, openViewPage, until, viewerStats } fro
 
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
 let pages: Awaited<ReturnType<typeof startTestPages>>;
-let viewers: Browser;
+let viewers: BrowserContext;
 
 beforeAll(async () => {
   pages = await startTestPages();

@@ -1,7 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
-import type { Browser } from 'puppeteer-core';
+import type { BrowserContext } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCastpool } from '../helpers/app.js';
 import { startNatsServer, type TestNatsServer } from '../helpers/nats-server.js';
@@ -12,7 +12,7 @@ import { launchViewerBrowser, startTricklingPlayer, until } from '../helpers/vie
 let server: TestNatsServer;
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
 let pages: Awaited<ReturnType<typeof startTestPages>>;
-let viewers: Browser;
+let viewers: BrowserContext;
 
 beforeAll(async () => {
   pages = await startTestPages();

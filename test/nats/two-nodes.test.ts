@@ -2,7 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import type { Browser } from 'puppeteer-core';
+import type { BrowserContext } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsCluster, type TestNatsServer } from '../helpers/nats-server.js';
 import { type NodeProcess, startNodeProcess } from '../helpers/node-process.js';
@@ -23,7 +23,7 @@ let a: NodeProcess;
 let b: NodeProcess;
 let client: NatsConnection;
 let pages: Awaited<ReturnType<typeof startTestPages>>;
-let viewers: Browser;
+let viewers: BrowserContext;
 
 beforeAll(async () => {
   pages = await startTestPages();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser } from 'puppeteer-core';
+import type { BrowserContext } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionPageOf, startCastpool } from '../helpers/app.js';
 import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
@@ -41,7 +41,7 @@ const ATTACKER = `<!doctype html><title>attacker</title><body style="background:
 let site: Server;
 let siteUrl = '';
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
-let viewers: Browser;
+let viewers: BrowserContext;
 
 beforeAll(async () => {
   site = createServer((_request, response) => {
