@@ -1,16 +1,13 @@
 import type { Protocol } from 'puppeteer-core';
 import { type MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
 import type { CaptureCommand, CaptureInput } from '../machines/types.js';
+import { RaiseWatch } from '../media/raise-watch.js';
 import { H264_BASELINE_FMTP } from '../media/sdp.js';
 import type { CaptureReport } from './capture-pipeline.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
 import { StatsWindow } from './stats-window.js';
 import { TAB_CAPTURE_SCRIPT } from './tab-capture-script.js';
-
-/** How long after a raised rate the capture is watched, and how long it gets to follow first. */
-const RAISE_WATCH_MS = 15_000;
-const RAISE_GRACE_MS = 1500;
 
 type SendBack = (event: CaptureReport) => void;
 
@@ -49,8 +46,8 @@ export class TabCapturePipeline {
   private readonly window = new StatsWindow();
   private received = 0;
   private lastKeyframeRequest = 0;
-  /** A raised rate being watched: Chromium's capture sometimes keeps the lowered one (see reportStats). */
-  private raised: { from: number; at: number; slowWindows: number } | undefined;
+  /** Chromium's capture sometimes keeps a lowered rate after it was raised again: see RaiseWatch. */
+  private readonly raiseWatch = new RaiseWatch();
   private readonly onNavigated = (event: Protocol.Page.FrameNavigatedEvent) => {
     if (!event.frame.parentId) void this.establish();
   };
@@ -184,7 +181,7 @@ export class TabCapturePipeline {
 
   handle(command: CaptureCommand): void {
     if (command.type === 'capture.rate') {
-      this.raised = command.fps > this.fps ? { from: this.fps, at: Date.now(), slowWindows: 0 } : undefined;
+      this.raiseWatch.rateChanged(this.fps, command.fps, Date.now());
       this.fps = command.fps;
       this.applyLimit();
       return;
@@ -205,26 +202,13 @@ export class TabCapturePipeline {
     });
   }
 
-  /**
-   * After a raised rate (a throttle or budget share lifted), Chromium's capture sometimes stays at the
-   * lowered one although the sender allows more (seen 2 runs in 5 with a share of 5 lifted to 30). If
-   * three windows in a row still bring no more than the old rate, the capture starts over at the new
-   * rate, once per raise. (A page that stopped changing also sends little: it costs one restart.)
-   */
   private watchRaise(capturedFps: number): void {
-    const raised = this.raised;
-    if (!raised) return;
-    const since = Date.now() - raised.at;
-    if (since > RAISE_WATCH_MS) this.raised = undefined;
-    else if (since > RAISE_GRACE_MS && capturedFps <= raised.from * 1.2 + 1) {
-      if (++raised.slowWindows < 3) return;
-      this.raised = undefined;
-      this.deps.log.info(
-        { sessionId: this.page.sessionId, fps: this.fps, capturedFps, from: raised.from },
-        'tab capture kept its lowered rate; starting it again',
-      );
-      void this.establish();
-    } else raised.slowWindows = 0;
+    if (!this.raiseWatch.stuck(capturedFps, Date.now())) return;
+    this.deps.log.info(
+      { sessionId: this.page.sessionId, fps: this.fps, capturedFps },
+      'tab capture kept its lowered rate; starting it again',
+    );
+    void this.establish();
   }
 
   /** Asks Chromium's encoder for a keyframe: a PLI upstream (rate-limited unless `immediately`). */
