@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'puppeteer-core';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCastpool, withApiTokens } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import { TEST_ROOT } from '../helpers/test-root.js';
@@ -13,9 +13,10 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
 let pages: Awaited<ReturnType<typeof startTestPages>>;
+// Each test has its own sessions, browser context and dashboard page: none depends on another.
 let browser: BrowserContext;
 let dashboard: Page;
-const ids: string[] = [];
+let ids: string[];
 
 type DashboardState = { polls: number; error: string; thumbnailFetches: Record<string, number> };
 const dashboardState = () =>
@@ -38,10 +39,14 @@ const thumbnailServed = async () => {
 
 beforeAll(async () => {
   pages = await startTestPages();
-  browser = await launchViewerBrowser();
   castpool = await startCastpool({
     ...withApiTokens({ name: 'ops', token: TOKEN }),
   });
+});
+
+beforeEach(async () => {
+  browser = await launchViewerBrowser();
+  ids = [];
   for (const path of ['/static', '/animated']) {
     const created = await castpool.api('POST', '/api/sessions', { url: pages.url(path) }, auth);
     expect(created.status).toBe(201);
@@ -49,28 +54,37 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await browser?.close();
+  for (const id of ids) await castpool.api('DELETE', `/api/sessions/${id}`, undefined, auth);
+});
+
+afterAll(async () => {
   await castpool?.close();
   await pages?.close();
 });
 
+/** The dashboard in a fresh context: it asks for the token, takes it, and shows this test's sessions. */
+async function openDashboard(): Promise<void> {
+  dashboard = await browser.newPage();
+  await dashboard.setViewport({ width: 1280, height: 900 });
+  await dashboard.goto(`${castpool.base}/`);
+  await until(dashboardState, (s) => s.error === 'an API token is needed');
+  expect(await dashboard.$eval('#login', (form) => (form as HTMLFormElement).hidden)).toBe(false);
+  await dashboard.type('#token', TOKEN);
+  await dashboard.click('#login button');
+  for (const id of ids)
+    expect(
+      await until(
+        () => cardState(id),
+        (s) => s === 'idle',
+      ),
+    ).toBe('idle');
+}
+
 describe('dashboard', () => {
   it('asks for a token, then lists every session with its state and a live thumbnail', async () => {
-    dashboard = await browser.newPage();
-    await dashboard.setViewport({ width: 1280, height: 900 });
-    await dashboard.goto(`${castpool.base}/`);
-    await until(dashboardState, (s) => s.error === 'an API token is needed');
-    expect(await dashboard.$eval('#login', (form) => (form as HTMLFormElement).hidden)).toBe(false);
-    await dashboard.type('#token', TOKEN);
-    await dashboard.click('#login button');
-    for (const id of ids)
-      expect(
-        await until(
-          () => cardState(id),
-          (s) => s === 'idle',
-        ),
-      ).toBe('idle');
+    await openDashboard();
     const thumbs = await until(
       () =>
         dashboard.$$eval('.card .thumb', (images) =>
@@ -90,6 +104,7 @@ describe('dashboard', () => {
   });
 
   it('hibernates, resumes, navigates and deletes with its buttons', async () => {
+    await openDashboard();
     const [first, second] = ids as [string, string];
     await click(first, 'hibernate');
     expect(
@@ -149,6 +164,7 @@ describe('dashboard', () => {
   });
 
   it('opens a viewer with a control token from the View button', async () => {
+    await openDashboard();
     const [first] = ids as [string];
     const opened = new Promise<Page | null>((resolve) =>
       browser.once('targetcreated', (target) => resolve(target.page())),
@@ -177,6 +193,9 @@ describe('dashboard', () => {
   });
 
   it('makes no thumbnails once nobody looks', async () => {
+    await openDashboard();
+    const looking = await thumbnailServed();
+    await until(thumbnailServed, (served) => served > looking); // it did make them while open
     await dashboard.close();
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const quiet = await thumbnailServed();
