@@ -1,5 +1,5 @@
 import type { BrowserContext, Page } from 'puppeteer-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sessionPageOf, startCastpool, withApiTokens } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
@@ -14,10 +14,14 @@ let session: { id: string; links: { view: string } };
 
 beforeAll(async () => {
   pages = await startTestPages();
-  viewers = await launchViewerBrowser();
   castpool = await startCastpool({
     ...withApiTokens({ name: 'ops', token: TOKEN }),
   });
+});
+
+// Each test has its own session and viewer context: what one typed or resized never meets another.
+beforeEach(async () => {
+  viewers = await launchViewerBrowser();
   const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/control') }, auth);
   expect(created.status).toBe(201);
   session = created.json;
@@ -30,8 +34,12 @@ beforeAll(async () => {
   );
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await viewers?.close();
+  await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth);
+});
+
+afterAll(async () => {
   await castpool?.close();
   await pages?.close();
 });
@@ -168,6 +176,13 @@ describe('remote control over the WebRTC data channel', () => {
     await until(
       () => viewerStats(viewer),
       (s) => (s as { control?: string }).control === 'open',
+    );
+    // The text goes to the focused field: click into it first, as a user would.
+    const field = await onPicture(viewer, 0.75, 0.65);
+    await viewer.mouse.click(field.x, field.y);
+    await until(
+      () => inSession(() => document.activeElement?.id),
+      (id) => id === 'input',
     );
     await viewer.evaluate(() => {
       const channel = (window as unknown as { castpoolControl: RTCDataChannel }).castpoolControl;
