@@ -1,6 +1,7 @@
 import { groupPssMb } from '../actors/memory.js';
 import { budgetTotalFps } from '../machines/capture-budget.js';
 import { budgetDemands, isDegraded, type PoolContext } from '../machines/pool.machine.js';
+import { sessionStateName } from '../machines/session.machine.js';
 import type { Castpool } from '../system.js';
 import { capacityOf } from './admission.js';
 import { sessionView } from './view.js';
@@ -39,7 +40,10 @@ export class NodeInfo {
 
   sessionsByState(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const { state } of this.sessions()) counts[state] = (counts[state] ?? 0) + 1;
+    for (const { ref } of Object.values(this.context.sessions)) {
+      const state = sessionStateName(ref.getSnapshot().value);
+      counts[state] = (counts[state] ?? 0) + 1;
+    }
     return counts;
   }
 

@@ -81,12 +81,11 @@ export class FleetRouter {
     const spec = operations[name];
     const { nats, launchTimeoutMs, navigationTimeoutMs } = this.config;
     // Operations that wait for Chromium (a launch, a load) get its deadlines; the rest answer at once.
-    const timeout =
-      'slow' in spec
-        ? Math.max(nats.requestTimeoutMs, launchTimeoutMs + navigationTimeoutMs)
-        : nats.requestTimeoutMs;
+    const timeout = spec.slow
+      ? Math.max(nats.requestTimeoutMs, launchTimeoutMs + navigationTimeoutMs)
+      : nats.requestTimeoutMs;
     return call<OutputOf<Name>>(this.nc, `${nats.subjectPrefix}.nodes.${node}.${name}`, input, timeout, {
-      raw: 'bytes' in spec,
+      raw: spec.bytes === true,
       seal: this.seal,
     });
   }
