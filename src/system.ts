@@ -14,6 +14,7 @@ import {
   openPageActor,
   watchPageActor,
 } from './actors/page.js';
+import { thumbnailActor } from './actors/thumbnail.js';
 import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
 import { browserHostMachine } from './machines/browser-host.machine.js';
@@ -72,6 +73,7 @@ export function createCastpool(
       hibernatePage: hibernatePageActor(deps),
       capture: captureActor(deps),
       viewer: viewerActor(deps),
+      thumbnail: thumbnailActor(deps),
     },
   });
   const browserHost = browserHostMachine.provide({

@@ -1,6 +1,32 @@
 import sharp from 'sharp';
+import { fromCallback } from 'xstate';
 import type { PageHandle } from '../machines/types.js';
+import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
+
+/**
+ * One thumbnail asked of a live session: reports `thumbnail.done` with the JPEG or the reason there is
+ * none. Stopped early (the session closed), its result goes nowhere.
+ */
+export function thumbnailActor(deps: ActorDeps) {
+  return fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; width: number }>(
+    ({ input, sendBack }) => {
+      const { requestId } = input;
+      let stopped = false;
+      captureThumbnail(input.page, input.width, (source) => deps.metrics.thumbnails.inc({ source })).then(
+        (jpeg) => {
+          if (!stopped) sendBack({ type: 'thumbnail.done', requestId, jpeg });
+        },
+        (error: Error) => {
+          if (!stopped) sendBack({ type: 'thumbnail.done', requestId, error: error.message });
+        },
+      );
+      return () => {
+        stopped = true;
+      };
+    },
+  );
+}
 
 /**
  * A small JPEG of the session for lists and dashboards. While the session streams, the frame the

@@ -1,23 +1,24 @@
-import { captureThumbnail } from '../actors/thumbnail.js';
+import { randomUUID } from 'node:crypto';
 import { CastpoolError } from '../errors.js';
+import type { SessionActorRef } from '../machines/session.machine.js';
 import type { Castpool } from '../system.js';
 import { liveSession } from './lookup.js';
 import type { InputOf } from './operations.js';
 
 /** A thumbnail is reused this long (the dashboard refreshes once a second). */
 const THUMBNAIL_CACHE_MS = 800;
+/** A screenshot and a resize take well under a second; a page that does not answer is not waited on. */
+const THUMBNAIL_TIMEOUT_MS = 10_000;
 
-/** JPEG thumbnails of live sessions, one picture per session and width per period. */
+/** JPEG thumbnails of live sessions, one picture per session and width per period; sessions' actors take them. */
 export class Thumbnails {
-  private readonly cache = new Map<string, { at: number; jpeg: Promise<Buffer> }>();
+  private readonly cache = new Map<string, { at: number; jpeg: Promise<Uint8Array> }>();
 
   constructor(private readonly castpool: Castpool) {}
 
   /** The smallest configured width at least `width` (never wider than the viewport). */
   async take({ id, width }: InputOf<'thumbnail'>): Promise<Uint8Array> {
     const { ref } = liveSession(this.castpool.pool, id);
-    const { page } = ref.getSnapshot().context;
-    if (!page) throw new CastpoolError('conflict', `session ${id} has no page`);
     // A few fixed widths: any width as a cache key let a client make a resize per width, and 400
     // of them cost 15 s of CPU.
     const widths = this.castpool.config.limits.thumbnailWidths;
@@ -26,11 +27,10 @@ export class Thumbnails {
     const key = `${id}:${size}`;
     const now = Date.now();
     for (const [old, entry] of this.cache) if (now - entry.at > THUMBNAIL_CACHE_MS) this.cache.delete(old);
-    const { thumbnails: counter } = this.castpool.metrics;
     let entry = this.cache.get(key);
-    if (entry) counter.inc({ source: 'cache' });
+    if (entry) this.castpool.metrics.thumbnails.inc({ source: 'cache' });
     else {
-      entry = { at: now, jpeg: captureThumbnail(page, size, (source) => counter.inc({ source })) };
+      entry = { at: now, jpeg: requestThumbnail(ref, size) };
       this.cache.set(key, entry);
       entry.jpeg.catch(() => this.cache.delete(key));
     }
@@ -42,4 +42,33 @@ export class Thumbnails {
       });
     }
   }
+}
+
+/** Asks the session for a thumbnail and waits for it (its `thumbnail` actor takes the picture). */
+function requestThumbnail(ref: SessionActorRef, width: number): Promise<Uint8Array> {
+  const requestId = randomUUID();
+  return new Promise((resolve, reject) => {
+    const taken = ref.on('thumbnail.taken', ({ requestId: answered, jpeg, error }) => {
+      if (answered !== requestId) return;
+      finish();
+      if (jpeg) resolve(jpeg);
+      else reject(new Error(error ?? 'no picture'));
+    });
+    const closed = ref.subscribe({
+      complete: () => {
+        finish();
+        reject(new Error('the session closed'));
+      },
+    });
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error('the page did not give a picture in time'));
+    }, THUMBNAIL_TIMEOUT_MS);
+    function finish() {
+      clearTimeout(timer);
+      taken.unsubscribe();
+      closed.unsubscribe();
+    }
+    ref.send({ type: 'thumbnail.request', requestId, width });
+  });
 }

@@ -1,5 +1,5 @@
-import type { ViewerScope } from '../access/index.js';
-import { negotiateViewer, type ViewerPeer } from '../actors/viewer.js';
+import { randomUUID } from 'node:crypto';
+import type { ViewerPeer, WhepOffer } from '../actors/viewer-peer.js';
 import { CastpoolError } from '../errors.js';
 import type { SessionActorRef } from '../machines/session.machine.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from '../media/sdp.js';
@@ -13,6 +13,44 @@ import { ViewerReservations } from './viewer-reservations.js';
 /** RFC 8839 candidate-attribute, as much as castpool needs to refuse garbage. */
 const CANDIDATE_LINE = /^candidate:\S+ \d+ (udp|tcp|UDP|TCP) \d+ \S+ \d+ typ (host|srflx|prflx|relay)( .*)?$/;
 
+/** Longer than a viewer actor's own gathering limit: its answer or refusal comes before. */
+const NEGOTIATION_TIMEOUT_MS = 10_000;
+
+/** Sends the offer to the session and waits for how it ends: joined, refused, or the session gone. */
+function joined(ref: SessionActorRef, offer: WhepOffer): Promise<ViewerPeer> {
+  return new Promise((resolve, reject) => {
+    const refuse = (message: string, retryable: boolean) =>
+      finish(() =>
+        reject(
+          retryable
+            ? new CastpoolError('conflict', `${message}; retry`, { retryable: true })
+            : new CastpoolError('bad_request', `could not answer the SDP offer: ${message}`),
+        ),
+      );
+    const joinedSub = ref.on('viewer.joined', ({ viewer }) => {
+      if (viewer.viewerId === offer.viewerId) finish(() => resolve(viewer as ViewerPeer));
+    });
+    const refusedSub = ref.on('viewer.refused', (event) => {
+      if (event.viewerId === offer.viewerId) refuse(event.reason, event.retryable);
+    });
+    const stateSub = ref.subscribe({
+      complete: () => refuse('the session closed while the viewer negotiated', true),
+    });
+    const timer = setTimeout(
+      () => refuse('the session did not take the viewer in time', true),
+      NEGOTIATION_TIMEOUT_MS,
+    );
+    function finish(settle: () => void) {
+      clearTimeout(timer);
+      joinedSub.unsubscribe();
+      refusedSub.unsubscribe();
+      stateSub.unsubscribe();
+      settle();
+    }
+    ref.send({ type: 'viewer.offer', offer });
+  });
+}
+
 /** WHEP viewers of this node's sessions: offer (join), trickle (patch), leave (delete). */
 export class ViewerCommands {
   private readonly reservations: ViewerReservations;
@@ -24,59 +62,36 @@ export class ViewerCommands {
     this.reservations = new ViewerReservations(castpool.config.limits, castpool.pool);
   }
 
-  /** A viewer joins; a hibernated session wakes for it. 429 past the viewer caps. */
+  /**
+   * A viewer joins: the session's viewer actor negotiates the offer, the answer is the one it made.
+   * A hibernated session wakes for it. 429 past the viewer caps.
+   */
   async offer({ id, offer, scope }: InputOf<'whep.offer'>): Promise<ViewerAnswer> {
     assertVideoOffer(offer);
     const { pool } = this.castpool;
     const { ref } = sessionEntry(pool, id);
     const waking = ref.getSnapshot().hasTag('asleep');
-    if (!waking) liveSession(pool, id);
+    const { context } = waking ? ref.getSnapshot() : liveSession(pool, id).ref.getSnapshot();
+    // The first viewer picks the codec (H.264 when it can); the others must take what is encoding.
+    const watched = Object.keys(context.viewers).length + Object.keys(context.offers).length > 0;
+    const offered = chooseCodec(offer, watched ? context.codec : undefined);
     const release = this.reservations.reserve(id);
     try {
-      return await this.negotiateAndJoin(id, ref, offer, scope, waking);
+      // The offer follows the resume without yielding to timers, so nothing (an idle or
+      // memory-pressure hibernation) can slip in between.
+      if (waking) await this.sessions.resume({ id });
+      liveSession(pool, id);
+      const viewer = await joined(ref, {
+        viewerId: randomUUID(),
+        codec: offered.codec,
+        sdp: offer,
+        offered,
+        scope,
+      });
+      return { viewerId: viewer.viewerId, answer: viewer.answer, etag: viewer.etag };
     } finally {
       release();
     }
-  }
-
-  private async negotiateAndJoin(
-    id: string,
-    ref: SessionActorRef,
-    offer: string,
-    scope: ViewerScope,
-    waking: boolean,
-  ): Promise<ViewerAnswer> {
-    const running = ref.getSnapshot().context;
-    // The first viewer picks the codec (H.264 when it can); the others must take what is encoding.
-    const required = Object.keys(running.viewers).length > 0 ? running.codec : undefined;
-    const codec = chooseCodec(offer, required);
-    let peer: ViewerPeer;
-    try {
-      peer = await negotiateViewer(offer, codec, scope);
-    } catch (error) {
-      throw new CastpoolError('bad_request', `could not answer the SDP offer: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    try {
-      // A viewer wakes a hibernated session. The join follows the resume without yielding to timers,
-      // so nothing (an idle or memory-pressure hibernation) can slip in between.
-      if (waking) await this.sessions.resume({ id });
-      liveSession(this.castpool.pool, id);
-    } catch (error) {
-      await peer.close();
-      throw error;
-    }
-    ref.send({ type: 'viewer.join', viewer: peer });
-    if (!ref.getSnapshot().context.viewers[peer.viewerId]) {
-      await peer.close();
-      throw new CastpoolError(
-        'conflict',
-        `session ${id} cannot take this viewer now (codec or state changed); retry`,
-        { retryable: true },
-      );
-    }
-    return { viewerId: peer.viewerId, answer: peer.answer, etag: peer.etag };
   }
 
   /** WHEP PATCH: trickled candidates are added; an ICE restart is not supported (405). */

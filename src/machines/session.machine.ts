@@ -6,6 +6,7 @@
 import {
   type ActorRefFrom,
   assign,
+  emit,
   enqueueActions,
   fromCallback,
   fromPromise,
@@ -20,6 +21,7 @@ import {
   type OpenPageInput,
   type SavedPage,
   type SessionContext,
+  type SessionEmitted,
   type SessionEvent,
   type SessionInput,
   type SessionTag,
@@ -32,7 +34,7 @@ import type {
   CaptureStats,
   PageHandle,
   ViewerCommand,
-  ViewerHandle,
+  ViewerOffer,
 } from './types.js';
 
 export * from './session.types.js';
@@ -63,12 +65,35 @@ const restartOrFail = [
   { target: '#session.failed', actions: 'recordFailure' },
 ] as const;
 
+/** Viewers joined and negotiating: while there are any, the session captures. */
+function watcherCount(context: SessionContext): number {
+  return Object.keys(context.viewers).length + Object.keys(context.offers).length;
+}
+
+/** One encode serves every viewer: a new one must take the codec the others (if any) take. */
+function codecFits(context: SessionContext, viewerId: string, codec: ViewerOffer['codec']): boolean {
+  const others = watcherCount(context) - (Object.hasOwn(context.offers, viewerId) ? 1 : 0);
+  return others === 0 || context.codec === codec;
+}
+
+/** Stops a negotiating viewer (its actor closes its peer) and forgets its offer. */
+function dropOffer(
+  context: SessionContext,
+  viewerId: string,
+  enqueue: { stopChild(id: string): void; assign(update: Partial<SessionContext>): void },
+): void {
+  enqueue.stopChild(`viewer:${viewerId}`);
+  const { [viewerId]: _dropped, ...offers } = context.offers;
+  enqueue.assign({ offers });
+}
+
 export const sessionMachine = setup({
   types: {
     context: {} as SessionContext,
     tags: {} as SessionTag,
     input: {} as SessionInput,
     events: {} as SessionEvent,
+    emitted: {} as SessionEmitted,
   },
   actors: {
     openPage: fromPromise<PageHandle, OpenPageInput>(notProvided('openPage')),
@@ -81,12 +106,17 @@ export const sessionMachine = setup({
       notProvided('navigatePage'),
     ),
     capture: fromCallback<CaptureCommand, CaptureInput>(notProvided('capture')),
-    viewer: fromCallback<ViewerCommand, { page: PageHandle; viewer: ViewerHandle }>(notProvided('viewer')),
+    /** Takes one small JPEG of the page, then reports `thumbnail.done`. */
+    thumbnail: fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; width: number }>(
+      notProvided('thumbnail'),
+    ),
+    /** Negotiates its offer, reports `viewer.join` (or `viewer.unanswered`), then serves the viewer. */
+    viewer: fromCallback<ViewerCommand, { page: PageHandle; offer: ViewerOffer }>(notProvided('viewer')),
   },
   guards: {
-    hasViewers: ({ context }) => Object.keys(context.viewers).length > 0,
+    hasViewers: ({ context }) => watcherCount(context) > 0,
     hibernatesWhenIdle: ({ context }) => context.idleTimeoutMs > 0,
-    hasNoViewers: ({ context }) => Object.keys(context.viewers).length === 0,
+    hasNoViewers: ({ context }) => watcherCount(context) === 0,
     hasPage: ({ context }) => context.page !== undefined,
     overloadPersists: ({ context, event }) =>
       event.type === 'capture.stats' &&
@@ -102,9 +132,10 @@ export const sessionMachine = setup({
       const since = context.now() - context.restart.windowMs;
       return context.restartTimes.filter((at) => at > since).length < context.restart.max;
     },
-    codecFits: ({ context, event }) =>
-      event.type === 'viewer.join' &&
-      (Object.keys(context.viewers).length === 0 || context.codec === event.viewer.codec),
+    offerFits: ({ context, event }) =>
+      event.type === 'viewer.offer' && codecFits(context, event.offer.viewerId, event.offer.codec),
+    joinFits: ({ context, event }) =>
+      event.type === 'viewer.join' && codecFits(context, event.viewer.viewerId, event.viewer.codec),
   },
   delays: {
     idleTimeout: ({ context }) => context.idleTimeoutMs,
@@ -135,20 +166,54 @@ export const sessionMachine = setup({
         return 'unknown failure';
       },
     }),
-    addViewer: assign(({ context, event }) => {
-      if (event.type !== 'viewer.join') return {};
+    /** An offer is taken: its viewer actor negotiates, and the capture starts for it meanwhile. */
+    takeOffer: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'viewer.offer' || !context.page) return;
+      const { offer } = event;
+      enqueue.assign({ offers: { ...context.offers, [offer.viewerId]: offer }, codec: offer.codec });
+      enqueue.spawnChild('viewer', { id: `viewer:${offer.viewerId}`, input: { page: context.page, offer } });
+    }),
+    refuseOffer: emit(({ context, event }) => ({
+      type: 'viewer.refused' as const,
+      viewerId: event.type === 'viewer.offer' ? event.offer.viewerId : '',
+      reason: context.page
+        ? `the session encodes ${context.codec} for its viewers now`
+        : 'the session is not live now',
+      retryable: true,
+    })),
+    addViewer: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'viewer.join') return;
       const { viewer } = event;
-      return {
+      const { [viewer.viewerId]: _negotiated, ...offers } = context.offers;
+      enqueue.assign({
         viewers: { ...context.viewers, [viewer.viewerId]: viewer },
+        offers,
         codec: viewer.codec,
         lastViewedAt: context.now(),
-      };
+      });
+      enqueue.emit({ type: 'viewer.joined', viewer });
     }),
-    spawnViewer: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'viewer.join' || !context.page) return;
-      enqueue.spawnChild('viewer', {
-        id: `viewer:${event.viewer.viewerId}`,
-        input: { page: context.page, viewer: event.viewer },
+    /** A negotiated viewer the session cannot take now (it stopped being live meanwhile). */
+    refuseJoin: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'viewer.join') return;
+      const { viewerId } = event.viewer;
+      dropOffer(context, viewerId, enqueue);
+      enqueue.emit({
+        type: 'viewer.refused',
+        viewerId,
+        reason: 'the session stopped being live while the viewer negotiated',
+        retryable: true,
+      });
+    }),
+    /** Its viewer actor could not answer the offer. */
+    dropUnanswered: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'viewer.unanswered') return;
+      dropOffer(context, event.viewerId, enqueue);
+      enqueue.emit({
+        type: 'viewer.refused',
+        viewerId: event.viewerId,
+        reason: event.reason,
+        retryable: false,
       });
     }),
     /** Viewers outlive a restart; their input goes to the new page. */
@@ -169,7 +234,16 @@ export const sessionMachine = setup({
     }),
     removeAllViewers: enqueueActions(({ context, enqueue }) => {
       for (const id of Object.keys(context.viewers)) enqueue.stopChild(`viewer:${id}`);
-      enqueue.assign({ viewers: {} });
+      for (const id of Object.keys(context.offers)) {
+        enqueue.stopChild(`viewer:${id}`);
+        enqueue.emit({
+          type: 'viewer.refused',
+          viewerId: id,
+          reason: 'the session stopped being live while the viewer negotiated',
+          retryable: true,
+        });
+      }
+      enqueue.assign({ viewers: {}, offers: {} });
     }),
     startNavigation: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'navigate' || !context.page) return;
@@ -179,16 +253,45 @@ export const sessionMachine = setup({
         input: { page: context.page, requestId: event.requestId, url: event.url },
       });
     }),
+    takeThumbnail: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'thumbnail.request' || !context.page) return;
+      const { requestId, width } = event;
+      enqueue.spawnChild('thumbnail', {
+        id: `thumbnail:${requestId}`,
+        input: { page: context.page, requestId, width },
+      });
+    }),
+    refuseThumbnail: emit(({ event }) => ({
+      type: 'thumbnail.taken' as const,
+      requestId: event.type === 'thumbnail.request' ? event.requestId : '',
+      error: 'the session is not live now',
+    })),
+    deliverThumbnail: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'thumbnail.done') return;
+      enqueue.stopChild(`thumbnail:${event.requestId}`);
+      enqueue.emit({
+        type: 'thumbnail.taken',
+        requestId: event.requestId,
+        jpeg: event.jpeg,
+        error: event.error,
+      });
+    }),
     absorbChildError: enqueueActions(({ context, event, enqueue }) => {
       const childId = event.type.replace(/^xstate\.error\.actor\./, '');
       const error = 'error' in event ? event.error : undefined;
       const message = error instanceof Error ? error.message : String(error);
       if (childId.startsWith('viewer:')) {
-        const { [childId.slice(7)]: _gone, ...viewers } = context.viewers;
-        enqueue.assign({ viewers });
+        const viewerId = childId.slice(7);
+        const { [viewerId]: _gone, ...viewers } = context.viewers;
+        const { [viewerId]: _unanswered, ...offers } = context.offers;
+        enqueue.assign({ viewers, offers });
+        if (Object.hasOwn(context.offers, viewerId))
+          enqueue.emit({ type: 'viewer.refused', viewerId, reason: message, retryable: false });
       } else if (childId.startsWith('navigate:')) {
         const requestId = childId.slice(9);
         enqueue.assign({ lastNavigation: { requestId, url: context.url, error: message } });
+      } else if (childId.startsWith('thumbnail:')) {
+        enqueue.emit({ type: 'thumbnail.taken', requestId: childId.slice(10), error: message });
       }
     }),
     /** The page opens blank and live at once; the first URL loads like any navigation. */
@@ -259,6 +362,7 @@ export const sessionMachine = setup({
     saved: input.saved,
     createdAt: (input.now ?? Date.now)(),
     viewers: {},
+    offers: {},
     currentFps: input.params.fps,
     shareFps: null,
     stats: emptyStats,
@@ -281,6 +385,13 @@ export const sessionMachine = setup({
   on: {
     close: '.closing',
     'budget.share': { actions: 'recordShare' },
+    // Viewers come and go only while live (the live state takes these first); elsewhere they are refused.
+    'viewer.offer': { actions: 'refuseOffer' },
+    'viewer.join': { actions: 'refuseJoin' },
+    'viewer.unanswered': { actions: 'dropUnanswered' },
+    'thumbnail.request': { actions: 'refuseThumbnail' },
+    // Taken while live, delivered wherever the session is now.
+    'thumbnail.done': { actions: 'deliverThumbnail' },
     // A spawned viewer or navigation that threw must not take the session down with it.
     'xstate.error.actor.*': { actions: 'absorbChildError' },
   },
@@ -322,8 +433,10 @@ export const sessionMachine = setup({
       tags: ['live'],
       initial: 'idle',
       on: {
-        'viewer.join': { guard: 'codecFits', actions: ['addViewer', 'spawnViewer'] },
+        'viewer.offer': [{ guard: 'offerFits', actions: 'takeOffer' }, { actions: 'refuseOffer' }],
+        'viewer.join': [{ guard: 'joinFits', actions: 'addViewer' }, { actions: 'refuseJoin' }],
         'viewer.left': { actions: 'removeViewer' },
+        'thumbnail.request': { actions: 'takeThumbnail' },
         navigate: { actions: 'startNavigation' },
         'navigate.done': { actions: 'recordNavigation' },
         'viewport.changed': { actions: 'recordViewport' },

@@ -6,6 +6,7 @@ import type {
   SessionParams,
   ThrottlePolicy,
   ViewerHandle,
+  ViewerOffer,
   Viewport,
 } from './types.js';
 
@@ -54,6 +55,8 @@ export interface SessionContext {
   browser?: BrowserHandle;
   page?: PageHandle;
   viewers: Record<string, ViewerHandle>;
+  /** Offers whose viewer actors are negotiating: they count as viewers (capture starts for them). */
+  offers: Record<string, ViewerOffer>;
   /** The codec the running (or last) capture encodes; fixed while anyone watches. */
   codec?: Codec;
   /** The session's own rate: its target, or lower while throttled. */
@@ -107,9 +110,14 @@ export type SessionEvent =
   | { type: 'host.failed'; reason: string }
   | { type: 'host.crashed'; reason: string }
   | { type: 'page.crashed'; reason: string }
+  | { type: 'viewer.offer'; offer: ViewerOffer }
   | { type: 'viewer.join'; viewer: ViewerHandle }
+  /** A viewer actor could not answer its offer. */
+  | { type: 'viewer.unanswered'; viewerId: string; reason: string }
   | { type: 'viewer.left'; viewerId: string }
   | { type: 'keyframe.request' }
+  | { type: 'thumbnail.request'; requestId: string; width: number }
+  | { type: 'thumbnail.done'; requestId: string; jpeg?: Uint8Array; error?: string }
   | { type: 'viewport.changed'; viewport: Viewport }
   | { type: 'capture.stats'; stats: CaptureStats }
   | { type: 'capture.failed'; reason: string }
@@ -120,6 +128,17 @@ export type SessionEvent =
   | { type: 'hibernate'; reason: string }
   | { type: 'resume' }
   | { type: `xstate.error.actor.${string}`; error: unknown };
+
+/**
+ * What the session tells whoever listens (`ref.on(type, ...)`): how an offer ended. `retryable`: the
+ * session's state or codec changed meanwhile (the same offer may succeed again); otherwise the offer
+ * itself could not be answered.
+ */
+export type SessionEmitted =
+  | { type: 'viewer.joined'; viewer: ViewerHandle }
+  | { type: 'viewer.refused'; viewerId: string; reason: string; retryable: boolean }
+  /** A thumbnail asked for with `thumbnail.request`: its JPEG, or why there is none. */
+  | { type: 'thumbnail.taken'; requestId: string; jpeg?: Uint8Array; error?: string };
 
 /** A capture window is overloaded when the encoder skipped too many offered frames or lags behind. */
 export function isOverloaded(stats: CaptureStats, policy: ThrottlePolicy): boolean {

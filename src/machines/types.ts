@@ -34,8 +34,14 @@ export interface PageHandle {
 /** What the session tells a viewer actor: the page a restart put in place of the old one. */
 export type ViewerCommand = { type: 'viewer.page'; page: PageHandle };
 
-/** A negotiated WHEP viewer, created outside the machine before it joins. */
+/** A negotiated WHEP viewer, made by its viewer actor (which reports `viewer.join` with it). */
 export interface ViewerHandle {
+  readonly viewerId: string;
+  readonly codec: Codec;
+}
+
+/** A WHEP offer the session was asked to take: its viewer actor negotiates it (opaque beyond this). */
+export interface ViewerOffer {
   readonly viewerId: string;
   readonly codec: Codec;
 }

@@ -7,7 +7,7 @@ import type {
   SessionParams,
   ThrottlePolicy,
   ViewerCommand,
-  ViewerHandle,
+  ViewerOffer,
 } from '../../src/machines/types.js';
 
 export const policy: ThrottlePolicy = {
@@ -48,8 +48,12 @@ export function fakeCapture() {
   return { logic, log, report: (event: { type: string } & Record<string, unknown>) => sendBack?.(event) };
 }
 
-export const fakeViewer = fromCallback<ViewerCommand, { page: PageHandle; viewer: ViewerHandle }>(
-  () => () => {},
+/** A viewer actor whose negotiation succeeds at once: it reports its offer back as joined. */
+export const fakeViewer = fromCallback<ViewerCommand, { page: PageHandle; offer: ViewerOffer }>(
+  ({ input, sendBack }) => {
+    sendBack({ type: 'viewer.join', viewer: input.offer });
+    return () => {};
+  },
 );
 export const fakePage = fromPromise<
   PageHandle,
@@ -66,9 +70,10 @@ export const stats = (over: boolean) => ({
   droppedTotal: over ? 20 : 0,
 });
 
+/** A WHEP offer reaching the session (its viewer actor negotiates it). */
 export const viewer = (viewerId: string, codec: 'H264' | 'VP8' = 'H264') => ({
-  type: 'viewer.join' as const,
-  viewer: { viewerId, codec },
+  type: 'viewer.offer' as const,
+  offer: { viewerId, codec },
 });
 
 export const host = { hostId: 'host-1' };

@@ -6,11 +6,14 @@ import type {
   PageHandle,
   SessionParams,
   ViewerCommand,
-  ViewerHandle,
+  ViewerOffer,
 } from '../../src/machines/types.js';
 import { fakeCapture, fakePage, fakeViewer, host, noop, params, policy, stats, viewer } from './fakes.js';
 
-function start(overrides: Partial<Parameters<typeof sessionMachine.provide>[0]['actors']> = {}) {
+function start(
+  overrides: Partial<Parameters<typeof sessionMachine.provide>[0]['actors']> = {},
+  restarts = 0,
+) {
   const capture = fakeCapture();
   const closed: unknown[] = [];
   const machine = sessionMachine.provide({
@@ -28,10 +31,10 @@ function start(overrides: Partial<Parameters<typeof sessionMachine.provide>[0]['
       ...overrides,
     },
   });
-  // No restart budget here: these tests run the session alone, without a pool to re-host it.
-  const noRestarts = { max: 0, windowMs: 60_000, backoffBaseMs: 0, backoffMaxMs: 0 };
+  // No restart budget unless asked: these tests run the session alone, without a pool to re-host it.
+  const restart = { max: restarts, windowMs: 60_000, backoffBaseMs: 0, backoffMaxMs: 0 };
   const actor = createActor(machine, {
-    input: { sessionId: 's1', params, throttle: policy, restart: noRestarts },
+    input: { sessionId: 's1', params, throttle: policy, restart },
   }).start();
   const state = () => sessionStateName(actor.getSnapshot().value);
   return { actor, capture, closed, state };
@@ -184,8 +187,9 @@ describe('session machine', () => {
 
   it('survives a viewer actor that throws, dropping only that viewer', async () => {
     const { actor, state } = start({
-      viewer: fromCallback<ViewerCommand, { page: PageHandle; viewer: ViewerHandle }>(({ input }) => {
-        if (input.viewer.viewerId === 'bad') throw new Error('peer exploded');
+      viewer: fromCallback<ViewerCommand, { page: PageHandle; offer: ViewerOffer }>(({ input, sendBack }) => {
+        if (input.offer.viewerId === 'bad') throw new Error('peer exploded');
+        sendBack({ type: 'viewer.join', viewer: input.offer });
         return () => {};
       }),
     });
@@ -275,5 +279,126 @@ describe('session machine', () => {
     expect(state()).toBe('closed');
     await settle();
     void noop;
+  });
+
+  describe('viewers joining', () => {
+    /** A viewer actor that negotiates until the test says how it ends. */
+    function negotiating() {
+      const stopped: string[] = [];
+      const answer = new Map<string, (outcome: 'answered' | 'unanswered') => void>();
+      const logic = fromCallback<ViewerCommand, { page: PageHandle; offer: ViewerOffer }>(
+        ({ input, sendBack }) => {
+          answer.set(input.offer.viewerId, (outcome) =>
+            sendBack(
+              outcome === 'answered'
+                ? { type: 'viewer.join', viewer: input.offer }
+                : {
+                    type: 'viewer.unanswered',
+                    viewerId: input.offer.viewerId,
+                    reason: 'no video in the offer',
+                  },
+            ),
+          );
+          return () => stopped.push(input.offer.viewerId);
+        },
+      );
+      return {
+        logic,
+        stopped,
+        answer: (id: string, outcome: 'answered' | 'unanswered') => answer.get(id)?.(outcome),
+      };
+    }
+    type Emitted = { type: string; viewerId?: string; retryable?: boolean; viewer?: { viewerId: string } };
+    function listen(actor: ReturnType<typeof start>['actor']) {
+      const heard: Emitted[] = [];
+      actor.on('viewer.joined', (event) => heard.push(event));
+      actor.on('viewer.refused', (event) => heard.push(event));
+      return heard;
+    }
+
+    it('captures for an offer while it negotiates, in its codec, and announces the join', async () => {
+      const viewers = negotiating();
+      const { actor, capture, state } = start({ viewer: viewers.logic });
+      const heard = listen(actor);
+      actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      actor.send(viewer('v1', 'VP8'));
+      expect(state()).toBe('streaming');
+      expect(capture.log.started[0]?.codec).toBe('VP8');
+      expect(actor.getSnapshot().context.viewers).toEqual({});
+      viewers.answer('v1', 'answered');
+      expect(Object.keys(actor.getSnapshot().context.viewers)).toEqual(['v1']);
+      expect(actor.getSnapshot().context.offers).toEqual({});
+      expect(heard).toEqual([{ type: 'viewer.joined', viewer: { viewerId: 'v1', codec: 'VP8' } }]);
+    });
+
+    it('drops an offer its viewer actor cannot answer, stops that actor and idles again', async () => {
+      const viewers = negotiating();
+      const { actor, state } = start({ viewer: viewers.logic });
+      const heard = listen(actor);
+      actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      actor.send(viewer('v1'));
+      viewers.answer('v1', 'unanswered');
+      expect(state()).toBe('idle');
+      expect(viewers.stopped).toEqual(['v1']);
+      expect(heard).toEqual([
+        { type: 'viewer.refused', viewerId: 'v1', reason: 'no video in the offer', retryable: false },
+      ]);
+    });
+
+    it('refuses an offer in another codec than the one encoding, and any offer while not live', async () => {
+      const viewers = negotiating();
+      const { actor } = start({ viewer: viewers.logic });
+      const heard = listen(actor);
+      actor.send(viewer('early'));
+      actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      actor.send(viewer('h264'));
+      actor.send(viewer('vp8', 'VP8'));
+      expect(Object.keys(actor.getSnapshot().context.offers)).toEqual(['h264']);
+      expect(heard.map(({ viewerId, retryable }) => ({ viewerId, retryable }))).toEqual([
+        { viewerId: 'early', retryable: true },
+        { viewerId: 'vp8', retryable: true },
+      ]);
+    });
+
+    it('stops viewers still negotiating when the session hibernates or closes, refusing them', async () => {
+      const viewers = negotiating();
+      const { actor } = start({
+        viewer: viewers.logic,
+        hibernatePage: fromPromise(async () => ({ url: 'x' })),
+      });
+      const heard = listen(actor);
+      actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      actor.send(viewer('v1'));
+      actor.send({ type: 'close' });
+      expect(viewers.stopped).toEqual(['v1']);
+      expect(actor.getSnapshot().context.offers).toEqual({});
+      expect(heard).toEqual([
+        expect.objectContaining({ type: 'viewer.refused', viewerId: 'v1', retryable: true }),
+      ]);
+    });
+
+    it('refuses a join that arrives after the session stopped being live, stopping its actor', async () => {
+      const viewers = negotiating();
+      const { actor, state } = start({ viewer: viewers.logic }, 1);
+      const heard = listen(actor);
+      actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      actor.send(viewer('v1'));
+      // The join races the session's own end: the machine decides, the actor follows.
+      actor.send({ type: 'page.crashed', reason: 'renderer gone' });
+      expect(state()).toBe('restarting');
+      viewers.answer('v1', 'answered');
+      expect(actor.getSnapshot().context.viewers).toEqual({});
+      expect(actor.getSnapshot().context.offers).toEqual({});
+      expect(viewers.stopped).toEqual(['v1']);
+      expect(heard.at(-1)).toEqual(
+        expect.objectContaining({ type: 'viewer.refused', viewerId: 'v1', retryable: true }),
+      );
+      actor.stop(); // before its backoff asks a pool (there is none here) for a host
+    });
   });
 });

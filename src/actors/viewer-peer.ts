@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+import type { ViewerScope } from '../access/index.js';
+import type { Codec, ViewerHandle, ViewerOffer } from '../machines/types.js';
+import { H264_BASELINE_FMTP, type OfferedCodec, restrictVideoToPayloadType } from '../media/sdp.js';
+
+/** Gathering host candidates takes milliseconds here; a stuck gatherer must not hold the HTTP answer. */
+const GATHER_LIMIT_MS = 2000;
+
+/** A negotiated WHEP viewer: its werift peer and the track the session's fan-out writes to. */
+export class ViewerPeer implements ViewerHandle {
+  /** Changes when the ICE session changes (WHEP ETag). */
+  etag = `"${randomUUID()}"`;
+  constructor(
+    readonly viewerId: string,
+    readonly codec: Codec,
+    readonly pc: RTCPeerConnection,
+    readonly track: MediaStreamTrack,
+    readonly answer: string,
+    /** view: video only; control: its `control` data channel drives the page. */
+    readonly scope: ViewerScope = 'control',
+  ) {}
+
+  async close(): Promise<void> {
+    this.track.stop();
+    await this.pc.close().catch(() => {});
+  }
+}
+
+function codecParameters(offered: OfferedCodec): RTCRtpCodecParameters {
+  const rtcpFeedback = [
+    { type: 'nack' },
+    { type: 'nack', parameter: 'pli' },
+    { type: 'ccm', parameter: 'fir' },
+  ];
+  return new RTCRtpCodecParameters(
+    offered.codec === 'H264'
+      ? {
+          mimeType: 'video/H264',
+          clockRate: 90000,
+          rtcpFeedback,
+          parameters: offered.fmtp || H264_BASELINE_FMTP,
+        }
+      : { mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback },
+  );
+}
+
+/** A WHEP offer as the session's viewer actor gets it: the SDP, the codec chosen from it, the token's scope. */
+export interface WhepOffer extends ViewerOffer {
+  readonly sdp: string;
+  readonly offered: OfferedCodec;
+  readonly scope: ViewerScope;
+}
+
+/** Answers a WHEP offer with a send-only werift peer carrying exactly the chosen codec. */
+export async function negotiateViewer({
+  viewerId,
+  sdp: offer,
+  offered: codec,
+  scope,
+}: WhepOffer): Promise<ViewerPeer> {
+  const pc = new RTCPeerConnection({
+    iceServers: [], // werift's default is a public STUN host, unreachable from loopback-only machines
+    codecs: { video: [codecParameters(codec)], audio: [] },
+    headerExtensions: { video: [], audio: [] },
+  });
+  try {
+    await pc.setRemoteDescription({
+      type: 'offer',
+      sdp: restrictVideoToPayloadType(offer, codec.payloadType),
+    });
+    const transceiver = pc.getTransceivers().find((t) => t.kind === 'video');
+    if (!transceiver) throw new Error('the offer has no video transceiver');
+    const track = new MediaStreamTrack({ kind: 'video' });
+    await transceiver.sender.replaceTrack(track);
+    transceiver.setDirection('sendonly');
+    await pc.setLocalDescription(await pc.createAnswer());
+    await waitForGathering(pc);
+    const answer = pc.localDescription?.sdp;
+    if (!answer) throw new Error('no local description');
+    return new ViewerPeer(viewerId, codec.codec, pc, track, answer, scope);
+  } catch (error) {
+    await pc.close().catch(() => {});
+    throw error;
+  }
+}
+
+function waitForGathering(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, GATHER_LIMIT_MS);
+    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') done();
+    });
+    function done() {
+      clearTimeout(timer);
+      unSubscribe();
+      resolve();
+    }
+  });
+}
