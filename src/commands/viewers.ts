@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ViewerPeer, WhepOffer } from '../actors/viewer-peer.js';
 import { CastpoolError } from '../errors.js';
-import type { SessionActorRef } from '../machines/session.machine.js';
+import { type SessionActorRef, watcherCount } from '../machines/session.machine.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from '../media/sdp.js';
 import type { Castpool } from '../system.js';
 import { liveSession, sessionEntry, viewerOf } from './lookup.js';
@@ -73,7 +73,7 @@ export class ViewerCommands {
     const waking = ref.getSnapshot().hasTag('asleep');
     const { context } = waking ? ref.getSnapshot() : liveSession(pool, id).ref.getSnapshot();
     // The first viewer picks the codec (H.264 when it can); the others must take what is encoding.
-    const watched = Object.keys(context.viewers).length + Object.keys(context.offers).length > 0;
+    const watched = watcherCount(context) > 0;
     const offered = chooseCodec(offer, watched ? context.codec : undefined);
     const release = this.reservations.reserve(id);
     try {

@@ -26,6 +26,7 @@ import {
   type SessionInput,
   type SessionTag,
   throttledFps,
+  watcherCount,
 } from './session.types.js';
 import type {
   BrowserHandle,
@@ -64,11 +65,6 @@ const restartOrFail = [
   { guard: 'withinRestartBudget', target: '#session.restarting', reenter: true, actions: 'recordFailure' },
   { target: '#session.failed', actions: 'recordFailure' },
 ] as const;
-
-/** Viewers joined and negotiating: while there are any, the session captures. */
-function watcherCount(context: SessionContext): number {
-  return Object.keys(context.viewers).length + Object.keys(context.offers).length;
-}
 
 /** One encode serves every viewer: a new one must take the codec the others (if any) take. */
 function codecFits(context: SessionContext, viewerId: string, codec: ViewerOffer['codec']): boolean {

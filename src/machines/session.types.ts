@@ -162,3 +162,8 @@ export function captureFps(context: Pick<SessionContext, 'currentFps' | 'shareFp
  * `throttled` (watched at a reduced rate).
  */
 export type SessionTag = 'live' | 'watched' | 'throttled' | 'asleep' | 'released' | 'failed';
+
+/** Viewers joined and negotiating: while there are any, the session captures. */
+export function watcherCount(context: Pick<SessionContext, 'viewers' | 'offers'>): number {
+  return Object.keys(context.viewers).length + Object.keys(context.offers).length;
+}
