@@ -250,6 +250,11 @@ export const ConfigSchema = Type.Object({
     ),
     memoryCheckMs: Int(100, 600000, 'How often the memory budget is checked.'),
     idleTimeoutMs: Int(0, 86400000, 'A session without viewers this long hibernates (0 = never).'),
+    silentViewerMs: Int(
+      1000,
+      60000,
+      'A viewer that has reported (RTCP) and then falls silent this long is gone: a closed tab sends no WHEP DELETE, and ICE consent would take 30 s.',
+    ),
     browserLingerMs: Int(
       0,
       3600000,

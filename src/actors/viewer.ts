@@ -11,8 +11,6 @@ import { negotiateViewer, type ViewerPeer, type WhepOffer } from './viewer-peer.
 const KEYFRAME_RETRY_MS = 1000;
 /** At most one keyframe request per viewer per this period reaches the capture. */
 const KEYFRAME_REQUEST_GAP_MS = 500;
-/** A connected viewer that sends no RTCP for this long is gone (a closed tab says nothing). */
-const RTCP_SILENCE_MS = 8000;
 /** A viewer that never connects is dropped so it does not keep the encoder running. */
 const CONNECT_LIMIT_MS = 15_000;
 
@@ -92,7 +90,7 @@ function serveViewer(
   });
   // A receiver reports (RTCP) about every second; a closed tab just stops, with no goodbye, and
   // ICE consent would take 30 s to expire. A player that has reported and then falls silent for
-  // RTCP_SILENCE_MS is gone (one that never reports is left to ICE). Any RTCP on the viewer's
+  // `supervision.silentViewerMs` is gone (one that never reports is left to ICE). Any RTCP on the viewer's
   // transport counts: werift routes to the sender only reports naming its SSRC, and a receiver
   // that has not decoded yet sends reports naming none (such a viewer was never freed).
   let lastRtcpAt = 0;
@@ -101,7 +99,7 @@ function serveViewer(
   });
   const checkTimer = setInterval(() => {
     const now = Date.now();
-    if (lastRtcpAt > 0 && now - lastRtcpAt > RTCP_SILENCE_MS) left();
+    if (lastRtcpAt > 0 && now - lastRtcpAt > deps.config.supervision.silentViewerMs) left();
     // The request on joining can go unanswered (a capture being re-established, a busy encoder).
     if (page.fanout.isWaiting(viewerId) && now - lastKeyframeRequest >= KEYFRAME_RETRY_MS) {
       lastKeyframeRequest = now;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CastpoolError } from '../errors.js';
 import type { SessionActorRef } from '../machines/session.machine.js';
 import type { Castpool } from '../system.js';
+import { askSession } from './ask-session.js';
 import { liveSession } from './lookup.js';
 import type { InputOf } from './operations.js';
 
@@ -47,28 +48,17 @@ export class Thumbnails {
 /** Asks the session for a thumbnail and waits for it (its `thumbnail` actor takes the picture). */
 function requestThumbnail(ref: SessionActorRef, width: number): Promise<Uint8Array> {
   const requestId = randomUUID();
-  return new Promise((resolve, reject) => {
-    const taken = ref.on('thumbnail.taken', ({ requestId: answered, jpeg, error }) => {
-      if (answered !== requestId) return;
-      finish();
-      if (jpeg) resolve(jpeg);
-      else reject(new Error(error ?? 'no picture'));
-    });
-    const closed = ref.subscribe({
-      complete: () => {
-        finish();
-        reject(new Error('the session closed'));
+  return askSession<Uint8Array>(
+    ref,
+    { type: 'thumbnail.request', requestId, width },
+    {
+      answer: (event) => {
+        if (event.type !== 'thumbnail.taken' || event.requestId !== requestId) return undefined;
+        return event.jpeg ? { value: event.jpeg } : { error: new Error(event.error ?? 'no picture') };
       },
-    });
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error('the page did not give a picture in time'));
-    }, THUMBNAIL_TIMEOUT_MS);
-    function finish() {
-      clearTimeout(timer);
-      taken.unsubscribe();
-      closed.unsubscribe();
-    }
-    ref.send({ type: 'thumbnail.request', requestId, width });
-  });
+      closed: () => new Error('the session closed'),
+      late: () => new Error('the page did not give a picture in time'),
+      timeoutMs: THUMBNAIL_TIMEOUT_MS,
+    },
+  );
 }

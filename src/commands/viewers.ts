@@ -4,6 +4,7 @@ import { CastpoolError } from '../errors.js';
 import { type SessionActorRef, watcherCount } from '../machines/session.machine.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from '../media/sdp.js';
 import type { Castpool } from '../system.js';
+import { askSession } from './ask-session.js';
 import { liveSession, sessionEntry, viewerOf } from './lookup.js';
 import type { InputOf } from './operations.js';
 import type { Deleted, ViewerAnswer, ViewerPatched } from './results.js';
@@ -18,37 +19,26 @@ const NEGOTIATION_TIMEOUT_MS = 10_000;
 
 /** Sends the offer to the session and waits for how it ends: joined, refused, or the session gone. */
 function joined(ref: SessionActorRef, offer: WhepOffer): Promise<ViewerPeer> {
-  return new Promise((resolve, reject) => {
-    const refuse = (message: string, retryable: boolean) =>
-      finish(() =>
-        reject(
-          retryable
-            ? new CastpoolError('conflict', `${message}; retry`, { retryable: true })
-            : new CastpoolError('bad_request', `could not answer the SDP offer: ${message}`),
-        ),
-      );
-    const joinedSub = ref.on('viewer.joined', ({ viewer }) => {
-      if (viewer.viewerId === offer.viewerId) finish(() => resolve(viewer as ViewerPeer));
-    });
-    const refusedSub = ref.on('viewer.refused', (event) => {
-      if (event.viewerId === offer.viewerId) refuse(event.reason, event.retryable);
-    });
-    const stateSub = ref.subscribe({
-      complete: () => refuse('the session closed while the viewer negotiated', true),
-    });
-    const timer = setTimeout(
-      () => refuse('the session did not take the viewer in time', true),
-      NEGOTIATION_TIMEOUT_MS,
-    );
-    function finish(settle: () => void) {
-      clearTimeout(timer);
-      joinedSub.unsubscribe();
-      refusedSub.unsubscribe();
-      stateSub.unsubscribe();
-      settle();
-    }
-    ref.send({ type: 'viewer.offer', offer });
-  });
+  const refusal = (message: string, retryable: boolean) =>
+    retryable
+      ? new CastpoolError('conflict', `${message}; retry`, { retryable: true })
+      : new CastpoolError('bad_request', `could not answer the SDP offer: ${message}`);
+  return askSession<ViewerPeer>(
+    ref,
+    { type: 'viewer.offer', offer },
+    {
+      answer: (event) => {
+        if (event.type === 'viewer.joined' && event.viewer.viewerId === offer.viewerId)
+          return { value: event.viewer as ViewerPeer };
+        if (event.type === 'viewer.refused' && event.viewerId === offer.viewerId)
+          return { error: refusal(event.reason, event.retryable) };
+        return undefined;
+      },
+      closed: () => refusal('the session closed while the viewer negotiated', true),
+      late: () => refusal('the session did not take the viewer in time', true),
+      timeoutMs: NEGOTIATION_TIMEOUT_MS,
+    },
+  );
 }
 
 /** WHEP viewers of this node's sessions: offer (join), trickle (patch), leave (delete). */

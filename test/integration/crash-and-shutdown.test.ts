@@ -57,11 +57,16 @@ describe('a browser crash and a shutdown, with real Chromium (chaos, short versi
       console.log(`chaos: killed session streams again ${resumedAt - killedAt} ms after kill -9`);
       // Behaviour: it streams again (how fast is a number for the log, not a pass/fail threshold).
       expect(resumedAt).toBeGreaterThan(0);
-      // no second of the bystander's run without a new frame
-      for (let i = 4; i < bystanderFrames.length; i++)
+      // The bystander is untouched: never restarted, and no 2 s of its run without a new frame (a
+      // restart of its own would stall it longer; a shorter hiccup is CPU shared with the relaunch).
+      for (let i = 8; i < bystanderFrames.length; i++)
         expect(bystanderFrames[i], `bystander stalled around sample ${i}`).toBeGreaterThan(
-          bystanderFrames[i - 4] ?? 0,
+          bystanderFrames[i - 8] ?? 0,
         );
+      expect((await castpool.api('GET', `/api/sessions/${bystander.id}`)).json).toMatchObject({
+        state: 'streaming',
+        restarts: 0,
+      });
       const detail = (await castpool.api('GET', `/api/sessions/${victim.id}`)).json;
       expect(detail).toMatchObject({ state: 'streaming', restarts: 1 });
       expect(detail.failure).toMatch(/exited unexpectedly/);
