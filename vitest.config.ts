@@ -7,6 +7,9 @@ export default defineConfig({
     exclude: ['test/chaos/**', 'test/load/**', '**/*.long.test.ts', '**/node_modules/**'],
     // Integration files each start Chromium; on 2 cores they run one file at a time.
     fileParallelism: false,
+    // One worker process for all files (they run one at a time anyway): module loading and sharp/werift
+    // start-up are paid once, not per file. Files clean up after themselves (tests check for leftovers).
+    isolate: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     globalSetup: ['test/global-setup.ts'],
