@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { DialogPolicy, DialogTimeoutMs } from './schemas.js';
 
 const Int = (min: number, max: number, description: string) =>
   Type.Integer({ minimum: min, maximum: max, description });
@@ -163,6 +164,8 @@ export const ConfigSchema = Type.Object({
       description: 'Default capture strategy (see README: which and why).',
     }),
     priority: Int(0, 9, 'Default capture-budget priority (higher keeps its frames longer under load).'),
+    dialogs: DialogPolicy,
+    dialogTimeoutMs: DialogTimeoutMs,
   }),
   nodeId: Type.String({
     pattern: '^[A-Za-z0-9_-]*$',

@@ -14,6 +14,21 @@ export const CaptureStrategy = Type.Union([Type.Literal('screencast'), Type.Lite
     'screencast: CDP JPEG frames encoded by ffmpeg; tab: Chromium captures and encodes its own tab (H.264 or VP8)',
 });
 
+export const DialogPolicy = Type.Union(
+  [Type.Literal('surface'), Type.Literal('accept'), Type.Literal('dismiss')],
+  {
+    description:
+      "The page's JavaScript dialogs: surface (shown to clients, answered with POST .../dialog), accept or dismiss (at once, for unattended use)",
+  },
+);
+
+/** How long a surfaced dialog waits for an answer before it is dismissed. */
+export const DialogTimeoutMs = Type.Integer({
+  minimum: 0,
+  maximum: 3_600_000,
+  description: 'A surfaced dialog nobody answers is dismissed after this long (0 = never)',
+});
+
 export const CreateSessionBody = Type.Object(
   {
     url: Type.String({ minLength: 1, maxLength: 8192, description: 'Page to open (http/https by default).' }),
@@ -28,10 +43,23 @@ export const CreateSessionBody = Type.Object(
         description: 'Capture-budget priority: under load lower priorities lose frames first (default 5)',
       }),
     ),
+    dialogs: Type.Optional(DialogPolicy),
+    dialogTimeoutMs: Type.Optional(DialogTimeoutMs),
   },
   { additionalProperties: false },
 );
 export type CreateSessionBody = Static<typeof CreateSessionBody>;
+
+export const DialogBody = Type.Object(
+  {
+    accept: Type.Boolean({ description: 'true: OK / leave the page; false: Cancel / stay' }),
+    promptText: Type.Optional(
+      Type.String({ maxLength: 4096, description: "A prompt's answer (default: its default text)" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type DialogBody = Static<typeof DialogBody>;
 
 export const NavigateBody = Type.Object(
   { url: Type.String({ minLength: 1, maxLength: 8192 }) },
@@ -49,6 +77,10 @@ export const NavigateRequest = Type.Object(
   { additionalProperties: false },
 );
 export const EmptyRequest = Type.Object({}, { additionalProperties: false });
+export const DialogRequest = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }), ...DialogBody.properties },
+  { additionalProperties: false },
+);
 
 /** Node-to-node payloads (a session's owner answers them): checked like every client input. */
 const Id = Type.String({ minLength: 1, maxLength: 64 });
@@ -99,8 +131,29 @@ export const SessionDetail = Type.Intersect([
   SessionSummary,
   Type.Object({
     capture: CaptureStrategy,
-    failure: Type.Optional(Type.String()),
+    captureFallback: Type.Optional(
+      Type.String({ description: 'Why the session streams by screencast although it asked for tab capture' }),
+    ),
+    failure: Type.Optional(Type.String({ description: 'Why the session failed, in one sentence' })),
     lastNavigation: Type.Optional(Type.Object({ url: Type.String(), error: Type.Optional(Type.String()) })),
+    dialog: Type.Optional(
+      Type.Object(
+        {
+          type: Type.Union([
+            Type.Literal('alert'),
+            Type.Literal('confirm'),
+            Type.Literal('prompt'),
+            Type.Literal('beforeunload'),
+          ]),
+          message: Type.String(),
+          defaultPrompt: Type.String(),
+          url: Type.String(),
+          openedAt: Type.String({ format: 'date-time' }),
+        },
+        { description: 'The JavaScript dialog the page shows now, waiting for POST .../dialog' },
+      ),
+    ),
+    dialogs: DialogPolicy,
     targetFps: Type.Number(),
     currentFps: Type.Number({
       description: 'Capture rate now in force (lower while throttled or held to its budget share).',

@@ -5,6 +5,7 @@ import { chooseBrowserUser } from './actors/browser-user.js';
 import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
+import { dialogsActor } from './actors/dialogs.js';
 import { hostLoadActor } from './actors/host-load.js';
 import { memoryWatchActor } from './actors/memory.js';
 import {
@@ -70,6 +71,7 @@ export function createCastpool(
       closePage: closePageActor(deps),
       navigatePage: navigatePageActor(deps),
       watchPage: watchPageActor(deps),
+      dialogs: dialogsActor(deps),
       hibernatePage: hibernatePageActor(deps),
       capture: captureActor(deps),
       viewer: viewerActor(deps),

@@ -1,11 +1,13 @@
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Target } from 'puppeteer-core';
+import { Capturer } from './capturer.js';
 
 /** castpool's capture extension (src/actors/capture-extension): its id follows from the manifest key. */
 export const CAPTURE_EXTENSION_ID = 'feldjenophlekdghpoaigjnhjigeecfn';
 const SOURCE = new URL('./capture-extension/', import.meta.url).pathname;
 const WORKER_URL = `chrome-extension://${CAPTURE_EXTENSION_ID}/worker.js`;
+const CAPTURER_URL = `chrome-extension://${CAPTURE_EXTENSION_ID}/capturer.html`;
 const FIND_WORKER_MS = 5000;
 const EXTENSION_DIR = 'castpool-capture-extension';
 
@@ -22,8 +24,8 @@ export const CAPTURE_FLAGS = [
 /**
  * Grants tab-capture streams to castpool's own capture, and to nothing else: castpool's extension is
  * loaded into every browser (enabled in its session contexts), and castpool alone asks its service
- * worker, over CDP, for a stream id bound to one tab. The id is then used once by the capture in that
- * tab's isolated world.
+ * worker, over CDP, for a stream id bound to one tab. The id is then used once by the extension's
+ * capturer document of that context (see capture-extension/capturer.js).
  */
 export class CaptureGrant {
   private constructor(private readonly browser: Browser) {}
@@ -59,18 +61,41 @@ export class CaptureGrant {
    * session when held, measured), at the price of a wake-up on a later capture restart.
    */
   async streamId(context: BrowserContext, targetId: string, pageSession: CDPSession): Promise<string> {
+    const value = await this.callWorker(
+      context,
+      pageSession,
+      `castpoolStreamFor(${JSON.stringify(targetId)})`,
+    );
+    if (typeof value !== 'string') throw new Error('capture grant refused: no stream id');
+    return value;
+  }
+
+  /** The context's capturer document, opened if needed, with a CDP session of castpool's own on it. */
+  async capturer(context: BrowserContext, pageSession: CDPSession): Promise<Capturer> {
+    const isCapturer = (t: Target) => t.url() === CAPTURER_URL && t.browserContext() === context;
+    let target = this.browser.targets().find(isCapturer);
+    if (!target) {
+      await this.callWorker(context, pageSession, 'castpoolOpenCapturer()');
+      target = await this.browser.waitForTarget(isCapturer, { timeout: FIND_WORKER_MS });
+    }
+    return new Capturer(await target.createCDPSession(), () =>
+      this.callWorker(context, pageSession, 'castpoolCloseCapturer()').then(() => undefined),
+    );
+  }
+
+  private async callWorker(context: BrowserContext, pageSession: CDPSession, expression: string) {
     const session = await this.attach(context, pageSession);
     try {
       const { result, exceptionDetails } = await session.send('Runtime.evaluate', {
-        expression: `castpoolStreamFor(${JSON.stringify(targetId)})`,
+        expression,
         awaitPromise: true,
         returnByValue: true,
       });
-      if (exceptionDetails || typeof result.value !== 'string')
+      if (exceptionDetails)
         throw new Error(
-          `capture grant refused: ${exceptionDetails?.exception?.description?.split('\n')[0] ?? 'no stream id'}`,
+          `capture grant refused: ${exceptionDetails.exception?.description?.split('\n')[0] ?? exceptionDetails.text}`,
         );
-      return result.value;
+      return result.value as unknown;
     } finally {
       await session.detach().catch(() => {});
     }

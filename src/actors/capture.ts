@@ -6,13 +6,13 @@ import type { SessionPage } from './page.js';
 import { ScreencastPipeline } from './screencast-capture.js';
 import { TabCapturePipeline } from './tab-capture.js';
 
-/** The capture actor: the strategy named in the session's params, started when watched, stopped when not. */
+/** The capture actor: the strategy the session uses now, started when watched, stopped when not. */
 export function captureActor(deps: ActorDeps) {
   return fromCallback<CaptureCommand, CaptureInput>(({ input, sendBack, receive }) => {
     const page = input.page as SessionPage;
     const report = sendBack as (event: CaptureReport) => void;
     const pipeline: CapturePipeline =
-      input.params.capture === 'tab'
+      input.strategy === 'tab'
         ? new TabCapturePipeline(page, input, deps, report)
         : new ScreencastPipeline(page, input, deps, report);
     pipeline.start().catch((error: Error) => report({ type: 'capture.failed', reason: error.message }));

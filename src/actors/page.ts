@@ -139,20 +139,20 @@ export function closePageActor(deps: ActorDeps) {
 }
 
 /**
- * Watches a live page: a renderer crash, or a page that stops answering a CDP probe (a hung
- * renderer), is reported as `page.crashed` so the session restarts.
+ * Watches a live page: a renderer crash is reported as `page.crashed`; a page that does not answer
+ * a CDP probe in time as `page.unresponsive` (the session decides: a page showing a dialog or
+ * loading is busy, not hung).
  */
 export function watchPageActor(deps: ActorDeps) {
   return fromCallback<{ type: 'noop' }, { page: PageHandle }>(({ input, sendBack }) => {
     const { page, cdp } = input.page as SessionPage;
     const { probeIntervalMs, probeTimeoutMs } = deps.config.supervision;
-    let reported = false;
-    const report = (reason: string) => {
-      if (reported) return;
-      reported = true;
-      sendBack({ type: 'page.crashed', reason });
+    let crashed = false;
+    const onCrash = () => {
+      if (crashed) return;
+      crashed = true;
+      sendBack({ type: 'page.crashed', reason: 'page crashed' });
     };
-    const onCrash = () => report('page crashed');
     page.on('error', onCrash);
     let probing = false;
     const probe = setInterval(() => {
@@ -164,7 +164,11 @@ export function watchPageActor(deps: ActorDeps) {
       });
       Promise.race([cdp.send('Runtime.evaluate', { expression: '0' }).then(() => 'ok' as const), deadline])
         .then((outcome) => {
-          if (outcome === 'late') report(`renderer did not answer a probe within ${probeTimeoutMs} ms`);
+          if (outcome === 'late' && !crashed)
+            sendBack({
+              type: 'page.unresponsive',
+              reason: `renderer did not answer a probe within ${probeTimeoutMs} ms`,
+            });
         })
         .catch(() => {
           // the session's CDP channel closed: the browser host reports the crash

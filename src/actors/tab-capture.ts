@@ -1,17 +1,15 @@
-import type { Protocol } from 'puppeteer-core';
 import { type MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
 import type { CaptureCommand, CaptureInput } from '../machines/types.js';
 import { RaiseWatch } from '../media/raise-watch.js';
 import { H264_BASELINE_FMTP } from '../media/sdp.js';
 import type { CaptureReport } from './capture-pipeline.js';
+import type { Capturer } from './capturer.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
 import { StatsWindow } from './stats-window.js';
-import { TAB_CAPTURE_SCRIPT } from './tab-capture-script.js';
 
 type SendBack = (event: CaptureReport) => void;
 
-const WORLD_NAME = 'castpool-capture';
 const STATS_WINDOW_MS = 1000;
 const KEYFRAME_REQUEST_GAP_MS = 300;
 
@@ -23,20 +21,23 @@ interface SenderStats {
   totalPacketSendDelay: number;
   /** The frame-rate limit in force on Chromium's sender. */
   maxFramerate?: number;
+  /** The tab's stream ended (the tab closed): nothing more will come from this capture. */
+  ended?: boolean;
 }
 
 /**
- * Tab strategy: Chromium captures its own tab (getDisplayMedia from an isolated world, so the page's
- * scripts see nothing), encodes H.264 (or VP8 for VP8-only viewers) and sends RTP to an upstream werift peer here; the packets go to
- * the session's fan-out like the screencast's. A new document kills the isolated world and its
- * capture, so every main-frame navigation re-establishes it; the fan-out keeps the stream continuous.
+ * Tab strategy: Chromium captures its own tab in castpool's capturer document (an offscreen page of
+ * castpool's extension; the captured page's scripts see nothing), encodes H.264 (or VP8 for VP8-only
+ * viewers) and sends RTP to an upstream werift peer here; the packets go to the session's fan-out like
+ * the screencast's. The tab's stream follows it across navigations and does not depend on the
+ * document shown: plain http, Chromium's error pages and interstitials stream like any page.
  */
 export class TabCapturePipeline {
   private upstream: RTCPeerConnection | undefined;
   private counted = false;
   private overlayEnabled = false;
   private upstreamSsrc = 0;
-  private contextId = 0;
+  private capturer: Capturer | undefined;
   private generation = 0;
   private fps: number;
   private stopped = false;
@@ -48,9 +49,6 @@ export class TabCapturePipeline {
   private lastKeyframeRequest = 0;
   /** Chromium's capture sometimes keeps a lowered rate after it was raised again: see RaiseWatch. */
   private readonly raiseWatch = new RaiseWatch();
-  private readonly onNavigated = (event: Protocol.Page.FrameNavigatedEvent) => {
-    if (!event.frame.parentId) void this.establish();
-  };
 
   constructor(
     private readonly page: SessionPage,
@@ -65,8 +63,6 @@ export class TabCapturePipeline {
     this.page.fanout.setCodec(this.input.codec);
     this.framesOutAtWindow = this.page.fanout.framesOut;
     this.window.restart();
-    await this.page.cdp.send('Page.enable');
-    this.page.cdp.on('Page.frameNavigated', this.onNavigated);
     await this.establish();
     this.statsTimer = setInterval(() => void this.reportStats(), STATS_WINDOW_MS);
   }
@@ -79,28 +75,33 @@ export class TabCapturePipeline {
     return { maxKbps, startKbps: Math.round(maxKbps * 0.8), minKbps: Math.round(maxKbps / 3) };
   }
 
-  /** (Re)starts the in-page capture and its upstream peer; a newer call supersedes an older one. */
+  /** The capture's key in the capturer: the tab's target id. */
+  private get key(): string {
+    return this.page.frameId;
+  }
+
+  /** (Re)starts the capture and its upstream peer; a newer call supersedes an older one. */
   private async establish(): Promise<void> {
     const generation = ++this.generation;
     const superseded = () => this.stopped || generation !== this.generation;
-    const { cdp, viewport } = this.page;
+    const { cdp, viewport, context, frameId, captureGrant } = this.page;
     try {
-      const { frameTree } = await cdp.send('Page.getFrameTree');
-      const { executionContextId } = await cdp.send('Page.createIsolatedWorld', {
-        frameId: frameTree.frame.id,
-        worldName: WORLD_NAME,
-        grantUniveralAccess: false,
-      });
+      this.capturer ??= await captureGrant.capturer(context, cdp);
       if (superseded()) return;
-      this.contextId = executionContextId;
       // A one-use grant for this tab from castpool's extension (pages cannot capture themselves).
-      const streamId = await this.page.captureGrant.streamId(this.page.context, this.page.frameId, cdp);
+      const streamId = await captureGrant.streamId(context, frameId, cdp);
       if (superseded()) return;
-      await this.evaluate(TAB_CAPTURE_SCRIPT);
       const offeredFps = this.fps;
-      const offer = (await this.evaluate(
-        `castpoolCapture.offer(${JSON.stringify({ streamId, width: viewport.width, height: viewport.height, fps: offeredFps, maxFps: Math.max(offeredFps, this.input.params.fps), codec: this.input.codec, fmtp: H264_BASELINE_FMTP, ...this.bitrates })})`,
-      )) as string;
+      const offer = (await this.capturer.call('offer', this.key, {
+        streamId,
+        width: viewport.width,
+        height: viewport.height,
+        fps: offeredFps,
+        maxFps: Math.max(offeredFps, this.input.params.fps),
+        codec: this.input.codec,
+        fmtp: H264_BASELINE_FMTP,
+        ...this.bitrates,
+      })) as string;
       if (superseded()) return;
       const upstream = new RTCPeerConnection({
         iceServers: [],
@@ -131,27 +132,14 @@ export class TabCapturePipeline {
       const previous = this.upstream;
       this.upstream = upstream;
       void previous?.close();
-      await this.evaluate(`castpoolCapture.answer(${JSON.stringify(upstream.localDescription?.sdp)})`);
+      await this.capturer.call('answer', this.key, upstream.localDescription?.sdp);
       if (!this.counted) this.page.encoders++; // a re-established capture replaces the last one
       this.counted = true;
       // A rate change that arrived while the capture was starting found no sender: apply it now.
       if (this.fps !== offeredFps) this.applyLimit();
     } catch (error) {
       if (superseded()) return;
-      // A navigation racing the set-up destroys the world; frameNavigated starts the next attempt.
-      const message = (error as Error).message;
-      if (/context|destroyed|navigat|Target closed/i.test(message)) return;
-      // A document tab capture cannot take (Chromium's error page, plain http on a remote host): the
-      // grant refuses it. Not the session's failure: viewers keep the last picture and the next
-      // navigation to a capturable page starts the capture again (issue 16: capture any document).
-      if (/not secure|not a valid URL/i.test(message)) {
-        this.deps.log.info(
-          { sessionId: this.page.sessionId, reason: message },
-          'tab capture paused on this page',
-        );
-        return;
-      }
-      this.sendBack({ type: 'capture.failed', reason: `tab capture: ${message}` });
+      this.sendBack({ type: 'capture.failed', reason: `tab capture: ${(error as Error).message}` });
     }
   }
 
@@ -163,20 +151,6 @@ export class TabCapturePipeline {
     rtp.header.extension = false;
     rtp.header.extensions = [];
     this.page.fanout.forward(rtp.serialize());
-  }
-
-  private async evaluate(expression: string): Promise<unknown> {
-    const { result, exceptionDetails } = await this.page.cdp.send('Runtime.evaluate', {
-      expression,
-      contextId: this.contextId,
-      awaitPromise: true,
-      returnByValue: true,
-    });
-    if (exceptionDetails)
-      throw new Error(
-        exceptionDetails.exception?.description ?? exceptionDetails.text ?? 'evaluation failed',
-      );
-    return result.value;
   }
 
   handle(command: CaptureCommand): void {
@@ -193,11 +167,11 @@ export class TabCapturePipeline {
   private applyLimit(): void {
     const scale = this.fps < this.input.params.fps ? 1.5 : 1;
     const fps = this.fps;
-    this.evaluate(`castpoolCapture.limit(${fps}, ${this.bitrates.maxKbps}, ${scale})`).catch(() => {
+    const limit = () => this.capturer?.call('limit', this.key, fps, this.bitrates.maxKbps, scale);
+    limit()?.catch(() => {
       // refused mid-renegotiation or during a restart: try once more unless a newer rate took over
       setTimeout(() => {
-        if (this.fps === fps && !this.stopped)
-          this.evaluate(`castpoolCapture.limit(${fps}, ${this.bitrates.maxKbps}, ${scale})`).catch(() => {});
+        if (this.fps === fps && !this.stopped) limit()?.catch(() => {});
       }, 250).unref();
     });
   }
@@ -252,13 +226,18 @@ export class TabCapturePipeline {
     this.received = 0;
     let limitation = 'none';
     try {
-      const sender = (await this.evaluate('castpoolCapture.stats()')) as SenderStats;
+      const sender = (await this.capturer?.call('stats', this.key)) as SenderStats | undefined;
+      if (!sender) return;
+      if (sender.ended && !this.stopped) {
+        this.sendBack({ type: 'capture.failed', reason: 'tab capture: the tab stream ended' });
+        return;
+      }
       limitation = sender.limitation;
       this.observeTiming(sender);
       // A setParameters refused twice (mid-renegotiation, a restart) must not leave a stale rate.
       if (sender.maxFramerate !== undefined && sender.maxFramerate !== this.fps) this.applyLimit();
     } catch {
-      // navigating: no sender for a moment
+      // restarting: no sender for a moment
     }
     if (this.stopped) return;
     this.watchRaise(perSecond(captured));
@@ -297,8 +276,7 @@ export class TabCapturePipeline {
     if (this.counted) this.page.encoders--;
     this.counted = false;
     clearInterval(this.statsTimer);
-    this.page.cdp.off('Page.frameNavigated', this.onNavigated);
-    await this.evaluate('castpoolCapture.stop()').catch(() => {});
+    await this.capturer?.release(this.key);
     await this.upstream?.close().catch(() => {});
   }
 }

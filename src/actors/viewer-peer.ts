@@ -27,6 +27,8 @@ export class ViewerPeer implements ViewerHandle {
   }
 }
 
+const OPUS = new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 });
+
 function codecParameters(offered: OfferedCodec): RTCRtpCodecParameters {
   const rtcpFeedback = [
     { type: 'nack' },
@@ -61,7 +63,8 @@ export async function negotiateViewer({
 }: WhepOffer): Promise<ViewerPeer> {
   const pc = new RTCPeerConnection({
     iceServers: [], // werift's default is a public STUN host, unreachable from loopback-only machines
-    codecs: { video: [codecParameters(codec)], audio: [] },
+    // Most players offer audio too: answered (Opus) but inactive until castpool streams audio.
+    codecs: { video: [codecParameters(codec)], audio: [OPUS] },
     headerExtensions: { video: [], audio: [] },
   });
   try {
@@ -74,15 +77,34 @@ export async function negotiateViewer({
     const track = new MediaStreamTrack({ kind: 'video' });
     await transceiver.sender.replaceTrack(track);
     transceiver.setDirection('sendonly');
+    for (const other of pc.getTransceivers()) if (other.kind === 'audio') other.setDirection('inactive');
     await pc.setLocalDescription(await pc.createAnswer());
     await waitForGathering(pc);
-    const answer = pc.localDescription?.sdp;
-    if (!answer) throw new Error('no local description');
+    const local = pc.localDescription?.sdp;
+    if (!local) throw new Error('no local description');
+    const answer = withoutRejectedFromBundle(local);
     return new ViewerPeer(viewerId, codec.codec, pc, track, answer, scope);
   } catch (error) {
     await pc.close().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * werift answers an inactive section (the player's audio) with port 0, a rejected section, but keeps
+ * it in the BUNDLE group; browsers refuse such an answer. A rejected section is not bundled.
+ */
+export function withoutRejectedFromBundle(sdp: string): string {
+  const rejected = new Set<string>();
+  for (const section of sdp.split(/\r?\n(?=m=)/).slice(1)) {
+    const mid = /^a=mid:(\S+)/m.exec(section)?.[1];
+    if (mid && /^m=\w+ 0 /.test(section)) rejected.add(mid);
+  }
+  if (rejected.size === 0) return sdp;
+  return sdp.replace(/^a=group:BUNDLE (.*?)(\r?)$/m, (_line, mids: string, cr: string) => {
+    const kept = mids.split(' ').filter((mid) => !rejected.has(mid));
+    return `a=group:BUNDLE ${kept.join(' ')}${cr}`;
+  });
 }
 
 function waitForGathering(pc: RTCPeerConnection): Promise<void> {

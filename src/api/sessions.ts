@@ -6,6 +6,7 @@ import type { CommandSurface, SessionView } from '../commands/index.js';
 import { withLinks, withViewUrl } from '../commands/links.js';
 import {
   CreateSessionBody,
+  DialogBody,
   ErrorBody,
   NavigateBody,
   SessionDetail,
@@ -138,5 +139,18 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) =>
       linked(request, await surface().navigate({ id: request.params.id, url: request.body.url })),
+  );
+
+  app.post(
+    '/api/sessions/:id/dialog',
+    {
+      schema: {
+        summary: "Answer the JavaScript dialog the page shows (the session's `dialog`)",
+        params: SessionIdParams,
+        body: DialogBody,
+        response: { 200: SessionDetail, ...errors },
+      },
+    },
+    async (request) => linked(request, await surface().dialog({ id: request.params.id, ...request.body })),
   );
 };

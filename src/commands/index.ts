@@ -54,6 +54,7 @@ export class Commands {
       get: async (input) => s.get(input),
       delete: (input) => s.delete(input),
       navigate: (input) => s.navigate(input),
+      dialog: (input) => s.answerDialog(input),
       hibernate: (input) => s.hibernate(input),
       resume: (input) => s.resume(input),
       snapshot: async (input) => s.snapshot(input),

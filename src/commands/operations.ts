@@ -1,6 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import {
   CreateSessionBody,
+  DialogRequest,
   EmptyRequest,
   NavigateRequest,
   SessionIdRequest,
@@ -93,6 +94,12 @@ export const operations = {
     presents: 'session',
     client: true,
     slow: true,
+  }),
+  dialog: op<SessionView>()({
+    input: DialogRequest,
+    runs: 'owner',
+    presents: 'session',
+    client: true,
   }),
   hibernate: op<SessionView>()({
     input: SessionIdRequest,

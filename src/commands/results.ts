@@ -1,5 +1,5 @@
 import type { ViewerScope } from '../access/index.js';
-import type { CaptureStrategy } from '../machines/types.js';
+import type { CaptureStrategy, DialogPolicy, PageDialog } from '../machines/types.js';
 
 /** What every operation that names a session answers: the session as clients see it. */
 export interface SessionView {
@@ -10,8 +10,18 @@ export interface SessionView {
   url: string;
   viewport: { width: number; height: number };
   capture: CaptureStrategy;
+  /** Why the session streams by screencast although it asked for tab capture. */
+  captureFallback?: string;
   failure?: string;
   lastNavigation?: { url: string; error?: string };
+  dialog?: {
+    type: PageDialog['type'];
+    message: string;
+    defaultPrompt: string;
+    url: string;
+    openedAt: string;
+  };
+  dialogs: DialogPolicy;
   targetFps: number;
   currentFps: number;
   priority: number;

@@ -14,6 +14,7 @@ import { sanitize } from '../observability/sanitize.js';
 import type { CreateSessionBody } from '../schemas.js';
 import type { Castpool } from '../system.js';
 import { admissionError } from './admission.js';
+import { askSession } from './ask-session.js';
 import { liveSession, sessionEntry } from './lookup.js';
 import type { InputOf } from './operations.js';
 import type { Deleted, SessionList, SessionSnapshot, SessionView } from './results.js';
@@ -24,6 +25,7 @@ const XSTATE_VERSION: string = createRequire(import.meta.url)('xstate/package.js
 /** How long a command waits for a session to get somewhere (Chromium's own deadlines, plus slack). */
 const CLOSE_TIMEOUT_MS = 15_000;
 const HIBERNATE_TIMEOUT_MS = 15_000;
+const DIALOG_ANSWER_TIMEOUT_MS = 5000;
 
 /** The session operations of this node: each sends its event to the pool or session and waits for the outcome. */
 export class SessionCommands {
@@ -47,6 +49,8 @@ export class SessionCommands {
       quality: body.quality ?? defaults.quality,
       capture: body.capture ?? defaults.capture,
       priority: body.priority ?? defaults.priority,
+      dialogs: body.dialogs ?? defaults.dialogs,
+      dialogTimeoutMs: body.dialogTimeoutMs ?? defaults.dialogTimeoutMs,
     };
   }
 
@@ -117,23 +121,53 @@ export class SessionCommands {
 
   async navigate({ id, url: raw }: InputOf<'navigate'>): Promise<SessionView> {
     const url = await this.castpool.access.checkUrl(raw);
-    const { ref } = liveSession(this.castpool.pool, id);
+    const { pool } = this.castpool;
+    // A failed session is navigated out of its failure: it starts again there, with a fresh budget.
+    const failed = sessionEntry(pool, id).ref.getSnapshot().hasTag('failed');
+    const { ref } = failed ? sessionEntry(pool, id) : liveSession(pool, id);
     const requestId = randomUUID();
     ref.send({ type: 'navigate', requestId, url });
     const snapshot = await waitFor(
       ref,
-      (s) => s.context.lastNavigation?.requestId === requestId || !s.hasTag('live'),
-      { timeout: this.config.navigationTimeoutMs + 5000 },
+      (s) =>
+        s.context.lastNavigation?.requestId === requestId ||
+        s.status !== 'active' ||
+        (failed ? s.hasTag('failed') : !s.hasTag('live')),
+      { timeout: this.config.navigationTimeoutMs + (failed ? this.reviveTimeoutMs : 5000) },
     );
     const result = snapshot.context.lastNavigation;
     if (result?.requestId !== requestId)
       throw new CastpoolError(
         'conflict',
-        `session ${id} stopped while navigating (${sessionStateName(snapshot.value)})`,
+        `session ${id} stopped while navigating (${sessionStateName(snapshot.value)}${snapshot.context.failure ? `: ${snapshot.context.failure}` : ''})`,
       );
     if (result.refused) throw new CastpoolError('url_refused', `url refused: ${result.refused}`);
     if (result.error)
       throw new CastpoolError('navigation_failed', `navigation to ${url} failed: ${result.error}`);
+    return this.view(id, ref);
+  }
+
+  /** How long a failed or hibernated session may take to be live again (a launch, with restarts). */
+  private get reviveTimeoutMs(): number {
+    return this.config.launchTimeoutMs + 15_000;
+  }
+
+  /** Answers the dialog the page shows; resolves once the page took the answer. */
+  async answerDialog({ id, accept, promptText }: InputOf<'dialog'>): Promise<SessionView> {
+    const { ref } = liveSession(this.castpool.pool, id);
+    const open = ref.getSnapshot().context.dialog;
+    if (!open) throw new CastpoolError('conflict', `session ${id} shows no dialog`, { retryable: false });
+    await askSession(
+      ref,
+      { type: 'dialog.answer', accept, ...(promptText !== undefined ? { promptText } : {}) },
+      {
+        answer: (event) =>
+          event.type === 'dialog.closed' && event.dialog.id === open.id ? { value: undefined } : undefined,
+        closed: () => new CastpoolError('conflict', `session ${id} closed before the dialog was answered`),
+        late: () => new CastpoolError('conflict', `session ${id}'s page did not take the answer in time`),
+        timeoutMs: DIALOG_ANSWER_TIMEOUT_MS,
+      },
+    );
     return this.view(id, ref);
   }
 
@@ -166,21 +200,21 @@ export class SessionCommands {
     return this.view(id, ref);
   }
 
-  /** Wakes a hibernated session; resolves when it is live again (a no-op for a live one). */
+  /** Wakes a hibernated session, or starts a failed one again; resolves when it is live (a no-op for a live one). */
   async resume({ id }: InputOf<'resume'>): Promise<SessionView> {
     const { ref } = sessionEntry(this.castpool.pool, id);
     const snapshot = ref.getSnapshot();
     if (snapshot.hasTag('live')) return this.view(id, ref);
-    if (!snapshot.hasTag('asleep'))
+    if (!snapshot.hasTag('asleep') && !snapshot.hasTag('failed'))
       throw new CastpoolError(
         'conflict',
-        `session ${id} is ${sessionStateName(snapshot.value)}, not hibernated`,
+        `session ${id} is ${sessionStateName(snapshot.value)}, not hibernated or failed`,
       );
     if (snapshot.matches('hibernating'))
       await waitFor(ref, (s) => !s.matches('hibernating'), { timeout: HIBERNATE_TIMEOUT_MS });
     ref.send({ type: 'resume' });
     const woken = await waitFor(ref, (s) => s.hasTag('live') || s.hasTag('failed') || s.status === 'done', {
-      timeout: this.config.launchTimeoutMs + 15_000,
+      timeout: this.reviveTimeoutMs,
     });
     if (!woken.hasTag('live'))
       throw new CastpoolError(

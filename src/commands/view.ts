@@ -13,11 +13,24 @@ export function sessionView(node: string, id: string, ref: SessionActorRef): Ses
     state: sessionStateName(snapshot.value),
     url: context.url,
     viewport: context.params.viewport,
-    capture: context.params.capture,
+    capture: context.captureStrategy,
+    ...(context.captureFallback ? { captureFallback: context.captureFallback } : {}),
     ...(context.failure ? { failure: context.failure } : {}),
     ...(context.lastNavigation
       ? { lastNavigation: { url: context.lastNavigation.url, error: context.lastNavigation.error } }
       : {}),
+    ...(context.dialog
+      ? {
+          dialog: {
+            type: context.dialog.type,
+            message: context.dialog.message,
+            defaultPrompt: context.dialog.defaultPrompt,
+            url: context.dialog.url,
+            openedAt: new Date(context.dialog.openedAt).toISOString(),
+          },
+        }
+      : {}),
+    dialogs: context.params.dialogs,
     targetFps: context.params.fps,
     currentFps: watched ? captureFps(context) : 0,
     priority: context.params.priority,

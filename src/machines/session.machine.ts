@@ -17,7 +17,10 @@ import {
 import {
   captureFps,
   defaultRestartPolicy,
+  failureSentence,
   isOverloaded,
+  navigationPending,
+  type OpenDialog,
   type OpenPageInput,
   type SavedPage,
   type SessionContext,
@@ -33,6 +36,7 @@ import type {
   CaptureCommand,
   CaptureInput,
   CaptureStats,
+  DialogCommand,
   PageHandle,
   ViewerCommand,
   ViewerOffer,
@@ -94,6 +98,8 @@ export const sessionMachine = setup({
   actors: {
     openPage: fromPromise<PageHandle, OpenPageInput>(notProvided('openPage')),
     watchPage: fromCallback<{ type: 'noop' }, { page: PageHandle }>(notProvided('watchPage')),
+    /** Reports the page's JavaScript dialogs (`dialog.opened`/`closed`) and answers them when told. */
+    dialogs: fromCallback<DialogCommand, { page: PageHandle }>(notProvided('dialogs')),
     /** Saves what the page needs to come back, then releases it. */
     hibernatePage: fromPromise<SavedPage, { page: PageHandle }>(notProvided('hibernatePage')),
     closePage: fromPromise<void, { page: PageHandle | undefined }>(notProvided('closePage')),
@@ -124,6 +130,15 @@ export const sessionMachine = setup({
       !isOverloaded(event.stats, context.throttle) &&
       context.healthyWindows + 1 >= context.throttle.leaveAfterWindows,
     mayRestartCapture: ({ context }) => context.captureRestarts < context.maxCaptureRestarts,
+    mayFallBack: ({ context }) => context.captureStrategy !== 'screencast',
+    /** A page waiting on a dialog or a load is not hung, whatever the probe says. */
+    pageBusy: ({ context }) => context.dialog !== undefined || navigationPending(context),
+    /** A beforeunload dialog opened by a navigation castpool was asked for: the ask was the answer. */
+    leavesForRequestedNavigation: ({ context, event }) =>
+      event.type === 'dialog.opened' && event.dialog.type === 'beforeunload' && navigationPending(context),
+    policyAnswersDialogs: ({ context }) => context.params.dialogs !== 'surface',
+    hasDialog: ({ context }) => context.dialog !== undefined,
+    isOpenDialog: ({ context, event }) => event.type === 'dialog.expired' && context.dialog?.id === event.id,
     withinRestartBudget: ({ context }) => {
       const since = context.now() - context.restart.windowMs;
       return context.restartTimes.filter((at) => at > since).length < context.restart.max;
@@ -135,6 +150,7 @@ export const sessionMachine = setup({
   },
   delays: {
     idleTimeout: ({ context }) => context.idleTimeoutMs,
+    dialogTimeout: ({ context }) => context.params.dialogTimeoutMs,
     restartBackoff: ({ context }) => {
       const attempt = Math.max(0, context.restartTimes.length - 1);
       return Math.min(context.restart.backoffMaxMs, context.restart.backoffBaseMs * 2 ** attempt);
@@ -157,11 +173,26 @@ export const sessionMachine = setup({
     }),
     recordFailure: assign({
       failure: ({ event }) => {
-        if ('reason' in event) return event.reason;
-        if ('error' in event) return event.error instanceof Error ? event.error.message : String(event.error);
+        if ('reason' in event) return failureSentence(event.reason);
+        if ('error' in event) return failureSentence(event.error);
         return 'unknown failure';
       },
     }),
+    /** The tab capture kept failing: this session's viewers get the screencast from now on. */
+    fallBackToScreencast: assign(({ event }) => ({
+      captureStrategy: 'screencast' as const,
+      captureFallback: event.type === 'capture.failed' ? failureSentence(event.reason) : 'capture failed',
+      captureRestarts: 0,
+    })),
+    /** A failed session asked to come back (resume, navigate): a fresh restart budget. */
+    revive: assign(({ event }) => ({
+      failure: undefined,
+      restartTimes: [],
+      captureRestarts: 0,
+      ...(event.type === 'navigate'
+        ? { url: event.url, latestNavigationId: event.requestId, openNavigationId: event.requestId }
+        : {}),
+    })),
     /** An offer is taken: its viewer actor negotiates, and the capture starts for it meanwhile. */
     takeOffer: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'viewer.offer' || !context.page) return;
@@ -293,10 +324,11 @@ export const sessionMachine = setup({
     /** The page opens blank and live at once; the first URL loads like any navigation. */
     startInitialNavigation: enqueueActions(({ context, enqueue }) => {
       if (!context.page) return;
-      enqueue.assign({ latestNavigationId: 'initial' });
+      const requestId = context.openNavigationId ?? 'initial';
+      enqueue.assign({ latestNavigationId: requestId, openNavigationId: undefined });
       enqueue.spawnChild('navigatePage', {
-        id: 'navigate:initial',
-        input: { page: context.page, requestId: 'initial', url: context.url },
+        id: `navigate:${requestId}`,
+        input: { page: context.page, requestId, url: context.url },
       });
     }),
     recordNavigation: enqueueActions(({ context, event, enqueue }) => {
@@ -317,6 +349,50 @@ export const sessionMachine = setup({
         healthyWindows: overloaded ? 0 : context.healthyWindows + 1,
       };
     }),
+    /** Answers the page's dialog now (by policy, or for a navigation castpool was asked for). */
+    answerDialogAtOnce: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'dialog.opened') return;
+      const accept = event.dialog.type === 'beforeunload' || context.params.dialogs === 'accept';
+      const dialog: OpenDialog = { ...event.dialog, id: context.dialogsOpened + 1, openedAt: context.now() };
+      enqueue.assign({ dialogsOpened: dialog.id });
+      enqueue.sendTo('dialogs', {
+        type: 'dialog.answer',
+        accept,
+        promptText: accept ? dialog.defaultPrompt : undefined,
+      } satisfies DialogCommand);
+      const by = context.params.dialogs === 'surface' ? 'navigation' : 'policy';
+      enqueue.emit({ type: 'dialog.closed', dialog, accepted: accept, by });
+    }),
+    /** Shows the dialog to clients and waits for an answer (or its timeout). */
+    surfaceDialog: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'dialog.opened') return;
+      const dialog: OpenDialog = { ...event.dialog, id: context.dialogsOpened + 1, openedAt: context.now() };
+      enqueue.assign({ dialog, dialogsOpened: dialog.id });
+      enqueue.emit({ type: 'dialog.opened', dialog });
+      if (context.params.dialogTimeoutMs > 0)
+        enqueue.raise({ type: 'dialog.expired', id: dialog.id }, { delay: 'dialogTimeout' });
+    }),
+    answerDialog: enqueueActions(({ context, event, enqueue }) => {
+      const { dialog } = context;
+      if (!dialog) return;
+      // A navigation asked for leaves the page: a beforeunload is accepted.
+      const accept = event.type === 'dialog.answer' ? event.accept : event.type === 'navigate';
+      const promptText = event.type === 'dialog.answer' ? event.promptText : undefined;
+      enqueue.sendTo('dialogs', { type: 'dialog.answer', accept, promptText } satisfies DialogCommand);
+      enqueue.assign({ dialog: undefined });
+      const by =
+        event.type === 'dialog.expired' ? 'timeout' : event.type === 'navigate' ? 'navigation' : 'client';
+      enqueue.emit({ type: 'dialog.closed', dialog, accepted: accept, by });
+    }),
+    /** The dialog went without castpool's answer (the page navigated, a viewer's click closed it). */
+    forgetDialog: enqueueActions(({ context, event, enqueue }) => {
+      const { dialog } = context;
+      if (!dialog || event.type !== 'dialog.closed') return;
+      enqueue.assign({ dialog: undefined });
+      enqueue.emit({ type: 'dialog.closed', dialog, accepted: event.accepted, by: 'page' });
+    }),
+    /** A restart or hibernation takes the page, and its dialog with it. */
+    dropDialog: assign({ dialog: undefined }),
     resetWindows: assign({ overloadWindows: 0, healthyWindows: 0 }),
     startWindows: assign({ overloadWindows: 0, healthyWindows: 0, windowsSinceStart: 0, peakFps: 0 }),
     /** A new capture counts drops from zero; keep the session's total. */
@@ -368,6 +444,8 @@ export const sessionMachine = setup({
     windowsSinceStart: 0,
     peakFps: 0,
     captureRestarts: 0,
+    captureStrategy: input.params.capture,
+    dialogsOpened: 0,
     latestNavigationId: 'initial',
     maxCaptureRestarts: input.maxCaptureRestarts ?? 3,
     restart: input.restart ?? defaultRestartPolicy,
@@ -428,19 +506,36 @@ export const sessionMachine = setup({
     live: {
       tags: ['live'],
       initial: 'idle',
+      exit: 'dropDialog',
       on: {
+        'dialog.opened': [
+          { guard: 'leavesForRequestedNavigation', actions: 'answerDialogAtOnce' },
+          { guard: 'policyAnswersDialogs', actions: 'answerDialogAtOnce' },
+          { actions: 'surfaceDialog' },
+        ],
+        'dialog.answer': { guard: 'hasDialog', actions: 'answerDialog' },
+        'dialog.expired': { guard: 'isOpenDialog', actions: 'answerDialog' },
+        'dialog.closed': { actions: 'forgetDialog' },
+        'page.unresponsive': [{ guard: 'pageBusy' }, ...restartOrFail],
         'viewer.offer': [{ guard: 'offerFits', actions: 'takeOffer' }, { actions: 'refuseOffer' }],
         'viewer.join': [{ guard: 'joinFits', actions: 'addViewer' }, { actions: 'refuseJoin' }],
         'viewer.left': { actions: 'removeViewer' },
         'thumbnail.request': { actions: 'takeThumbnail' },
-        navigate: { actions: 'startNavigation' },
+        // A navigation asked for while a dialog waits answers it first (a beforeunload: leave).
+        navigate: [
+          { guard: 'hasDialog', actions: [{ type: 'answerDialog' }, 'startNavigation'] },
+          { actions: 'startNavigation' },
+        ],
         'navigate.done': { actions: 'recordNavigation' },
         'viewport.changed': { actions: 'recordViewport' },
         'host.crashed': restartOrFail,
         'page.crashed': restartOrFail,
       },
       // Crashed pages and hung renderers are found here; the browser host watches the process.
-      invoke: { src: 'watchPage', input: ({ context }) => ({ page: context.page as PageHandle }) },
+      invoke: [
+        { src: 'watchPage', input: ({ context }) => ({ page: context.page as PageHandle }) },
+        { id: 'dialogs', src: 'dialogs', input: ({ context }) => ({ page: context.page as PageHandle }) },
+      ],
       states: {
         idle: {
           always: { guard: 'hasViewers', target: 'watched' },
@@ -473,6 +568,7 @@ export const sessionMachine = setup({
             input: ({ context }) => ({
               page: context.page as PageHandle,
               params: context.params,
+              strategy: context.captureStrategy,
               codec: context.codec ?? 'H264',
               fps: captureFps(context),
             }),
@@ -482,6 +578,8 @@ export const sessionMachine = setup({
             'viewport.changed': { target: 'watched', reenter: true, actions: 'recordViewport' },
             'keyframe.request': { actions: 'askKeyframe' },
             'budget.share': { actions: 'applyShare' },
+            // A capture that fails is restarted, then replaced by the screencast, then the whole
+            // session restarts (a fresh browser): never a dead session while the budget allows.
             'capture.failed': [
               {
                 guard: 'mayRestartCapture',
@@ -489,7 +587,8 @@ export const sessionMachine = setup({
                 reenter: true,
                 actions: 'countCaptureRestart',
               },
-              { target: '#session.failed', actions: 'recordFailure' },
+              { guard: 'mayFallBack', target: 'watched', reenter: true, actions: 'fallBackToScreencast' },
+              ...restartOrFail,
             ],
           },
           initial: 'streaming',
@@ -607,7 +706,12 @@ export const sessionMachine = setup({
         onDone: { actions: assign({ page: undefined }) },
         onError: { actions: assign({ page: undefined }) },
       },
-      on: { close: 'closed' },
+      // Not a dead end: asked to resume or go somewhere else, it starts again with a fresh budget.
+      on: {
+        close: 'closed',
+        resume: { target: 'resuming', actions: 'revive' },
+        navigate: { target: 'resuming', actions: 'revive' },
+      },
     },
     closed: {
       type: 'final',

@@ -1,7 +1,9 @@
 import type {
   BrowserHandle,
   CaptureStats,
+  CaptureStrategy,
   Codec,
+  PageDialog,
   PageHandle,
   SessionParams,
   ThrottlePolicy,
@@ -73,7 +75,17 @@ export interface SessionContext {
   peakFps: number;
   captureRestarts: number;
   maxCaptureRestarts: number;
+  /** The capture in use: the session's own, or screencast after the tab capture kept failing. */
+  captureStrategy: CaptureStrategy;
+  /** Why the session fell back to screencast (set once it did). */
+  captureFallback?: string;
   lastNavigation?: NavigationResult;
+  /** The dialog the page shows now, waiting for an answer (policy `surface`). */
+  dialog?: OpenDialog;
+  /** Dialogs the page opened so far: numbers them (a late timeout finds its own dialog gone). */
+  dialogsOpened: number;
+  /** The navigation a revived failed session loads first (its request id), instead of `initial`. */
+  openNavigationId?: string;
   /** The navigation asked for last: an older one finishing later does not set the URL. */
   latestNavigationId: string;
   failure?: string;
@@ -90,6 +102,15 @@ export interface SessionContext {
   saved?: SavedPage;
   hibernation?: { at: number; reason: string };
 }
+
+/** A dialog waiting for its answer: what the page said, when, and its number in this session. */
+export interface OpenDialog extends PageDialog {
+  id: number;
+  openedAt: number;
+}
+
+/** Who answered a dialog. */
+export type DialogAnsweredBy = 'client' | 'policy' | 'timeout' | 'navigation' | 'page';
 
 /** What `openPage` gets: `previous` is the page a restart replaces, `restore` a hibernated page's state. */
 export interface OpenPageInput {
@@ -110,6 +131,14 @@ export type SessionEvent =
   | { type: 'host.failed'; reason: string }
   | { type: 'host.crashed'; reason: string }
   | { type: 'page.crashed'; reason: string }
+  /** The renderer did not answer the liveness probe in time (hung, or busy with a dialog or a load). */
+  | { type: 'page.unresponsive'; reason: string }
+  | { type: 'dialog.opened'; dialog: PageDialog }
+  | { type: 'dialog.closed'; accepted: boolean }
+  /** A client's answer to the open dialog. */
+  | { type: 'dialog.answer'; accept: boolean; promptText?: string }
+  /** A surfaced dialog's time is up (raised by the session itself). */
+  | { type: 'dialog.expired'; id: number }
   | { type: 'viewer.offer'; offer: ViewerOffer }
   | { type: 'viewer.join'; viewer: ViewerHandle }
   /** A viewer actor could not answer its offer. */
@@ -138,7 +167,26 @@ export type SessionEmitted =
   | { type: 'viewer.joined'; viewer: ViewerHandle }
   | { type: 'viewer.refused'; viewerId: string; reason: string; retryable: boolean }
   /** A thumbnail asked for with `thumbnail.request`: its JPEG, or why there is none. */
-  | { type: 'thumbnail.taken'; requestId: string; jpeg?: Uint8Array; error?: string };
+  | { type: 'thumbnail.taken'; requestId: string; jpeg?: Uint8Array; error?: string }
+  /** The page opened a dialog that waits for a client (policy `surface`). */
+  | { type: 'dialog.opened'; dialog: OpenDialog }
+  /** A dialog was answered (or went with its page). */
+  | { type: 'dialog.closed'; dialog: OpenDialog; accepted: boolean; by: DialogAnsweredBy };
+
+/**
+ * A failure as a user reads it: one sentence, not an error's stack (a page's exception or a protocol
+ * error can span many lines).
+ */
+export function failureSentence(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const first =
+    text
+      .split('\n', 1)[0]
+      ?.trim()
+      .replace(/^(\w*Error|Uncaught):\s*/, '') ?? '';
+  if (!first) return 'unknown failure';
+  return first.length > 240 ? `${first.slice(0, 237)}...` : first;
+}
 
 /** A capture window is overloaded when the encoder skipped too many offered frames or lags behind. */
 export function isOverloaded(stats: CaptureStats, policy: ThrottlePolicy): boolean {
@@ -162,6 +210,13 @@ export function captureFps(context: Pick<SessionContext, 'currentFps' | 'shareFp
  * `throttled` (watched at a reduced rate).
  */
 export type SessionTag = 'live' | 'watched' | 'throttled' | 'asleep' | 'released' | 'failed';
+
+/** A navigation asked of the session has not reported yet (the first load counts). */
+export function navigationPending(
+  context: Pick<SessionContext, 'latestNavigationId' | 'lastNavigation'>,
+): boolean {
+  return context.lastNavigation?.requestId !== context.latestNavigationId;
+}
 
 /** Viewers joined and negotiating: while there are any, the session captures. */
 export function watcherCount(context: Pick<SessionContext, 'viewers' | 'offers'>): number {

@@ -11,6 +11,13 @@ export interface Viewport {
 /** How a session's picture is captured and encoded; the session machine does not care which. */
 export type CaptureStrategy = 'screencast' | 'tab';
 
+/**
+ * What a session does with the page's JavaScript dialogs (alert, confirm, prompt, beforeunload):
+ * `surface` shows them to clients until answered (or `dialogTimeoutMs` passes: then dismissed);
+ * `accept` and `dismiss` answer at once, for unattended sessions.
+ */
+export type DialogPolicy = 'surface' | 'accept' | 'dismiss';
+
 export interface SessionParams {
   url: string;
   capture: CaptureStrategy;
@@ -19,7 +26,23 @@ export interface SessionParams {
   quality: number;
   /** Weight in the pool's capture budget: higher keeps its frames longer under load (0–9). */
   priority: number;
+  dialogs: DialogPolicy;
+  /** A surfaced dialog nobody answers is dismissed after this long (0 = never). */
+  dialogTimeoutMs: number;
 }
+
+/** A JavaScript dialog the page opened, as its page actor reports it. */
+export interface PageDialog {
+  type: 'alert' | 'confirm' | 'prompt' | 'beforeunload';
+  message: string;
+  /** A prompt's default text ('' otherwise). */
+  defaultPrompt: string;
+  /** The document that opened it. */
+  url: string;
+}
+
+/** What the session tells its dialogs actor. */
+export type DialogCommand = { type: 'dialog.answer'; accept: boolean; promptText?: string };
 
 /** A running browser, created by `launchBrowser`. */
 export interface BrowserHandle {
@@ -79,6 +102,8 @@ export type CaptureCommand = { type: 'capture.rate'; fps: number } | { type: 'ca
 export interface CaptureInput {
   page: PageHandle;
   params: SessionParams;
+  /** The strategy in use (the params' own, or screencast after a fallback). */
+  strategy: CaptureStrategy;
   codec: Codec;
   fps: number;
 }

@@ -1,6 +1,6 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { CaptureStrategy, Viewport } from '../schemas.js';
+import { CaptureStrategy, DialogPolicy, DialogTimeoutMs, Viewport } from '../schemas.js';
 
 /** Session parameters as a node stores them: what a create resolves to (every field present). */
 export const SessionSpec = Type.Object(
@@ -11,6 +11,8 @@ export const SessionSpec = Type.Object(
     quality: Type.Integer({ minimum: 1, maximum: 100 }),
     capture: CaptureStrategy,
     priority: Type.Integer({ minimum: 0, maximum: 9 }),
+    dialogs: DialogPolicy,
+    dialogTimeoutMs: DialogTimeoutMs,
   },
   { additionalProperties: false },
 );

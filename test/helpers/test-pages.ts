@@ -53,10 +53,36 @@ const control = `<!doctype html><html><head><title>control</title></head>
   document.getElementById('button').onclick = () => { window.clicks++; document.body.style.background = '#ff0000'; };
 </script></body></html>`;
 
+/** A page of one colour, all over: what a viewer sees tells which page (or outcome) is shown. */
+export const paint = (hex: string, title = `paint ${hex}`) =>
+  `<!doctype html><html><head><title>${title}</title></head><body style="margin:0;height:100vh;background:#${hex}"></body></html>`;
+
+/**
+ * Pages that open a JavaScript dialog once loaded and paint the outcome: confirm (OK green, Cancel
+ * red), prompt (null red, its default "castpool" blue, anything else green), alert (blue once it
+ * closed); leave (white, asks before unload).
+ */
+const dialogPages: Record<string, string> = {
+  confirm: `<body style="margin:0;height:100vh;background:#fff"><script>
+    setTimeout(() => { document.body.style.background = confirm('Proceed?') ? '#00ff00' : '#ff0000'; }, 100);
+  </script></body>`,
+  prompt: `<body style="margin:0;height:100vh;background:#fff"><script>
+    setTimeout(() => { const a = prompt('Your name?', 'castpool');
+      document.body.style.background = a === null ? '#ff0000' : a === 'castpool' ? '#0000ff' : '#00ff00'; }, 100);
+  </script></body>`,
+  alert: `<body style="margin:0;height:100vh;background:#fff"><script>
+    setTimeout(() => { alert('Hello from the page'); document.body.style.background = '#0000ff'; }, 100);
+  </script></body>`,
+  leave: `<body style="margin:0;height:100vh;background:#fff"><script>
+    addEventListener('beforeunload', (event) => { event.preventDefault(); event.returnValue = ''; });
+  </script></body>`,
+};
+
 /** A local server for the pages sessions open: /animated, /static, /other, /rare, /control,
- * /redirect-to?url=, and the
+ * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave}, /redirect-to?url=, and the
  * chain /follow-link → (click) /redirect → (302) /relocate → (location.href) /animated. */
 export async function startTestPages(): Promise<{
+  port: number;
   url: (path: string) => string;
   close: () => Promise<void>;
 }> {
@@ -78,6 +104,24 @@ export async function startTestPages(): Promise<{
       response.end();
       return;
     }
+    const painted = /^\/paint\/([0-9a-f]{6})$/.exec(path ?? '');
+    if (painted?.[1]) {
+      // ?forbid-capture: the header large sites send, which forbids the page's own display capture.
+      const forbid = (request.url ?? '').includes('forbid-capture');
+      response.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        ...(forbid ? { 'permissions-policy': 'display-capture=()' } : {}),
+      });
+      response.end(paint(painted[1]));
+      return;
+    }
+    const dialog = /^\/dialog\/(\w+)$/.exec(path ?? '')?.[1];
+    if (dialog && Object.hasOwn(dialogPages, dialog)) {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      response.end(`<!doctype html><html><head><title>${dialog}</title></head>${dialogPages[dialog]}</html>`);
+      return;
+    }
     if (path === '/redirect') {
       response.writeHead(302, { location: '/relocate' });
       response.end();
@@ -90,6 +134,7 @@ export async function startTestPages(): Promise<{
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
+    port,
     url: (path) => `http://127.0.0.1:${port}${path}`,
     close: () =>
       new Promise((resolve) => {

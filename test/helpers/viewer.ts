@@ -82,18 +82,20 @@ export async function until<T>(
 export async function startTricklingPlayer(
   page: Page,
   whepUrl: string,
-  options: { token?: string; onlyCodec?: string } = {},
+  options: { token?: string; onlyCodec?: string; withAudio?: boolean } = {},
 ): Promise<string> {
   return page.evaluate(
-    async (url, bearer, onlyCodec) => {
+    async (url, bearer, onlyCodec, withAudio) => {
       const auth: Record<string, string> = bearer ? { Authorization: `Bearer ${bearer}` } : {};
       const pc = new RTCPeerConnection();
+      // Most players ask for audio first, then video.
+      if (withAudio) pc.addTransceiver('audio', { direction: 'recvonly' });
       const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
       if (onlyCodec) {
         const codecs = RTCRtpReceiver.getCapabilities('video')?.codecs ?? [];
         transceiver.setCodecPreferences(codecs.filter((c) => c.mimeType === onlyCodec));
       }
-      const state = { framesDecoded: 0, codec: '' };
+      const state = { framesDecoded: 0, codec: '', answer: '' };
       (window as unknown as { trickling: typeof state }).trickling = state;
       const video = document.createElement('video');
       video.muted = true;
@@ -123,7 +125,8 @@ export async function startTricklingPlayer(
       });
       if (response.status !== 201) return `error ${response.status}: ${(await response.json()).message}`;
       resource = new URL(response.headers.get('Location') ?? '', location.href).href;
-      await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
+      state.answer = await response.text();
+      await pc.setRemoteDescription({ type: 'answer', sdp: state.answer });
       if (pending.length > 0) await patch(pending);
       setInterval(async () => {
         const stats = await pc.getStats();
@@ -138,6 +141,7 @@ export async function startTricklingPlayer(
     whepUrl,
     options.token,
     options.onlyCodec,
+    options.withAudio ?? false,
   );
 }
 

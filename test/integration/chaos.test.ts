@@ -47,6 +47,12 @@ describe('chaos (short version; `npm run test:chaos` has more)', () => {
   it('restarts a session whose renderer hangs (SIGSTOP), within the probe deadline', async () => {
     const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') });
     const id: string = created.json.id;
+    // Loaded first: a page still loading is busy, not hung (its navigation deadline bounds that case).
+    await until(
+      () => detail(id),
+      (s) => s.lastNavigation !== undefined,
+      10_000,
+    );
     const hostId = castpool.castpool.pool.getSnapshot().context.sessions[id]?.hostId;
     const browser = castpool.castpool.processes
       .list()

@@ -27,6 +27,8 @@ export const params: SessionParams = {
   quality: 80,
   capture: 'screencast',
   priority: 5,
+  dialogs: 'surface',
+  dialogTimeoutMs: 60_000,
 };
 
 /** A fake capture that records what it was told and lets the test report as it. */

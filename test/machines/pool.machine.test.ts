@@ -59,6 +59,7 @@ function startPool(
       closePage: fromPromise(async () => {}),
       navigatePage: fromCallback(() => {}),
       watchPage: fromCallback(() => {}),
+      dialogs: fromCallback(() => {}),
       hibernatePage: fromPromise(async () => ({ url: 'http://127.0.0.1/saved' })),
       capture: capture.logic,
       viewer: fakeViewer,
@@ -161,6 +162,25 @@ describe('pool machine', () => {
     expect(context?.failure).toMatch(/chromium not found/);
     // failed sessions hold nothing and do not count against capacity
     expect(activeSessionCount(pool.getSnapshot().context)).toBe(0);
+  });
+
+  it('brings a failed session back when it is navigated or resumed, with a fresh restart budget', async () => {
+    const { pool, state, create, launched } = startPool({ launchFails: 4 });
+    create('a');
+    await waitForState(() => state('a') === 'failed');
+    const ref = pool.getSnapshot().context.sessions.a?.ref;
+    expect(ref?.getSnapshot().context.restartsTotal).toBe(3);
+    ref?.send({ type: 'navigate', requestId: 'r1', url: 'http://127.0.0.1/elsewhere' });
+    await waitForState(() => state('a') === 'idle');
+    expect(state('a')).toBe('idle');
+    expect(launched).toEqual(['host-5']);
+    const context = ref?.getSnapshot().context;
+    expect([context?.url, context?.latestNavigationId, context?.failure]).toEqual([
+      'http://127.0.0.1/elsewhere',
+      'r1', // the page's first load answers the navigate request
+      undefined,
+    ]);
+    expect(activeSessionCount(pool.getSnapshot().context)).toBe(1);
   });
 
   it('closes every session and browser on shutdown and then admits nothing', async () => {

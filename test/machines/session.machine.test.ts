@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback, fromPromise } from 'xstate';
+import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
 import type {
   BrowserHandle,
+  DialogCommand,
+  PageDialog,
   PageHandle,
   SessionParams,
   ViewerCommand,
@@ -13,8 +15,11 @@ import { fakeCapture, fakePage, fakeViewer, host, noop, params, policy, stats, v
 function start(
   overrides: Partial<Parameters<typeof sessionMachine.provide>[0]['actors']> = {},
   restarts = 0,
+  sessionParams: SessionParams = params,
+  clock?: SimulatedClock,
 ) {
   const capture = fakeCapture();
+  const answers: DialogCommand[] = [];
   const closed: unknown[] = [];
   const machine = sessionMachine.provide({
     actors: {
@@ -28,16 +33,26 @@ function start(
       capture: capture.logic,
       viewer: fakeViewer,
       watchPage: fromCallback(() => {}),
+      dialogs: fromCallback<DialogCommand, { page: PageHandle }>(({ receive }) => {
+        receive((command) => answers.push(command));
+      }),
       ...overrides,
     },
   });
   // No restart budget unless asked: these tests run the session alone, without a pool to re-host it.
   const restart = { max: restarts, windowMs: 60_000, backoffBaseMs: 0, backoffMaxMs: 0 };
   const actor = createActor(machine, {
-    input: { sessionId: 's1', params, throttle: policy, restart },
+    ...(clock ? { clock } : {}),
+    input: {
+      sessionId: 's1',
+      params: sessionParams,
+      throttle: policy,
+      restart,
+      ...(clock ? { now: () => clock.now() } : {}),
+    },
   }).start();
   const state = () => sessionStateName(actor.getSnapshot().value);
-  return { actor, capture, closed, state };
+  return { actor, capture, closed, state, answers };
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -171,7 +186,7 @@ describe('session machine', () => {
     expect(actor.getSnapshot().context.stats.droppedTotal).toBe(10);
   });
 
-  it('restarts a failed capture a few times, then fails with the reason', async () => {
+  it('restarts a failed screencast a few times, then the session (no budget here: failed, with the reason)', async () => {
     const { actor, capture, state } = start();
     actor.send({ type: 'host.ready', browser: host });
     await settle();
@@ -183,6 +198,45 @@ describe('session machine', () => {
     expect(state()).toBe('failed');
     expect(actor.getSnapshot().context.failure).toBe('encoder exited');
     expect(actor.getSnapshot().context.viewers).toEqual({});
+  });
+
+  it('falls back from a failing tab capture to the screencast for the same viewers', async () => {
+    const { actor, capture, state } = start({}, 0, { ...params, capture: 'tab' });
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    expect(capture.log.started[0]?.strategy).toBe('tab');
+    for (let i = 0; i < 4; i++)
+      capture.report({ type: 'capture.failed', reason: 'tab capture: grant refused' });
+    expect(state()).toBe('streaming');
+    expect(capture.log.started).toHaveLength(5);
+    expect(capture.log.started[4]?.strategy).toBe('screencast');
+    const { context } = actor.getSnapshot();
+    expect([context.captureStrategy, context.captureFallback]).toEqual([
+      'screencast',
+      'tab capture: grant refused',
+    ]);
+    expect(Object.keys(context.viewers)).toEqual(['v1']);
+    // The screencast gets its own restarts before the session gives up.
+    for (let i = 0; i < 3; i++) capture.report({ type: 'capture.failed', reason: 'encoder exited' });
+    expect(state()).toBe('streaming');
+  });
+
+  it('records a failure as one sentence, not a stack trace', async () => {
+    const { actor } = start({
+      openPage: fromPromise<PageHandle, { browser: BrowserHandle; sessionId: string; params: SessionParams }>(
+        async () => {
+          throw new TypeError(
+            "Cannot read properties of undefined (reading 'getUserMedia')\n    at offer (x.js:1:2)",
+          );
+        },
+      ),
+    });
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    expect(actor.getSnapshot().context.failure).toBe(
+      "Cannot read properties of undefined (reading 'getUserMedia')",
+    );
   });
 
   it('survives a viewer actor that throws, dropping only that viewer', async () => {
@@ -270,7 +324,7 @@ describe('session machine', () => {
     expect(state()).toBe('closed');
   });
 
-  it('leaves failed only by close', async () => {
+  it('leaves failed by close (resume and navigate revive it: see the pool machine tests)', async () => {
     const { actor, state } = start();
     actor.send({ type: 'host.failed', reason: 'x' });
     actor.send(viewer('v1'));
@@ -279,6 +333,97 @@ describe('session machine', () => {
     expect(state()).toBe('closed');
     await settle();
     void noop;
+  });
+
+  describe('JavaScript dialogs', () => {
+    const confirm: PageDialog = {
+      type: 'confirm',
+      message: 'Proceed?',
+      defaultPrompt: '',
+      url: 'http://127.0.0.1/',
+    };
+    const opened = (dialog: PageDialog = confirm) => ({ type: 'dialog.opened' as const, dialog });
+
+    it('surfaces a dialog, answers it for a client, and says so', async () => {
+      const { actor, answers } = start();
+      actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      const news: string[] = [];
+      actor.on('*', (event) => {
+        if (event.type.startsWith('dialog.'))
+          news.push(`${event.type}${'by' in event ? ` by ${event.by}` : ''}`);
+      });
+      actor.send(opened());
+      expect(actor.getSnapshot().context.dialog).toMatchObject({ ...confirm, id: 1 });
+      expect(answers).toEqual([]);
+      actor.send({ type: 'dialog.answer', accept: false });
+      expect(answers).toEqual([{ type: 'dialog.answer', accept: false, promptText: undefined }]);
+      expect(actor.getSnapshot().context.dialog).toBeUndefined();
+      expect(news).toEqual(['dialog.opened', 'dialog.closed by client']);
+    });
+
+    it('answers at once under the accept and dismiss policies (a prompt gets its default)', async () => {
+      const accepting = start({}, 0, { ...params, dialogs: 'accept' });
+      accepting.actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      accepting.actor.send(opened({ ...confirm, type: 'prompt', defaultPrompt: 'castpool' }));
+      expect(accepting.answers).toEqual([{ type: 'dialog.answer', accept: true, promptText: 'castpool' }]);
+      expect(accepting.actor.getSnapshot().context.dialog).toBeUndefined();
+      const dismissing = start({}, 0, { ...params, dialogs: 'dismiss' });
+      dismissing.actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      dismissing.actor.send(opened());
+      expect(dismissing.answers).toEqual([{ type: 'dialog.answer', accept: false, promptText: undefined }]);
+    });
+
+    it('dismisses a surfaced dialog nobody answered once its time is up, and only that one', async () => {
+      const clock = new SimulatedClock();
+      const { actor, answers } = start({}, 0, { ...params, dialogTimeoutMs: 30_000 }, clock);
+      actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      actor.send(opened());
+      clock.increment(20_000);
+      actor.send({ type: 'dialog.closed', accepted: true }); // a viewer's click answered it in the page
+      actor.send(opened({ ...confirm, message: 'Again?' }));
+      clock.increment(10_000); // the first dialog's timer: not this one's
+      expect(answers).toEqual([]);
+      expect(actor.getSnapshot().context.dialog?.message).toBe('Again?');
+      clock.increment(20_000);
+      expect(answers).toEqual([{ type: 'dialog.answer', accept: false, promptText: undefined }]);
+      expect(actor.getSnapshot().context.dialog).toBeUndefined();
+    });
+
+    it('leaves through a beforeunload for a navigation it was asked for, and answers a waiting dialog first', async () => {
+      const { actor, answers } = start({ navigatePage: fromCallback(() => {}) });
+      actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      actor.send({ type: 'navigate', requestId: 'r1', url: 'http://127.0.0.1/next' });
+      actor.send(opened({ ...confirm, type: 'beforeunload', message: '' }));
+      expect(answers).toEqual([{ type: 'dialog.answer', accept: true, promptText: '' }]);
+      expect(actor.getSnapshot().context.dialog).toBeUndefined();
+      actor.send(opened());
+      expect(actor.getSnapshot().context.dialog?.type).toBe('confirm'); // not a beforeunload: surfaced
+      actor.send({ type: 'navigate', requestId: 'r2', url: 'http://127.0.0.1/other' });
+      expect(answers.at(-1)).toEqual({ type: 'dialog.answer', accept: true, promptText: undefined });
+      expect(actor.getSnapshot().context.dialog).toBeUndefined();
+    });
+
+    it('is not hung while a dialog waits or a load is pending; hung otherwise', async () => {
+      const { actor, state } = start({ navigatePage: fromCallback(() => {}) });
+      actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      const probeLate = { type: 'page.unresponsive' as const, reason: 'renderer did not answer a probe' };
+      actor.send(probeLate); // the first load has not reported
+      expect(state()).toBe('idle');
+      actor.send({ type: 'navigate.done', result: { requestId: 'initial', url: 'http://127.0.0.1/' } });
+      actor.send(opened());
+      actor.send(probeLate);
+      expect(state()).toBe('idle');
+      actor.send({ type: 'dialog.answer', accept: true });
+      actor.send(probeLate);
+      expect(state()).toBe('failed'); // no restart budget in these tests
+      expect(actor.getSnapshot().context.failure).toBe('renderer did not answer a probe');
+    });
   });
 
   describe('viewers joining', () => {

@@ -1,0 +1,224 @@
+import type { BrowserContext, Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionPageOf, startCastpool } from '../helpers/app.js';
+import { startTestPages } from '../helpers/test-pages.js';
+import {
+  centrePixel,
+  launchViewerBrowser,
+  openViewPage,
+  startTricklingPlayer,
+  until,
+  viewerStats,
+} from '../helpers/viewer.js';
+
+/*
+ * Pages that behave like real sites, watched by a real Chromium viewer, for both capture strategies.
+ * Insecure-context pages need a host name that is not localhost: castpool's Chromium maps one with
+ * `--host-resolver-rules` through the documented `chromiumArgs` (the machine's files stay untouched).
+ */
+const SITE = 'castpool-pages.test';
+const UNREACHABLE = 'unreachable.castpool-pages.test';
+
+let castpool: Awaited<ReturnType<typeof startCastpool>>;
+let pages: Awaited<ReturnType<typeof startTestPages>>;
+let viewers: BrowserContext;
+
+beforeAll(async () => {
+  pages = await startTestPages();
+  castpool = await startCastpool({
+    sessionsPerBrowser: 1,
+    // A probe every 0.5 s, late after 1 s: a page waiting on a dialog must not be taken for hung.
+    supervision: { probeIntervalMs: 500, probeTimeoutMs: 1000 },
+    chromiumArgs: [
+      `--host-resolver-rules=MAP ${UNREACHABLE} ~NOTFOUND, MAP example.com ~NOTFOUND, MAP ${SITE} 127.0.0.1`,
+    ],
+  });
+  viewers = await launchViewerBrowser();
+});
+
+afterAll(async () => {
+  await viewers?.close();
+  await castpool?.close();
+  await pages?.close();
+});
+
+/** A page on a real-looking host over plain http: not a secure context. */
+const site = (path: string) => `http://${SITE}:${pages.port}${path}`;
+
+type Rgb = [number, number, number];
+const near = (colour: Rgb, [r, g, b]: number[]) =>
+  Math.abs(colour[0] - (r ?? 0)) < 60 &&
+  Math.abs(colour[1] - (g ?? 0)) < 60 &&
+  Math.abs(colour[2] - (b ?? 0)) < 60;
+const RED: Rgb = [255, 0, 0];
+const GREEN: Rgb = [0, 255, 0];
+const BLUE: Rgb = [0, 0, 255];
+
+async function showsColour(page: Page, colour: Rgb): Promise<number[]> {
+  return until(
+    () => centrePixel(page),
+    (pixel) => near(colour, pixel),
+    10_000,
+  );
+}
+
+/** Frames keep arriving: decoded frames grow within a few seconds (a page that paints nothing new still gets keyframes). */
+async function framesGrow(page: Page): Promise<void> {
+  const before = (await viewerStats(page)).framesDecoded;
+  const after = await until(
+    () => viewerStats(page),
+    (s) => s.framesDecoded > before,
+    10_000,
+  );
+  expect(after.framesDecoded).toBeGreaterThan(before);
+}
+
+const getSession = async (id: string) => (await castpool.api('GET', `/api/sessions/${id}`)).json;
+
+describe.each(['tab', 'screencast'] as const)('any document streams (%s capture)', (capture) => {
+  it('plain http on a real host name, a page that forbids display capture, an error page, and back', async () => {
+    const created = await castpool.api('POST', '/api/sessions', { url: site('/paint/00ff00'), capture });
+    expect(created.status, created.text).toBe(201);
+    const { id, links } = created.json as { id: string; links: { view: string } };
+    const page = await openViewPage(viewers, links.view);
+    try {
+      expect(near(GREEN, await showsColour(page, GREEN)), 'insecure page shown').toBe(true);
+      const navigate = (url: string) => castpool.api('POST', `/api/sessions/${id}/navigate`, { url });
+
+      expect((await navigate(site('/paint/0000ff?forbid-capture'))).status).toBe(200);
+      expect(near(BLUE, await showsColour(page, BLUE)), 'page forbidding display capture shown').toBe(true);
+
+      // Chromium's own error page: the navigation is reported failed, the session streams it.
+      const failed = await navigate(`http://${UNREACHABLE}/`);
+      expect([failed.status, failed.json.error]).toEqual([502, 'navigation_failed']);
+      const errorPage = await until(
+        () => centrePixel(page),
+        (pixel) => !near(BLUE, pixel),
+        10_000,
+      );
+      expect(near(BLUE, errorPage), 'error page replaced the blue page').toBe(false);
+      await framesGrow(page);
+
+      expect((await navigate(site('/paint/ff0000'))).status).toBe(200);
+      expect(near(RED, await showsColour(page, RED)), 'good page after the error page').toBe(true);
+      const session = await getSession(id);
+      expect([session.state, session.capture, session.restarts]).toEqual(['streaming', capture, 0]);
+      expect(session.captureFallback).toBeUndefined();
+    } finally {
+      await page.close();
+      await castpool.api('DELETE', `/api/sessions/${id}`);
+    }
+  });
+});
+
+describe.each(['tab', 'screencast'] as const)('JavaScript dialogs (%s capture)', (capture) => {
+  it('surfaces confirm and prompt, waits for the answer without calling the page hung, and leaves through beforeunload', async () => {
+    const created = await castpool.api('POST', '/api/sessions', { url: site('/dialog/confirm'), capture });
+    expect(created.status, created.text).toBe(201);
+    const { id, links } = created.json as { id: string; links: { view: string } };
+    const page = await openViewPage(viewers, links.view);
+    const answer = (body: unknown) => castpool.api('POST', `/api/sessions/${id}/dialog`, body);
+    const dialogShown = () =>
+      until(
+        () => getSession(id),
+        (s) => s.dialog !== undefined,
+        10_000,
+      );
+    try {
+      const confirming = await dialogShown();
+      expect(confirming.dialog).toMatchObject({ type: 'confirm', message: 'Proceed?', defaultPrompt: '' });
+      expect(confirming.dialog.url).toBe(site('/dialog/confirm'));
+      // Several probes go unanswered while the dialog waits: the session is busy, not hung.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      const waiting = await getSession(id);
+      expect([waiting.state, waiting.restarts, waiting.dialog?.type]).toEqual(['streaming', 0, 'confirm']);
+      const answered = await answer({ accept: true });
+      expect(answered.status, answered.text).toBe(200);
+      expect(answered.json.dialog).toBeUndefined();
+      expect(near(GREEN, await showsColour(page, GREEN)), 'OK reached the page').toBe(true);
+      expect((await answer({ accept: true })).status).toBe(409); // nothing to answer now
+
+      const navigate = (url: string) => castpool.api('POST', `/api/sessions/${id}/navigate`, { url });
+      expect((await navigate(site('/dialog/prompt'))).status).toBe(200);
+      expect((await dialogShown()).dialog).toMatchObject({ type: 'prompt', defaultPrompt: 'castpool' });
+      expect((await answer({ accept: true, promptText: 'typed' })).status).toBe(200);
+      expect(near(GREEN, await showsColour(page, GREEN)), 'the typed answer reached the page').toBe(true);
+
+      // A page that asks before unload, after a user's click (Chromium asks only then): an API navigate leaves.
+      expect((await navigate(site('/dialog/leave'))).status).toBe(200);
+      await sessionPageOf(castpool, id).mouse.click(10, 10);
+      const left = await navigate(site('/paint/0000ff'));
+      expect(left.status, left.text).toBe(200);
+      expect(near(BLUE, await showsColour(page, BLUE)), 'navigated through beforeunload').toBe(true);
+      const after = await getSession(id);
+      expect([after.state, after.restarts, after.dialog]).toEqual(['streaming', 0, undefined]);
+    } finally {
+      await page.close();
+      await castpool.api('DELETE', `/api/sessions/${id}`);
+    }
+  });
+});
+
+describe("the README's first example", () => {
+  it('a session on an unreachable https://example.com streams the error page, then goes to a good page', async () => {
+    // README: curl -X POST localhost:8080/api/sessions -d '{"url":"https://example.com"}' (the default tab capture)
+    const created = await castpool.api('POST', '/api/sessions', { url: 'https://example.com' });
+    expect(created.status, created.text).toBe(201);
+    const { id, links } = created.json as { id: string; links: { view: string } };
+    const page = await openViewPage(viewers, links.view);
+    try {
+      await framesGrow(page);
+      const watched = await getSession(id);
+      expect(watched.state).toBe('streaming');
+      expect(watched.lastNavigation.error).toMatch(/ERR_NAME_NOT_RESOLVED/);
+      const moved = await castpool.api('POST', `/api/sessions/${id}/navigate`, {
+        url: site('/paint/00ff00'),
+      });
+      expect(moved.status, moved.text).toBe(200);
+      expect(near(GREEN, await showsColour(page, GREEN))).toBe(true);
+      expect((await getSession(id)).state).toBe('streaming');
+    } finally {
+      await page.close();
+      await castpool.api('DELETE', `/api/sessions/${id}`);
+    }
+  });
+});
+
+describe('players as they come', () => {
+  const playerState = (page: Page) =>
+    page.evaluate(
+      () =>
+        (window as unknown as { trickling: { framesDecoded: number; codec: string; answer: string } })
+          .trickling,
+    );
+
+  it('answers a player that offers audio and video (audio inactive) and one that takes only H.264, on a tab session', async () => {
+    const created = await castpool.api('POST', '/api/sessions', { url: site('/animated'), capture: 'tab' });
+    expect(created.status, created.text).toBe(201);
+    const { id, links } = created.json as { id: string; links: { whep: string } };
+    const withAudio = await viewers.newPage();
+    const h264Only = await viewers.newPage();
+    try {
+      await withAudio.goto(pages.url('/static'));
+      await h264Only.goto(pages.url('/static'));
+      const resource = await startTricklingPlayer(withAudio, links.whep, { withAudio: true });
+      expect(resource).toMatch(/^http/);
+      const { answer } = await playerState(withAudio);
+      expect(answer).toMatch(/^m=audio [\s\S]*a=inactive/m);
+      expect(await startTricklingPlayer(h264Only, links.whep, { onlyCodec: 'video/H264' })).toMatch(/^http/);
+      for (const player of [withAudio, h264Only]) {
+        const state = await until(
+          () => playerState(player),
+          (s) => s.framesDecoded > 0,
+          10_000,
+        );
+        expect(state.framesDecoded).toBeGreaterThan(0);
+        expect(state.codec).toBe('video/H264');
+      }
+    } finally {
+      await withAudio.close();
+      await h264Only.close();
+      await castpool.api('DELETE', `/api/sessions/${id}`);
+    }
+  });
+});
