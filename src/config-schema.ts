@@ -104,6 +104,16 @@ export const ConfigSchema = Type.Object({
       10485760,
       'Text a controlling viewer may insert per second (burst: 2 s worth); more is dropped.',
     ),
+    downloadsPerSession: Int(
+      0,
+      10000,
+      'Files a session may download (0 = downloads refused); more are canceled.',
+    ),
+    downloadMbPerSession: Int(
+      0,
+      1048576,
+      "Megabytes a session's downloads may take together; a download that goes past is canceled and removed.",
+    ),
     inputQueue: Int(
       1,
       10000,

@@ -29,6 +29,28 @@ export const DialogTimeoutMs = Type.Integer({
   description: 'A surfaced dialog nobody answers is dismissed after this long (0 = never)',
 });
 
+/** Permissions a session's pages are granted (every other permission request is denied). */
+export const PagePermission = Type.Union(
+  [
+    Type.Literal('geolocation'),
+    Type.Literal('notifications'),
+    Type.Literal('clipboard-read'),
+    Type.Literal('clipboard-write'),
+  ],
+  { description: 'A permission granted to every page of the session' },
+);
+export const PagePermissions = Type.Array(PagePermission, { maxItems: 4, uniqueItems: true });
+export const Geolocation = Type.Object(
+  {
+    latitude: Type.Number({ minimum: -90, maximum: 90 }),
+    longitude: Type.Number({ minimum: -180, maximum: 180 }),
+    accuracy: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 100_000, description: 'metres (default 10)' }),
+    ),
+  },
+  { additionalProperties: false, description: 'Where the pages are (needs the geolocation permission)' },
+);
+
 export const CreateSessionBody = Type.Object(
   {
     url: Type.String({ minLength: 1, maxLength: 8192, description: 'Page to open (http/https by default).' }),
@@ -45,6 +67,8 @@ export const CreateSessionBody = Type.Object(
     ),
     dialogs: Type.Optional(DialogPolicy),
     dialogTimeoutMs: Type.Optional(DialogTimeoutMs),
+    permissions: Type.Optional(PagePermissions),
+    geolocation: Type.Optional(Geolocation),
   },
   { additionalProperties: false },
 );
@@ -102,6 +126,22 @@ export const WhepPatchRequest = Type.Object(
   { additionalProperties: false },
 );
 export const WhepDeleteRequest = Type.Object({ id: Id, viewerId: Id }, { additionalProperties: false });
+export const DownloadRequest = Type.Object(
+  { id: Id, downloadId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) },
+  { additionalProperties: false },
+);
+export const DownloadView = Type.Object({
+  id: Type.String(),
+  name: Type.String({ description: 'The file name the site suggested' }),
+  url: Type.String(),
+  bytes: Type.Integer(),
+  state: Type.Union([Type.Literal('in-progress'), Type.Literal('completed'), Type.Literal('canceled')]),
+  reason: Type.Optional(Type.String({ description: 'Why it was canceled' })),
+  startedAt: Type.String({ format: 'date-time' }),
+});
+export const DownloadList = Type.Object({ downloads: Type.Array(DownloadView) });
+export type DownloadList = Static<typeof DownloadList>;
+
 export const ThumbnailRequest = Type.Object(
   { id: Id, width: Type.Integer({ minimum: 16, maximum: 3840 }) },
   { additionalProperties: false },

@@ -6,6 +6,7 @@ import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
 import type { ActorDeps } from './actors/deps.js';
 import { dialogsActor } from './actors/dialogs.js';
+import { downloadsActor, sessionFilesActor } from './actors/downloads.js';
 import { hostLoadActor } from './actors/host-load.js';
 import { memoryWatchActor } from './actors/memory.js';
 import {
@@ -72,6 +73,8 @@ export function createCastpool(
       navigatePage: navigatePageActor(deps),
       watchPage: watchPageActor(deps),
       dialogs: dialogsActor(deps),
+      downloads: downloadsActor(deps),
+      sessionFiles: sessionFilesActor(deps),
       hibernatePage: hibernatePageActor(deps),
       capture: captureActor(deps),
       viewer: viewerActor(deps),

@@ -1,7 +1,14 @@
-import type { BrowserContext, CDPSession, Cookie, Frame, Page } from 'puppeteer-core';
+import {
+  type BrowserContext,
+  type CDPSession,
+  type Cookie,
+  type Frame,
+  type Page,
+  TimeoutError,
+} from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
 import type { NavigationResult, OpenPageInput, SavedPage } from '../machines/session.machine.js';
-import type { PageHandle, Viewport } from '../machines/types.js';
+import type { PageHandle, SessionParams, Viewport } from '../machines/types.js';
 import { RtpFanout } from '../media/rtp-fanout.js';
 import type { CaptureGrant } from './capture-grant.js';
 import type { ChromiumBrowser } from './chromium.js';
@@ -40,6 +47,7 @@ export function openPageActor() {
     const { context, page } = await browser.warmPage.take();
     try {
       await page.setViewport(input.params.viewport);
+      await grantPermissions(context, page, input.params);
       const cdp = await page.createCDPSession();
       const { frameTree } = await cdp.send('Page.getFrameTree');
       const previous = input.previous as SessionPage | undefined;
@@ -63,6 +71,13 @@ export function openPageActor() {
       throw error;
     }
   });
+}
+
+/** The session's grants, on every origin of its context; a page's other requests stay denied. */
+async function grantPermissions(context: BrowserContext, page: Page, params: SessionParams): Promise<void> {
+  for (const name of params.permissions)
+    await context.setPermission('*', { permission: { name }, state: 'granted' });
+  if (params.geolocation) await page.setGeolocation({ accuracy: 10, ...params.geolocation });
 }
 
 /** What a hibernated session keeps: enough to look the same when it resumes. */
@@ -145,8 +160,20 @@ export function closePageActor(deps: ActorDeps) {
  */
 export function watchPageActor(deps: ActorDeps) {
   return fromCallback<{ type: 'noop' }, { page: PageHandle }>(({ input, sendBack }) => {
-    const { page, cdp } = input.page as SessionPage;
+    const handle = input.page as SessionPage;
+    const { page, cdp } = handle;
     const { probeIntervalMs, probeTimeoutMs } = deps.config.supervision;
+    // The main frame's load in progress (a link to a slow server): a probe may wait on it.
+    let loadingSince = 0;
+    const onStartedLoading = (event: { frameId: string }) => {
+      if (event.frameId === handle.frameId) loadingSince ||= Date.now();
+    };
+    const onStoppedLoading = (event: { frameId: string }) => {
+      if (event.frameId === handle.frameId) loadingSince = 0;
+    };
+    cdp.on('Page.frameStartedLoading', onStartedLoading);
+    cdp.on('Page.frameStoppedLoading', onStoppedLoading);
+    cdp.send('Page.enable').catch(() => {});
     let crashed = false;
     const onCrash = () => {
       if (crashed) return;
@@ -164,11 +191,17 @@ export function watchPageActor(deps: ActorDeps) {
       });
       Promise.race([cdp.send('Runtime.evaluate', { expression: '0' }).then(() => 'ok' as const), deadline])
         .then((outcome) => {
-          if (outcome === 'late' && !crashed)
-            sendBack({
-              type: 'page.unresponsive',
-              reason: `renderer did not answer a probe within ${probeTimeoutMs} ms`,
-            });
+          if (outcome !== 'late' || crashed) return;
+          const loading = loadingSince > 0;
+          // A load past the navigation deadline is given up, as a navigate command's would be: the
+          // page is back on its last document, and the next probe tells whether it answers.
+          if (loading && Date.now() - loadingSince > deps.config.navigationTimeoutMs)
+            void cdp.send('Page.stopLoading').catch(() => {});
+          sendBack({
+            type: 'page.unresponsive',
+            reason: `renderer did not answer a probe within ${probeTimeoutMs} ms`,
+            loading,
+          });
         })
         .catch(() => {
           // the session's CDP channel closed: the browser host reports the crash
@@ -180,6 +213,8 @@ export function watchPageActor(deps: ActorDeps) {
     }, probeIntervalMs);
     return () => {
       clearInterval(probe);
+      cdp.off('Page.frameStartedLoading', onStartedLoading);
+      cdp.off('Page.frameStoppedLoading', onStoppedLoading);
       page.off('error', onCrash);
     };
   });
@@ -225,6 +260,9 @@ export function navigatePageActor(deps: ActorDeps) {
               timeout: deps.config.navigationTimeoutMs,
             });
           } catch (error) {
+            // A server that never answers: the page goes back to its last document (a browser's
+            // Stop button), so it is not left loading and the session reports the timeout.
+            if (error instanceof TimeoutError) await handle.cdp.send('Page.stopLoading').catch(() => {});
             if (/net::ERR_(?!ABORTED)/.test((error as Error).message))
               await Promise.race([
                 errorPage,

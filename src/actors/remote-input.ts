@@ -41,6 +41,12 @@ export const ControlMessage = Type.Union([
     modifiers: Modifiers,
   }),
   Type.Object({ t: Type.Literal('text'), text: Type.String({ minLength: 1, maxLength: 4096 }) }),
+  /** The answer to the JavaScript dialog the page shows (castpool sent it as `{t: 'dialog'}`). */
+  Type.Object({
+    t: Type.Literal('dialog'),
+    accept: Type.Boolean(),
+    promptText: Type.Optional(Type.String({ maxLength: 4096 })),
+  }),
   Type.Object({
     t: Type.Literal('resize'),
     width: Type.Integer({ minimum: 64, maximum: 3840 }),

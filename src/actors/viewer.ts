@@ -1,6 +1,6 @@
 import { fromCallback } from 'xstate';
 import type { SessionEvent } from '../machines/session.types.js';
-import type { PageHandle, ViewerCommand, ViewerOffer } from '../machines/types.js';
+import type { PageDialog, PageHandle, ViewerCommand, ViewerOffer } from '../machines/types.js';
 import type { ActorDeps } from './deps.js';
 import { InputBudget } from './input-budget.js';
 import type { SessionPage } from './page.js';
@@ -26,9 +26,15 @@ export function viewerActor(deps: ActorDeps) {
       let page = input.page as SessionPage;
       let stopServing: (() => void) | undefined;
       let usePage: ((page: SessionPage) => void) | undefined;
+      let served: ReturnType<typeof serveViewer> | undefined;
+      let dialog: PageDialog | null = null;
       let stopped = false;
       receive((event) => {
-        if (event.type !== 'viewer.page') return;
+        if (event.type === 'viewer.dialog') {
+          dialog = event.dialog;
+          served?.showDialog(dialog);
+          return;
+        }
         page = event.page as SessionPage;
         usePage?.(page);
       });
@@ -40,9 +46,10 @@ export function viewerActor(deps: ActorDeps) {
             void peer.close();
             return;
           }
-          const served = serveViewer(deps, page, peer, sendBack);
+          served = serveViewer(deps, page, peer, sendBack);
           stopServing = served.stop;
           usePage = served.usePage;
+          served.showDialog(dialog);
         },
         (error: Error) => {
           if (!stopped)
@@ -63,7 +70,11 @@ function serveViewer(
   page: SessionPage,
   peer: ViewerPeer,
   sendBack: (event: SessionEvent) => void,
-): { stop: () => void; usePage: (page: SessionPage) => void } {
+): {
+  stop: () => void;
+  usePage: (page: SessionPage) => void;
+  showDialog: (dialog: PageDialog | null) => void;
+} {
   const { viewerId } = peer;
   const left = () => sendBack({ type: 'viewer.left', viewerId });
   let lastKeyframeRequest = 0;
@@ -111,6 +122,17 @@ function serveViewer(
     (viewport) => sendBack({ type: 'viewport.changed', viewport }),
     deps.config.limits.inputQueue,
   );
+  let control: { readyState: string; send(data: string): void } | undefined;
+  let shownDialog: PageDialog | null = null;
+  const sendDialog = () => {
+    if (control?.readyState !== 'open') return;
+    const dialog = shownDialog && {
+      type: shownDialog.type,
+      message: shownDialog.message,
+      defaultPrompt: shownDialog.defaultPrompt,
+    };
+    control.send(JSON.stringify({ t: 'dialog', dialog }));
+  };
   const channelSub = peer.pc.onDataChannel.subscribe((channel) => {
     if (channel.label !== 'control') return;
     channel.stateChanged.subscribe((state) => {
@@ -126,6 +148,15 @@ function serveViewer(
       channel.onMessage.subscribe(() => deps.metrics.controlInputs.inc({ outcome: 'refused' }));
       return;
     }
+    control = channel;
+    // Not from inside the channel's opening: werift queues its DCEP acknowledgement after whatever is
+    // sent there, and Chromium then drops every later message on the channel (seen: the first dialog
+    // arrived, its "gone" and the next dialog never did).
+    const sendSoon = () => setTimeout(sendDialog, 0);
+    channel.stateChanged.subscribe((state) => {
+      if (state === 'open') sendSoon();
+    });
+    sendSoon();
     const { controlInputs } = deps.metrics;
     const { inputMessagesPerSecond, inputTextBytesPerSecond } = deps.config.limits;
     const budget = new InputBudget(inputMessagesPerSecond, inputTextBytesPerSecond);
@@ -133,6 +164,12 @@ function serveViewer(
       const message = parseControlMessage(data);
       if (!message) {
         controlInputs.inc({ outcome: 'malformed' });
+        return;
+      }
+      if (message.t === 'dialog') {
+        // The session decides (its dialog may be gone); an answer is not page input.
+        sendBack({ type: 'dialog.answer', accept: message.accept, promptText: message.promptText });
+        controlInputs.inc({ outcome: 'applied' });
         return;
       }
       const textBytes = message.t === 'text' ? Buffer.byteLength(message.text) : 0;
@@ -155,5 +192,13 @@ function serveViewer(
     void peer.close();
     deps.log.debug({ sessionId: page.sessionId, viewerId }, 'viewer left');
   };
-  return { stop, usePage: (next) => input$.usePage(next) };
+  return {
+    stop,
+    usePage: (next: SessionPage) => input$.usePage(next),
+    /** A controlling viewer is shown the dialog the page waits on (null: none now). */
+    showDialog: (next: PageDialog | null) => {
+      shownDialog = next;
+      sendDialog();
+    },
+  };
 }

@@ -40,7 +40,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ nats: NatsFace; maxStreams
       });
       raw.write(': castpool events\n\n');
       const unsubscribe = nats.subscribe((event) => {
-        const name = event.kind === 'session' ? 'session' : event.type;
+        const name = event.kind === 'pool' ? event.type : event.kind === 'page' ? event.type : 'session';
         raw.write(`event: ${name}\ndata: ${JSON.stringify(event)}\n\n`);
       });
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);

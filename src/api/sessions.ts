@@ -7,6 +7,8 @@ import { withLinks, withViewUrl } from '../commands/links.js';
 import {
   CreateSessionBody,
   DialogBody,
+  DownloadList,
+  DownloadRequest,
   ErrorBody,
   NavigateBody,
   SessionDetail,
@@ -139,6 +141,50 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) =>
       linked(request, await surface().navigate({ id: request.params.id, url: request.body.url })),
+  );
+
+  app.get(
+    '/api/sessions/:id/downloads',
+    {
+      schema: {
+        summary: "The files the session's pages downloaded (kept until the session is deleted)",
+        params: SessionIdParams,
+        response: { 200: DownloadList, ...errors },
+      },
+    },
+    async (request) => surface().downloads({ id: request.params.id }),
+  );
+
+  app.get(
+    '/api/sessions/:id/downloads/:downloadId',
+    {
+      schema: {
+        summary: 'One completed download, as the site named it',
+        params: Type.Object({
+          id: SessionIdParams.properties.id,
+          downloadId: DownloadRequest.properties.downloadId,
+        }),
+        produces: ['application/octet-stream'],
+        response: { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { id, downloadId } = request.params;
+      const listed = (await surface().downloads({ id })).downloads.find((d) => d.id === downloadId);
+      const bytes = await surface().download({ id, downloadId });
+      // The site's name, quoted safely (RFC 6266): ASCII fallback plus the UTF-8 form.
+      const name = listed?.name ?? 'download';
+      const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+      return reply
+        .type('application/octet-stream')
+        .header(
+          'Content-Disposition',
+          `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+        )
+        .header('Cache-Control', 'no-store')
+        .header('X-Content-Type-Options', 'nosniff')
+        .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    },
   );
 
   app.post(

@@ -2,6 +2,7 @@ import { type SavedPage, sessionStateName as sessionStateNameOf } from '../machi
 import type { SessionParams } from '../machines/types.js';
 import type { Castpool } from '../system.js';
 import type { Capacity } from './admission.js';
+import { Downloads } from './downloads.js';
 import { NodeInfo } from './info.js';
 import type { CommandSurface, InputOf, NodeOperationName, OutputOf } from './operations.js';
 import type { SessionView } from './results.js';
@@ -35,6 +36,7 @@ export class Commands {
   readonly sessions: SessionCommands;
   readonly viewers: ViewerCommands;
   readonly thumbnails: Thumbnails;
+  readonly downloads: Downloads;
   /** What this node is doing (the read model behind /api/info, the gauges and leases). */
   readonly info: NodeInfo;
   /** The node operations by name (what node-to-node requests and the fleet router call). */
@@ -46,6 +48,7 @@ export class Commands {
     this.sessions = new SessionCommands(castpool);
     this.viewers = new ViewerCommands(castpool, this.sessions);
     this.thumbnails = new Thumbnails(castpool);
+    this.downloads = new Downloads(castpool);
     this.info = new NodeInfo(castpool);
     const s = this.sessions;
     this.handlers = {
@@ -59,6 +62,8 @@ export class Commands {
       resume: (input) => s.resume(input),
       snapshot: async (input) => s.snapshot(input),
       thumbnail: (input) => this.thumbnails.take(input),
+      downloads: async (input) => this.downloads.list(input),
+      download: (input) => this.downloads.file(input),
       'whep.offer': (input) => this.viewers.offer(input),
       'whep.patch': async (input) => this.viewers.patch(input),
       'whep.delete': async (input) => this.viewers.leave(input),

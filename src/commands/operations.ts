@@ -2,6 +2,8 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import {
   CreateSessionBody,
   DialogRequest,
+  type DownloadList,
+  DownloadRequest,
   EmptyRequest,
   NavigateRequest,
   SessionIdRequest,
@@ -122,6 +124,8 @@ export const operations = {
     presents: 'viewer-token',
     client: true,
   }),
+  downloads: op<DownloadList>()({ input: SessionIdRequest, runs: 'owner', presents: 'as-is', client: true }),
+  download: op<Uint8Array>()({ input: DownloadRequest, runs: 'owner', presents: 'as-is', bytes: true }),
   snapshot: op<SessionSnapshot>()({ input: SessionIdRequest, runs: 'owner', presents: 'as-is' }),
   thumbnail: op<Uint8Array>()({ input: ThumbnailRequest, runs: 'owner', presents: 'as-is', bytes: true }),
   'whep.offer': op<ViewerAnswer>()({ input: WhepOfferRequest, runs: 'owner', presents: 'as-is', slow: true }),

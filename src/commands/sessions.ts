@@ -42,6 +42,9 @@ export class SessionCommands {
   /** Session parameters from a request body: defaults filled in, the URL checked (400 otherwise). */
   async paramsFor(body: CreateSessionBody): Promise<SessionParams> {
     const defaults = this.config.session;
+    const permissions = body.permissions ?? [];
+    if (body.geolocation && !permissions.includes('geolocation'))
+      throw new CastpoolError('bad_request', 'geolocation needs "geolocation" in permissions');
     return {
       url: await this.castpool.access.checkUrl(body.url),
       viewport: body.viewport ?? defaults.viewport,
@@ -51,6 +54,8 @@ export class SessionCommands {
       priority: body.priority ?? defaults.priority,
       dialogs: body.dialogs ?? defaults.dialogs,
       dialogTimeoutMs: body.dialogTimeoutMs ?? defaults.dialogTimeoutMs,
+      permissions,
+      ...(body.geolocation ? { geolocation: body.geolocation } : {}),
     };
   }
 

@@ -93,7 +93,9 @@ export class NatsFace {
       const subject =
         event.kind === 'session'
           ? `${prefix}.events.${event.sessionId}.${event.to}`
-          : `${prefix}.events.pool.${event.type}`;
+          : event.kind === 'page'
+            ? `${prefix}.events.${event.sessionId}.${event.type}`
+            : `${prefix}.events.pool.${event.type}`;
       link.nc.publish(subject, JSON.stringify(event));
     });
     link.nc.subscribe(`${prefix}.events.>`, {

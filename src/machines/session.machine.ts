@@ -37,6 +37,8 @@ import type {
   CaptureInput,
   CaptureStats,
   DialogCommand,
+  DownloadRecord,
+  PageDialog,
   PageHandle,
   ViewerCommand,
   ViewerOffer,
@@ -76,6 +78,16 @@ function codecFits(context: SessionContext, viewerId: string, codec: ViewerOffer
   return others === 0 || context.codec === codec;
 }
 
+/** Every viewer (a controlling one shows it) learns the dialog the page shows now, or that none is. */
+function tellViewersDialog(
+  context: SessionContext,
+  dialog: PageDialog | null,
+  enqueue: { sendTo(id: string, event: ViewerCommand): void },
+): void {
+  for (const id of Object.keys(context.viewers))
+    enqueue.sendTo(`viewer:${id}`, { type: 'viewer.dialog', dialog });
+}
+
 /** Stops a negotiating viewer (its actor closes its peer) and forgets its offer. */
 function dropOffer(
   context: SessionContext,
@@ -98,6 +110,12 @@ export const sessionMachine = setup({
   actors: {
     openPage: fromPromise<PageHandle, OpenPageInput>(notProvided('openPage')),
     watchPage: fromCallback<{ type: 'noop' }, { page: PageHandle }>(notProvided('watchPage')),
+    /** Downloads land in the session's directory under its quota; reports each (`download.*`). */
+    downloads: fromCallback<{ type: 'noop' }, { page: PageHandle; downloads: DownloadRecord[] }>(
+      notProvided('downloads'),
+    ),
+    /** The session's own files (its downloads): removed when the session ends. */
+    sessionFiles: fromCallback<{ type: 'noop' }, { sessionId: string }>(notProvided('sessionFiles')),
     /** Reports the page's JavaScript dialogs (`dialog.opened`/`closed`) and answers them when told. */
     dialogs: fromCallback<DialogCommand, { page: PageHandle }>(notProvided('dialogs')),
     /** Saves what the page needs to come back, then releases it. */
@@ -132,7 +150,10 @@ export const sessionMachine = setup({
     mayRestartCapture: ({ context }) => context.captureRestarts < context.maxCaptureRestarts,
     mayFallBack: ({ context }) => context.captureStrategy !== 'screencast',
     /** A page waiting on a dialog or a load is not hung, whatever the probe says. */
-    pageBusy: ({ context }) => context.dialog !== undefined || navigationPending(context),
+    pageBusy: ({ context, event }) =>
+      context.dialog !== undefined ||
+      navigationPending(context) ||
+      (event.type === 'page.unresponsive' && event.loading === true),
     /** A beforeunload dialog opened by a navigation castpool was asked for: the ask was the answer. */
     leavesForRequestedNavigation: ({ context, event }) =>
       event.type === 'dialog.opened' && event.dialog.type === 'beforeunload' && navigationPending(context),
@@ -219,6 +240,11 @@ export const sessionMachine = setup({
         lastViewedAt: context.now(),
       });
       enqueue.emit({ type: 'viewer.joined', viewer });
+      if (context.dialog)
+        enqueue.sendTo(`viewer:${viewer.viewerId}`, {
+          type: 'viewer.dialog',
+          dialog: context.dialog,
+        } satisfies ViewerCommand);
     }),
     /** A negotiated viewer the session cannot take now (it stopped being live meanwhile). */
     refuseJoin: enqueueActions(({ context, event, enqueue }) => {
@@ -369,6 +395,7 @@ export const sessionMachine = setup({
       const dialog: OpenDialog = { ...event.dialog, id: context.dialogsOpened + 1, openedAt: context.now() };
       enqueue.assign({ dialog, dialogsOpened: dialog.id });
       enqueue.emit({ type: 'dialog.opened', dialog });
+      tellViewersDialog(context, dialog, enqueue);
       if (context.params.dialogTimeoutMs > 0)
         enqueue.raise({ type: 'dialog.expired', id: dialog.id }, { delay: 'dialogTimeout' });
     }),
@@ -380,6 +407,7 @@ export const sessionMachine = setup({
       const promptText = event.type === 'dialog.answer' ? event.promptText : undefined;
       enqueue.sendTo('dialogs', { type: 'dialog.answer', accept, promptText } satisfies DialogCommand);
       enqueue.assign({ dialog: undefined });
+      tellViewersDialog(context, null, enqueue);
       const by =
         event.type === 'dialog.expired' ? 'timeout' : event.type === 'navigate' ? 'navigation' : 'client';
       enqueue.emit({ type: 'dialog.closed', dialog, accepted: accept, by });
@@ -389,10 +417,27 @@ export const sessionMachine = setup({
       const { dialog } = context;
       if (!dialog || event.type !== 'dialog.closed') return;
       enqueue.assign({ dialog: undefined });
+      tellViewersDialog(context, null, enqueue);
       enqueue.emit({ type: 'dialog.closed', dialog, accepted: event.accepted, by: 'page' });
     }),
     /** A restart or hibernation takes the page, and its dialog with it. */
-    dropDialog: assign({ dialog: undefined }),
+    dropDialog: enqueueActions(({ context, enqueue }) => {
+      if (!context.dialog) return;
+      enqueue.assign({ dialog: undefined });
+      tellViewersDialog(context, null, enqueue);
+    }),
+    recordDownload: assign(({ context, event }) =>
+      event.type === 'download.begun' ? { downloads: [...context.downloads, event.download] } : {},
+    ),
+    updateDownload: assign(({ context, event }) => {
+      if (event.type !== 'download.progress') return {};
+      const { id, bytes, state, reason } = event;
+      return {
+        downloads: context.downloads.map((d) =>
+          d.id === id ? { ...d, bytes, state, ...(reason ? { reason } : {}) } : d,
+        ),
+      };
+    }),
     resetWindows: assign({ overloadWindows: 0, healthyWindows: 0 }),
     startWindows: assign({ overloadWindows: 0, healthyWindows: 0, windowsSinceStart: 0, peakFps: 0 }),
     /** A new capture counts drops from zero; keep the session's total. */
@@ -446,6 +491,7 @@ export const sessionMachine = setup({
     captureRestarts: 0,
     captureStrategy: input.params.capture,
     dialogsOpened: 0,
+    downloads: [],
     latestNavigationId: 'initial',
     maxCaptureRestarts: input.maxCaptureRestarts ?? 3,
     restart: input.restart ?? defaultRestartPolicy,
@@ -456,6 +502,8 @@ export const sessionMachine = setup({
     now: input.now ?? Date.now,
   }),
   initial: 'launching',
+  // The session's files live as long as the session, whatever page or browser it is on.
+  invoke: { src: 'sessionFiles', input: ({ context }) => ({ sessionId: context.sessionId }) },
   on: {
     close: '.closing',
     'budget.share': { actions: 'recordShare' },
@@ -466,6 +514,9 @@ export const sessionMachine = setup({
     'thumbnail.request': { actions: 'refuseThumbnail' },
     // Taken while live, delivered wherever the session is now.
     'thumbnail.done': { actions: 'deliverThumbnail' },
+    // Reported by the live page's downloads actor; a late report after a restart still counts.
+    'download.begun': { actions: 'recordDownload' },
+    'download.progress': { actions: 'updateDownload' },
     // A spawned viewer or navigation that threw must not take the session down with it.
     'xstate.error.actor.*': { actions: 'absorbChildError' },
   },
@@ -535,6 +586,10 @@ export const sessionMachine = setup({
       invoke: [
         { src: 'watchPage', input: ({ context }) => ({ page: context.page as PageHandle }) },
         { id: 'dialogs', src: 'dialogs', input: ({ context }) => ({ page: context.page as PageHandle }) },
+        {
+          src: 'downloads',
+          input: ({ context }) => ({ page: context.page as PageHandle, downloads: context.downloads }),
+        },
       ],
       states: {
         idle: {

@@ -3,6 +3,7 @@ import type {
   CaptureStats,
   CaptureStrategy,
   Codec,
+  DownloadRecord,
   PageDialog,
   PageHandle,
   SessionParams,
@@ -80,6 +81,8 @@ export interface SessionContext {
   /** Why the session fell back to screencast (set once it did). */
   captureFallback?: string;
   lastNavigation?: NavigationResult;
+  /** Files the session's pages downloaded, oldest first (kept across restarts). */
+  downloads: DownloadRecord[];
   /** The dialog the page shows now, waiting for an answer (policy `surface`). */
   dialog?: OpenDialog;
   /** Dialogs the page opened so far: numbers them (a late timeout finds its own dialog gone). */
@@ -132,7 +135,9 @@ export type SessionEvent =
   | { type: 'host.crashed'; reason: string }
   | { type: 'page.crashed'; reason: string }
   /** The renderer did not answer the liveness probe in time (hung, or busy with a dialog or a load). */
-  | { type: 'page.unresponsive'; reason: string }
+  | { type: 'page.unresponsive'; reason: string; loading?: boolean }
+  | { type: 'download.begun'; download: DownloadRecord }
+  | { type: 'download.progress'; id: string; bytes: number; state: DownloadRecord['state']; reason?: string }
   | { type: 'dialog.opened'; dialog: PageDialog }
   | { type: 'dialog.closed'; accepted: boolean }
   /** A client's answer to the open dialog. */

@@ -29,7 +29,13 @@ export interface SessionParams {
   dialogs: DialogPolicy;
   /** A surfaced dialog nobody answers is dismissed after this long (0 = never). */
   dialogTimeoutMs: number;
+  /** Granted to every page of the session; anything else a page asks for is denied. */
+  permissions: PagePermission[];
+  /** Where the pages are, for the geolocation permission. */
+  geolocation?: { latitude: number; longitude: number; accuracy?: number };
 }
+
+export type PagePermission = 'geolocation' | 'notifications' | 'clipboard-read' | 'clipboard-write';
 
 /** A JavaScript dialog the page opened, as its page actor reports it. */
 export interface PageDialog {
@@ -39,6 +45,20 @@ export interface PageDialog {
   defaultPrompt: string;
   /** The document that opened it. */
   url: string;
+}
+
+/** A file a page of the session downloaded (or tried to). */
+export interface DownloadRecord {
+  /** Chromium's id for it (also the file's name on disk). */
+  id: string;
+  /** The name the site suggested (what a client saves it as). */
+  name: string;
+  url: string;
+  bytes: number;
+  state: 'in-progress' | 'completed' | 'canceled';
+  /** Why it was canceled (a quota, the site). */
+  reason?: string;
+  startedAt: number;
 }
 
 /** What the session tells its dialogs actor. */
@@ -54,8 +74,13 @@ export interface PageHandle {
   readonly sessionId: string;
 }
 
-/** What the session tells a viewer actor: the page a restart put in place of the old one. */
-export type ViewerCommand = { type: 'viewer.page'; page: PageHandle };
+/**
+ * What the session tells a viewer actor: the page a restart put in place of the old one; the dialog
+ * the page shows now (null: none), for a controlling viewer to answer.
+ */
+export type ViewerCommand =
+  | { type: 'viewer.page'; page: PageHandle }
+  | { type: 'viewer.dialog'; dialog: PageDialog | null };
 
 /** A negotiated WHEP viewer, made by its viewer actor (which reports `viewer.join` with it). */
 export interface ViewerHandle {

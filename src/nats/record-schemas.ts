@@ -1,6 +1,13 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { CaptureStrategy, DialogPolicy, DialogTimeoutMs, Viewport } from '../schemas.js';
+import {
+  CaptureStrategy,
+  DialogPolicy,
+  DialogTimeoutMs,
+  Geolocation,
+  PagePermissions,
+  Viewport,
+} from '../schemas.js';
 
 /** Session parameters as a node stores them: what a create resolves to (every field present). */
 export const SessionSpec = Type.Object(
@@ -13,6 +20,8 @@ export const SessionSpec = Type.Object(
     priority: Type.Integer({ minimum: 0, maximum: 9 }),
     dialogs: DialogPolicy,
     dialogTimeoutMs: DialogTimeoutMs,
+    permissions: PagePermissions,
+    geolocation: Type.Optional(Geolocation),
   },
   { additionalProperties: false },
 );
@@ -88,5 +97,33 @@ export const RemoteEventSchema = Type.Union([
       time: Type.String({ maxLength: 64 }),
     },
     { additionalProperties: Type.Union([Type.String({ maxLength: 2048 }), Type.Number(), Type.Boolean()]) },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('page'),
+      node: NodeName,
+      sessionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+      type: Type.Union([Type.Literal('dialog.opened'), Type.Literal('dialog.closed')]),
+      dialogType: Type.Union([
+        Type.Literal('alert'),
+        Type.Literal('confirm'),
+        Type.Literal('prompt'),
+        Type.Literal('beforeunload'),
+      ]),
+      time: Type.String({ maxLength: 64 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('page'),
+      node: NodeName,
+      sessionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+      type: Type.Union([Type.Literal('download.started'), Type.Literal('download.finished')]),
+      downloadId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }),
+      state: Type.Union([Type.Literal('in-progress'), Type.Literal('completed'), Type.Literal('canceled')]),
+      time: Type.String({ maxLength: 64 }),
+    },
+    { additionalProperties: false },
   ),
 ]);

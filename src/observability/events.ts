@@ -21,7 +21,32 @@ export interface PoolNews {
   [detail: string]: unknown;
 }
 
-export type CastpoolEvent = SessionTransition | PoolNews;
+/**
+ * What a session's page asks for or does: a dialog waiting for an answer (or answered), a download
+ * started or ended. Events name kinds and states only; messages, names and URLs are the page's content,
+ * read with the session (`GET /api/sessions/:id`, `…/downloads`).
+ */
+export type PageNews =
+  | {
+      kind: 'page';
+      node: string;
+      sessionId: string;
+      type: 'dialog.opened' | 'dialog.closed';
+      dialogType: 'alert' | 'confirm' | 'prompt' | 'beforeunload';
+      time: string;
+    }
+  | {
+      kind: 'page';
+      node: string;
+      sessionId: string;
+      type: 'download.started' | 'download.finished';
+      downloadId: string;
+      state: 'in-progress' | 'completed' | 'canceled';
+      time: string;
+    };
+type DialogType = 'alert' | 'confirm' | 'prompt' | 'beforeunload';
+
+export type CastpoolEvent = SessionTransition | PoolNews | PageNews;
 type Listener = (event: CastpoolEvent) => void;
 
 const SESSION_ACTOR = /^session:(.+)$/;
@@ -33,6 +58,10 @@ const SESSION_ACTOR = /^session:(.+)$/;
 export class EventHub {
   private readonly listeners = new Set<Listener>();
   private readonly states = new Map<string, string>();
+  /** The dialog each session showed at its last snapshot. */
+  private readonly dialogs = new Map<string, { id: number; type: DialogType }>();
+  /** The downloads each session had at its last snapshot (id → state). */
+  private readonly downloads = new Map<string, Map<string, string>>();
 
   constructor(readonly node: string) {}
 
@@ -55,6 +84,50 @@ export class EventHub {
     this.emit({ kind: 'pool', node: this.node, type, time: new Date().toISOString(), ...detail });
   }
 
+  private downloadNews(
+    sessionId: string,
+    now: { id: string; state: 'in-progress' | 'completed' | 'canceled' }[] | undefined,
+  ): void {
+    if (!now) {
+      this.downloads.delete(sessionId);
+      return;
+    }
+    let known = this.downloads.get(sessionId);
+    if (!known) {
+      if (now.length === 0) return;
+      known = new Map();
+      this.downloads.set(sessionId, known);
+    }
+    for (const { id, state } of now) {
+      const before = known.get(id);
+      if (before === state) continue;
+      known.set(id, state);
+      const time = new Date().toISOString();
+      const base = { kind: 'page' as const, node: this.node, sessionId, downloadId: id, state, time };
+      if (before === undefined) this.emit({ ...base, type: 'download.started' });
+      if (state !== 'in-progress') this.emit({ ...base, type: 'download.finished' });
+    }
+  }
+
+  private dialogNews(sessionId: string, now: { id: number; type: DialogType } | undefined): void {
+    const before = this.dialogs.get(sessionId);
+    if (before?.id === now?.id) return;
+    const news = (type: 'dialog.opened' | 'dialog.closed', dialogType: DialogType) =>
+      this.emit({
+        kind: 'page',
+        node: this.node,
+        sessionId,
+        type,
+        dialogType,
+        time: new Date().toISOString(),
+      });
+    if (before) news('dialog.closed', before.type);
+    if (now) {
+      this.dialogs.set(sessionId, { id: now.id, type: now.type });
+      news('dialog.opened', now.type);
+    } else this.dialogs.delete(sessionId);
+  }
+
   /** The `inspect` hook of the root actor. */
   readonly inspect = (event: InspectionEvent): void => {
     if (event.type !== '@xstate.snapshot') return;
@@ -64,8 +137,15 @@ export class EventHub {
     const snapshot = event.snapshot as unknown as {
       status: string;
       value: unknown;
-      context?: { failure?: string; hibernation?: { reason: string } };
+      context?: {
+        failure?: string;
+        hibernation?: { reason: string };
+        dialog?: { id: number; type: DialogType };
+        downloads?: { id: string; state: 'in-progress' | 'completed' | 'canceled' }[];
+      };
     };
+    this.dialogNews(sessionId, snapshot.status === 'done' ? undefined : snapshot.context?.dialog);
+    this.downloadNews(sessionId, snapshot.status === 'done' ? undefined : snapshot.context?.downloads);
     const to = snapshot.status === 'done' ? 'closed' : sessionStateName(snapshot.value);
     const from = this.states.get(sessionId) ?? null;
     // A stopped actor's last snapshot repeats `closed` after it was already reported.

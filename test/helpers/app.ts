@@ -18,6 +18,9 @@ export const withApiTokens = (...tokens: { name: string; token: string }[]) => (
 /** The suite's test pages are on 127.0.0.1: the documented intranet opt-out of private-address blocking. */
 export const LOOPBACK_PAGES = { allowHosts: [], denyHosts: [], blockPrivateAddresses: false };
 
+/** The sessions' default viewport in tests (the service's own default is 1280×720). */
+export const TEST_VIEWPORT = { width: 640, height: 360 };
+
 /** How long an emptied browser waits for the next session in tests (a file that checks closing sets 0). */
 export const TEST_BROWSER_LINGER_MS = 3000;
 
@@ -33,6 +36,9 @@ export async function startCastpool(overrides: Overrides = {}, logStream?: { wri
       ...overrides,
       // Tests create a session right after deleting the last one: the browser waits for it.
       supervision: { browserLingerMs: TEST_BROWSER_LINGER_MS, ...overrides.supervision },
+      // Sessions at a quarter of the default picture unless a test asks for more: the same behaviour
+      // for a quarter of the encoding on 2 shared cores (tests that check sizes set their own).
+      session: { viewport: TEST_VIEWPORT, ...overrides.session },
     },
     {},
   );

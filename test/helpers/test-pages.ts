@@ -73,13 +73,24 @@ const dialogPages: Record<string, string> = {
   alert: `<body style="margin:0;height:100vh;background:#fff"><script>
     setTimeout(() => { alert('Hello from the page'); document.body.style.background = '#0000ff'; }, 100);
   </script></body>`,
+  /** Asks where it is and whether it may notify: `window.outcome` says, green when both are granted. */
+  permissions: `<body style="margin:0;height:100vh;background:#fff"><script>
+    navigator.geolocation.getCurrentPosition(
+      (p) => { window.outcome = { latitude: p.coords.latitude, notifications: Notification.permission };
+        document.body.style.background = Notification.permission === 'granted' ? '#00ff00' : '#ff0000'; },
+      (e) => { window.outcome = { error: e.code, notifications: Notification.permission };
+        document.body.style.background = '#ff0000'; },
+      { timeout: 5000 });
+  </script></body>`,
   leave: `<body style="margin:0;height:100vh;background:#fff"><script>
     addEventListener('beforeunload', (event) => { event.preventDefault(); event.returnValue = ''; });
   </script></body>`,
 };
 
 /** A local server for the pages sessions open: /animated, /static, /other, /rare, /control,
- * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave}, /redirect-to?url=, and the
+ * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave,permissions}, /hang (never answers),
+ * /file/<bytes> (an attachment), /downloads?size=<bytes>&size=… (clicks a download link per size),
+ * /redirect-to?url=, and the
  * chain /follow-link → (click) /redirect → (302) /relocate → (location.href) /animated. */
 export async function startTestPages(): Promise<{
   port: number;
@@ -114,6 +125,33 @@ export async function startTestPages(): Promise<{
         ...(forbid ? { 'permissions-policy': 'display-capture=()' } : {}),
       });
       response.end(paint(painted[1]));
+      return;
+    }
+    if (path === '/hang') return; // a server that takes the request and never answers
+    const file = /^\/file\/(\d+)$/.exec(path ?? '')?.[1];
+    if (file) {
+      // An attachment of the asked size (bytes), named as a site would name it.
+      const size = Math.min(Number(file), 64 * 1024 * 1024);
+      response.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-disposition': `attachment; filename="report ${size}.bin"`,
+        'content-length': String(size),
+      });
+      response.end(Buffer.alloc(size, 'castpool '));
+      return;
+    }
+    const fetches = /^\/downloads$/.test(path ?? '')
+      ? new URL(request.url ?? '/', 'http://x').searchParams.getAll('size')
+      : undefined;
+    if (fetches) {
+      // Follows a download link per ?size= as a user's click would (one after another).
+      const links = fetches
+        .map((size, i) => `<a id="l${i}" href="/file/${Number(size)}" download>file</a>`)
+        .join('');
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      response.end(
+        `<!doctype html><title>downloads</title><body>${links}<script>[...document.links].forEach((a, i) => setTimeout(() => a.click(), 300 * i));</script></body>`,
+      );
       return;
     }
     const dialog = /^\/dialog\/(\w+)$/.exec(path ?? '')?.[1];

@@ -1,5 +1,7 @@
+import { existsSync, readdirSync } from 'node:fs';
 import type { BrowserContext, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { downloadsDir } from '../../src/actors/downloads.js';
 import { sessionPageOf, startCastpool } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
 import {
@@ -29,6 +31,9 @@ beforeAll(async () => {
     sessionsPerBrowser: 1,
     // A probe every 0.5 s, late after 1 s: a page waiting on a dialog must not be taken for hung.
     supervision: { probeIntervalMs: 500, probeTimeoutMs: 1000 },
+    // A server that never answers is a navigation timeout, not a hung page.
+    navigationTimeoutMs: 2500,
+    limits: { downloadMbPerSession: 2 },
     chromiumArgs: [
       `--host-resolver-rules=MAP ${UNREACHABLE} ~NOTFOUND, MAP example.com ~NOTFOUND, MAP ${SITE} 127.0.0.1`,
     ],
@@ -76,7 +81,7 @@ async function framesGrow(page: Page): Promise<void> {
 const getSession = async (id: string) => (await castpool.api('GET', `/api/sessions/${id}`)).json;
 
 describe.each(['tab', 'screencast'] as const)('any document streams (%s capture)', (capture) => {
-  it('plain http on a real host name, a page that forbids display capture, an error page, and back', async () => {
+  it('plain http on a real host name, a page that forbids display capture, an error page, a server that never answers, and back', async () => {
     const created = await castpool.api('POST', '/api/sessions', { url: site('/paint/00ff00'), capture });
     expect(created.status, created.text).toBe(201);
     const { id, links } = created.json as { id: string; links: { view: string } };
@@ -99,6 +104,13 @@ describe.each(['tab', 'screencast'] as const)('any document streams (%s capture)
       expect(near(BLUE, errorPage), 'error page replaced the blue page').toBe(false);
       await framesGrow(page);
 
+      // A server that never answers: the navigation times out, the session stays live, probes or not.
+      const slow = await navigate(site('/hang'));
+      expect([slow.status, slow.json.error]).toEqual([502, 'navigation_failed']);
+      expect(slow.json.message).toMatch(/timeout/i);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await getSession(id)).toMatchObject({ state: 'streaming', restarts: 0 });
+
       expect((await navigate(site('/paint/ff0000'))).status).toBe(200);
       expect(near(RED, await showsColour(page, RED)), 'good page after the error page').toBe(true);
       const session = await getSession(id);
@@ -113,6 +125,11 @@ describe.each(['tab', 'screencast'] as const)('any document streams (%s capture)
 
 describe.each(['tab', 'screencast'] as const)('JavaScript dialogs (%s capture)', (capture) => {
   it('surfaces confirm and prompt, waits for the answer without calling the page hung, and leaves through beforeunload', async () => {
+    const news: { sessionId: string; said: string }[] = [];
+    const unsubscribe = castpool.castpool.events.subscribe((event) => {
+      if (event.kind === 'page' && 'dialogType' in event)
+        news.push({ sessionId: event.sessionId, said: `${event.type} ${event.dialogType}` });
+    });
     const created = await castpool.api('POST', '/api/sessions', { url: site('/dialog/confirm'), capture });
     expect(created.status, created.text).toBe(201);
     const { id, links } = created.json as { id: string; links: { view: string } };
@@ -141,8 +158,16 @@ describe.each(['tab', 'screencast'] as const)('JavaScript dialogs (%s capture)',
       const navigate = (url: string) => castpool.api('POST', `/api/sessions/${id}/navigate`, { url });
       expect((await navigate(site('/dialog/prompt'))).status).toBe(200);
       expect((await dialogShown()).dialog).toMatchObject({ type: 'prompt', defaultPrompt: 'castpool' });
-      expect((await answer({ accept: true, promptText: 'typed' })).status).toBe(200);
+      // The controlling viewer is shown the prompt over the picture, and answers it there.
+      await page.waitForSelector('#dialog:not([hidden])', { timeout: 10_000 });
+      expect(await page.$eval('#dialog-message', (p) => p.textContent)).toBe('Your name?');
+      expect(await page.$eval('#dialog-text', (input) => (input as HTMLInputElement).value)).toBe('castpool');
+      await page.$eval('#dialog-text', (input) => {
+        (input as HTMLInputElement).value = 'typed';
+      });
+      await page.click('#dialog-ok');
       expect(near(GREEN, await showsColour(page, GREEN)), 'the typed answer reached the page').toBe(true);
+      expect((await getSession(id)).dialog).toBeUndefined();
 
       // A page that asks before unload, after a user's click (Chromium asks only then): an API navigate leaves.
       expect((await navigate(site('/dialog/leave'))).status).toBe(200);
@@ -152,9 +177,116 @@ describe.each(['tab', 'screencast'] as const)('JavaScript dialogs (%s capture)',
       expect(near(BLUE, await showsColour(page, BLUE)), 'navigated through beforeunload').toBe(true);
       const after = await getSession(id);
       expect([after.state, after.restarts, after.dialog]).toEqual(['streaming', 0, undefined]);
+      // Events (SSE, NATS) said when a dialog waited and when it went; the beforeunload never waited.
+      expect(news.filter((n) => n.sessionId === id).map((n) => n.said)).toEqual([
+        'dialog.opened confirm',
+        'dialog.closed confirm',
+        'dialog.opened prompt',
+        'dialog.closed prompt',
+      ]);
     } finally {
+      unsubscribe();
       await page.close();
       await castpool.api('DELETE', `/api/sessions/${id}`);
+    }
+  });
+});
+
+describe('downloads', () => {
+  it('keeps what the pages download in the session, under its quota, and removes it with the session', async () => {
+    const news: string[] = [];
+    const unsubscribe = castpool.castpool.events.subscribe((event) => {
+      if (event.kind === 'page' && 'downloadId' in event) news.push(`${event.type} ${event.state}`);
+    });
+    // 1000 bytes, then 3 MiB: over the 2 MB quota of this castpool.
+    const created = await castpool.api('POST', '/api/sessions', {
+      url: pages.url('/downloads?size=1000&size=3145728'),
+    });
+    expect(created.status, created.text).toBe(201);
+    const id: string = created.json.id;
+    const dir = downloadsDir(castpool.castpool.config.dataDir, id);
+    try {
+      const listed = await until(
+        async () => (await castpool.api('GET', `/api/sessions/${id}/downloads`)).json.downloads,
+        (downloads: { state: string }[]) =>
+          downloads.length === 2 && downloads.every((d) => d.state !== 'in-progress'),
+        15_000,
+      );
+      type Listed = { id: string; url: string; reason?: string };
+      const [small, big] = listed as unknown as [Listed, Listed];
+      expect(small).toMatchObject({ name: 'report 1000.bin', state: 'completed', bytes: 1000 });
+      expect(small.url).toBe(pages.url('/file/1000'));
+      expect(big).toMatchObject({ name: 'report 3145728.bin', state: 'canceled' });
+      expect(big.reason).toMatch(/quota \(2 MB\)/);
+      const file = await fetch(`${castpool.base}/api/sessions/${id}/downloads/${small.id}`);
+      expect(file.status).toBe(200);
+      expect(file.headers.get('content-disposition')).toContain('filename="report 1000.bin"');
+      expect(Buffer.from(await file.arrayBuffer()).equals(Buffer.alloc(1000, 'castpool '))).toBe(true);
+      expect((await castpool.api('GET', `/api/sessions/${id}/downloads/${big.id}`)).status).toBe(409);
+      expect((await castpool.api('GET', `/api/sessions/${id}/downloads/nope`)).status).toBe(404);
+      expect((await castpool.api('GET', `/api/sessions/${id}/downloads/..%2F..%2Fetc`)).status).toBe(400);
+      // The canceled file is not left behind: only the completed one is on disk.
+      await until(
+        () => readdirSync(dir),
+        (files) => files.length === 1,
+        5000,
+      );
+      expect(readdirSync(dir)).toEqual([small.id]);
+      expect(news).toEqual(
+        expect.arrayContaining([
+          'download.started in-progress',
+          'download.finished completed',
+          'download.finished canceled',
+        ]),
+      );
+    } finally {
+      unsubscribe();
+      expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
+    }
+    await until(
+      () => existsSync(dir),
+      (exists) => !exists,
+      5000,
+    );
+    expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe('permissions', () => {
+  it('grants what the session was created with, on any origin, and denies everything else', async () => {
+    const granted = await castpool.api('POST', '/api/sessions', {
+      url: pages.url('/dialog/permissions'),
+      permissions: ['geolocation', 'notifications'],
+      geolocation: { latitude: 48.8566, longitude: 2.3522 },
+    });
+    expect(granted.status, granted.text).toBe(201);
+    const plain = await castpool.api('POST', '/api/sessions', { url: pages.url('/dialog/permissions') });
+    expect(plain.status, plain.text).toBe(201);
+    const outcome = (id: string) =>
+      until(
+        () =>
+          sessionPageOf(castpool, id)
+            .evaluate(() => (window as unknown as { outcome?: object }).outcome)
+            .catch(() => undefined), // the first load is still committing
+        (value) => value !== undefined,
+        10_000,
+      );
+    try {
+      expect(await outcome(granted.json.id)).toEqual({ latitude: 48.8566, notifications: 'granted' });
+      const denied = (await outcome(plain.json.id)) as { error: number; notifications: string };
+      expect(denied.error).toBe(1); // PERMISSION_DENIED
+      expect(denied.notifications).not.toBe('granted');
+      const unfit = await castpool.api('POST', '/api/sessions', {
+        url: pages.url('/static'),
+        geolocation: { latitude: 1, longitude: 2 },
+      });
+      expect([unfit.status, unfit.json.message]).toEqual([
+        400,
+        'geolocation needs "geolocation" in permissions',
+      ]);
+    } finally {
+      await castpool.api('DELETE', `/api/sessions/${granted.json.id}`);
+      await castpool.api('DELETE', `/api/sessions/${plain.json.id}`);
     }
   });
 });

@@ -50,10 +50,10 @@ async function viewerWith(scope: 'view' | 'control'): Promise<Page> {
   const page = await openViewPage(viewers, minted.json.viewUrl);
   const playing = await until(
     () => viewerStats(page),
-    (s) => s.framesDecoded > 5 && s.width > 0,
+    (s) => s.framesDecoded > 0 && s.width > 0,
     15_000,
   );
-  expect(playing.framesDecoded, playing.error).toBeGreaterThan(5);
+  expect(playing.framesDecoded, playing.error).toBeGreaterThan(0);
   return page;
 }
 
@@ -167,7 +167,14 @@ describe('remote control over the WebRTC data channel', () => {
     expect(await inSession(() => (document.getElementById('input') as HTMLInputElement).value)).toBe(
       valueBefore,
     );
-    expect((await viewerStats(viewer)).framesDecoded).toBeGreaterThan(5);
+    // It still watches: frames keep coming after all that.
+    const framesNow = (await viewerStats(viewer)).framesDecoded;
+    const later = await until(
+      () => viewerStats(viewer),
+      (s) => s.framesDecoded > framesNow,
+      10_000,
+    );
+    expect(later.framesDecoded).toBeGreaterThan(framesNow);
     await viewer.close();
   });
 

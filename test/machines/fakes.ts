@@ -29,6 +29,7 @@ export const params: SessionParams = {
   priority: 5,
   dialogs: 'surface',
   dialogTimeoutMs: 60_000,
+  permissions: [],
 };
 
 /** A fake capture that records what it was told and lets the test report as it. */

@@ -60,6 +60,8 @@ function startPool(
       navigatePage: fromCallback(() => {}),
       watchPage: fromCallback(() => {}),
       dialogs: fromCallback(() => {}),
+      downloads: fromCallback(() => {}),
+      sessionFiles: fromCallback(() => {}),
       hibernatePage: fromPromise(async () => ({ url: 'http://127.0.0.1/saved' })),
       capture: capture.logic,
       viewer: fakeViewer,

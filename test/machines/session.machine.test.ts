@@ -33,6 +33,8 @@ function start(
       capture: capture.logic,
       viewer: fakeViewer,
       watchPage: fromCallback(() => {}),
+      downloads: fromCallback(() => {}),
+      sessionFiles: fromCallback(() => {}),
       dialogs: fromCallback<DialogCommand, { page: PageHandle }>(({ receive }) => {
         receive((command) => answers.push(command));
       }),

@@ -65,7 +65,7 @@ describe('a page capturing itself', () => {
     const view = await openViewPage(viewers, created.json.links.view);
     await until(
       () => viewerStats(view),
-      (s) => s.framesDecoded > 10,
+      (s) => s.framesDecoded > 0,
       15_000,
     );
     const page = sessionPageOf(castpool, created.json.id);

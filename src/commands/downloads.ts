@@ -1,0 +1,34 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { downloadsDir } from '../actors/downloads.js';
+import { CastpoolError, notFound } from '../errors.js';
+import type { Castpool } from '../system.js';
+import { sessionEntry } from './lookup.js';
+import type { InputOf, OutputOf } from './operations.js';
+
+/** What a session's pages downloaded: the list (from the session's state) and each completed file. */
+export class Downloads {
+  constructor(private readonly castpool: Castpool) {}
+
+  list({ id }: InputOf<'downloads'>): OutputOf<'downloads'> {
+    const { downloads } = sessionEntry(this.castpool.pool, id).ref.getSnapshot().context;
+    return {
+      downloads: downloads.map(({ startedAt, ...download }) => ({
+        ...download,
+        startedAt: new Date(startedAt).toISOString(),
+      })),
+    };
+  }
+
+  async file({ id, downloadId }: InputOf<'download'>): Promise<Uint8Array> {
+    const { downloads } = sessionEntry(this.castpool.pool, id).ref.getSnapshot().context;
+    const download = downloads.find((d) => d.id === downloadId);
+    if (!download) throw notFound(`download ${downloadId}`);
+    if (download.state !== 'completed')
+      throw new CastpoolError('conflict', `download ${downloadId} is ${download.state}`, {
+        retryable: download.state === 'in-progress',
+      });
+    // The id is Chromium's, checked by the request schema and found in the session's own list.
+    return readFile(join(downloadsDir(this.castpool.config.dataDir, id), download.id));
+  }
+}
