@@ -69,6 +69,12 @@ export const CreateSessionBody = Type.Object(
     dialogTimeoutMs: Type.Optional(DialogTimeoutMs),
     permissions: Type.Optional(PagePermissions),
     geolocation: Type.Optional(Geolocation),
+    ignoreHttpsErrors: Type.Optional(
+      Type.Boolean({
+        description:
+          "Open https pages whatever their certificate (test environments with self-signed certificates); default false: Chromium's warning is shown",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -49,6 +49,9 @@ export function openPageActor() {
       await page.setViewport(input.params.viewport);
       await grantPermissions(context, page, input.params);
       const cdp = await page.createCDPSession();
+      // Set on the session castpool keeps for the page's life: it holds for every load of this tab.
+      if (input.params.ignoreHttpsErrors)
+        await cdp.send('Security.setIgnoreCertificateErrors', { ignore: true });
       const { frameTree } = await cdp.send('Page.getFrameTree');
       const previous = input.previous as SessionPage | undefined;
       const handle = new SessionPage(

@@ -55,6 +55,7 @@ export class SessionCommands {
       dialogs: body.dialogs ?? defaults.dialogs,
       dialogTimeoutMs: body.dialogTimeoutMs ?? defaults.dialogTimeoutMs,
       permissions,
+      ignoreHttpsErrors: body.ignoreHttpsErrors ?? false,
       ...(body.geolocation ? { geolocation: body.geolocation } : {}),
     };
   }

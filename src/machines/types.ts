@@ -33,6 +33,8 @@ export interface SessionParams {
   permissions: PagePermission[];
   /** Where the pages are, for the geolocation permission. */
   geolocation?: { latitude: number; longitude: number; accuracy?: number };
+  /** Certificate errors are ignored (test environments); otherwise Chromium's warning page is shown. */
+  ignoreHttpsErrors: boolean;
 }
 
 export type PagePermission = 'geolocation' | 'notifications' | 'clipboard-read' | 'clipboard-write';

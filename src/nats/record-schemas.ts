@@ -22,6 +22,7 @@ export const SessionSpec = Type.Object(
     dialogTimeoutMs: DialogTimeoutMs,
     permissions: PagePermissions,
     geolocation: Type.Optional(Geolocation),
+    ignoreHttpsErrors: Type.Boolean(),
   },
   { additionalProperties: false },
 );

@@ -1,9 +1,14 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadsDir } from '../../src/actors/downloads.js';
 import { sessionPageOf, startCastpool } from '../helpers/app.js';
-import { startTestPages } from '../helpers/test-pages.js';
+import { paint, startTestPages } from '../helpers/test-pages.js';
+import { TEST_ROOT } from '../helpers/test-root.js';
 import {
   centrePixel,
   launchViewerBrowser,
@@ -249,6 +254,59 @@ describe('downloads', () => {
       5000,
     );
     expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe('certificate errors', () => {
+  it("show Chromium's warning (the session stays live), and a session with ignoreHttpsErrors opens the page", async () => {
+    const dir = mkdtempSync(join(TEST_ROOT, 'cert-'));
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${SITE}`].concat([
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ]),
+      { stdio: 'ignore' },
+    );
+    const server = createHttpsServer(
+      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+      (_request, response) => {
+        response.writeHead(200, { 'content-type': 'text/html' });
+        response.end(paint('00ff00'));
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://${SITE}:${(server.address() as AddressInfo).port}/`;
+    const ids: string[] = [];
+    try {
+      const strict = await castpool.api('POST', '/api/sessions', { url });
+      expect(strict.status, strict.text).toBe(201);
+      ids.push(strict.json.id);
+      const warned = await until(
+        () => getSession(strict.json.id),
+        (s) => s.lastNavigation !== undefined,
+        10_000,
+      );
+      expect(warned.lastNavigation.error).toMatch(/ERR_CERT/);
+      const warning = await openViewPage(viewers, strict.json.links.view);
+      await framesGrow(warning);
+      expect(near(GREEN, await centrePixel(warning))).toBe(false);
+      await warning.close();
+
+      const lax = await castpool.api('POST', '/api/sessions', { url, ignoreHttpsErrors: true });
+      expect(lax.status, lax.text).toBe(201);
+      ids.push(lax.json.id);
+      const shown = await openViewPage(viewers, lax.json.links.view);
+      expect(near(GREEN, await showsColour(shown, GREEN)), 'the self-signed page opened').toBe(true);
+      await shown.close();
+    } finally {
+      for (const id of ids) await castpool.api('DELETE', `/api/sessions/${id}`);
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -30,6 +30,7 @@ export const params: SessionParams = {
   dialogs: 'surface',
   dialogTimeoutMs: 60_000,
   permissions: [],
+  ignoreHttpsErrors: false,
 };
 
 /** A fake capture that records what it was told and lets the test report as it. */
