@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { DialogPolicy, DialogTimeoutMs } from './schemas.js';
+import { DialogPolicy, DialogTimeoutMs, PopupPolicy } from './schemas.js';
 
 const Int = (min: number, max: number, description: string) =>
   Type.Integer({ minimum: min, maximum: max, description });
@@ -176,6 +176,7 @@ export const ConfigSchema = Type.Object({
     priority: Int(0, 9, 'Default capture-budget priority (higher keeps its frames longer under load).'),
     dialogs: DialogPolicy,
     dialogTimeoutMs: DialogTimeoutMs,
+    popups: PopupPolicy,
   }),
   nodeId: Type.String({
     pattern: '^[A-Za-z0-9_-]*$',

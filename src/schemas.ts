@@ -51,6 +51,11 @@ export const Geolocation = Type.Object(
   { additionalProperties: false, description: 'Where the pages are (needs the geolocation permission)' },
 );
 
+export const PopupPolicy = Type.Union([Type.Literal('same-tab'), Type.Literal('block')], {
+  description:
+    "Windows the page opens (window.open, target=_blank): same-tab loads them in the session's page (URL policy applies), block drops them; either way none stays open",
+});
+
 export const CreateSessionBody = Type.Object(
   {
     url: Type.String({ minLength: 1, maxLength: 8192, description: 'Page to open (http/https by default).' }),
@@ -69,6 +74,7 @@ export const CreateSessionBody = Type.Object(
     dialogTimeoutMs: Type.Optional(DialogTimeoutMs),
     permissions: Type.Optional(PagePermissions),
     geolocation: Type.Optional(Geolocation),
+    popups: Type.Optional(PopupPolicy),
     ignoreHttpsErrors: Type.Optional(
       Type.Boolean({
         description:

@@ -16,6 +16,7 @@ import {
   openPageActor,
   watchPageActor,
 } from './actors/page.js';
+import { popupsActor } from './actors/popups.js';
 import { thumbnailActor } from './actors/thumbnail.js';
 import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
@@ -74,6 +75,7 @@ export function createCastpool(
       watchPage: watchPageActor(deps),
       dialogs: dialogsActor(deps),
       downloads: downloadsActor(deps),
+      popups: popupsActor(deps),
       sessionFiles: sessionFilesActor(deps),
       hibernatePage: hibernatePageActor(deps),
       capture: captureActor(deps),

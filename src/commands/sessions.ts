@@ -56,6 +56,7 @@ export class SessionCommands {
       dialogTimeoutMs: body.dialogTimeoutMs ?? defaults.dialogTimeoutMs,
       permissions,
       ignoreHttpsErrors: body.ignoreHttpsErrors ?? false,
+      popups: body.popups ?? defaults.popups,
       ...(body.geolocation ? { geolocation: body.geolocation } : {}),
     };
   }

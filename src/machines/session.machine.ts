@@ -114,6 +114,10 @@ export const sessionMachine = setup({
     downloads: fromCallback<{ type: 'noop' }, { page: PageHandle; downloads: DownloadRecord[] }>(
       notProvided('downloads'),
     ),
+    /** Closes the windows the page opens; reports their URLs (`popup.opened`) under `same-tab`. */
+    popups: fromCallback<{ type: 'noop' }, { page: PageHandle; policy: SessionContext['params']['popups'] }>(
+      notProvided('popups'),
+    ),
     /** The session's own files (its downloads): removed when the session ends. */
     sessionFiles: fromCallback<{ type: 'noop' }, { sessionId: string }>(notProvided('sessionFiles')),
     /** Reports the page's JavaScript dialogs (`dialog.opened`/`closed`) and answers them when told. */
@@ -306,6 +310,16 @@ export const sessionMachine = setup({
         input: { page: context.page, requestId: event.requestId, url: event.url },
       });
     }),
+    /** A popup's URL, loaded in the session's own page like a navigate (the URL policy applies there). */
+    followPopup: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'popup.opened' || !context.page) return;
+      const requestId = `popup-${context.popupsFollowed + 1}`;
+      enqueue.assign({ popupsFollowed: context.popupsFollowed + 1, latestNavigationId: requestId });
+      enqueue.spawnChild('navigatePage', {
+        id: `navigate:${requestId}`,
+        input: { page: context.page, requestId, url: event.url },
+      });
+    }),
     takeThumbnail: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'thumbnail.request' || !context.page) return;
       const { requestId, width } = event;
@@ -491,6 +505,7 @@ export const sessionMachine = setup({
     captureRestarts: 0,
     captureStrategy: input.params.capture,
     dialogsOpened: 0,
+    popupsFollowed: 0,
     downloads: [],
     latestNavigationId: 'initial',
     maxCaptureRestarts: input.maxCaptureRestarts ?? 3,
@@ -568,6 +583,7 @@ export const sessionMachine = setup({
         'dialog.expired': { guard: 'isOpenDialog', actions: 'answerDialog' },
         'dialog.closed': { actions: 'forgetDialog' },
         'page.unresponsive': [{ guard: 'pageBusy' }, ...restartOrFail],
+        'popup.opened': { actions: 'followPopup' },
         'viewer.offer': [{ guard: 'offerFits', actions: 'takeOffer' }, { actions: 'refuseOffer' }],
         'viewer.join': [{ guard: 'joinFits', actions: 'addViewer' }, { actions: 'refuseJoin' }],
         'viewer.left': { actions: 'removeViewer' },
@@ -586,6 +602,10 @@ export const sessionMachine = setup({
       invoke: [
         { src: 'watchPage', input: ({ context }) => ({ page: context.page as PageHandle }) },
         { id: 'dialogs', src: 'dialogs', input: ({ context }) => ({ page: context.page as PageHandle }) },
+        {
+          src: 'popups',
+          input: ({ context }) => ({ page: context.page as PageHandle, policy: context.params.popups }),
+        },
         {
           src: 'downloads',
           input: ({ context }) => ({ page: context.page as PageHandle, downloads: context.downloads }),

@@ -85,6 +85,8 @@ export interface SessionContext {
   downloads: DownloadRecord[];
   /** The dialog the page shows now, waiting for an answer (policy `surface`). */
   dialog?: OpenDialog;
+  /** Popups loaded in the session's page so far (numbers their navigations). */
+  popupsFollowed: number;
   /** Dialogs the page opened so far: numbers them (a late timeout finds its own dialog gone). */
   dialogsOpened: number;
   /** The navigation a revived failed session loads first (its request id), instead of `initial`. */
@@ -138,6 +140,8 @@ export type SessionEvent =
   | { type: 'page.unresponsive'; reason: string; loading?: boolean }
   | { type: 'download.begun'; download: DownloadRecord }
   | { type: 'download.progress'; id: string; bytes: number; state: DownloadRecord['state']; reason?: string }
+  /** The page opened a window (closed at once); under `same-tab` the session loads its URL. */
+  | { type: 'popup.opened'; url: string }
   | { type: 'dialog.opened'; dialog: PageDialog }
   | { type: 'dialog.closed'; accepted: boolean }
   /** A client's answer to the open dialog. */

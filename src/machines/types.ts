@@ -35,7 +35,12 @@ export interface SessionParams {
   geolocation?: { latitude: number; longitude: number; accuracy?: number };
   /** Certificate errors are ignored (test environments); otherwise Chromium's warning page is shown. */
   ignoreHttpsErrors: boolean;
+  /** What a window the page opens becomes: loaded in the session's own page, or dropped. */
+  popups: PopupPolicy;
 }
+
+/** `same-tab`: a popup or `target=_blank` link loads in the session's page; `block`: it is dropped. */
+export type PopupPolicy = 'same-tab' | 'block';
 
 export type PagePermission = 'geolocation' | 'notifications' | 'clipboard-read' | 'clipboard-write';
 

@@ -6,6 +6,7 @@ import {
   DialogTimeoutMs,
   Geolocation,
   PagePermissions,
+  PopupPolicy,
   Viewport,
 } from '../schemas.js';
 
@@ -23,6 +24,7 @@ export const SessionSpec = Type.Object(
     permissions: PagePermissions,
     geolocation: Type.Optional(Geolocation),
     ignoreHttpsErrors: Type.Boolean(),
+    popups: PopupPolicy,
   },
   { additionalProperties: false },
 );

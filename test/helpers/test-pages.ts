@@ -89,6 +89,7 @@ const dialogPages: Record<string, string> = {
 
 /** A local server for the pages sessions open: /animated, /static, /other, /rare, /control,
  * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave,permissions}, /hang (never answers),
+ * /opens?url= (window.open), /blank-link?url= (a target=_blank click),
  * /file/<bytes> (an attachment), /downloads?size=<bytes>&size=… (clicks a download link per size),
  * /redirect-to?url=, and the
  * chain /follow-link → (click) /redirect → (302) /relocate → (location.href) /animated. */
@@ -128,6 +129,19 @@ export async function startTestPages(): Promise<{
       return;
     }
     if (path === '/hang') return; // a server that takes the request and never answers
+    if (path === '/opens' || path === '/blank-link') {
+      // Opens ?url= in a new window: with window.open, or by clicking a target=_blank link.
+      const target = JSON.stringify(new URL(request.url ?? '/', 'http://x').searchParams.get('url') ?? '/');
+      const opener =
+        path === '/opens'
+          ? `setTimeout(() => window.open(${target}), 200)`
+          : `const a = document.createElement('a'); a.target = '_blank'; a.href = ${target}; document.body.append(a); setTimeout(() => a.click(), 200)`;
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      response.end(
+        `<!doctype html><title>opener</title><body style="margin:0;height:100vh;background:#fff"><script>${opener}</script></body>`,
+      );
+      return;
+    }
     const file = /^\/file\/(\d+)$/.exec(path ?? '')?.[1];
     if (file) {
       // An attachment of the asked size (bytes), named as a site would name it.

@@ -310,6 +310,36 @@ describe('certificate errors', () => {
   });
 });
 
+describe('popups', () => {
+  it('loads a window.open in the session page (same-tab, the default), drops a target=_blank under block; none stays open', async () => {
+    const sameTab = await castpool.api('POST', '/api/sessions', {
+      url: pages.url(`/opens?url=${encodeURIComponent(pages.url('/paint/00ff00'))}`),
+    });
+    expect(sameTab.status, sameTab.text).toBe(201);
+    const blocking = await castpool.api('POST', '/api/sessions', {
+      url: pages.url(`/blank-link?url=${encodeURIComponent(pages.url('/paint/0000ff'))}`),
+      popups: 'block',
+    });
+    expect(blocking.status, blocking.text).toBe(201);
+    const pagesOf = (id: string) => sessionPageOf(castpool, id).browserContext().pages();
+    try {
+      const moved = await until(
+        () => getSession(sameTab.json.id),
+        (s) => s.url === pages.url('/paint/00ff00'),
+        10_000,
+      );
+      expect(moved.url).toBe(pages.url('/paint/00ff00'));
+      expect(moved.lastNavigation).toEqual({ url: pages.url('/paint/00ff00') });
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // the blocked click happened by now
+      expect((await getSession(blocking.json.id)).url).toMatch(/\/blank-link\?/);
+      for (const id of [sameTab.json.id, blocking.json.id]) expect(await pagesOf(id)).toHaveLength(1);
+    } finally {
+      await castpool.api('DELETE', `/api/sessions/${sameTab.json.id}`);
+      await castpool.api('DELETE', `/api/sessions/${blocking.json.id}`);
+    }
+  });
+});
+
 describe('permissions', () => {
   it('grants what the session was created with, on any origin, and denies everything else', async () => {
     const granted = await castpool.api('POST', '/api/sessions', {

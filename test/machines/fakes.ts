@@ -31,6 +31,7 @@ export const params: SessionParams = {
   dialogTimeoutMs: 60_000,
   permissions: [],
   ignoreHttpsErrors: false,
+  popups: 'same-tab',
 };
 
 /** A fake capture that records what it was told and lets the test report as it. */

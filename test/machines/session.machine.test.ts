@@ -34,6 +34,7 @@ function start(
       viewer: fakeViewer,
       watchPage: fromCallback(() => {}),
       downloads: fromCallback(() => {}),
+      popups: fromCallback(() => {}),
       sessionFiles: fromCallback(() => {}),
       dialogs: fromCallback<DialogCommand, { page: PageHandle }>(({ receive }) => {
         receive((command) => answers.push(command));
