@@ -119,7 +119,12 @@ export async function buildApp(config: Config, logStream?: { write(line: string)
   });
   await app.register(authPlugin, { access: castpool.access });
   const base = linkBase({ publicUrl: config.publicUrl, trustedHosts: config.trustedHosts, selfUrl });
-  await app.register(sessionRoutes, { surface, linkBase: base, access: castpool.access });
+  await app.register(sessionRoutes, {
+    surface,
+    linkBase: base,
+    access: castpool.access,
+    uploadMb: config.limits.uploadMb,
+  });
   await app.register(whepRoutes, { surface, linkBase: base });
   await app.register(pageRoutes, { surface });
   await app.register(statusRoutes, { castpool, commands, nats, inspection });

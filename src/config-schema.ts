@@ -114,6 +114,11 @@ export const ConfigSchema = Type.Object({
       1048576,
       "Megabytes a session's downloads may take together; a download that goes past is canceled and removed.",
     ),
+    uploadMb: Int(
+      1,
+      1024,
+      "Files given to a page's file chooser in one request, in megabytes (at most 10 files).",
+    ),
     inputQueue: Int(
       1,
       10000,

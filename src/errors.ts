@@ -9,6 +9,7 @@ export const errorStatus = {
   not_acceptable: 406,
   conflict: 409,
   precondition_failed: 412,
+  payload_too_large: 413,
   unsupported_media_type: 415,
   capacity: 429,
   rate_limited: 429,

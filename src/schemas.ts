@@ -138,6 +138,24 @@ export const WhepPatchRequest = Type.Object(
   { additionalProperties: false },
 );
 export const WhepDeleteRequest = Type.Object({ id: Id, viewerId: Id }, { additionalProperties: false });
+/** Files for a page's file chooser: base64 in NATS and node-to-node payloads (REST takes multipart). */
+export const FileChooserRequest = Type.Object(
+  {
+    id: Id,
+    files: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1, maxLength: 255 }),
+          data: Type.String({ maxLength: 12 * 1024 * 1024, contentEncoding: 'base64' }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 10 },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const DownloadRequest = Type.Object(
   { id: Id, downloadId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) },
   { additionalProperties: false },
@@ -203,6 +221,15 @@ export const SessionDetail = Type.Intersect([
           openedAt: Type.String({ format: 'date-time' }),
         },
         { description: 'The JavaScript dialog the page shows now, waiting for POST .../dialog' },
+      ),
+    ),
+    fileChooser: Type.Optional(
+      Type.Object(
+        {
+          mode: Type.Union([Type.Literal('selectSingle'), Type.Literal('selectMultiple')]),
+          openedAt: Type.String({ format: 'date-time' }),
+        },
+        { description: 'A file chooser the page opened, waiting for POST .../file-chooser' },
       ),
     ),
     dialogs: DialogPolicy,

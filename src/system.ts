@@ -7,6 +7,7 @@ import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './acto
 import type { ActorDeps } from './actors/deps.js';
 import { dialogsActor } from './actors/dialogs.js';
 import { downloadsActor, sessionFilesActor } from './actors/downloads.js';
+import { fileChooserActor } from './actors/file-chooser.js';
 import { hostLoadActor } from './actors/host-load.js';
 import { memoryWatchActor } from './actors/memory.js';
 import {
@@ -76,6 +77,7 @@ export function createCastpool(
       dialogs: dialogsActor(deps),
       downloads: downloadsActor(deps),
       popups: popupsActor(deps),
+      fileChooser: fileChooserActor(deps),
       sessionFiles: sessionFilesActor(deps),
       hibernatePage: hibernatePageActor(deps),
       capture: captureActor(deps),

@@ -14,7 +14,7 @@ export const downloadsDir = (dataDir: string, sessionId: string) =>
 const PROGRESS_EVERY_MS = 500;
 
 /** A suggested file name as a client may show and save it: no path, no control characters, bounded. */
-function safeName(suggested: string): string {
+export function safeName(suggested: string): string {
   const name = suggested
     .replace(/[\\/]/g, '_')
     .replace(/[\p{Cc}\p{Cf}]/gu, '')

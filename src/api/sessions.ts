@@ -1,9 +1,11 @@
+import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Access } from '../access/index.js';
 import type { CommandSurface, SessionView } from '../commands/index.js';
 import { withLinks, withViewUrl } from '../commands/links.js';
+import { CastpoolError } from '../errors.js';
 import {
   CreateSessionBody,
   DialogBody,
@@ -31,8 +33,13 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
   surface: () => CommandSurface;
   linkBase: (request: FastifyRequest) => string;
   access: Access;
-}> = async (app, { surface, linkBase, access }) => {
+  uploadMb: number;
+}> = async (app, { surface, linkBase, access, uploadMb }) => {
   const linked = (request: FastifyRequest, view: SessionView) => withLinks(linkBase(request), view);
+  // Only this plugin's routes take multipart (the file chooser's), within the upload limits.
+  await app.register(multipart, {
+    limits: { files: 10, fileSize: uploadMb * 1024 * 1024, fields: 0, parts: 10 },
+  });
 
   app.post(
     '/api/sessions',
@@ -184,6 +191,39 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
         .header('Cache-Control', 'no-store')
         .header('X-Content-Type-Options', 'nosniff')
         .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    },
+  );
+
+  app.post(
+    '/api/sessions/:id/file-chooser',
+    {
+      bodyLimit: (uploadMb + 1) * 1024 * 1024,
+      schema: {
+        summary:
+          "Give files (multipart/form-data, up to 10) to the file chooser the page opened (the session's `fileChooser`)",
+        params: SessionIdParams,
+        consumes: ['multipart/form-data'],
+        response: { 200: SessionDetail, 413: ErrorBody, 415: ErrorBody, ...errors },
+      },
+    },
+    async (request) => {
+      if (!request.isMultipart())
+        throw new CastpoolError('unsupported_media_type', 'send the files as multipart/form-data');
+      const files: { name: string; data: string }[] = [];
+      try {
+        for await (const part of request.files()) {
+          const data = await part.toBuffer();
+          files.push({ name: part.filename || 'upload', data: data.toString('base64') });
+        }
+      } catch (error) {
+        if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE')
+          throw new CastpoolError('payload_too_large', `a file is larger than ${uploadMb} MB`);
+        if ((error as { code?: string }).code === 'FST_FILES_LIMIT')
+          throw new CastpoolError('bad_request', 'at most 10 files');
+        throw error;
+      }
+      if (files.length === 0) throw new CastpoolError('bad_request', 'no file in the request');
+      return linked(request, await surface()['file-chooser']({ id: request.params.id, files }));
     },
   );
 

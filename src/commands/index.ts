@@ -58,6 +58,7 @@ export class Commands {
       delete: (input) => s.delete(input),
       navigate: (input) => s.navigate(input),
       dialog: (input) => s.answerDialog(input),
+      'file-chooser': (input) => s.giveFiles(input),
       hibernate: (input) => s.hibernate(input),
       resume: (input) => s.resume(input),
       snapshot: async (input) => s.snapshot(input),

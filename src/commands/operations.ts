@@ -5,6 +5,7 @@ import {
   type DownloadList,
   DownloadRequest,
   EmptyRequest,
+  FileChooserRequest,
   NavigateRequest,
   SessionIdRequest,
   ThumbnailRequest,
@@ -102,6 +103,13 @@ export const operations = {
     runs: 'owner',
     presents: 'session',
     client: true,
+  }),
+  'file-chooser': op<SessionView>()({
+    input: FileChooserRequest,
+    runs: 'owner',
+    presents: 'session',
+    client: true,
+    slow: true,
   }),
   hibernate: op<SessionView>()({
     input: SessionIdRequest,

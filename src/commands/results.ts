@@ -22,6 +22,7 @@ export interface SessionView {
     openedAt: string;
   };
   dialogs: DialogPolicy;
+  fileChooser?: { mode: 'selectSingle' | 'selectMultiple'; openedAt: string };
   targetFps: number;
   currentFps: number;
   priority: number;

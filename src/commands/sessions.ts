@@ -26,6 +26,7 @@ const XSTATE_VERSION: string = createRequire(import.meta.url)('xstate/package.js
 const CLOSE_TIMEOUT_MS = 15_000;
 const HIBERNATE_TIMEOUT_MS = 15_000;
 const DIALOG_ANSWER_TIMEOUT_MS = 5000;
+const FILES_TIMEOUT_MS = 15_000;
 
 /** The session operations of this node: each sends its event to the pool or session and waits for the outcome. */
 export class SessionCommands {
@@ -173,6 +174,33 @@ export class SessionCommands {
         closed: () => new CastpoolError('conflict', `session ${id} closed before the dialog was answered`),
         late: () => new CastpoolError('conflict', `session ${id}'s page did not take the answer in time`),
         timeoutMs: DIALOG_ANSWER_TIMEOUT_MS,
+      },
+    );
+    return this.view(id, ref);
+  }
+
+  /** Gives files to the page's open file chooser; resolves once the page has them. */
+  async giveFiles({ id, files }: InputOf<'file-chooser'>): Promise<SessionView> {
+    const { ref } = liveSession(this.castpool.pool, id);
+    const open = ref.getSnapshot().context.fileChooser;
+    if (!open)
+      throw new CastpoolError('conflict', `session ${id} shows no file chooser`, { retryable: false });
+    if (open.mode === 'selectSingle' && files.length > 1)
+      throw new CastpoolError('bad_request', 'the file chooser takes one file');
+    const decoded = files.map((file) => ({ name: file.name, data: Buffer.from(file.data, 'base64') }));
+    await askSession(
+      ref,
+      { type: 'fileChooser.answer', files: decoded },
+      {
+        answer: (event) => {
+          if (event.type !== 'fileChooser.closed' || event.id !== open.id) return undefined;
+          return event.error
+            ? { error: new CastpoolError('conflict', `the page did not take the files: ${event.error}`) }
+            : { value: undefined };
+        },
+        closed: () => new CastpoolError('conflict', `session ${id} closed before the files were given`),
+        late: () => new CastpoolError('conflict', `session ${id}'s page did not take the files in time`),
+        timeoutMs: FILES_TIMEOUT_MS,
       },
     );
     return this.view(id, ref);

@@ -31,6 +31,14 @@ export function sessionView(node: string, id: string, ref: SessionActorRef): Ses
         }
       : {}),
     dialogs: context.params.dialogs,
+    ...(context.fileChooser
+      ? {
+          fileChooser: {
+            mode: context.fileChooser.mode,
+            openedAt: new Date(context.fileChooser.openedAt).toISOString(),
+          },
+        }
+      : {}),
     targetFps: context.params.fps,
     currentFps: watched ? captureFps(context) : 0,
     priority: context.params.priority,

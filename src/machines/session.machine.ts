@@ -38,6 +38,7 @@ import type {
   CaptureStats,
   DialogCommand,
   DownloadRecord,
+  FileChooserCommand,
   PageDialog,
   PageHandle,
   ViewerCommand,
@@ -118,6 +119,8 @@ export const sessionMachine = setup({
     popups: fromCallback<{ type: 'noop' }, { page: PageHandle; policy: SessionContext['params']['popups'] }>(
       notProvided('popups'),
     ),
+    /** Intercepts the page's file choosers (`fileChooser.opened`) and gives them the files it is sent. */
+    fileChooser: fromCallback<FileChooserCommand, { page: PageHandle }>(notProvided('fileChooser')),
     /** The session's own files (its downloads): removed when the session ends. */
     sessionFiles: fromCallback<{ type: 'noop' }, { sessionId: string }>(notProvided('sessionFiles')),
     /** Reports the page's JavaScript dialogs (`dialog.opened`/`closed`) and answers them when told. */
@@ -163,6 +166,7 @@ export const sessionMachine = setup({
       event.type === 'dialog.opened' && event.dialog.type === 'beforeunload' && navigationPending(context),
     policyAnswersDialogs: ({ context }) => context.params.dialogs !== 'surface',
     hasDialog: ({ context }) => context.dialog !== undefined,
+    hasFileChooser: ({ context }) => context.fileChooser !== undefined,
     isOpenDialog: ({ context, event }) => event.type === 'dialog.expired' && context.dialog?.id === event.id,
     withinRestartBudget: ({ context }) => {
       const since = context.now() - context.restart.windowMs;
@@ -320,6 +324,26 @@ export const sessionMachine = setup({
         input: { page: context.page, requestId, url: event.url },
       });
     }),
+    recordFileChooser: assign(({ context, event }) =>
+      event.type === 'fileChooser.opened'
+        ? {
+            fileChooser: { id: context.fileChoosersOpened + 1, mode: event.mode, openedAt: context.now() },
+            fileChoosersOpened: context.fileChoosersOpened + 1,
+          }
+        : {},
+    ),
+    giveFiles: sendTo(
+      'fileChooser',
+      ({ event }): FileChooserCommand => ({
+        type: 'fileChooser.answer',
+        files: event.type === 'fileChooser.answer' ? event.files : [],
+      }),
+    ),
+    closeFileChooser: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'fileChooser.done' || !context.fileChooser) return;
+      enqueue.emit({ type: 'fileChooser.closed', id: context.fileChooser.id, error: event.error });
+      enqueue.assign({ fileChooser: undefined });
+    }),
     takeThumbnail: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'thumbnail.request' || !context.page) return;
       const { requestId, width } = event;
@@ -436,6 +460,7 @@ export const sessionMachine = setup({
     }),
     /** A restart or hibernation takes the page, and its dialog with it. */
     dropDialog: enqueueActions(({ context, enqueue }) => {
+      if (context.fileChooser) enqueue.assign({ fileChooser: undefined });
       if (!context.dialog) return;
       enqueue.assign({ dialog: undefined });
       tellViewersDialog(context, null, enqueue);
@@ -505,6 +530,7 @@ export const sessionMachine = setup({
     captureRestarts: 0,
     captureStrategy: input.params.capture,
     dialogsOpened: 0,
+    fileChoosersOpened: 0,
     popupsFollowed: 0,
     downloads: [],
     latestNavigationId: 'initial',
@@ -584,6 +610,9 @@ export const sessionMachine = setup({
         'dialog.closed': { actions: 'forgetDialog' },
         'page.unresponsive': [{ guard: 'pageBusy' }, ...restartOrFail],
         'popup.opened': { actions: 'followPopup' },
+        'fileChooser.opened': { actions: 'recordFileChooser' },
+        'fileChooser.answer': { guard: 'hasFileChooser', actions: 'giveFiles' },
+        'fileChooser.done': { actions: 'closeFileChooser' },
         'viewer.offer': [{ guard: 'offerFits', actions: 'takeOffer' }, { actions: 'refuseOffer' }],
         'viewer.join': [{ guard: 'joinFits', actions: 'addViewer' }, { actions: 'refuseJoin' }],
         'viewer.left': { actions: 'removeViewer' },
@@ -602,6 +631,11 @@ export const sessionMachine = setup({
       invoke: [
         { src: 'watchPage', input: ({ context }) => ({ page: context.page as PageHandle }) },
         { id: 'dialogs', src: 'dialogs', input: ({ context }) => ({ page: context.page as PageHandle }) },
+        {
+          id: 'fileChooser',
+          src: 'fileChooser',
+          input: ({ context }) => ({ page: context.page as PageHandle }),
+        },
         {
           src: 'popups',
           input: ({ context }) => ({ page: context.page as PageHandle, policy: context.params.popups }),

@@ -83,6 +83,10 @@ export interface SessionContext {
   lastNavigation?: NavigationResult;
   /** Files the session's pages downloaded, oldest first (kept across restarts). */
   downloads: DownloadRecord[];
+  /** A file chooser the page opened, waiting for files (`POST …/file-chooser`). */
+  fileChooser?: { id: number; mode: 'selectSingle' | 'selectMultiple'; openedAt: number };
+  /** File choosers the page opened so far (numbers them). */
+  fileChoosersOpened: number;
   /** The dialog the page shows now, waiting for an answer (policy `surface`). */
   dialog?: OpenDialog;
   /** Popups loaded in the session's page so far (numbers their navigations). */
@@ -140,6 +144,11 @@ export type SessionEvent =
   | { type: 'page.unresponsive'; reason: string; loading?: boolean }
   | { type: 'download.begun'; download: DownloadRecord }
   | { type: 'download.progress'; id: string; bytes: number; state: DownloadRecord['state']; reason?: string }
+  | { type: 'fileChooser.opened'; mode: 'selectSingle' | 'selectMultiple' }
+  /** A client's files for the open file chooser. */
+  | { type: 'fileChooser.answer'; files: { name: string; data: Uint8Array }[] }
+  /** The files reached the page (or why not). */
+  | { type: 'fileChooser.done'; error?: string }
   /** The page opened a window (closed at once); under `same-tab` the session loads its URL. */
   | { type: 'popup.opened'; url: string }
   | { type: 'dialog.opened'; dialog: PageDialog }
@@ -179,6 +188,8 @@ export type SessionEmitted =
   | { type: 'thumbnail.taken'; requestId: string; jpeg?: Uint8Array; error?: string }
   /** The page opened a dialog that waits for a client (policy `surface`). */
   | { type: 'dialog.opened'; dialog: OpenDialog }
+  /** Files given to a file chooser (`error`: they could not be). */
+  | { type: 'fileChooser.closed'; id: number; error?: string }
   /** A dialog was answered (or went with its page). */
   | { type: 'dialog.closed'; dialog: OpenDialog; accepted: boolean; by: DialogAnsweredBy };
 

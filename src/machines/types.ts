@@ -68,6 +68,9 @@ export interface DownloadRecord {
   startedAt: number;
 }
 
+/** Files for the page's open file chooser, as a client sent them. */
+export type FileChooserCommand = { type: 'fileChooser.answer'; files: { name: string; data: Uint8Array }[] };
+
 /** What the session tells its dialogs actor. */
 export type DialogCommand = { type: 'dialog.answer'; accept: boolean; promptText?: string };
 

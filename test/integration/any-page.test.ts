@@ -340,6 +340,53 @@ describe('popups', () => {
   });
 });
 
+describe('uploads', () => {
+  it("surfaces the page's file chooser and gives it the files a client sends", async () => {
+    const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/dialog/upload') });
+    expect(created.status, created.text).toBe(201);
+    const id: string = created.json.id;
+    const endpoint = `${castpool.base}/api/sessions/${id}/file-chooser`;
+    const form = () => {
+      const body = new FormData();
+      body.append('file', new Blob(['first file']), 'a.txt');
+      body.append('file', new Blob(['second, ünïcode']), 'b ü.csv');
+      return body;
+    };
+    try {
+      const early = await fetch(endpoint, { method: 'POST', body: form() });
+      expect(early.status).toBe(409); // no chooser open yet
+      const page = sessionPageOf(castpool, id);
+      await until(
+        () => page.evaluate(() => document.readyState === 'complete').catch(() => false),
+        (ready) => ready,
+      );
+      await page.click('#f'); // a user's click (as a controlling viewer's is): the chooser opens
+      const choosing = await until(
+        () => getSession(id),
+        (s) => s.fileChooser !== undefined,
+        10_000,
+      );
+      expect(choosing.fileChooser.mode).toBe('selectMultiple');
+      const json = await castpool.api('POST', `/api/sessions/${id}/file-chooser`, { files: [] });
+      expect(json.status).toBe(415);
+      const given = await fetch(endpoint, { method: 'POST', body: form() });
+      expect(given.status, await given.clone().text()).toBe(200);
+      expect((await given.json()).fileChooser).toBeUndefined();
+      const uploaded = await until(
+        () => page.evaluate(() => (window as unknown as { uploaded?: unknown }).uploaded),
+        (value) => value !== undefined,
+        5000,
+      );
+      expect(uploaded).toEqual([
+        { name: 'a.txt', text: 'first file' },
+        { name: 'b ü.csv', text: 'second, ünïcode' },
+      ]);
+    } finally {
+      await castpool.api('DELETE', `/api/sessions/${id}`);
+    }
+  });
+});
+
 describe('permissions', () => {
   it('grants what the session was created with, on any origin, and denies everything else', async () => {
     const granted = await castpool.api('POST', '/api/sessions', {

@@ -35,6 +35,7 @@ function start(
       watchPage: fromCallback(() => {}),
       downloads: fromCallback(() => {}),
       popups: fromCallback(() => {}),
+      fileChooser: fromCallback(() => {}),
       sessionFiles: fromCallback(() => {}),
       dialogs: fromCallback<DialogCommand, { page: PageHandle }>(({ receive }) => {
         receive((command) => answers.push(command));
