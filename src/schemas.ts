@@ -75,6 +75,23 @@ export const CreateSessionBody = Type.Object(
     permissions: Type.Optional(PagePermissions),
     geolocation: Type.Optional(Geolocation),
     popups: Type.Optional(PopupPolicy),
+    httpCredentials: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            origin: Type.String({ pattern: '^https?://[^/?#]+/?$', maxLength: 300 }),
+            username: Type.String({ maxLength: 256 }),
+            password: Type.String({ maxLength: 1024 }),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          maxItems: 16,
+          description:
+            "Answers to HTTP sign-in challenges, per origin (scheme://host[:port]); kept on the session's node only, never shown or stored",
+        },
+      ),
+    ),
     ignoreHttpsErrors: Type.Optional(
       Type.Boolean({
         description:

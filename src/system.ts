@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { createActor, type InspectionEvent, waitFor } from 'xstate';
 import { Access } from './access/index.js';
+import { SiteCredentials } from './access/site-credentials.js';
 import { chooseBrowserUser } from './actors/browser-user.js';
 import { captureActor } from './actors/capture.js';
 import { closeBrowserActor, launchBrowserActor, watchBrowserActor } from './actors/chromium.js';
@@ -40,6 +41,8 @@ export interface Castpool {
   log: FastifyBaseLogger;
   /** Every session transition and pool event of this node. */
   events: EventHub;
+  /** Sessions' HTTP sign-in credentials (never in session state). */
+  siteCredentials: SiteCredentials;
   /** Closes every session and browser, then ends any process still tracked. */
   shutdown(): Promise<void>;
 }
@@ -57,6 +60,7 @@ export function createCastpool(
   const processes = new ProcessTracker();
   const events = new EventHub(config.nodeId);
   const access = new Access(config);
+  const siteCredentials = new SiteCredentials();
   const metrics = new Metrics();
   countTransitions(metrics, events);
   // One line per state change: a session's life can be followed by its id alone.
@@ -70,7 +74,7 @@ export function createCastpool(
   const deps: ActorDeps = { config, processes, log, urls: access.urls, metrics, browserUser };
   const session = sessionMachine.provide({
     actors: {
-      openPage: openPageActor(),
+      openPage: openPageActor(deps, siteCredentials),
       closePage: closePageActor(deps),
       navigatePage: navigatePageActor(deps),
       watchPage: watchPageActor(deps),
@@ -78,7 +82,7 @@ export function createCastpool(
       downloads: downloadsActor(deps),
       popups: popupsActor(deps),
       fileChooser: fileChooserActor(deps),
-      sessionFiles: sessionFilesActor(deps),
+      sessionFiles: sessionFilesActor(deps, siteCredentials),
       hibernatePage: hibernatePageActor(deps),
       capture: captureActor(deps),
       viewer: viewerActor(deps),
@@ -133,5 +137,5 @@ export function createCastpool(
     })();
     return shuttingDown;
   };
-  return { config, access, metrics, pool, processes, log, events, shutdown };
+  return { config, access, metrics, pool, processes, log, events, siteCredentials, shutdown };
 }

@@ -2,6 +2,7 @@ import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CDPSession, Protocol } from 'puppeteer-core';
 import { fromCallback } from 'xstate';
+import type { SiteCredentials } from '../access/site-credentials.js';
 import type { DownloadRecord, PageHandle } from '../machines/types.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
@@ -156,11 +157,12 @@ export function downloadsActor(deps: ActorDeps) {
   );
 }
 
-/** The session's own files, removed with the session (its last page is gone by then). */
-export function sessionFilesActor(deps: ActorDeps) {
+/** The session's own files and sign-in credentials, removed with the session (its last page is gone by then). */
+export function sessionFilesActor(deps: ActorDeps, credentials: SiteCredentials) {
   return fromCallback<{ type: 'noop' }, { sessionId: string }>(({ input }) => {
     const dir = downloadsDir(deps.config.dataDir, input.sessionId);
     return () => {
+      credentials.forget(input.sessionId);
       void rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
     };
   });

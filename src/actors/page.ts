@@ -7,6 +7,7 @@ import {
   TimeoutError,
 } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
+import type { SiteCredentials } from '../access/site-credentials.js';
 import type { NavigationResult, OpenPageInput, SavedPage } from '../machines/session.machine.js';
 import type { PageHandle, SessionParams, Viewport } from '../machines/types.js';
 import { RtpFanout } from '../media/rtp-fanout.js';
@@ -14,6 +15,7 @@ import type { CaptureGrant } from './capture-grant.js';
 import type { ChromiumBrowser } from './chromium.js';
 import type { ActorDeps } from './deps.js';
 import type { RequestGuard } from './request-guard.js';
+import { answerSignIns } from './sign-in.js';
 
 /** A session's own browser context and page, with the fan-out its capture feeds and its viewers read. */
 export class SessionPage implements PageHandle {
@@ -41,7 +43,7 @@ export class SessionPage implements PageHandle {
   ) {}
 }
 
-export function openPageActor() {
+export function openPageActor(deps: ActorDeps, credentials: SiteCredentials) {
   return fromPromise<PageHandle, OpenPageInput>(async ({ input, signal }) => {
     const browser = input.browser as ChromiumBrowser;
     const { context, page } = await browser.warmPage.take();
@@ -52,6 +54,7 @@ export function openPageActor() {
       // Set on the session castpool keeps for the page's life: it holds for every load of this tab.
       if (input.params.ignoreHttpsErrors)
         await cdp.send('Security.setIgnoreCertificateErrors', { ignore: true });
+      await answerSignIns(deps, credentials, input.sessionId, cdp);
       const { frameTree } = await cdp.send('Page.getFrameTree');
       const previous = input.previous as SessionPage | undefined;
       const handle = new SessionPage(

@@ -63,7 +63,19 @@ export class SessionCommands {
   }
 
   async create(body: InputOf<'create'>): Promise<SessionView> {
-    return this.start(randomUUID(), await this.paramsFor(body));
+    const params = await this.paramsFor(body);
+    const sessionId = randomUUID();
+    // Kept beside the session, not in it: its state is shown, stored and inspected.
+    this.castpool.siteCredentials.set(
+      sessionId,
+      (body.httpCredentials ?? []).map((c) => ({ ...c, origin: new URL(c.origin).origin })),
+    );
+    try {
+      return await this.start(sessionId, params);
+    } catch (error) {
+      this.castpool.siteCredentials.forget(sessionId);
+      throw error;
+    }
   }
 
   /** Starts a session under a given id (a new one, or one re-created from the fleet registry). */

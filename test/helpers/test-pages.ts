@@ -97,7 +97,7 @@ const dialogPages: Record<string, string> = {
 
 /** A local server for the pages sessions open: /animated, /static, /other, /rare, /control,
  * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave,permissions}, /hang (never answers),
- * /opens?url= (window.open), /blank-link?url= (a target=_blank click),
+ * /opens?url= (window.open), /blank-link?url= (a target=_blank click), /signed-in (HTTP Basic),
  * /file/<bytes> (an attachment), /downloads?size=<bytes>&size=… (clicks a download link per size),
  * /redirect-to?url=, and the
  * chain /follow-link → (click) /redirect → (302) /relocate → (location.href) /animated. */
@@ -137,6 +137,21 @@ export async function startTestPages(): Promise<{
       return;
     }
     if (path === '/hang') return; // a server that takes the request and never answers
+    if (path === '/signed-in') {
+      // HTTP Basic sign-in: user castpool, password s3cret-Pa55.
+      const expected = `Basic ${Buffer.from('castpool:s3cret-Pa55').toString('base64')}`;
+      if (request.headers.authorization !== expected) {
+        response.writeHead(401, {
+          'www-authenticate': 'Basic realm="castpool tests"',
+          'content-type': 'text/html',
+        });
+        response.end(paint('ff0000', 'refused'));
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      response.end(paint('00ff00', 'signed in'));
+      return;
+    }
     if (path === '/opens' || path === '/blank-link') {
       // Opens ?url= in a new window: with window.open, or by clicking a target=_blank link.
       const target = JSON.stringify(new URL(request.url ?? '/', 'http://x').searchParams.get('url') ?? '/');

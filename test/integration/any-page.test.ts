@@ -387,6 +387,51 @@ describe('uploads', () => {
   });
 });
 
+describe('HTTP sign-in', () => {
+  it("answers a site's challenge with the session's credential for that origin only, and never shows it", async () => {
+    const password = 's3cret-Pa55';
+    const origin = `http://${SITE}:${pages.port}`;
+    const signedIn = await castpool.api('POST', '/api/sessions', {
+      url: site('/signed-in'),
+      httpCredentials: [{ origin, username: 'castpool', password }],
+    });
+    expect(signedIn.status, signedIn.text).toBe(201);
+    const elsewhere = await castpool.api('POST', '/api/sessions', {
+      url: site('/signed-in'),
+      httpCredentials: [{ origin: pages.url(''), username: 'castpool', password }], // another origin
+    });
+    expect(elsewhere.status, elsewhere.text).toBe(201);
+    const title = (id: string) =>
+      until(
+        () =>
+          sessionPageOf(castpool, id)
+            .title()
+            .catch(() => ''),
+        (value) => value !== '' && value !== 'about:blank',
+        10_000,
+      );
+    try {
+      expect(await title(signedIn.json.id)).toBe('signed in');
+      expect(await title(elsewhere.json.id)).toBe('refused');
+      expect((await getSession(elsewhere.json.id)).state).toBe('idle');
+      // Not in what castpool shows or stores of the session.
+      for (const path of ['', '/snapshot'])
+        expect((await castpool.api('GET', `/api/sessions/${signedIn.json.id}${path}`)).text).not.toContain(
+          password,
+        );
+      expect(
+        JSON.stringify(
+          castpool.castpool.pool.getSnapshot().context.sessions[signedIn.json.id]?.ref.getPersistedSnapshot(),
+        ),
+      ).not.toContain(password);
+    } finally {
+      await castpool.api('DELETE', `/api/sessions/${signedIn.json.id}`);
+      await castpool.api('DELETE', `/api/sessions/${elsewhere.json.id}`);
+    }
+    expect(castpool.castpool.siteCredentials.find(signedIn.json.id, origin)).toBeUndefined();
+  });
+});
+
 describe('permissions', () => {
   it('grants what the session was created with, on any origin, and denies everything else', async () => {
     const granted = await castpool.api('POST', '/api/sessions', {
