@@ -191,6 +191,7 @@ export function watchPageActor(deps: ActorDeps) {
     const probe = setInterval(() => {
       if (probing) return;
       probing = true;
+      const probeStartedAt = Date.now();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<'late'>((resolve) => {
         timer = setTimeout(() => resolve('late'), probeTimeoutMs);
@@ -207,6 +208,7 @@ export function watchPageActor(deps: ActorDeps) {
             type: 'page.unresponsive',
             reason: `renderer did not answer a probe within ${probeTimeoutMs} ms`,
             loading,
+            probeStartedAt,
           });
         })
         .catch(() => {

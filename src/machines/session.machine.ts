@@ -160,7 +160,9 @@ export const sessionMachine = setup({
     pageBusy: ({ context, event }) =>
       context.dialog !== undefined ||
       navigationPending(context) ||
-      (event.type === 'page.unresponsive' && event.loading === true),
+      (event.type === 'page.unresponsive' &&
+        (event.loading === true ||
+          (event.probeStartedAt ?? Number.POSITIVE_INFINITY) <= context.busyEndedAt)),
     /** A beforeunload dialog opened by a navigation castpool was asked for: the ask was the answer. */
     leavesForRequestedNavigation: ({ context, event }) =>
       event.type === 'dialog.opened' && event.dialog.type === 'beforeunload' && navigationPending(context),
@@ -399,7 +401,11 @@ export const sessionMachine = setup({
       if (event.type !== 'navigate.done') return;
       enqueue.stopChild(`navigate:${event.result.requestId}`);
       const current = event.result.requestId === context.latestNavigationId && !event.result.error;
-      enqueue.assign({ lastNavigation: event.result, url: current ? event.result.url : context.url });
+      enqueue.assign({
+        lastNavigation: event.result,
+        url: current ? event.result.url : context.url,
+        busyEndedAt: context.now(),
+      });
     }),
     recordStats: assign(({ context, event }) => {
       if (event.type !== 'capture.stats') return {};
@@ -418,7 +424,7 @@ export const sessionMachine = setup({
       if (event.type !== 'dialog.opened') return;
       const accept = event.dialog.type === 'beforeunload' || context.params.dialogs === 'accept';
       const dialog: OpenDialog = { ...event.dialog, id: context.dialogsOpened + 1, openedAt: context.now() };
-      enqueue.assign({ dialogsOpened: dialog.id });
+      enqueue.assign({ dialogsOpened: dialog.id, busyEndedAt: context.now() });
       enqueue.sendTo('dialogs', {
         type: 'dialog.answer',
         accept,
@@ -444,7 +450,7 @@ export const sessionMachine = setup({
       const accept = event.type === 'dialog.answer' ? event.accept : event.type === 'navigate';
       const promptText = event.type === 'dialog.answer' ? event.promptText : undefined;
       enqueue.sendTo('dialogs', { type: 'dialog.answer', accept, promptText } satisfies DialogCommand);
-      enqueue.assign({ dialog: undefined });
+      enqueue.assign({ dialog: undefined, busyEndedAt: context.now() });
       tellViewersDialog(context, null, enqueue);
       const by =
         event.type === 'dialog.expired' ? 'timeout' : event.type === 'navigate' ? 'navigation' : 'client';
@@ -454,7 +460,7 @@ export const sessionMachine = setup({
     forgetDialog: enqueueActions(({ context, event, enqueue }) => {
       const { dialog } = context;
       if (!dialog || event.type !== 'dialog.closed') return;
-      enqueue.assign({ dialog: undefined });
+      enqueue.assign({ dialog: undefined, busyEndedAt: context.now() });
       tellViewersDialog(context, null, enqueue);
       enqueue.emit({ type: 'dialog.closed', dialog, accepted: event.accepted, by: 'page' });
     }),
@@ -532,6 +538,7 @@ export const sessionMachine = setup({
     dialogsOpened: 0,
     fileChoosersOpened: 0,
     popupsFollowed: 0,
+    busyEndedAt: 0,
     downloads: [],
     latestNavigationId: 'initial',
     maxCaptureRestarts: input.maxCaptureRestarts ?? 3,

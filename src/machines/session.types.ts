@@ -89,6 +89,8 @@ export interface SessionContext {
   fileChoosersOpened: number;
   /** The dialog the page shows now, waiting for an answer (policy `surface`). */
   dialog?: OpenDialog;
+  /** When the page last stopped being busy (a dialog answered, a navigation done): a probe begun before then waited on it. */
+  busyEndedAt: number;
   /** Popups loaded in the session's page so far (numbers their navigations). */
   popupsFollowed: number;
   /** Dialogs the page opened so far: numbers them (a late timeout finds its own dialog gone). */
@@ -141,7 +143,7 @@ export type SessionEvent =
   | { type: 'host.crashed'; reason: string }
   | { type: 'page.crashed'; reason: string }
   /** The renderer did not answer the liveness probe in time (hung, or busy with a dialog or a load). */
-  | { type: 'page.unresponsive'; reason: string; loading?: boolean }
+  | { type: 'page.unresponsive'; reason: string; loading?: boolean; probeStartedAt?: number }
   | { type: 'download.begun'; download: DownloadRecord }
   | { type: 'download.progress'; id: string; bytes: number; state: DownloadRecord['state']; reason?: string }
   | { type: 'fileChooser.opened'; mode: 'selectSingle' | 'selectMultiple' }

@@ -424,7 +424,11 @@ describe('session machine', () => {
       actor.send(probeLate);
       expect(state()).toBe('idle');
       actor.send({ type: 'dialog.answer', accept: true });
-      actor.send(probeLate);
+      // A probe begun while the dialog waited comes back late after the answer: it waited on the dialog.
+      const answeredAt = actor.getSnapshot().context.busyEndedAt;
+      actor.send({ ...probeLate, probeStartedAt: answeredAt - 500 });
+      expect(state()).toBe('idle');
+      actor.send({ ...probeLate, probeStartedAt: answeredAt + 1 });
       expect(state()).toBe('failed'); // no restart budget in these tests
       expect(actor.getSnapshot().context.failure).toBe('renderer did not answer a probe');
     });
