@@ -15,6 +15,9 @@ export const viewerLaunchOptions = (userDataDir: string, extraArgs: string[] = [
   handleSIGINT: false,
   handleSIGTERM: false,
   handleSIGHUP: false,
+  // Chromium's singleton socket directory goes under TMPDIR: inside the profile, it is removed with
+  // the test root even when a test kills this browser (a unix socket path must stay under 108 bytes).
+  env: { ...process.env, TMPDIR: userDataDir.length <= 60 ? userDataDir : (process.env.TMPDIR ?? '/tmp') },
 });
 
 /** The suite's one viewer Chromium (test/global-setup.ts), shared by every file: launched once. */
