@@ -1,7 +1,7 @@
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Target } from 'puppeteer-core';
-import { Capturer } from './capturer.js';
+import { Capturer, evaluateIn } from './capturer.js';
 
 /** castpool's capture extension (src/actors/capture-extension): its id follows from the manifest key. */
 export const CAPTURE_EXTENSION_ID = 'feldjenophlekdghpoaigjnhjigeecfn';
@@ -86,16 +86,9 @@ export class CaptureGrant {
   private async callWorker(context: BrowserContext, pageSession: CDPSession, expression: string) {
     const session = await this.attach(context, pageSession);
     try {
-      const { result, exceptionDetails } = await session.send('Runtime.evaluate', {
-        expression,
-        awaitPromise: true,
-        returnByValue: true,
+      return await evaluateIn(session, expression).catch((error: Error) => {
+        throw new Error(`capture grant refused: ${error.message}`);
       });
-      if (exceptionDetails)
-        throw new Error(
-          `capture grant refused: ${exceptionDetails.exception?.description?.split('\n')[0] ?? exceptionDetails.text}`,
-        );
-      return result.value as unknown;
     } finally {
       await session.detach().catch(() => {});
     }

@@ -79,6 +79,11 @@ function codecFits(context: SessionContext, viewerId: string, codec: ViewerOffer
   return others === 0 || context.codec === codec;
 }
 
+/** A dialog the page just opened, numbered in this session and stamped with the session's clock. */
+function numbered(context: SessionContext, dialog: PageDialog): OpenDialog {
+  return { ...dialog, id: context.dialogsOpened + 1, openedAt: context.now() };
+}
+
 /** Every viewer (a controlling one shows it) learns the dialog the page shows now, or that none is. */
 function tellViewersDialog(
   context: SessionContext,
@@ -423,7 +428,7 @@ export const sessionMachine = setup({
     answerDialogAtOnce: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'dialog.opened') return;
       const accept = event.dialog.type === 'beforeunload' || context.params.dialogs === 'accept';
-      const dialog: OpenDialog = { ...event.dialog, id: context.dialogsOpened + 1, openedAt: context.now() };
+      const dialog = numbered(context, event.dialog);
       enqueue.assign({ dialogsOpened: dialog.id, busyEndedAt: context.now() });
       enqueue.sendTo('dialogs', {
         type: 'dialog.answer',
@@ -436,7 +441,7 @@ export const sessionMachine = setup({
     /** Shows the dialog to clients and waits for an answer (or its timeout). */
     surfaceDialog: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'dialog.opened') return;
-      const dialog: OpenDialog = { ...event.dialog, id: context.dialogsOpened + 1, openedAt: context.now() };
+      const dialog = numbered(context, event.dialog);
       enqueue.assign({ dialog, dialogsOpened: dialog.id });
       enqueue.emit({ type: 'dialog.opened', dialog });
       tellViewersDialog(context, dialog, enqueue);
@@ -464,8 +469,8 @@ export const sessionMachine = setup({
       tellViewersDialog(context, null, enqueue);
       enqueue.emit({ type: 'dialog.closed', dialog, accepted: event.accepted, by: 'page' });
     }),
-    /** A restart or hibernation takes the page, and its dialog with it. */
-    dropDialog: enqueueActions(({ context, enqueue }) => {
+    /** A restart or hibernation takes the page, and its dialog and file chooser with it. */
+    dropPrompts: enqueueActions(({ context, enqueue }) => {
       if (context.fileChooser) enqueue.assign({ fileChooser: undefined });
       if (!context.dialog) return;
       enqueue.assign({ dialog: undefined });
@@ -605,7 +610,7 @@ export const sessionMachine = setup({
     live: {
       tags: ['live'],
       initial: 'idle',
-      exit: 'dropDialog',
+      exit: 'dropPrompts',
       on: {
         'dialog.opened': [
           { guard: 'leavesForRequestedNavigation', actions: 'answerDialogAtOnce' },
