@@ -104,6 +104,11 @@ export const ConfigSchema = Type.Object({
       10485760,
       'Text a controlling viewer may insert per second (burst: 2 s worth); more is dropped.',
     ),
+    tabsPerSession: Int(
+      1,
+      100,
+      'Tabs a session may have open at once (popups and target=_blank under the `tabs` popup policy); a window past it is closed.',
+    ),
     downloadsPerSession: Int(
       0,
       10000,

@@ -51,10 +51,13 @@ export const Geolocation = Type.Object(
   { additionalProperties: false, description: 'Where the pages are (needs the geolocation permission)' },
 );
 
-export const PopupPolicy = Type.Union([Type.Literal('same-tab'), Type.Literal('block')], {
-  description:
-    "Windows the page opens (window.open, target=_blank): same-tab loads them in the session's page (URL policy applies), block drops them; either way none stays open",
-});
+export const PopupPolicy = Type.Union(
+  [Type.Literal('tabs'), Type.Literal('same-tab'), Type.Literal('block')],
+  {
+    description:
+      "Windows the page opens (window.open, target=_blank): tabs opens them as tabs of the session (the live view follows the active tab; at most limits.tabsPerSession), same-tab loads them in the session's active tab, block drops them. The URL policy applies to every tab.",
+  },
+);
 
 export const CreateSessionBody = Type.Object(
   {
@@ -132,6 +135,16 @@ export const NavigateRequest = Type.Object(
 export const EmptyRequest = Type.Object({}, { additionalProperties: false });
 export const DialogRequest = Type.Object(
   { id: Type.String({ minLength: 1, maxLength: 64 }), ...DialogBody.properties },
+  { additionalProperties: false },
+);
+
+/** A tab of a session, as the session view lists it (`tab-1`, `tab-2`, … in the order they opened). */
+export const TabId = Type.String({
+  pattern: '^tab-[0-9]{1,9}$',
+  description: 'A tab of the session (its `tabs[].id`)',
+});
+export const TabRequest = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }), tabId: TabId },
   { additionalProperties: false },
 );
 
@@ -250,6 +263,21 @@ export const SessionDetail = Type.Intersect([
       ),
     ),
     dialogs: DialogPolicy,
+    tabs: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        url: Type.String(),
+        title: Type.String(),
+        active: Type.Boolean({ description: 'The tab the live view shows and input goes to' }),
+        dialog: Type.Optional(
+          Type.String({ description: 'A dialog this background tab shows (surfaced once it is active)' }),
+        ),
+      }),
+      {
+        description:
+          'The tabs of the session, in the order they opened (popups and target=_blank under the `tabs` popup policy)',
+      },
+    ),
     targetFps: Type.Number(),
     currentFps: Type.Number({
       description: 'Capture rate now in force (lower while throttled or held to its budget share).',

@@ -18,7 +18,7 @@ import {
   openPageActor,
   watchPageActor,
 } from './actors/page.js';
-import { popupsActor } from './actors/popups.js';
+import { tabsActor } from './actors/tabs.js';
 import { thumbnailActor } from './actors/thumbnail.js';
 import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
@@ -80,7 +80,7 @@ export function createCastpool(
       watchPage: watchPageActor(deps),
       dialogs: dialogsActor(deps),
       downloads: downloadsActor(deps),
-      popups: popupsActor(deps),
+      tabs: tabsActor(deps, siteCredentials),
       fileChooser: fileChooserActor(deps),
       sessionFiles: sessionFilesActor(deps, siteCredentials),
       hibernatePage: hibernatePageActor(deps),
@@ -107,6 +107,7 @@ export function createCastpool(
         throttle: config.throttle,
         restart: config.supervision.restart,
         idleTimeoutMs: config.supervision.idleTimeoutMs,
+        maxTabs: config.limits.tabsPerSession,
         browserLingerMs: config.supervision.browserLingerMs,
         degrade: config.supervision.degrade,
         captureBudget: config.captureBudget,

@@ -7,29 +7,32 @@ import type { SessionPage } from './page.js';
 /** A page's message can be any length; clients get enough to read it. */
 const MAX_MESSAGE_CHARS = 4096;
 
+/** A dialog as the page's CDP event tells it, its texts bounded. */
+export function pageDialogOf(event: Protocol.Page.JavascriptDialogOpeningEvent): PageDialog {
+  return {
+    type: event.type,
+    message: event.message.slice(0, MAX_MESSAGE_CHARS),
+    defaultPrompt: (event.defaultPrompt ?? '').slice(0, MAX_MESSAGE_CHARS),
+    url: event.url,
+  };
+}
+
 /**
- * A live page's JavaScript dialogs: reports each one opening (`dialog.opened`) and closing
+ * The active tab's JavaScript dialogs (one it showed in the background is reported at once): reports each one opening (`dialog.opened`) and closing
  * (`dialog.closed`), and answers the open one when its session says so. What to answer, and when, is
  * the session machine's decision (its dialog policy).
  */
 export function dialogsActor(deps: ActorDeps) {
   return fromCallback<DialogCommand, { page: PageHandle }>(({ input, sendBack, receive }) => {
-    const { cdp, sessionId } = input.page as SessionPage;
-    const onOpening = (event: Protocol.Page.JavascriptDialogOpeningEvent) => {
-      const dialog: PageDialog = {
-        type: event.type,
-        message: event.message.slice(0, MAX_MESSAGE_CHARS),
-        defaultPrompt: (event.defaultPrompt ?? '').slice(0, MAX_MESSAGE_CHARS),
-        url: event.url,
-      };
-      sendBack({ type: 'dialog.opened', dialog });
-    };
+    const tab = input.page as SessionPage;
+    const { cdp, sessionId } = tab;
+    const onOpening = (event: Protocol.Page.JavascriptDialogOpeningEvent) =>
+      sendBack({ type: 'dialog.opened', dialog: pageDialogOf(event) });
     const onClosed = (event: Protocol.Page.JavascriptDialogClosedEvent) =>
       sendBack({ type: 'dialog.closed', accepted: event.result });
     cdp.on('Page.javascriptDialogOpening', onOpening);
     cdp.on('Page.javascriptDialogClosed', onClosed);
-    // Dialog events come only to sessions that enabled the Page domain.
-    cdp.send('Page.enable').catch(() => {});
+    if (tab.openDialog) sendBack({ type: 'dialog.opened', dialog: tab.openDialog });
     receive((command) => {
       cdp
         .send('Page.handleJavaScriptDialog', {

@@ -4,21 +4,28 @@ import {
   type Cookie,
   type Frame,
   type Page,
+  type Protocol,
   TimeoutError,
 } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
 import type { SiteCredentials } from '../access/site-credentials.js';
 import type { NavigationResult, OpenPageInput, SavedPage } from '../machines/session.machine.js';
-import type { PageHandle, SessionParams, Viewport } from '../machines/types.js';
+import type { PageDialog, PageHandle, SessionParams, Viewport } from '../machines/types.js';
 import { RtpFanout } from '../media/rtp-fanout.js';
 import type { CaptureGrant } from './capture-grant.js';
 import type { ChromiumBrowser } from './chromium.js';
 import type { ActorDeps } from './deps.js';
+import { pageDialogOf } from './dialogs.js';
 import type { RequestGuard } from './request-guard.js';
 import { answerSignIns } from './sign-in.js';
 
-/** A session's own browser context and page, with the fan-out its capture feeds and its viewers read. */
+/**
+ * One tab of a session: its page in the session's own browser context, with the fan-out the capture
+ * feeds and the viewers read (one per session, shared by its tabs) and the set of the session's tabs.
+ */
 export class SessionPage implements PageHandle {
+  /** The JavaScript dialog this tab shows now (followed for the tab's whole life, active or not). */
+  openDialog: PageDialog | undefined;
   /** The frame the encoder took last, while a capture runs (thumbnails reuse it). */
   latestFrame: Buffer | undefined;
   /** Encoders running for this session now (ffmpeg processes or in-page tab captures): one, whatever the viewers. */
@@ -40,7 +47,65 @@ export class SessionPage implements PageHandle {
     public viewport: Viewport,
     /** Carried over from the page a restart replaced, so attached viewers keep their stream. */
     readonly fanout: RtpFanout = new RtpFanout(),
-  ) {}
+    /** Every open tab of the session, this one included (shared by them). */
+    readonly tabs: Set<SessionPage> = new Set(),
+  ) {
+    tabs.add(this);
+  }
+}
+
+/** What a new tab takes from the session: its settings, its browser, and what its tabs share. */
+export interface TabSetting {
+  sessionId: string;
+  params: SessionParams;
+  viewport: Viewport;
+  /** Where the browser's request guard and capture grant are (the browser, or another tab of it). */
+  browser: Pick<SessionPage, 'guard' | 'captureGrant'>;
+  context: BrowserContext;
+  fanout?: RtpFanout;
+  tabs?: Set<SessionPage>;
+}
+
+/**
+ * Makes a page a tab of the session: its viewport and geolocation, certificate errors ignored if the
+ * session says so, HTTP sign-ins answered from the session's credentials, and its dialogs followed.
+ */
+export async function prepareTab(
+  deps: ActorDeps,
+  credentials: SiteCredentials,
+  page: Page,
+  setting: TabSetting,
+): Promise<SessionPage> {
+  const { params } = setting;
+  await page.setViewport(setting.viewport);
+  if (params.geolocation) await page.setGeolocation({ accuracy: 10, ...params.geolocation });
+  const cdp = await page.createCDPSession();
+  // Set on the session castpool keeps for the page's life: it holds for every load of this tab.
+  if (params.ignoreHttpsErrors) await cdp.send('Security.setIgnoreCertificateErrors', { ignore: true });
+  await answerSignIns(deps, credentials, setting.sessionId, cdp);
+  const { frameTree } = await cdp.send('Page.getFrameTree');
+  const tab = new SessionPage(
+    setting.sessionId,
+    frameTree.frame.id,
+    setting.browser.guard,
+    setting.browser.captureGrant,
+    setting.context,
+    page,
+    cdp,
+    setting.viewport,
+    setting.fanout,
+    setting.tabs,
+  );
+  cdp.on('Page.javascriptDialogOpening', (event: Protocol.Page.JavascriptDialogOpeningEvent) => {
+    tab.openDialog = pageDialogOf(event);
+  });
+  cdp.on('Page.javascriptDialogClosed', () => {
+    tab.openDialog = undefined;
+  });
+  page.once('close', () => tab.tabs.delete(tab));
+  // Dialog events come only to sessions that enabled the Page domain.
+  await cdp.send('Page.enable');
+  return tab;
 }
 
 export function openPageActor(deps: ActorDeps, credentials: SiteCredentials) {
@@ -48,26 +113,16 @@ export function openPageActor(deps: ActorDeps, credentials: SiteCredentials) {
     const browser = input.browser as ChromiumBrowser;
     const { context, page } = await browser.warmPage.take();
     try {
-      await page.setViewport(input.params.viewport);
-      await grantPermissions(context, page, input.params);
-      const cdp = await page.createCDPSession();
-      // Set on the session castpool keeps for the page's life: it holds for every load of this tab.
-      if (input.params.ignoreHttpsErrors)
-        await cdp.send('Security.setIgnoreCertificateErrors', { ignore: true });
-      await answerSignIns(deps, credentials, input.sessionId, cdp);
-      const { frameTree } = await cdp.send('Page.getFrameTree');
+      await grantPermissions(context, input.params);
       const previous = input.previous as SessionPage | undefined;
-      const handle = new SessionPage(
-        input.sessionId,
-        frameTree.frame.id,
-        browser.guard,
-        browser.captureGrant,
+      const handle = await prepareTab(deps, credentials, page, {
+        sessionId: input.sessionId,
+        params: input.params,
+        viewport: input.params.viewport,
+        browser: { guard: browser.guard, captureGrant: browser.captureGrant },
         context,
-        page,
-        cdp,
-        input.params.viewport,
-        previous?.fanout,
-      );
+        fanout: previous?.fanout,
+      });
       if (input.restore) await restorePage(page, input.restore);
       // Leaving `launching` (close, crash) aborts us: nothing else would ever close this context.
       if (signal.aborted) throw new Error('session closed while opening');
@@ -80,10 +135,9 @@ export function openPageActor(deps: ActorDeps, credentials: SiteCredentials) {
 }
 
 /** The session's grants, on every origin of its context; a page's other requests stay denied. */
-async function grantPermissions(context: BrowserContext, page: Page, params: SessionParams): Promise<void> {
+async function grantPermissions(context: BrowserContext, params: SessionParams): Promise<void> {
   for (const name of params.permissions)
     await context.setPermission('*', { permission: { name }, state: 'granted' });
-  if (params.geolocation) await page.setGeolocation({ accuracy: 10, ...params.geolocation });
 }
 
 /** What a hibernated session keeps: enough to look the same when it resumes. */

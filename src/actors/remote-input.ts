@@ -41,6 +41,12 @@ export const ControlMessage = Type.Union([
     modifiers: Modifiers,
   }),
   Type.Object({ t: Type.Literal('text'), text: Type.String({ minLength: 1, maxLength: 4096 }) }),
+  /** Make a tab of the session the active one, or close it (castpool sent the list as `{t: 'tabs'}`). */
+  Type.Object({
+    t: Type.Literal('tab'),
+    op: Type.Union([Type.Literal('activate'), Type.Literal('close')]),
+    id: Type.String({ maxLength: 32 }),
+  }),
   /** The answer to the JavaScript dialog the page shows (castpool sent it as `{t: 'dialog'}`). */
   Type.Object({
     t: Type.Literal('dialog'),

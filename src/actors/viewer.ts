@@ -1,6 +1,6 @@
 import { fromCallback } from 'xstate';
 import type { SessionEvent } from '../machines/session.types.js';
-import type { PageDialog, PageHandle, ViewerCommand, ViewerOffer } from '../machines/types.js';
+import type { PageDialog, PageHandle, TabSummary, ViewerCommand, ViewerOffer } from '../machines/types.js';
 import type { ActorDeps } from './deps.js';
 import { InputBudget } from './input-budget.js';
 import type { SessionPage } from './page.js';
@@ -28,11 +28,17 @@ export function viewerActor(deps: ActorDeps) {
       let usePage: ((page: SessionPage) => void) | undefined;
       let served: ReturnType<typeof serveViewer> | undefined;
       let dialog: PageDialog | null = null;
+      let tabs: TabSummary[] = [];
       let stopped = false;
       receive((event) => {
         if (event.type === 'viewer.dialog') {
           dialog = event.dialog;
           served?.showDialog(dialog);
+          return;
+        }
+        if (event.type === 'viewer.tabs') {
+          tabs = event.tabs;
+          served?.showTabs(tabs);
           return;
         }
         page = event.page as SessionPage;
@@ -50,6 +56,7 @@ export function viewerActor(deps: ActorDeps) {
           stopServing = served.stop;
           usePage = served.usePage;
           served.showDialog(dialog);
+          served.showTabs(tabs);
         },
         (error: Error) => {
           if (!stopped)
@@ -74,6 +81,7 @@ function serveViewer(
   stop: () => void;
   usePage: (page: SessionPage) => void;
   showDialog: (dialog: PageDialog | null) => void;
+  showTabs: (tabs: TabSummary[]) => void;
 } {
   const { viewerId } = peer;
   const left = () => sendBack({ type: 'viewer.left', viewerId });
@@ -124,6 +132,8 @@ function serveViewer(
   );
   let control: { readyState: string; send(data: string): void } | undefined;
   let shownDialog: PageDialog | null = null;
+  let shownTabs: TabSummary[] = [];
+  /** What a controlling viewer draws that the picture cannot show: the page's dialog, the session's tabs. */
   const sendDialog = () => {
     if (control?.readyState !== 'open') return;
     const dialog = shownDialog && {
@@ -132,6 +142,9 @@ function serveViewer(
       defaultPrompt: shownDialog.defaultPrompt,
     };
     control.send(JSON.stringify({ t: 'dialog', dialog }));
+  };
+  const sendTabs = () => {
+    if (control?.readyState === 'open') control.send(JSON.stringify({ t: 'tabs', tabs: shownTabs }));
   };
   const channelSub = peer.pc.onDataChannel.subscribe((channel) => {
     if (channel.label !== 'control') return;
@@ -152,7 +165,11 @@ function serveViewer(
     // Not from inside the channel's opening: werift queues its DCEP acknowledgement after whatever is
     // sent there, and Chromium then drops every later message on the channel (seen: the first dialog
     // arrived, its "gone" and the next dialog never did).
-    const sendSoon = () => setTimeout(sendDialog, 0);
+    const sendSoon = () =>
+      setTimeout(() => {
+        sendDialog();
+        sendTabs();
+      }, 0);
     channel.stateChanged.subscribe((state) => {
       if (state === 'open') sendSoon();
     });
@@ -164,6 +181,16 @@ function serveViewer(
       const message = parseControlMessage(data);
       if (!message) {
         controlInputs.inc({ outcome: 'malformed' });
+        return;
+      }
+      if (message.t === 'tab') {
+        // The session decides (the tab may be gone, or the last one); not page input.
+        sendBack(
+          message.op === 'activate'
+            ? { type: 'tab.activate', tabId: message.id }
+            : { type: 'tab.close', tabId: message.id },
+        );
+        controlInputs.inc({ outcome: 'applied' });
         return;
       }
       if (message.t === 'dialog') {
@@ -199,6 +226,10 @@ function serveViewer(
     showDialog: (next: PageDialog | null) => {
       shownDialog = next;
       sendDialog();
+    },
+    showTabs: (next: TabSummary[]) => {
+      shownTabs = next;
+      sendTabs();
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   SessionDetail,
   SessionIdParams,
   SessionSnapshotBody,
+  TabId,
   ViewerToken,
   ViewerTokenBody,
 } from '../schemas.js';
@@ -225,6 +226,31 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       if (files.length === 0) throw new CastpoolError('bad_request', 'no file in the request');
       return linked(request, await surface()['file-chooser']({ id: request.params.id, files }));
     },
+  );
+
+  const TabParams = Type.Object({ id: SessionIdParams.properties.id, tabId: TabId });
+  app.post(
+    '/api/sessions/:id/tabs/:tabId/activate',
+    {
+      schema: {
+        summary: "Make a tab of the session the active one (the live view and viewers' input follow it)",
+        params: TabParams,
+        response: { 200: SessionDetail, ...errors },
+      },
+    },
+    async (request) => linked(request, await surface()['tab-activate'](request.params)),
+  );
+
+  app.delete(
+    '/api/sessions/:id/tabs/:tabId',
+    {
+      schema: {
+        summary: 'Close a tab of the session (not its last; the active one hands over to its neighbour)',
+        params: TabParams,
+        response: { 200: SessionDetail, ...errors },
+      },
+    },
+    async (request) => linked(request, await surface()['tab-close'](request.params)),
   );
 
   app.post(

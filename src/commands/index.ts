@@ -59,6 +59,8 @@ export class Commands {
       navigate: (input) => s.navigate(input),
       dialog: (input) => s.answerDialog(input),
       'file-chooser': (input) => s.giveFiles(input),
+      'tab-activate': async (input) => s.activateTab(input),
+      'tab-close': async (input) => s.closeTab(input),
       hibernate: (input) => s.hibernate(input),
       resume: (input) => s.resume(input),
       snapshot: async (input) => s.snapshot(input),

@@ -8,6 +8,7 @@ import {
   FileChooserRequest,
   NavigateRequest,
   SessionIdRequest,
+  TabRequest,
   ThumbnailRequest,
   ViewerTokenRequest,
   WhepDeleteRequest,
@@ -104,6 +105,8 @@ export const operations = {
     presents: 'session',
     client: true,
   }),
+  'tab-activate': op<SessionView>()({ input: TabRequest, runs: 'owner', presents: 'session', client: true }),
+  'tab-close': op<SessionView>()({ input: TabRequest, runs: 'owner', presents: 'session', client: true }),
   'file-chooser': op<SessionView>()({
     input: FileChooserRequest,
     runs: 'owner',

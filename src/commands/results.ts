@@ -1,5 +1,5 @@
 import type { ViewerScope } from '../access/index.js';
-import type { CaptureStrategy, DialogPolicy, PageDialog } from '../machines/types.js';
+import type { CaptureStrategy, DialogPolicy, PageDialog, TabSummary } from '../machines/types.js';
 
 /** What every operation that names a session answers: the session as clients see it. */
 export interface SessionView {
@@ -22,6 +22,7 @@ export interface SessionView {
     openedAt: string;
   };
   dialogs: DialogPolicy;
+  tabs: TabSummary[];
   fileChooser?: { mode: 'selectSingle' | 'selectMultiple'; openedAt: string };
   targetFps: number;
   currentFps: number;

@@ -191,6 +191,35 @@ export class SessionCommands {
     return this.view(id, ref);
   }
 
+  /** Makes a tab the active one: the live view and viewers' input follow it at once. */
+  activateTab({ id, tabId }: InputOf<'tab-activate'>): SessionView {
+    const { ref } = liveSession(this.castpool.pool, id);
+    this.tabOf(id, ref, tabId);
+    ref.send({ type: 'tab.activate', tabId });
+    return this.view(id, ref);
+  }
+
+  /** Closes a tab (not the last: a session is at least one tab); closing the active one activates its neighbour. */
+  closeTab({ id, tabId }: InputOf<'tab-close'>): SessionView {
+    const { ref } = liveSession(this.castpool.pool, id);
+    this.tabOf(id, ref, tabId);
+    if (ref.getSnapshot().context.tabs.length === 1)
+      throw new CastpoolError(
+        'conflict',
+        `${tabId} is the session's last tab; delete the session to close it`,
+        {
+          retryable: false,
+        },
+      );
+    ref.send({ type: 'tab.close', tabId });
+    return this.view(id, ref);
+  }
+
+  private tabOf(id: string, ref: SessionActorRef, tabId: string): void {
+    if (!ref.getSnapshot().context.tabs.some((tab) => tab.id === tabId))
+      throw new CastpoolError('not_found', `session ${id} has no tab ${tabId}`);
+  }
+
   /** Gives files to the page's open file chooser; resolves once the page has them. */
   async giveFiles({ id, files }: InputOf<'file-chooser'>): Promise<SessionView> {
     const { ref } = liveSession(this.castpool.pool, id);

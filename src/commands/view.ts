@@ -1,5 +1,5 @@
 import type { SessionPage } from '../actors/page.js';
-import { captureFps, type SessionActorRef, sessionStateName } from '../machines/session.machine.js';
+import { captureFps, type SessionActorRef, sessionStateName, tabList } from '../machines/session.machine.js';
 import type { SessionView } from './results.js';
 
 /** A session as clients see it, read from its actor's snapshot. */
@@ -31,6 +31,7 @@ export function sessionView(node: string, id: string, ref: SessionActorRef): Ses
         }
       : {}),
     dialogs: context.params.dialogs,
+    tabs: tabList(context),
     ...(context.fileChooser
       ? {
           fileChooser: {

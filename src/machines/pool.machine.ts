@@ -36,6 +36,8 @@ export interface PoolInput {
   throttle: ThrottlePolicy;
   restart?: RestartPolicy;
   idleTimeoutMs?: number;
+  /** Tabs each session may have open at once. */
+  maxTabs?: number;
   captureBudget?: CaptureBudgetPolicy;
   /** An emptied browser stays up this long for the next session (0: it closes at once). */
   browserLingerMs?: number;
@@ -217,6 +219,7 @@ export const poolMachine = setup({
                 throttle: context.throttle,
                 restart: context.restart,
                 idleTimeoutMs: context.idleTimeoutMs,
+                ...(context.maxTabs ? { maxTabs: context.maxTabs } : {}),
                 saved,
                 // The pool's clock is its sessions' clock (a simulated one in tests).
                 ...(context.now ? { now: context.now } : {}),

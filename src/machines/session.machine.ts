@@ -5,6 +5,7 @@
  */
 import {
   type ActorRefFrom,
+  and,
   assign,
   emit,
   enqueueActions,
@@ -27,7 +28,9 @@ import {
   type SessionEmitted,
   type SessionEvent,
   type SessionInput,
+  type SessionTab,
   type SessionTag,
+  tabList,
   throttledFps,
   watcherCount,
 } from './session.types.js';
@@ -41,6 +44,7 @@ import type {
   FileChooserCommand,
   PageDialog,
   PageHandle,
+  TabCommand,
   ViewerCommand,
   ViewerOffer,
 } from './types.js';
@@ -94,6 +98,39 @@ function tellViewersDialog(
     enqueue.sendTo(`viewer:${id}`, { type: 'viewer.dialog', dialog });
 }
 
+/** Every viewer learns the session's tabs (a controlling one can switch and close them). */
+function tellViewersTabs(
+  context: Pick<SessionContext, 'viewers' | 'tabs' | 'page'>,
+  enqueue: { sendTo(id: string, event: ViewerCommand): void },
+): void {
+  const tabs = tabList(context);
+  for (const id of Object.keys(context.viewers))
+    enqueue.sendTo(`viewer:${id}`, { type: 'viewer.tabs', tabs });
+}
+
+/**
+ * Makes `next` the active tab (the transition re-enters `live.tab`: the capture, the liveness probe and
+ * the dialog and file-chooser actors start again on its page; viewers stay and their input follows).
+ * The tab left behind keeps the dialog it shows (`dropPrompts` marks it), surfaced when it is active again.
+ */
+function activate(
+  context: SessionContext,
+  next: SessionTab,
+  tabs: SessionTab[],
+  enqueue: {
+    assign(update: Partial<SessionContext>): void;
+    sendTo(id: string, event: ViewerCommand | TabCommand): void;
+  },
+): void {
+  const url = /^https?:/.test(next.url) ? next.url : context.url;
+  enqueue.assign({ page: next.page, tabs, url });
+  enqueue.sendTo('tabs', { type: 'tabs.active', page: next.page });
+  for (const id of Object.keys(context.viewers)) {
+    enqueue.sendTo(`viewer:${id}`, { type: 'viewer.page', page: next.page });
+    enqueue.sendTo(`viewer:${id}`, { type: 'viewer.tabs', tabs: tabList({ tabs, page: next.page }) });
+  }
+}
+
 /** Stops a negotiating viewer (its actor closes its peer) and forgets its offer. */
 function dropOffer(
   context: SessionContext,
@@ -120,9 +157,13 @@ export const sessionMachine = setup({
     downloads: fromCallback<{ type: 'noop' }, { page: PageHandle; downloads: DownloadRecord[] }>(
       notProvided('downloads'),
     ),
-    /** Closes the windows the page opens; reports their URLs (`popup.opened`) under `same-tab`. */
-    popups: fromCallback<{ type: 'noop' }, { page: PageHandle; policy: SessionContext['params']['popups'] }>(
-      notProvided('popups'),
+    /**
+     * The session's tabs and the windows its pages open: under `tabs` a window becomes a tab
+     * (`tab.opened`), otherwise it is closed (its URL reported as `popup.opened` under `same-tab`);
+     * reports what each tab shows (`tab.updated`, `tab.gone`) and closes the tabs it is told to.
+     */
+    tabs: fromCallback<TabCommand, { page: PageHandle; params: SessionContext['params']; maxTabs: number }>(
+      notProvided('tabs'),
     ),
     /** Intercepts the page's file choosers (`fileChooser.opened`) and gives them the files it is sent. */
     fileChooser: fromCallback<FileChooserCommand, { page: PageHandle }>(notProvided('fileChooser')),
@@ -174,6 +215,24 @@ export const sessionMachine = setup({
     policyAnswersDialogs: ({ context }) => context.params.dialogs !== 'surface',
     hasDialog: ({ context }) => context.dialog !== undefined,
     hasFileChooser: ({ context }) => context.fileChooser !== undefined,
+    tabsFull: ({ context }) => context.tabs.length >= context.maxTabs,
+    /** A tab of the session other than the active one. */
+    isOtherTab: ({ context, event }) =>
+      (event.type === 'tab.activate' || event.type === 'tab.close') &&
+      context.tabs.some((tab) => tab.id === event.tabId && tab.page !== context.page),
+    isActiveTab: ({ context, event }) =>
+      (event.type === 'tab.close' || event.type === 'tab.gone') &&
+      context.tabs.length > 1 &&
+      context.tabs.some(
+        (tab) =>
+          tab.page === context.page &&
+          (event.type === 'tab.close' ? tab.id === event.tabId : tab.page === event.page),
+      ),
+    isBackgroundTab: ({ context, event }) =>
+      event.type === 'tab.gone' &&
+      context.tabs.some((tab) => tab.page === event.page && tab.page !== context.page),
+    isLastTab: ({ context, event }) =>
+      event.type === 'tab.gone' && context.tabs.length === 1 && context.tabs[0]?.page === event.page,
     isOpenDialog: ({ context, event }) => event.type === 'dialog.expired' && context.dialog?.id === event.id,
     withinRestartBudget: ({ context }) => {
       const since = context.now() - context.restart.windowMs;
@@ -255,6 +314,12 @@ export const sessionMachine = setup({
         lastViewedAt: context.now(),
       });
       enqueue.emit({ type: 'viewer.joined', viewer });
+      // One tab needs no tab strip: a viewer learns the list once there are more.
+      if (context.tabs.length > 1)
+        enqueue.sendTo(`viewer:${viewer.viewerId}`, {
+          type: 'viewer.tabs',
+          tabs: tabList(context),
+        } satisfies ViewerCommand);
       if (context.dialog)
         enqueue.sendTo(`viewer:${viewer.viewerId}`, {
           type: 'viewer.dialog',
@@ -330,6 +395,105 @@ export const sessionMachine = setup({
         id: `navigate:${requestId}`,
         input: { page: context.page, requestId, url: event.url },
       });
+    }),
+    /** A fresh page (a launch, restart or resume) is the session's one tab. */
+    openFirstTab: enqueueActions(({ context, enqueue }) => {
+      if (!context.page) return;
+      const tab: SessionTab = {
+        id: `tab-${context.tabsOpened + 1}`,
+        page: context.page,
+        url: context.url,
+        title: '',
+      };
+      enqueue.assign({ tabs: [tab], tabsOpened: context.tabsOpened + 1 });
+      // Viewers that saw several tabs before a restart learn there is one now.
+      if (context.tabs.length > 1) tellViewersTabs({ ...context, tabs: [tab] }, enqueue);
+    }),
+    /** A window the page opened becomes the active tab (a browser shows a new tab it opened). */
+    adoptTab: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'tab.opened') return;
+      const tab: SessionTab = {
+        id: `tab-${context.tabsOpened + 1}`,
+        page: event.page,
+        url: event.url,
+        title: event.title,
+      };
+      enqueue.assign({ tabsOpened: context.tabsOpened + 1 });
+      activate(context, tab, [...context.tabs, tab], enqueue);
+      enqueue.emit({ type: 'tab.changed', change: 'opened', tabId: tab.id, url: tab.url });
+    }),
+    /** Past the tab limit: the window is closed, as a browser's popup blocker would. */
+    refuseTab: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'tab.opened' && event.type !== 'tab.refused') return;
+      if (event.type === 'tab.opened')
+        enqueue.sendTo('tabs', { type: 'tabs.close', page: event.page } satisfies TabCommand);
+      enqueue.emit({
+        type: 'tab.changed',
+        change: 'refused',
+        tabId: '',
+        url: `${event.url} (the session has ${context.maxTabs} tabs, its limit)`,
+      });
+    }),
+    switchTab: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'tab.activate') return;
+      const next = context.tabs.find((tab) => tab.id === event.tabId);
+      if (!next) return;
+      activate(
+        context,
+        { ...next, dialog: undefined },
+        context.tabs.map((tab) => (tab === next ? { ...tab, dialog: undefined } : tab)),
+        enqueue,
+      );
+      enqueue.emit({ type: 'tab.changed', change: 'activated', tabId: next.id, url: next.url });
+    }),
+    /** A tab in the background closes (asked by a client, or by the page itself). */
+    dropBackgroundTab: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'tab.close' && event.type !== 'tab.gone') return;
+      const gone = context.tabs.find((tab) =>
+        event.type === 'tab.close' ? tab.id === event.tabId : tab.page === event.page,
+      );
+      if (!gone || gone.page === context.page) return;
+      if (event.type === 'tab.close')
+        enqueue.sendTo('tabs', { type: 'tabs.close', page: gone.page } satisfies TabCommand);
+      const tabs = context.tabs.filter((tab) => tab !== gone);
+      enqueue.assign({ tabs });
+      tellViewersTabs({ ...context, tabs }, enqueue);
+      enqueue.emit({ type: 'tab.changed', change: 'closed', tabId: gone.id, url: gone.url });
+    }),
+    /** The active tab closes: the one before it (or after, for the first) becomes active. */
+    dropActiveTab: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'tab.close' && event.type !== 'tab.gone') return;
+      const index = context.tabs.findIndex((tab) => tab.page === context.page);
+      const gone = context.tabs[index];
+      const tabs = context.tabs.filter((tab) => tab !== gone);
+      const next = tabs[Math.max(0, index - 1)];
+      if (!gone || !next) return;
+      if (event.type === 'tab.close')
+        enqueue.sendTo('tabs', { type: 'tabs.close', page: gone.page } satisfies TabCommand);
+      // Its dialog (if any) goes with it: not carried to the tab list.
+      activate(
+        { ...context, dialog: undefined },
+        { ...next, dialog: undefined },
+        tabs.map((tab) => (tab === next ? { ...tab, dialog: undefined } : tab)),
+        enqueue,
+      );
+      enqueue.emit({ type: 'tab.changed', change: 'closed', tabId: gone.id, url: gone.url });
+      enqueue.emit({ type: 'tab.changed', change: 'activated', tabId: next.id, url: next.url });
+    }),
+    updateTab: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'tab.updated') return;
+      const { url, title, dialog } = event;
+      let changed = false;
+      const tabs = context.tabs.map((tab) => {
+        if (tab.page !== event.page) return tab;
+        const shown = tab.page === context.page ? undefined : dialog;
+        if (tab.url === url && tab.title === title && tab.dialog === shown) return tab;
+        changed = true;
+        return { ...tab, url, title, dialog: shown };
+      });
+      if (!changed) return;
+      enqueue.assign({ tabs });
+      tellViewersTabs({ ...context, tabs }, enqueue);
     }),
     recordFileChooser: assign(({ context, event }) =>
       event.type === 'fileChooser.opened'
@@ -469,11 +633,18 @@ export const sessionMachine = setup({
       tellViewersDialog(context, null, enqueue);
       enqueue.emit({ type: 'dialog.closed', dialog, accepted: event.accepted, by: 'page' });
     }),
-    /** A restart or hibernation takes the page, and its dialog and file chooser with it. */
+    /**
+     * The active tab is left (another tab becomes active, a restart or hibernation takes the page):
+     * its dialog and file chooser are no longer the session's; a dialog stays marked on its tab.
+     */
     dropPrompts: enqueueActions(({ context, enqueue }) => {
       if (context.fileChooser) enqueue.assign({ fileChooser: undefined });
-      if (!context.dialog) return;
-      enqueue.assign({ dialog: undefined });
+      const { dialog } = context;
+      if (!dialog) return;
+      enqueue.assign({
+        dialog: undefined,
+        tabs: context.tabs.map((tab) => (tab.page === context.page ? { ...tab, dialog: dialog.type } : tab)),
+      });
       tellViewersDialog(context, null, enqueue);
     }),
     recordDownload: assign(({ context, event }) =>
@@ -543,6 +714,9 @@ export const sessionMachine = setup({
     dialogsOpened: 0,
     fileChoosersOpened: 0,
     popupsFollowed: 0,
+    tabs: [],
+    tabsOpened: 0,
+    maxTabs: input.maxTabs ?? 8,
     busyEndedAt: 0,
     downloads: [],
     latestNavigationId: 'initial',
@@ -598,6 +772,7 @@ export const sessionMachine = setup({
               target: '#session.live',
               actions: [
                 assign({ page: ({ event }) => event.output, saved: undefined, hibernation: undefined }),
+                'openFirstTab',
                 'tellViewersPage',
                 'startInitialNavigation',
               ],
@@ -609,8 +784,7 @@ export const sessionMachine = setup({
     },
     live: {
       tags: ['live'],
-      initial: 'idle',
-      exit: 'dropPrompts',
+      initial: 'tab',
       on: {
         'dialog.opened': [
           { guard: 'leavesForRequestedNavigation', actions: 'answerDialogAtOnce' },
@@ -622,6 +796,27 @@ export const sessionMachine = setup({
         'dialog.closed': { actions: 'forgetDialog' },
         'page.unresponsive': [{ guard: 'pageBusy' }, ...restartOrFail],
         'popup.opened': { actions: 'followPopup' },
+        // Tabs: a window the page opened becomes the active tab (under `tabs`); switching or closing
+        // the active tab re-enters `tab`, so everything bound to the active page starts on the new one.
+        'tab.opened': [
+          { guard: 'tabsFull', actions: 'refuseTab' },
+          { target: '.tab', actions: 'adoptTab' },
+        ],
+        'tab.refused': { actions: 'refuseTab' },
+        'tab.updated': { actions: 'updateTab' },
+        'tab.activate': { guard: 'isOtherTab', target: '.tab', actions: 'switchTab' },
+        'tab.close': [
+          { guard: 'isActiveTab', target: '.tab', actions: 'dropActiveTab' },
+          { guard: 'isOtherTab', actions: 'dropBackgroundTab' },
+        ],
+        'tab.gone': [
+          { guard: 'isActiveTab', target: '.tab', actions: 'dropActiveTab' },
+          { guard: 'isBackgroundTab', actions: 'dropBackgroundTab' },
+          ...restartOrFail.map((step) => ({
+            ...step,
+            guard: 'guard' in step ? and(['isLastTab', step.guard]) : ('isLastTab' as const),
+          })),
+        ],
         'fileChooser.opened': { actions: 'recordFileChooser' },
         'fileChooser.answer': { guard: 'hasFileChooser', actions: 'giveFiles' },
         'fileChooser.done': { actions: 'closeFileChooser' },
@@ -639,18 +834,16 @@ export const sessionMachine = setup({
         'host.crashed': restartOrFail,
         'page.crashed': restartOrFail,
       },
-      // Crashed pages and hung renderers are found here; the browser host watches the process.
+      // What serves the whole session while live, whichever tab is active.
       invoke: [
-        { src: 'watchPage', input: ({ context }) => ({ page: context.page as PageHandle }) },
-        { id: 'dialogs', src: 'dialogs', input: ({ context }) => ({ page: context.page as PageHandle }) },
         {
-          id: 'fileChooser',
-          src: 'fileChooser',
-          input: ({ context }) => ({ page: context.page as PageHandle }),
-        },
-        {
-          src: 'popups',
-          input: ({ context }) => ({ page: context.page as PageHandle, policy: context.params.popups }),
+          id: 'tabs',
+          src: 'tabs',
+          input: ({ context }) => ({
+            page: context.page as PageHandle,
+            params: context.params,
+            maxTabs: context.maxTabs,
+          }),
         },
         {
           src: 'downloads',
@@ -658,85 +851,102 @@ export const sessionMachine = setup({
         },
       ],
       states: {
-        idle: {
-          always: { guard: 'hasViewers', target: 'watched' },
-          after: {
-            idleTimeout: {
-              guard: 'hibernatesWhenIdle',
-              target: '#session.hibernating',
-              actions: assign({
-                hibernation: ({ context }) => ({ at: context.now(), reason: 'idle timeout' }),
-              }),
+        // The active tab: entered again whenever another tab becomes active.
+        tab: {
+          exit: 'dropPrompts',
+          // Crashed pages and hung renderers are found here; the browser host watches the process.
+          invoke: [
+            { src: 'watchPage', input: ({ context }) => ({ page: context.page as PageHandle }) },
+            { id: 'dialogs', src: 'dialogs', input: ({ context }) => ({ page: context.page as PageHandle }) },
+            {
+              id: 'fileChooser',
+              src: 'fileChooser',
+              input: ({ context }) => ({ page: context.page as PageHandle }),
             },
-          },
-          on: {
-            hibernate: {
-              target: '#session.hibernating',
-              actions: assign({
-                hibernation: ({ context, event }) => ({ at: context.now(), reason: event.reason }),
-              }),
-            },
-          },
-        },
-        watched: {
-          tags: ['watched'],
-          entry: ['startWindows', 'carryDrops'],
-          exit: 'stopStats',
-          always: { guard: 'hasNoViewers', target: 'idle', actions: ['clearRestarts', 'useFullRate'] },
-          invoke: {
-            id: 'capture',
-            src: 'capture',
-            input: ({ context }) => ({
-              page: context.page as PageHandle,
-              params: context.params,
-              strategy: context.captureStrategy,
-              codec: context.codec ?? 'H264',
-              fps: captureFps(context),
-            }),
-          },
-          on: {
-            // The capture is sized to the viewport: a resize starts it again at the new size.
-            'viewport.changed': { target: 'watched', reenter: true, actions: 'recordViewport' },
-            'keyframe.request': { actions: 'askKeyframe' },
-            'budget.share': { actions: 'applyShare' },
-            // A capture that fails is restarted, then replaced by the screencast, then the whole
-            // session restarts (a fresh browser): never a dead session while the budget allows.
-            'capture.failed': [
-              {
-                guard: 'mayRestartCapture',
-                target: 'watched',
-                reenter: true,
-                actions: 'countCaptureRestart',
-              },
-              { guard: 'mayFallBack', target: 'watched', reenter: true, actions: 'fallBackToScreencast' },
-              ...restartOrFail,
-            ],
-          },
-          initial: 'streaming',
+          ],
+          initial: 'idle',
           states: {
-            streaming: {
+            idle: {
+              always: { guard: 'hasViewers', target: 'watched' },
+              after: {
+                idleTimeout: {
+                  guard: 'hibernatesWhenIdle',
+                  target: '#session.hibernating',
+                  actions: assign({
+                    hibernation: ({ context }) => ({ at: context.now(), reason: 'idle timeout' }),
+                  }),
+                },
+              },
               on: {
-                'capture.stats': [
-                  {
-                    guard: 'overloadPersists',
-                    target: 'throttled',
-                    actions: ['recordStats', 'useThrottledRate', 'tellCaptureRate', 'resetWindows'],
-                  },
-                  { actions: ['recordStats', 'clearRestarts'] },
-                ],
+                hibernate: {
+                  target: '#session.hibernating',
+                  actions: assign({
+                    hibernation: ({ context, event }) => ({ at: context.now(), reason: event.reason }),
+                  }),
+                },
               },
             },
-            throttled: {
-              tags: ['throttled'],
+            watched: {
+              tags: ['watched'],
+              entry: ['startWindows', 'carryDrops'],
+              exit: 'stopStats',
+              always: { guard: 'hasNoViewers', target: 'idle', actions: ['clearRestarts', 'useFullRate'] },
+              invoke: {
+                id: 'capture',
+                src: 'capture',
+                input: ({ context }) => ({
+                  page: context.page as PageHandle,
+                  params: context.params,
+                  strategy: context.captureStrategy,
+                  codec: context.codec ?? 'H264',
+                  fps: captureFps(context),
+                }),
+              },
               on: {
-                'capture.stats': [
+                // The capture is sized to the viewport: a resize starts it again at the new size.
+                'viewport.changed': { target: 'watched', reenter: true, actions: 'recordViewport' },
+                'keyframe.request': { actions: 'askKeyframe' },
+                'budget.share': { actions: 'applyShare' },
+                // A capture that fails is restarted, then replaced by the screencast, then the whole
+                // session restarts (a fresh browser): never a dead session while the budget allows.
+                'capture.failed': [
                   {
-                    guard: 'recoveryPersists',
-                    target: 'streaming',
-                    actions: ['recordStats', 'useFullRate', 'tellCaptureRate', 'resetWindows'],
+                    guard: 'mayRestartCapture',
+                    target: 'watched',
+                    reenter: true,
+                    actions: 'countCaptureRestart',
                   },
-                  { actions: 'recordStats' },
+                  { guard: 'mayFallBack', target: 'watched', reenter: true, actions: 'fallBackToScreencast' },
+                  ...restartOrFail,
                 ],
+              },
+              initial: 'streaming',
+              states: {
+                streaming: {
+                  on: {
+                    'capture.stats': [
+                      {
+                        guard: 'overloadPersists',
+                        target: 'throttled',
+                        actions: ['recordStats', 'useThrottledRate', 'tellCaptureRate', 'resetWindows'],
+                      },
+                      { actions: ['recordStats', 'clearRestarts'] },
+                    ],
+                  },
+                },
+                throttled: {
+                  tags: ['throttled'],
+                  on: {
+                    'capture.stats': [
+                      {
+                        guard: 'recoveryPersists',
+                        target: 'streaming',
+                        actions: ['recordStats', 'useFullRate', 'tellCaptureRate', 'resetWindows'],
+                      },
+                      { actions: 'recordStats' },
+                    ],
+                  },
+                },
               },
             },
           },
@@ -849,8 +1059,8 @@ export function sessionStateName(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
     const [top, sub] = Object.entries(value)[0] ?? [];
-    // live.idle → idle, live.watched.streaming → streaming; launching.* → launching
-    if (top === 'live' || top === 'watched') return sessionStateName(sub);
+    // live.tab.idle → idle, live.tab.watched.streaming → streaming; launching.* → launching
+    if (top === 'live' || top === 'tab' || top === 'watched') return sessionStateName(sub);
     return top ?? 'unknown';
   }
   return 'unknown';

@@ -7,6 +7,7 @@ import type {
   PageDialog,
   PageHandle,
   SessionParams,
+  TabSummary,
   ThrottlePolicy,
   ViewerHandle,
   ViewerOffer,
@@ -38,6 +39,8 @@ export interface SessionInput {
   saved?: SavedPage;
   /** Consecutive capture failures tolerated before the session fails. */
   maxCaptureRestarts?: number;
+  /** Tabs a session may have open at once (popups past it are closed). */
+  maxTabs?: number;
   now?: () => number;
 }
 
@@ -93,6 +96,11 @@ export interface SessionContext {
   busyEndedAt: number;
   /** Popups loaded in the session's page so far (numbers their navigations). */
   popupsFollowed: number;
+  /** The session's tabs, in the order they opened; the active one's page is `page`. */
+  tabs: SessionTab[];
+  /** Tabs opened so far (names them: tab-1, tab-2, …; a restart's new first tab gets the next name). */
+  tabsOpened: number;
+  maxTabs: number;
   /** Dialogs the page opened so far: numbers them (a late timeout finds its own dialog gone). */
   dialogsOpened: number;
   /** The navigation a revived failed session loads first (its request id), instead of `initial`. */
@@ -112,6 +120,16 @@ export interface SessionContext {
   /** What a hibernated session needs to come back (opaque to the machine). */
   saved?: SavedPage;
   hibernation?: { at: number; reason: string };
+}
+
+/** A tab of the session: its page (the active one's is the session's `page`) and what it shows. */
+export interface SessionTab {
+  id: string;
+  page: PageHandle;
+  url: string;
+  title: string;
+  /** A dialog this tab shows while it is not the active one (surfaced when it becomes active). */
+  dialog?: PageDialog['type'];
 }
 
 /** A dialog waiting for its answer: what the page said, when, and its number in this session. */
@@ -153,6 +171,18 @@ export type SessionEvent =
   | { type: 'fileChooser.done'; error?: string }
   /** The page opened a window (closed at once); under `same-tab` the session loads its URL. */
   | { type: 'popup.opened'; url: string }
+  /** Under `tabs`: the page opened a window, ready as a tab (the session adopts it, or closes it past its limit). */
+  | { type: 'tab.opened'; page: PageHandle; url: string; title: string }
+  /** Under `tabs`: a window past the session's tab limit, closed before it became a tab. */
+  | { type: 'tab.refused'; url: string }
+  /** A tab moved on (a navigation, a new title) or opened or closed a dialog while in the background. */
+  | { type: 'tab.updated'; page: PageHandle; url: string; title: string; dialog?: PageDialog['type'] }
+  /** A tab closed itself (`window.close()`) or its renderer crashed. */
+  | { type: 'tab.gone'; page: PageHandle; reason: string }
+  /** A client makes a tab the active one (the live view follows). */
+  | { type: 'tab.activate'; tabId: string }
+  /** A client closes a tab (not the session's last). */
+  | { type: 'tab.close'; tabId: string }
   | { type: 'dialog.opened'; dialog: PageDialog }
   | { type: 'dialog.closed'; accepted: boolean }
   /** A client's answer to the open dialog. */
@@ -193,7 +223,14 @@ export type SessionEmitted =
   /** Files given to a file chooser (`error`: they could not be). */
   | { type: 'fileChooser.closed'; id: number; error?: string }
   /** A dialog was answered (or went with its page). */
-  | { type: 'dialog.closed'; dialog: OpenDialog; accepted: boolean; by: DialogAnsweredBy };
+  | { type: 'dialog.closed'; dialog: OpenDialog; accepted: boolean; by: DialogAnsweredBy }
+  /** A tab opened, became active, or closed (`refused`: a window past the session's tab limit). */
+  | {
+      type: 'tab.changed';
+      change: 'opened' | 'activated' | 'closed' | 'refused';
+      tabId: string;
+      url: string;
+    };
 
 /**
  * A failure as a user reads it: one sentence, not an error's stack (a page's exception or a protocol
@@ -238,6 +275,17 @@ export function navigationPending(
   context: Pick<SessionContext, 'latestNavigationId' | 'lastNavigation'>,
 ): boolean {
   return context.lastNavigation?.requestId !== context.latestNavigationId;
+}
+
+/** The session's tabs as clients see them, in the order they opened. */
+export function tabList(context: Pick<SessionContext, 'tabs' | 'page'>): TabSummary[] {
+  return context.tabs.map(({ id, url, title, dialog, page }) => ({
+    id,
+    url,
+    title,
+    active: page === context.page,
+    ...(dialog ? { dialog } : {}),
+  }));
 }
 
 /** Viewers joined and negotiating: while there are any, the session captures. */

@@ -35,12 +35,18 @@ export interface SessionParams {
   geolocation?: { latitude: number; longitude: number; accuracy?: number };
   /** Certificate errors are ignored (test environments); otherwise Chromium's warning page is shown. */
   ignoreHttpsErrors: boolean;
-  /** What a window the page opens becomes: loaded in the session's own page, or dropped. */
+  /** What a window the page opens becomes: a tab of the session, loaded in its active tab, or dropped. */
   popups: PopupPolicy;
 }
 
-/** `same-tab`: a popup or `target=_blank` link loads in the session's page; `block`: it is dropped. */
-export type PopupPolicy = 'same-tab' | 'block';
+/**
+ * `tabs`: a popup or `target=_blank` link opens as a tab of the session (it becomes the active one);
+ * `same-tab`: it loads in the session's active tab; `block`: it is dropped.
+ */
+export type PopupPolicy = 'tabs' | 'same-tab' | 'block';
+
+/** What the session tells its tabs actor: close a tab; which tab is active (it answers the others' dialogs). */
+export type TabCommand = { type: 'tabs.close'; page: PageHandle } | { type: 'tabs.active'; page: PageHandle };
 
 export type PagePermission = 'geolocation' | 'notifications' | 'clipboard-read' | 'clipboard-write';
 
@@ -90,7 +96,18 @@ export interface PageHandle {
  */
 export type ViewerCommand =
   | { type: 'viewer.page'; page: PageHandle }
-  | { type: 'viewer.dialog'; dialog: PageDialog | null };
+  | { type: 'viewer.dialog'; dialog: PageDialog | null }
+  | { type: 'viewer.tabs'; tabs: TabSummary[] };
+
+/** A tab as clients see it (the session view, a controlling viewer's tab strip). */
+export interface TabSummary {
+  id: string;
+  url: string;
+  title: string;
+  active: boolean;
+  /** A dialog this background tab shows (surfaced once it is active). */
+  dialog?: PageDialog['type'];
+}
 
 /** A negotiated WHEP viewer, made by its viewer actor (which reports `viewer.join` with it). */
 export interface ViewerHandle {

@@ -97,7 +97,7 @@ const dialogPages: Record<string, string> = {
 
 /** A local server for the pages sessions open: /animated, /static, /other, /rare, /control,
  * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave,permissions}, /hang (never answers),
- * /opens?url= (window.open), /blank-link?url= (a target=_blank click), /signed-in (HTTP Basic),
+ * /opens?url=[&count=n] (window.open, n times), /blank-link?url= (a target=_blank click), /signed-in (HTTP Basic),
  * /file/<bytes> (an attachment), /downloads?size=<bytes>&size=… (clicks a download link per size),
  * /redirect-to?url=, and the
  * chain /follow-link → (click) /redirect → (302) /relocate → (location.href) /animated. */
@@ -153,11 +153,13 @@ export async function startTestPages(): Promise<{
       return;
     }
     if (path === '/opens' || path === '/blank-link') {
-      // Opens ?url= in a new window: with window.open, or by clicking a target=_blank link.
-      const target = JSON.stringify(new URL(request.url ?? '/', 'http://x').searchParams.get('url') ?? '/');
+      // Opens ?url= in a new window (?count= times): with window.open, or by clicking a target=_blank link.
+      const query = new URL(request.url ?? '/', 'http://x').searchParams;
+      const target = JSON.stringify(query.get('url') ?? '/');
+      const count = Math.min(Number(query.get('count') ?? 1) || 1, 50);
       const opener =
         path === '/opens'
-          ? `setTimeout(() => window.open(${target}), 200)`
+          ? `setTimeout(() => { for (let i = 0; i < ${count}; i++) window.open(${target}); }, 200)`
           : `const a = document.createElement('a'); a.target = '_blank'; a.href = ${target}; document.body.append(a); setTimeout(() => a.click(), 200)`;
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       response.end(

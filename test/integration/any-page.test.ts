@@ -24,6 +24,7 @@ import {
  * `--host-resolver-rules` through the documented `chromiumArgs` (the machine's files stay untouched).
  */
 const SITE = 'castpool-pages.test';
+const TABS_PER_SESSION = 4;
 const UNREACHABLE = 'unreachable.castpool-pages.test';
 
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
@@ -38,7 +39,7 @@ beforeAll(async () => {
     supervision: { probeIntervalMs: 500, probeTimeoutMs: 1000 },
     // A server that never answers is a navigation timeout, not a hung page.
     navigationTimeoutMs: 2500,
-    limits: { downloadMbPerSession: 2 },
+    limits: { downloadMbPerSession: 2, tabsPerSession: TABS_PER_SESSION },
     chromiumArgs: [
       `--host-resolver-rules=MAP ${UNREACHABLE} ~NOTFOUND, MAP example.com ~NOTFOUND, MAP ${SITE} 127.0.0.1`,
     ],
@@ -310,10 +311,101 @@ describe('certificate errors', () => {
   });
 });
 
+describe.each(['tab', 'screencast'] as const)('tabs (%s capture)', (capture) => {
+  it('opens a target=_blank as the active tab; the view follows; REST and the viewer switch and close tabs; the last stays', async () => {
+    const created = await castpool.api('POST', '/api/sessions', {
+      url: pages.url(`/blank-link?url=${encodeURIComponent(pages.url('/paint/00ff00'))}`),
+      capture,
+    });
+    expect(created.status, created.text).toBe(201);
+    const { id, links } = created.json as { id: string; links: { view: string } };
+    const view = await openViewPage(viewers, links.view);
+    const tabs = async () => (await getSession(id)).tabs as { id: string; url: string; active: boolean }[];
+    const WHITE: Rgb = [255, 255, 255];
+    try {
+      // The click opened tab-2 and made it active: the picture is the new tab's.
+      const opened = await until(
+        tabs,
+        (list) => list.length === 2 && list[1]?.url === pages.url('/paint/00ff00'),
+        10_000,
+      );
+      expect(opened.map((tab) => [tab.id, tab.active])).toEqual([
+        ['tab-1', false],
+        ['tab-2', true],
+      ]);
+      expect(near(GREEN, await showsColour(view, GREEN)), 'the new tab is shown').toBe(true);
+      // The controlling viewer draws the tab strip.
+      const strip = await until(
+        () => viewerStats(view),
+        (s) => (s as unknown as { tabs: unknown[] }).tabs?.length === 2,
+        10_000,
+      );
+      expect((strip as unknown as { tabs: { id: string }[] }).tabs.map((tab) => tab.id)).toEqual([
+        'tab-1',
+        'tab-2',
+      ]);
+
+      // REST: back to the opener (a white page); the state says so and the picture follows.
+      const back = await castpool.api('POST', `/api/sessions/${id}/tabs/tab-1/activate`);
+      expect(back.status, back.text).toBe(200);
+      expect(back.json.tabs.map((tab: { active: boolean }) => tab.active)).toEqual([true, false]);
+      expect(near(WHITE, await showsColour(view, WHITE)), 'the opener tab is shown again').toBe(true);
+      await framesGrow(view);
+
+      // The viewer's tab strip: a click on tab-2 makes it active again.
+      await until(
+        () => view.$$('#tabs button:not(.close)'),
+        (buttons) => buttons.length === 2,
+        5_000,
+      );
+      await (await view.$$('#tabs button:not(.close)'))[1]?.click();
+      await until(tabs, (list) => list[1]?.active === true, 5_000);
+      expect(near(GREEN, await showsColour(view, GREEN)), 'the viewer switched tabs').toBe(true);
+
+      // Closing the active tab hands over to its neighbour; the last tab is not closed.
+      const closed = await castpool.api('DELETE', `/api/sessions/${id}/tabs/tab-2`);
+      expect(closed.status, closed.text).toBe(200);
+      expect(closed.json.tabs).toMatchObject([{ id: 'tab-1', active: true }]);
+      expect(near(WHITE, await showsColour(view, WHITE)), 'the remaining tab is shown').toBe(true);
+      expect(await sessionPageOf(castpool, id).browserContext().pages()).toHaveLength(1);
+      const last = await castpool.api('DELETE', `/api/sessions/${id}/tabs/tab-1`);
+      expect([last.status, last.json.error]).toEqual([409, 'conflict']);
+      const unknown = await castpool.api('POST', `/api/sessions/${id}/tabs/tab-9/activate`);
+      expect([unknown.status, unknown.json.error]).toEqual([404, 'not_found']);
+      expect((await castpool.api('POST', `/api/sessions/${id}/tabs/nope/activate`)).status).toBe(400);
+      expect((await getSession(id)).state).toBe('streaming');
+    } finally {
+      await view.close();
+      await castpool.api('DELETE', `/api/sessions/${id}`);
+    }
+  });
+});
+
 describe('popups', () => {
-  it('loads a window.open in the session page (same-tab, the default), drops a target=_blank under block; none stays open', async () => {
+  it('holds a popup storm to the tab limit, and every tab closes with the session', async () => {
+    const created = await castpool.api('POST', '/api/sessions', {
+      url: pages.url(`/opens?count=12&url=${encodeURIComponent(pages.url('/paint/0000ff'))}`),
+    });
+    expect(created.status, created.text).toBe(201);
+    const id: string = created.json.id;
+    const context = sessionPageOf(castpool, id).browserContext();
+    const list = await until(
+      async () => (await getSession(id)).tabs as unknown[],
+      (tabs) => tabs.length === TABS_PER_SESSION,
+      10_000,
+    );
+    expect(list).toHaveLength(TABS_PER_SESSION);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // every window of the storm was handled by now
+    expect((await getSession(id)).tabs).toHaveLength(TABS_PER_SESSION);
+    expect(await context.pages()).toHaveLength(TABS_PER_SESSION);
+    expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
+    expect(await context.pages().catch(() => [])).toHaveLength(0);
+  });
+
+  it('loads a window.open in the session page under same-tab, drops a target=_blank under block; none stays open', async () => {
     const sameTab = await castpool.api('POST', '/api/sessions', {
       url: pages.url(`/opens?url=${encodeURIComponent(pages.url('/paint/00ff00'))}`),
+      popups: 'same-tab',
     });
     expect(sameTab.status, sameTab.text).toBe(201);
     const blocking = await castpool.api('POST', '/api/sessions', {

@@ -61,7 +61,7 @@ function startPool(
       watchPage: fromCallback(() => {}),
       dialogs: fromCallback(() => {}),
       downloads: fromCallback(() => {}),
-      popups: fromCallback(() => {}),
+      tabs: fromCallback(() => {}),
       fileChooser: fromCallback(() => {}),
       sessionFiles: fromCallback(() => {}),
       hibernatePage: fromPromise(async () => ({ url: 'http://127.0.0.1/saved' })),

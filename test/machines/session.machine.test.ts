@@ -7,6 +7,7 @@ import type {
   PageDialog,
   PageHandle,
   SessionParams,
+  TabCommand,
   ViewerCommand,
   ViewerOffer,
 } from '../../src/machines/types.js';
@@ -34,7 +35,7 @@ function start(
       viewer: fakeViewer,
       watchPage: fromCallback(() => {}),
       downloads: fromCallback(() => {}),
-      popups: fromCallback(() => {}),
+      tabs: fromCallback(() => {}),
       fileChooser: fromCallback(() => {}),
       sessionFiles: fromCallback(() => {}),
       dialogs: fromCallback<DialogCommand, { page: PageHandle }>(({ receive }) => {
@@ -552,6 +553,104 @@ describe('session machine', () => {
         expect.objectContaining({ type: 'viewer.refused', viewerId: 'v1', retryable: true }),
       );
       actor.stop(); // before its backoff asks a pool (there is none here) for a host
+    });
+  });
+
+  describe('tabs', () => {
+    /** A session watched by one viewer, with a tabs actor that records what it is told. */
+    async function withTabs(restarts = 0) {
+      const told: TabCommand[] = [];
+      const tabs = fromCallback<TabCommand, { page: PageHandle; params: SessionParams; maxTabs: number }>(
+        ({ receive }) => {
+          receive((command) => told.push(command));
+        },
+      );
+      const session = start({ tabs }, restarts);
+      session.actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      session.actor.send(viewer('v1'));
+      const first = session.actor.getSnapshot().context.page as PageHandle;
+      const changes: unknown[] = [];
+      session.actor.on('tab.changed', (event) => changes.push([event.change, event.tabId]));
+      const open = (name: string) => {
+        const page: PageHandle = { sessionId: name };
+        session.actor.send({ type: 'tab.opened', page, url: `http://127.0.0.1/${name}`, title: name });
+        return page;
+      };
+      const list = () =>
+        session.actor
+          .getSnapshot()
+          .context.tabs.map(
+            (tab) => `${tab.id}${tab.page === session.actor.getSnapshot().context.page ? '*' : ''}`,
+          );
+      return { ...session, told, first, changes, open, list };
+    }
+
+    it('makes a window the page opened the active tab: the capture starts again on its page', async () => {
+      const { actor, capture, told, open, list, state, changes } = await withTabs();
+      expect(list()).toEqual(['tab-1*']);
+      const popup = open('popup');
+      expect(list()).toEqual(['tab-1', 'tab-2*']);
+      expect(state()).toBe('streaming');
+      expect(capture.log.started.map((input) => input.page)).toEqual([expect.anything(), popup]);
+      expect(told).toEqual([{ type: 'tabs.active', page: popup }]);
+      expect(actor.getSnapshot().context.url).toBe('http://127.0.0.1/popup');
+      expect(changes).toEqual([['opened', 'tab-2']]);
+    });
+
+    it('switches and closes tabs; closing the active one hands over to its neighbour', async () => {
+      const { actor, capture, told, first, open, list } = await withTabs();
+      const second = open('second');
+      const third = open('third');
+      actor.send({ type: 'tab.activate', tabId: 'tab-1' });
+      expect(list()).toEqual(['tab-1*', 'tab-2', 'tab-3']);
+      expect(capture.log.started.at(-1)?.page).toBe(first);
+      actor.send({ type: 'tab.activate', tabId: 'tab-1' }); // already active: nothing starts again
+      expect(capture.log.started).toHaveLength(4);
+      actor.send({ type: 'tab.close', tabId: 'tab-2' }); // a background tab
+      expect(list()).toEqual(['tab-1*', 'tab-3']);
+      expect(told).toContainEqual({ type: 'tabs.close', page: second });
+      expect(capture.log.started).toHaveLength(4);
+      actor.send({ type: 'tab.activate', tabId: 'tab-3' });
+      actor.send({ type: 'tab.close', tabId: 'tab-3' }); // the active one
+      expect(list()).toEqual(['tab-1*']);
+      expect(told).toContainEqual({ type: 'tabs.close', page: third });
+      expect(capture.log.started.at(-1)?.page).toBe(first);
+    });
+
+    it('keeps a dialog with the tab it belongs to, and drops a tab that went away', async () => {
+      const { actor, open, list } = await withTabs();
+      const popup = open('popup');
+      const confirm: PageDialog = {
+        type: 'confirm',
+        message: 'Stay?',
+        defaultPrompt: '',
+        url: 'http://127.0.0.1/',
+      };
+      actor.send({ type: 'dialog.opened', dialog: confirm });
+      expect(actor.getSnapshot().context.dialog?.type).toBe('confirm');
+      actor.send({ type: 'tab.activate', tabId: 'tab-1' });
+      expect(actor.getSnapshot().context.dialog).toBeUndefined();
+      expect(actor.getSnapshot().context.tabs.map((tab) => tab.dialog)).toEqual([undefined, 'confirm']);
+      actor.send({ type: 'tab.gone', page: popup, reason: 'the tab closed' });
+      expect(list()).toEqual(['tab-1*']);
+    });
+
+    it('closes a window past the tab limit, and restarts when its last tab goes', async () => {
+      const { actor, told, first, open, list, changes, state } = await withTabs(1);
+      for (let i = 0; i < 7; i++) open(`p${i}`);
+      expect(list()).toHaveLength(8); // the default limit
+      const ninth = open('ninth');
+      expect(list()).toHaveLength(8);
+      expect(told).toContainEqual({ type: 'tabs.close', page: ninth });
+      expect(changes.at(-1)).toEqual(['refused', '']);
+      for (const tab of actor.getSnapshot().context.tabs.slice(1))
+        actor.send({ type: 'tab.gone', page: tab.page, reason: 'the tab closed' });
+      expect(list()).toEqual(['tab-1*']);
+      actor.send({ type: 'tab.gone', page: first, reason: 'the page closed its window' });
+      expect(state()).toBe('restarting');
+      expect(actor.getSnapshot().context.failure).toBe('the page closed its window');
+      actor.stop();
     });
   });
 });
