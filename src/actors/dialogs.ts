@@ -1,21 +1,9 @@
 import type { Protocol } from 'puppeteer-core';
 import { fromCallback } from 'xstate';
-import type { DialogCommand, PageDialog, PageHandle } from '../machines/types.js';
+import type { DialogCommand, PageHandle } from '../machines/types.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
-
-/** A page's message can be any length; clients get enough to read it. */
-const MAX_MESSAGE_CHARS = 4096;
-
-/** A dialog as the page's CDP event tells it, its texts bounded. */
-export function pageDialogOf(event: Protocol.Page.JavascriptDialogOpeningEvent): PageDialog {
-  return {
-    type: event.type,
-    message: event.message.slice(0, MAX_MESSAGE_CHARS),
-    defaultPrompt: (event.defaultPrompt ?? '').slice(0, MAX_MESSAGE_CHARS),
-    url: event.url,
-  };
-}
+import { pageDialogOf } from './page-dialog.js';
 
 /**
  * The active tab's JavaScript dialogs (one it showed in the background is reported at once): reports each one opening (`dialog.opened`) and closing

@@ -15,7 +15,7 @@ import { RtpFanout } from '../media/rtp-fanout.js';
 import type { CaptureGrant } from './capture-grant.js';
 import type { ChromiumBrowser } from './chromium.js';
 import type { ActorDeps } from './deps.js';
-import { pageDialogOf } from './dialogs.js';
+import { pageDialogOf } from './page-dialog.js';
 import type { RequestGuard } from './request-guard.js';
 import { answerSignIns } from './sign-in.js';
 
