@@ -129,4 +129,19 @@ export const RemoteEventSchema = Type.Union([
     },
     { additionalProperties: false },
   ),
+  Type.Object(
+    {
+      kind: Type.Literal('page'),
+      node: NodeName,
+      sessionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+      type: Type.Union([
+        Type.Literal('tab.opened'),
+        Type.Literal('tab.activated'),
+        Type.Literal('tab.closed'),
+      ]),
+      tabId: Type.String({ pattern: '^tab-[0-9]{1,9}$' }),
+      time: Type.String({ maxLength: 64 }),
+    },
+    { additionalProperties: false },
+  ),
 ]);

@@ -43,6 +43,14 @@ export type PageNews =
       downloadId: string;
       state: 'in-progress' | 'completed' | 'canceled';
       time: string;
+    }
+  | {
+      kind: 'page';
+      node: string;
+      sessionId: string;
+      type: 'tab.opened' | 'tab.activated' | 'tab.closed';
+      tabId: string;
+      time: string;
     };
 type DialogType = 'alert' | 'confirm' | 'prompt' | 'beforeunload';
 
@@ -60,6 +68,8 @@ export class EventHub {
   private readonly states = new Map<string, string>();
   /** The dialog each session showed at its last snapshot. */
   private readonly dialogs = new Map<string, { id: number; type: DialogType }>();
+  /** The tabs each session had at its last snapshot, and which was active. */
+  private readonly tabs = new Map<string, { ids: Set<string>; active: string | undefined }>();
   /** The downloads each session had at its last snapshot (id → state). */
   private readonly downloads = new Map<string, Map<string, string>>();
 
@@ -109,6 +119,25 @@ export class EventHub {
     }
   }
 
+  private tabNews(sessionId: string, now: { id: string; page: unknown }[] | undefined, page: unknown): void {
+    if (!now) {
+      this.tabs.delete(sessionId);
+      return;
+    }
+    const before = this.tabs.get(sessionId) ?? { ids: new Set<string>(), active: undefined };
+    const ids = new Set(now.map((tab) => tab.id));
+    const active = now.find((tab) => tab.page === page)?.id;
+    // A session's first tab (and a restart's new one) is the session itself, not news.
+    const quiet = before.ids.size === 0 || ![...before.ids].some((id) => ids.has(id));
+    this.tabs.set(sessionId, { ids, active });
+    if (quiet) return;
+    const news = (type: 'tab.opened' | 'tab.activated' | 'tab.closed', tabId: string) =>
+      this.emit({ kind: 'page', node: this.node, sessionId, type, tabId, time: new Date().toISOString() });
+    for (const id of before.ids) if (!ids.has(id)) news('tab.closed', id);
+    for (const id of ids) if (!before.ids.has(id)) news('tab.opened', id);
+    if (active && active !== before.active) news('tab.activated', active);
+  }
+
   private dialogNews(sessionId: string, now: { id: number; type: DialogType } | undefined): void {
     const before = this.dialogs.get(sessionId);
     if (before?.id === now?.id) return;
@@ -142,8 +171,15 @@ export class EventHub {
         hibernation?: { reason: string };
         dialog?: { id: number; type: DialogType };
         downloads?: { id: string; state: 'in-progress' | 'completed' | 'canceled' }[];
+        tabs?: { id: string; page: unknown }[];
+        page?: unknown;
       };
     };
+    this.tabNews(
+      sessionId,
+      snapshot.status === 'done' ? undefined : snapshot.context?.tabs,
+      snapshot.context?.page,
+    );
     this.dialogNews(sessionId, snapshot.status === 'done' ? undefined : snapshot.context?.dialog);
     this.downloadNews(sessionId, snapshot.status === 'done' ? undefined : snapshot.context?.downloads);
     const to = snapshot.status === 'done' ? 'closed' : sessionStateName(snapshot.value);

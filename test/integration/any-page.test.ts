@@ -313,13 +313,19 @@ describe('certificate errors', () => {
 
 describe.each(['tab', 'screencast'] as const)('tabs (%s capture)', (capture) => {
   it('opens a target=_blank as the active tab; the view follows; REST and the viewer switch and close tabs; the last stays', async () => {
+    const news: string[] = [];
+    const unsubscribe = castpool.castpool.events.subscribe((event) => {
+      if (event.kind === 'page' && 'tabId' in event && event.sessionId === id)
+        news.push(`${event.type} ${event.tabId}`);
+    });
+    let id = '';
     const created = await castpool.api('POST', '/api/sessions', {
       url: pages.url(`/blank-link?url=${encodeURIComponent(pages.url('/paint/00ff00'))}`),
       capture,
     });
     expect(created.status, created.text).toBe(201);
-    const { id, links } = created.json as { id: string; links: { view: string } };
-    const view = await openViewPage(viewers, links.view);
+    id = created.json.id;
+    const view = await openViewPage(viewers, created.json.links.view);
     const tabs = async () => (await getSession(id)).tabs as { id: string; url: string; active: boolean }[];
     const WHITE: Rgb = [255, 255, 255];
     try {
@@ -374,7 +380,16 @@ describe.each(['tab', 'screencast'] as const)('tabs (%s capture)', (capture) => 
       expect([unknown.status, unknown.json.error]).toEqual([404, 'not_found']);
       expect((await castpool.api('POST', `/api/sessions/${id}/tabs/nope/activate`)).status).toBe(400);
       expect((await getSession(id)).state).toBe('streaming');
+      expect(news).toEqual([
+        'tab.opened tab-2',
+        'tab.activated tab-2',
+        'tab.activated tab-1',
+        'tab.activated tab-2',
+        'tab.closed tab-2',
+        'tab.activated tab-1',
+      ]);
     } finally {
+      unsubscribe();
       await view.close();
       await castpool.api('DELETE', `/api/sessions/${id}`);
     }
