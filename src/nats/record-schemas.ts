@@ -29,6 +29,29 @@ export const SessionSpec = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Spec fields added after the registry's first version, with what a session written before them
+ * gets (a node of an older version may have written it: a rolling upgrade must not lose it).
+ */
+const LATER_SPEC_FIELDS = {
+  dialogs: 'surface',
+  dialogTimeoutMs: 60_000,
+  permissions: [],
+  ignoreHttpsErrors: false,
+  popups: 'tabs',
+} as const;
+
+/** A stored session record with the spec fields it predates filled in (checked by the schema after). */
+export function upgradedRecord(value: unknown): unknown {
+  if (!value || typeof value !== 'object') return value;
+  const spec = (value as { spec?: unknown }).spec;
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return value;
+  const filled: Record<string, unknown> = { ...(spec as Record<string, unknown>) };
+  for (const [key, fallback] of Object.entries(LATER_SPEC_FIELDS))
+    if (!Object.hasOwn(filled, key)) filled[key] = Array.isArray(fallback) ? [] : fallback;
+  return { ...value, spec: filled };
+}
+
 /** A hibernated page's state: its URL is checked by the URL policy like any other. */
 export const SavedState = Type.Object(
   {

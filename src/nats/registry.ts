@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { TSchema } from '@sinclair/typebox';
 import type { SessionParams } from '../machines/types.js';
 import type { FleetSeal } from './fleet-seal.js';
-import { fits, NodeLeaseSchema, SessionRecordSchema } from './record-schemas.js';
+import { fits, NodeLeaseSchema, SessionRecordSchema, upgradedRecord } from './record-schemas.js';
 
 /** The fleet's record of one session. */
 export interface SessionRecord {
@@ -97,8 +97,14 @@ export class Registry {
   }
 
   /** The value when it was sealed by this fleet for this key and fits its schema; else undefined. */
-  private decode<T>(bucket: string, key: string, data: Uint8Array, schema: TSchema): T | undefined {
-    const value = this.seal.open(data, `${bucket}/${key}`);
+  private decode<T>(
+    bucket: string,
+    key: string,
+    data: Uint8Array,
+    schema: TSchema,
+    upgrade: (value: unknown) => unknown = (value) => value,
+  ): T | undefined {
+    const value = upgrade(this.seal.open(data, `${bucket}/${key}`));
     if (value !== undefined && fits(schema, value)) return value as T;
     this.onForeign(bucket, key);
     return undefined;
@@ -117,7 +123,13 @@ export class Registry {
   async getSession(id: string): Promise<Revisioned<SessionRecord> | undefined> {
     const entry = await this.sessions.get(id);
     if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
-    const value = this.decode<SessionRecord>(this.buckets.sessions, id, entry.value, SessionRecordSchema);
+    const value = this.decode<SessionRecord>(
+      this.buckets.sessions,
+      id,
+      entry.value,
+      SessionRecordSchema,
+      upgradedRecord,
+    );
     // A record must name itself: one copied under another key is not that session.
     if (!value || value.id !== id) return undefined;
     return { value, revision: entry.revision };
