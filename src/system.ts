@@ -18,6 +18,7 @@ import {
   openPageActor,
   watchPageActor,
 } from './actors/page.js';
+import { widgetsActor } from './actors/page-widgets.js';
 import { tabsActor } from './actors/tabs.js';
 import { thumbnailActor } from './actors/thumbnail.js';
 import { viewerActor } from './actors/viewer.js';
@@ -81,6 +82,7 @@ export function createCastpool(
       dialogs: dialogsActor(deps),
       downloads: downloadsActor(deps),
       tabs: tabsActor(deps, siteCredentials),
+      widgets: widgetsActor(deps),
       fileChooser: fileChooserActor(deps),
       sessionFiles: sessionFilesActor(deps, siteCredentials),
       hibernatePage: hibernatePageActor(deps),

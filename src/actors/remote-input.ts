@@ -41,6 +41,12 @@ export const ControlMessage = Type.Union([
     modifiers: Modifiers,
   }),
   Type.Object({ t: Type.Literal('text'), text: Type.String({ minLength: 1, maxLength: 4096 }) }),
+  /** The choice in a menu or picker the page opened (castpool sent it as `{t: 'widget'}`; null: none). */
+  Type.Object({
+    t: Type.Literal('widget'),
+    id: Type.Integer({ minimum: 1 }),
+    value: Type.Union([Type.String({ maxLength: 256 }), Type.Null()]),
+  }),
   /** Make a tab of the session the active one, or close it (castpool sent the list as `{t: 'tabs'}`). */
   Type.Object({
     t: Type.Literal('tab'),

@@ -1,6 +1,13 @@
 import { fromCallback } from 'xstate';
 import type { SessionEvent } from '../machines/session.types.js';
-import type { PageDialog, PageHandle, TabSummary, ViewerCommand, ViewerOffer } from '../machines/types.js';
+import type {
+  PageDialog,
+  PageHandle,
+  PageWidget,
+  TabSummary,
+  ViewerCommand,
+  ViewerOffer,
+} from '../machines/types.js';
 import type { ActorDeps } from './deps.js';
 import { InputBudget } from './input-budget.js';
 import type { SessionPage } from './page.js';
@@ -29,6 +36,7 @@ export function viewerActor(deps: ActorDeps) {
       let served: ReturnType<typeof serveViewer> | undefined;
       let dialog: PageDialog | null = null;
       let tabs: TabSummary[] = [];
+      let widget: PageWidget | null = null;
       let stopped = false;
       receive((event) => {
         if (event.type === 'viewer.dialog') {
@@ -39,6 +47,11 @@ export function viewerActor(deps: ActorDeps) {
         if (event.type === 'viewer.tabs') {
           tabs = event.tabs;
           served?.showTabs(tabs);
+          return;
+        }
+        if (event.type === 'viewer.widget') {
+          widget = event.widget;
+          served?.showWidget(widget);
           return;
         }
         page = event.page as SessionPage;
@@ -57,6 +70,7 @@ export function viewerActor(deps: ActorDeps) {
           usePage = served.usePage;
           served.showDialog(dialog);
           served.showTabs(tabs);
+          served.showWidget(widget);
         },
         (error: Error) => {
           if (!stopped)
@@ -82,6 +96,7 @@ function serveViewer(
   usePage: (page: SessionPage) => void;
   showDialog: (dialog: PageDialog | null) => void;
   showTabs: (tabs: TabSummary[]) => void;
+  showWidget: (widget: PageWidget | null) => void;
 } {
   const { viewerId } = peer;
   const left = () => sendBack({ type: 'viewer.left', viewerId });
@@ -146,6 +161,10 @@ function serveViewer(
   const sendTabs = () => {
     if (control?.readyState === 'open') control.send(JSON.stringify({ t: 'tabs', tabs: shownTabs }));
   };
+  let shownWidget: PageWidget | null = null;
+  const sendWidget = () => {
+    if (control?.readyState === 'open') control.send(JSON.stringify({ t: 'widget', widget: shownWidget }));
+  };
   const channelSub = peer.pc.onDataChannel.subscribe((channel) => {
     if (channel.label !== 'control') return;
     channel.stateChanged.subscribe((state) => {
@@ -169,6 +188,7 @@ function serveViewer(
       setTimeout(() => {
         sendDialog();
         sendTabs();
+        if (shownWidget) sendWidget();
       }, 0);
     channel.stateChanged.subscribe((state) => {
       if (state === 'open') sendSoon();
@@ -181,6 +201,12 @@ function serveViewer(
       const message = parseControlMessage(data);
       if (!message) {
         controlInputs.inc({ outcome: 'malformed' });
+        return;
+      }
+      if (message.t === 'widget') {
+        // The session decides (the widget may be gone); the page gets the value, not input events.
+        sendBack({ type: 'widget.answer', id: message.id, value: message.value });
+        controlInputs.inc({ outcome: 'applied' });
         return;
       }
       if (message.t === 'tab') {
@@ -230,6 +256,11 @@ function serveViewer(
     showTabs: (next: TabSummary[]) => {
       shownTabs = next;
       sendTabs();
+    },
+    /** A controlling viewer draws the menu or picker the page opened (null: none now). */
+    showWidget: (next: PageWidget | null) => {
+      shownWidget = next;
+      sendWidget();
     },
   };
 }

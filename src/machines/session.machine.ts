@@ -47,6 +47,7 @@ import type {
   TabCommand,
   ViewerCommand,
   ViewerOffer,
+  WidgetCommand,
 } from './types.js';
 
 export * from './session.types.js';
@@ -169,6 +170,8 @@ export const sessionMachine = setup({
     fileChooser: fromCallback<FileChooserCommand, { page: PageHandle }>(notProvided('fileChooser')),
     /** The session's own files (its downloads): removed when the session ends. */
     sessionFiles: fromCallback<{ type: 'noop' }, { sessionId: string }>(notProvided('sessionFiles')),
+    /** Intercepts the active tab's native pop-up widgets (`widget.opened`) and applies the choice it is sent. */
+    widgets: fromCallback<WidgetCommand, { page: PageHandle }>(notProvided('widgets')),
     /** Reports the page's JavaScript dialogs (`dialog.opened`/`closed`) and answers them when told. */
     dialogs: fromCallback<DialogCommand, { page: PageHandle }>(notProvided('dialogs')),
     /** Saves what the page needs to come back, then releases it. */
@@ -215,6 +218,7 @@ export const sessionMachine = setup({
     policyAnswersDialogs: ({ context }) => context.params.dialogs !== 'surface',
     hasDialog: ({ context }) => context.dialog !== undefined,
     hasFileChooser: ({ context }) => context.fileChooser !== undefined,
+    isOpenWidget: ({ context, event }) => event.type === 'widget.answer' && context.widget?.id === event.id,
     tabsFull: ({ context }) => context.tabs.length >= context.maxTabs,
     /** A tab of the session other than the active one. */
     isOtherTab: ({ context, event }) =>
@@ -319,6 +323,11 @@ export const sessionMachine = setup({
         enqueue.sendTo(`viewer:${viewer.viewerId}`, {
           type: 'viewer.tabs',
           tabs: tabList(context),
+        } satisfies ViewerCommand);
+      if (context.widget)
+        enqueue.sendTo(`viewer:${viewer.viewerId}`, {
+          type: 'viewer.widget',
+          widget: context.widget,
         } satisfies ViewerCommand);
       if (context.dialog)
         enqueue.sendTo(`viewer:${viewer.viewerId}`, {
@@ -495,6 +504,30 @@ export const sessionMachine = setup({
       enqueue.assign({ tabs });
       tellViewersTabs({ ...context, tabs }, enqueue);
     }),
+    /** Controlling viewers draw the widget the page opened (one at a time, as a browser shows it). */
+    showWidget: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'widget.opened') return;
+      enqueue.assign({ widget: event.widget });
+      for (const id of Object.keys(context.viewers))
+        enqueue.sendTo(`viewer:${id}`, { type: 'viewer.widget', widget: event.widget });
+    }),
+    chooseInWidget: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'widget.answer') return;
+      enqueue.sendTo('widgets', {
+        type: 'widget.choose',
+        id: event.id,
+        value: event.value,
+      } satisfies WidgetCommand);
+      enqueue.assign({ widget: undefined });
+      for (const id of Object.keys(context.viewers))
+        enqueue.sendTo(`viewer:${id}`, { type: 'viewer.widget', widget: null });
+    }),
+    forgetWidget: enqueueActions(({ context, enqueue }) => {
+      if (!context.widget) return;
+      enqueue.assign({ widget: undefined });
+      for (const id of Object.keys(context.viewers))
+        enqueue.sendTo(`viewer:${id}`, { type: 'viewer.widget', widget: null });
+    }),
     recordFileChooser: assign(({ context, event }) =>
       event.type === 'fileChooser.opened'
         ? {
@@ -639,6 +672,11 @@ export const sessionMachine = setup({
      */
     dropPrompts: enqueueActions(({ context, enqueue }) => {
       if (context.fileChooser) enqueue.assign({ fileChooser: undefined });
+      if (context.widget) {
+        enqueue.assign({ widget: undefined });
+        for (const id of Object.keys(context.viewers))
+          enqueue.sendTo(`viewer:${id}`, { type: 'viewer.widget', widget: null });
+      }
       const { dialog } = context;
       if (!dialog) return;
       enqueue.assign({
@@ -818,6 +856,9 @@ export const sessionMachine = setup({
           })),
         ],
         'fileChooser.opened': { actions: 'recordFileChooser' },
+        'widget.opened': { actions: 'showWidget' },
+        'widget.answer': { guard: 'isOpenWidget', actions: 'chooseInWidget' },
+        'widget.closed': { actions: 'forgetWidget' },
         'fileChooser.answer': { guard: 'hasFileChooser', actions: 'giveFiles' },
         'fileChooser.done': { actions: 'closeFileChooser' },
         'viewer.offer': [{ guard: 'offerFits', actions: 'takeOffer' }, { actions: 'refuseOffer' }],
@@ -863,6 +904,7 @@ export const sessionMachine = setup({
               src: 'fileChooser',
               input: ({ context }) => ({ page: context.page as PageHandle }),
             },
+            { id: 'widgets', src: 'widgets', input: ({ context }) => ({ page: context.page as PageHandle }) },
           ],
           initial: 'idle',
           states: {

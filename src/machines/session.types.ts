@@ -6,6 +6,7 @@ import type {
   DownloadRecord,
   PageDialog,
   PageHandle,
+  PageWidget,
   SessionParams,
   TabSummary,
   ThrottlePolicy,
@@ -92,6 +93,8 @@ export interface SessionContext {
   fileChoosersOpened: number;
   /** The dialog the page shows now, waiting for an answer (policy `surface`). */
   dialog?: OpenDialog;
+  /** A native pop-up widget the active tab opened (a menu, a picker), drawn by controlling viewers. */
+  widget?: PageWidget;
   /** When the page last stopped being busy (a dialog answered, a navigation done): a probe begun before then waited on it. */
   busyEndedAt: number;
   /** Popups loaded in the session's page so far (numbers their navigations). */
@@ -185,6 +188,12 @@ export type SessionEvent =
   | { type: 'tab.close'; tabId: string }
   | { type: 'dialog.opened'; dialog: PageDialog }
   | { type: 'dialog.closed'; accepted: boolean }
+  /** The active tab opened a native pop-up widget (intercepted: a controlling viewer draws it). */
+  | { type: 'widget.opened'; widget: PageWidget }
+  /** The widget went (its page navigated). */
+  | { type: 'widget.closed' }
+  /** A controlling viewer's choice in the widget (null: closed without one). */
+  | { type: 'widget.answer'; id: number; value: string | null }
   /** A client's answer to the open dialog. */
   | { type: 'dialog.answer'; accept: boolean; promptText?: string }
   /** A surfaced dialog's time is up (raised by the session itself). */

@@ -77,6 +77,31 @@ export interface DownloadRecord {
 /** Files for the page's open file chooser, as a client sent them. */
 export type FileChooserCommand = { type: 'fileChooser.answer'; files: { name: string; data: Uint8Array }[] };
 
+/**
+ * A native pop-up widget the page asked for (a `<select>` menu, a date, time or colour picker):
+ * Chromium draws it outside the page, so no capture shows it; a controlling viewer draws it instead.
+ */
+export type PageWidget =
+  | {
+      id: number;
+      kind: 'select';
+      /** The options in order (their index is the value chosen). */
+      options: { label: string; group?: string; disabled: boolean }[];
+      selectedIndex: number;
+    }
+  | {
+      id: number;
+      kind: 'input';
+      inputType: 'date' | 'time' | 'datetime-local' | 'month' | 'week' | 'color';
+      value: string;
+      min?: string;
+      max?: string;
+      step?: string;
+    };
+
+/** What the session tells its widgets actor: the viewer's choice (null: closed without one). */
+export type WidgetCommand = { type: 'widget.choose'; id: number; value: string | null };
+
 /** What the session tells its dialogs actor. */
 export type DialogCommand = { type: 'dialog.answer'; accept: boolean; promptText?: string };
 
@@ -97,7 +122,8 @@ export interface PageHandle {
 export type ViewerCommand =
   | { type: 'viewer.page'; page: PageHandle }
   | { type: 'viewer.dialog'; dialog: PageDialog | null }
-  | { type: 'viewer.tabs'; tabs: TabSummary[] };
+  | { type: 'viewer.tabs'; tabs: TabSummary[] }
+  | { type: 'viewer.widget'; widget: PageWidget | null };
 
 /** A tab as clients see it (the session view, a controlling viewer's tab strip). */
 export interface TabSummary {

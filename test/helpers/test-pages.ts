@@ -82,6 +82,19 @@ const dialogPages: Record<string, string> = {
         document.body.style.background = '#ff0000'; },
       { timeout: 5000 });
   </script></body>`,
+  /** A menu (top 30 %) and a colour picker (bottom 25 %): the page paints what is chosen in either. */
+  widgets: `<body style="margin:0;height:100vh;background:#fff">
+    <select id="s" style="position:absolute;left:0;top:0;width:100%;height:30%;font-size:32px">
+      <option value="ffffff">white</option>
+      <optgroup label="colours"><option value="00ff00">green</option><option value="0000ff">blue</option>
+      <option value="ff0000" disabled>red</option></optgroup>
+    </select>
+    <input type="color" id="c" value="#ffffff" style="position:absolute;left:0;bottom:0;width:100%;height:25%">
+    <script>
+      window.changes = 0;
+      s.addEventListener('change', () => { window.changes++; document.body.style.background = '#' + s.value; });
+      c.addEventListener('input', () => { document.body.style.background = c.value; });
+    </script></body>`,
   /** A file input: what it is given is read back into `window.uploaded`. */
   upload: `<body style="margin:0;height:100vh;background:#fff"><input type="file" id="f" multiple
     style="position:absolute;left:0;top:0;width:50%;height:50%"><script>
@@ -96,7 +109,7 @@ const dialogPages: Record<string, string> = {
 };
 
 /** A local server for the pages sessions open: /animated, /static, /other, /rare, /control,
- * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave,permissions}, /hang (never answers),
+ * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave,permissions,upload,widgets}, /hang (never answers),
  * /opens?url=[&count=n] (window.open, n times), /blank-link?url= (a target=_blank click), /signed-in (HTTP Basic),
  * /file/<bytes> (an attachment), /downloads?size=<bytes>&size=… (clicks a download link per size),
  * /redirect-to?url=, and the

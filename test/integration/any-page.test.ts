@@ -396,6 +396,83 @@ describe.each(['tab', 'screencast'] as const)('tabs (%s capture)', (capture) => 
   });
 });
 
+describe.each(['tab', 'screencast'] as const)('native pop-up widgets (%s capture)', (capture) => {
+  it('shows a controlling viewer the menu or picker the page opens, and the choice reaches the page', async () => {
+    const created = await castpool.api('POST', '/api/sessions', {
+      url: pages.url('/dialog/widgets'),
+      capture,
+    });
+    expect(created.status, created.text).toBe(201);
+    const id: string = created.json.id;
+    const view = await openViewPage(viewers, created.json.links.view);
+    /** Viewer-page coordinates of a point of the picture (0–1), the video being letterboxed. */
+    const onPicture = (x: number, y: number) =>
+      view.evaluate(
+        (px, py) => {
+          const video = document.querySelector('video') as HTMLVideoElement;
+          const box = video.getBoundingClientRect();
+          const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
+          const width = video.videoWidth * scale;
+          const height = video.videoHeight * scale;
+          return {
+            x: box.left + (box.width - width) / 2 + px * width,
+            y: box.top + (box.height - height) / 2 + py * height,
+          };
+        },
+        x,
+        y,
+      );
+    type Widget = {
+      kind: string;
+      options?: { label: string; group?: string; disabled: boolean }[];
+      inputType?: string;
+    };
+    const widgetShown = () =>
+      until(
+        async () => (await viewerStats(view)) as unknown as { widget: Widget | null },
+        (s) => s.widget !== null && s.widget !== undefined,
+        10_000,
+      );
+    try {
+      await until(
+        () => viewerStats(view),
+        (s) => (s as unknown as { control: string }).control === 'open' && s.framesDecoded > 0,
+        10_000,
+      );
+      const menu = await onPicture(0.5, 0.15);
+      await view.mouse.click(menu.x, menu.y);
+      const { widget } = await widgetShown();
+      expect(widget).toMatchObject({
+        kind: 'select',
+        options: [
+          { label: 'white', disabled: false },
+          { label: 'green', group: 'colours', disabled: false },
+          { label: 'blue', group: 'colours', disabled: false },
+          { label: 'red', group: 'colours', disabled: true },
+        ],
+      });
+      await (await view.$$('#widget button'))[2]?.click(); // blue
+      expect(near(BLUE, await showsColour(view, BLUE)), 'the page took the menu choice').toBe(true);
+      expect(
+        await sessionPageOf(castpool, id).evaluate(() => (window as unknown as { changes: number }).changes),
+      ).toBe(1);
+
+      const picker = await onPicture(0.5, 0.9);
+      await view.mouse.click(picker.x, picker.y);
+      expect((await widgetShown()).widget).toMatchObject({ kind: 'input', inputType: 'color' });
+      await view.$eval('#widget input', (input) => {
+        (input as HTMLInputElement).value = '#00ff00';
+      });
+      await (await view.$$('#widget button'))[1]?.click(); // OK
+      expect(near(GREEN, await showsColour(view, GREEN)), 'the page took the picked colour').toBe(true);
+      expect((await getSession(id)).state).toBe('streaming');
+    } finally {
+      await view.close();
+      await castpool.api('DELETE', `/api/sessions/${id}`);
+    }
+  });
+});
+
 describe('popups', () => {
   it('holds a popup storm to the tab limit, and every tab closes with the session', async () => {
     const created = await castpool.api('POST', '/api/sessions', {

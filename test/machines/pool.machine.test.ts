@@ -62,6 +62,7 @@ function startPool(
       dialogs: fromCallback(() => {}),
       downloads: fromCallback(() => {}),
       tabs: fromCallback(() => {}),
+      widgets: fromCallback(() => {}),
       fileChooser: fromCallback(() => {}),
       sessionFiles: fromCallback(() => {}),
       hibernatePage: fromPromise(async () => ({ url: 'http://127.0.0.1/saved' })),

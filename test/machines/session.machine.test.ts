@@ -10,6 +10,7 @@ import type {
   TabCommand,
   ViewerCommand,
   ViewerOffer,
+  WidgetCommand,
 } from '../../src/machines/types.js';
 import { fakeCapture, fakePage, fakeViewer, host, noop, params, policy, stats, viewer } from './fakes.js';
 
@@ -36,6 +37,7 @@ function start(
       watchPage: fromCallback(() => {}),
       downloads: fromCallback(() => {}),
       tabs: fromCallback(() => {}),
+      widgets: fromCallback(() => {}),
       fileChooser: fromCallback(() => {}),
       sessionFiles: fromCallback(() => {}),
       dialogs: fromCallback<DialogCommand, { page: PageHandle }>(({ receive }) => {
@@ -652,5 +654,32 @@ describe('session machine', () => {
       expect(actor.getSnapshot().context.failure).toBe('the page closed its window');
       actor.stop();
     });
+  });
+
+  it("passes a viewer's choice in a pop-up widget to the page once, and forgets the widget when the page moves on", async () => {
+    const chosen: WidgetCommand[] = [];
+    const widgets = fromCallback<WidgetCommand, { page: PageHandle }>(({ receive }) => {
+      receive((command) => chosen.push(command));
+    });
+    const { actor } = start({ widgets });
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    const widget = {
+      id: 1,
+      kind: 'select' as const,
+      options: [{ label: 'a', disabled: false }],
+      selectedIndex: 0,
+    };
+    actor.send({ type: 'widget.opened', widget });
+    expect(actor.getSnapshot().context.widget).toEqual(widget);
+    actor.send({ type: 'widget.answer', id: 2, value: '0' }); // not the open one
+    expect(chosen).toEqual([]);
+    actor.send({ type: 'widget.answer', id: 1, value: '0' });
+    actor.send({ type: 'widget.answer', id: 1, value: '0' }); // answered already
+    expect(chosen).toEqual([{ type: 'widget.choose', id: 1, value: '0' }]);
+    expect(actor.getSnapshot().context.widget).toBeUndefined();
+    actor.send({ type: 'widget.opened', widget: { ...widget, id: 2 } });
+    actor.send({ type: 'widget.closed' });
+    expect(actor.getSnapshot().context.widget).toBeUndefined();
   });
 });
