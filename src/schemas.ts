@@ -340,7 +340,10 @@ export const SessionSnapshotBody = Type.Object({
   node: Type.String(),
   state: Type.String(),
   takenAt: Type.String({ format: 'date-time' }),
-  snapshot: Type.Unknown({ description: 'actor.getPersistedSnapshot(), JSON-safe' }),
+  snapshot: Type.Unknown({
+    description:
+      "The session actor's status, state value, context, children and tags, JSON-safe (pages, connections and other handles as {$handle})",
+  }),
 });
 
 export const ErrorBody = Type.Object({

@@ -257,7 +257,7 @@ export class SessionCommands {
       node: this.config.nodeId,
       state: sessionStateName(ref.getSnapshot().value),
       takenAt: new Date().toISOString(),
-      snapshot: sanitize(ref.getPersistedSnapshot()),
+      snapshot: persistedView(ref),
     };
   }
 
@@ -299,4 +299,20 @@ export class SessionCommands {
       );
     return this.view(id, ref);
   }
+}
+
+/**
+ * What XState would persist of a session (status, state value, context, children, tags), JSON-safe.
+ * Not `getPersistedSnapshot()`: it walks every object of the context looking for actors, pages and
+ * their Chromium connections included, and overflowed the stack on a watched session's.
+ */
+function persistedView(ref: SessionActorRef): unknown {
+  const snapshot = ref.getSnapshot();
+  return sanitize({
+    status: snapshot.status,
+    value: snapshot.value,
+    context: snapshot.context,
+    children: Object.fromEntries(Object.keys(snapshot.children).map((id) => [id, { id }])),
+    tags: [...snapshot.tags],
+  });
 }

@@ -97,7 +97,7 @@ const dialogPages: Record<string, string> = {
     </script></body>`,
   /** A file input: what it is given is read back into `window.uploaded`. */
   upload: `<body style="margin:0;height:100vh;background:#fff"><input type="file" id="f" multiple
-    style="position:absolute;left:0;top:0;width:50%;height:50%"><script>
+    style="position:absolute;left:0;top:0;width:40%;height:40%"><script>
     document.getElementById('f').addEventListener('change', async (event) => {
       window.uploaded = await Promise.all([...event.target.files].map(async (f) => ({ name: f.name, text: await f.text() })));
       document.body.style.background = '#00ff00';

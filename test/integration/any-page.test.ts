@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadsDir } from '../../src/actors/downloads.js';
+import { sanitize } from '../../src/observability/sanitize.js';
 import { sessionPageOf, startCastpool } from '../helpers/app.js';
 import { paint, startTestPages } from '../helpers/test-pages.js';
 import { TEST_ROOT } from '../helpers/test-root.js';
@@ -198,7 +199,7 @@ describe.each(['tab', 'screencast'] as const)('JavaScript dialogs (%s capture)',
   });
 });
 
-describe('downloads', () => {
+describe.each(['tab', 'screencast'] as const)('downloads (%s capture)', (capture) => {
   it('keeps what the pages download in the session, under its quota, and removes it with the session', async () => {
     const news: string[] = [];
     const unsubscribe = castpool.castpool.events.subscribe((event) => {
@@ -207,11 +208,14 @@ describe('downloads', () => {
     // 1000 bytes, then 3 MiB: over the 2 MB quota of this castpool.
     const created = await castpool.api('POST', '/api/sessions', {
       url: pages.url('/downloads?size=1000&size=3145728'),
+      capture,
     });
     expect(created.status, created.text).toBe(201);
     const id: string = created.json.id;
     const dir = downloadsDir(castpool.castpool.config.dataDir, id);
+    const view = await openViewPage(viewers, created.json.links.view);
     try {
+      await framesGrow(view);
       const listed = await until(
         async () => (await castpool.api('GET', `/api/sessions/${id}/downloads`)).json.downloads,
         (downloads: { state: string }[]) =>
@@ -245,7 +249,9 @@ describe('downloads', () => {
           'download.finished canceled',
         ]),
       );
+      await framesGrow(view); // the session streams on, downloads or not
     } finally {
+      await view.close();
       unsubscribe();
       expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
     }
@@ -258,7 +264,7 @@ describe('downloads', () => {
   });
 });
 
-describe('certificate errors', () => {
+describe.each(['tab', 'screencast'] as const)('certificate errors (%s capture)', (capture) => {
   it("show Chromium's warning (the session stays live), and a session with ignoreHttpsErrors opens the page", async () => {
     const dir = mkdtempSync(join(TEST_ROOT, 'cert-'));
     execFileSync(
@@ -282,7 +288,7 @@ describe('certificate errors', () => {
     const url = `https://${SITE}:${(server.address() as AddressInfo).port}/`;
     const ids: string[] = [];
     try {
-      const strict = await castpool.api('POST', '/api/sessions', { url });
+      const strict = await castpool.api('POST', '/api/sessions', { url, capture });
       expect(strict.status, strict.text).toBe(201);
       ids.push(strict.json.id);
       const warned = await until(
@@ -296,7 +302,7 @@ describe('certificate errors', () => {
       expect(near(GREEN, await centrePixel(warning))).toBe(false);
       await warning.close();
 
-      const lax = await castpool.api('POST', '/api/sessions', { url, ignoreHttpsErrors: true });
+      const lax = await castpool.api('POST', '/api/sessions', { url, ignoreHttpsErrors: true, capture });
       expect(lax.status, lax.text).toBe(201);
       ids.push(lax.json.id);
       const shown = await openViewPage(viewers, lax.json.links.view);
@@ -524,9 +530,12 @@ describe('popups', () => {
   });
 });
 
-describe('uploads', () => {
+describe.each(['tab', 'screencast'] as const)('uploads (%s capture)', (capture) => {
   it("surfaces the page's file chooser and gives it the files a client sends", async () => {
-    const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/dialog/upload') });
+    const created = await castpool.api('POST', '/api/sessions', {
+      url: pages.url('/dialog/upload'),
+      capture,
+    });
     expect(created.status, created.text).toBe(201);
     const id: string = created.json.id;
     const endpoint = `${castpool.base}/api/sessions/${id}/file-chooser`;
@@ -536,6 +545,7 @@ describe('uploads', () => {
       body.append('file', new Blob(['second, ünïcode']), 'b ü.csv');
       return body;
     };
+    const view = await openViewPage(viewers, created.json.links.view);
     try {
       const early = await fetch(endpoint, { method: 'POST', body: form() });
       expect(early.status).toBe(409); // no chooser open yet
@@ -565,21 +575,25 @@ describe('uploads', () => {
         { name: 'a.txt', text: 'first file' },
         { name: 'b ü.csv', text: 'second, ünïcode' },
       ]);
+      expect(near(GREEN, await showsColour(view, GREEN)), 'the page shows it has the files').toBe(true);
     } finally {
+      await view.close();
       await castpool.api('DELETE', `/api/sessions/${id}`);
     }
   });
 });
 
-describe('HTTP sign-in', () => {
+describe.each(['tab', 'screencast'] as const)('HTTP sign-in (%s capture)', (capture) => {
   it("answers a site's challenge with the session's credential for that origin only, and never shows it", async () => {
     const password = 's3cret-Pa55';
     const origin = `http://${SITE}:${pages.port}`;
     const signedIn = await castpool.api('POST', '/api/sessions', {
       url: site('/signed-in'),
       httpCredentials: [{ origin, username: 'castpool', password }],
+      capture,
     });
     expect(signedIn.status, signedIn.text).toBe(201);
+    const view = await openViewPage(viewers, signedIn.json.links.view);
     const elsewhere = await castpool.api('POST', '/api/sessions', {
       url: site('/signed-in'),
       httpCredentials: [{ origin: pages.url(''), username: 'castpool', password }], // another origin
@@ -596,19 +610,22 @@ describe('HTTP sign-in', () => {
       );
     try {
       expect(await title(signedIn.json.id)).toBe('signed in');
+      expect(near(GREEN, await showsColour(view, GREEN)), 'the signed-in page is shown').toBe(true);
       expect(await title(elsewhere.json.id)).toBe('refused');
       expect((await getSession(elsewhere.json.id)).state).toBe('idle');
       // Not in what castpool shows or stores of the session.
-      for (const path of ['', '/snapshot'])
-        expect((await castpool.api('GET', `/api/sessions/${signedIn.json.id}${path}`)).text).not.toContain(
-          password,
-        );
-      expect(
-        JSON.stringify(
-          castpool.castpool.pool.getSnapshot().context.sessions[signedIn.json.id]?.ref.getPersistedSnapshot(),
-        ),
-      ).not.toContain(password);
+      // (Watched meanwhile: the snapshot of a watched session is served too.)
+      for (const path of ['', '/snapshot']) {
+        const shown = await castpool.api('GET', `/api/sessions/${signedIn.json.id}${path}`);
+        expect(shown.status, shown.text).toBe(200);
+        expect(shown.text).not.toContain(password);
+      }
+      const context = castpool.castpool.pool
+        .getSnapshot()
+        .context.sessions[signedIn.json.id]?.ref.getSnapshot().context;
+      expect(JSON.stringify(sanitize(context))).not.toContain(password);
     } finally {
+      await view.close();
       await castpool.api('DELETE', `/api/sessions/${signedIn.json.id}`);
       await castpool.api('DELETE', `/api/sessions/${elsewhere.json.id}`);
     }
@@ -616,14 +633,16 @@ describe('HTTP sign-in', () => {
   });
 });
 
-describe('permissions', () => {
+describe.each(['tab', 'screencast'] as const)('permissions (%s capture)', (capture) => {
   it('grants what the session was created with, on any origin, and denies everything else', async () => {
     const granted = await castpool.api('POST', '/api/sessions', {
       url: pages.url('/dialog/permissions'),
       permissions: ['geolocation', 'notifications'],
       geolocation: { latitude: 48.8566, longitude: 2.3522 },
+      capture,
     });
     expect(granted.status, granted.text).toBe(201);
+    const view = await openViewPage(viewers, granted.json.links.view);
     const plain = await castpool.api('POST', '/api/sessions', { url: pages.url('/dialog/permissions') });
     expect(plain.status, plain.text).toBe(201);
     const outcome = (id: string) =>
@@ -637,6 +656,7 @@ describe('permissions', () => {
       );
     try {
       expect(await outcome(granted.json.id)).toEqual({ latitude: 48.8566, notifications: 'granted' });
+      expect(near(GREEN, await showsColour(view, GREEN)), 'the page shows its grants').toBe(true);
       const denied = (await outcome(plain.json.id)) as { error: number; notifications: string };
       expect(denied.error).toBe(1); // PERMISSION_DENIED
       expect(denied.notifications).not.toBe('granted');
@@ -649,6 +669,7 @@ describe('permissions', () => {
         'geolocation needs "geolocation" in permissions',
       ]);
     } finally {
+      await view.close();
       await castpool.api('DELETE', `/api/sessions/${granted.json.id}`);
       await castpool.api('DELETE', `/api/sessions/${plain.json.id}`);
     }
