@@ -186,8 +186,19 @@ export const FileChooserRequest = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Downloads travel between nodes in pieces of at most this many bytes: a NATS message carries about
+ * 1 MB, and bytes go base64 inside a sealed envelope.
+ */
+export const DOWNLOAD_CHUNK_BYTES = 256 * 1024;
 export const DownloadRequest = Type.Object(
-  { id: Id, downloadId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) },
+  {
+    id: Id,
+    downloadId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }),
+    /** The piece of the file wanted (default: from its start, DOWNLOAD_CHUNK_BYTES long). */
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 40 })),
+    length: Type.Optional(Type.Integer({ minimum: 1, maximum: DOWNLOAD_CHUNK_BYTES })),
+  },
   { additionalProperties: false },
 );
 export const DownloadView = Type.Object({

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -173,13 +174,25 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
           downloadId: DownloadRequest.properties.downloadId,
         }),
         produces: ['application/octet-stream'],
-        response: { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }), ...errors },
+        response: { 200: Type.Unsafe<Readable>({ type: 'string', format: 'binary' }), ...errors },
       },
     },
     async (request, reply) => {
       const { id, downloadId } = request.params;
       const listed = (await surface().downloads({ id })).downloads.find((d) => d.id === downloadId);
-      const bytes = await surface().download({ id, downloadId });
+      // The first piece before any header: a missing or unfinished download is a JSON error.
+      const first = await surface().download({ id, downloadId, offset: 0 });
+      const size = listed?.bytes ?? first.byteLength;
+      // The rest piece by piece (the session may run on another node), never the whole file in memory.
+      async function* pieces() {
+        yield Buffer.from(first.buffer, first.byteOffset, first.byteLength);
+        for (let offset = first.byteLength; offset < size; ) {
+          const piece = await surface().download({ id, downloadId, offset });
+          if (piece.byteLength === 0) return;
+          offset += piece.byteLength;
+          yield Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+        }
+      }
       // The site's name, quoted safely (RFC 6266): ASCII fallback plus the UTF-8 form.
       const name = listed?.name ?? 'download';
       const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
@@ -191,7 +204,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
         )
         .header('Cache-Control', 'no-store')
         .header('X-Content-Type-Options', 'nosniff')
-        .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        .header('Content-Length', String(size))
+        .send(Readable.from(pieces()));
     },
   );
 

@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadsDir } from '../actors/downloads.js';
 import { CastpoolError, notFound } from '../errors.js';
+import { DOWNLOAD_CHUNK_BYTES } from '../schemas.js';
 import type { Castpool } from '../system.js';
 import { sessionEntry } from './lookup.js';
 import type { InputOf, OutputOf } from './operations.js';
@@ -20,7 +21,13 @@ export class Downloads {
     };
   }
 
-  async file({ id, downloadId }: InputOf<'download'>): Promise<Uint8Array> {
+  /** A piece of a completed download (the REST route streams a file piece by piece, from any node). */
+  async file({
+    id,
+    downloadId,
+    offset = 0,
+    length = DOWNLOAD_CHUNK_BYTES,
+  }: InputOf<'download'>): Promise<Uint8Array> {
     const { downloads } = sessionEntry(this.castpool.pool, id).ref.getSnapshot().context;
     const download = downloads.find((d) => d.id === downloadId);
     if (!download) throw notFound(`download ${downloadId}`);
@@ -29,6 +36,13 @@ export class Downloads {
         retryable: download.state === 'in-progress',
       });
     // The id is Chromium's, checked by the request schema and found in the session's own list.
-    return readFile(join(downloadsDir(this.castpool.config.dataDir, id), download.id));
+    const file = await open(join(downloadsDir(this.castpool.config.dataDir, id), download.id));
+    try {
+      const piece = Buffer.alloc(Math.max(0, Math.min(length, download.bytes - offset)));
+      const { bytesRead } = await file.read(piece, 0, piece.length, offset);
+      return piece.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
   }
 }

@@ -84,6 +84,18 @@ export function parsePayload(msg: Msg): unknown {
   }
 }
 
+/** A message over the server's limit is refused here, naming it (NATS would drop the connection's request). */
+function tooLargeForNats(nc: NatsConnection, data: string | Uint8Array): void {
+  const limit = nc.info?.max_payload ?? 1024 * 1024;
+  const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+  if (size <= limit) return;
+  throw new CastpoolError(
+    'payload_too_large',
+    `the request is ${Math.ceil(size / 1024)} KB, more than NATS carries between nodes (${Math.floor(limit / 1024)} KB): send it to the node that runs the session`,
+    { retryable: false },
+  );
+}
+
 /**
  * A command sent to another node (or the fleet's service): the reply, or the error it carried as a
  * CastpoolError with the same code. No answer in time is 504; no connection is 503.
@@ -106,8 +118,10 @@ export async function call<T>(
     const data = seal
       ? seal.seal({ at: Date.now(), payload: payload ?? {} }, subject)
       : JSON.stringify(payload ?? {});
+    tooLargeForNats(nc, data);
     msg = await nc.request(subject, data, requestOptions);
   } catch (error) {
+    if (error instanceof CastpoolError) throw error;
     if (error instanceof TimeoutError)
       throw new CastpoolError('timeout', `no answer on ${subject} within ${timeoutMs} ms`, {
         retryable: true,

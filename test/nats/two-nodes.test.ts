@@ -105,6 +105,33 @@ describe('two castpool nodes on a 3-server NATS cluster act as one pool', () => 
     );
     expect(watching.framesDecoded).toBeGreaterThan(20);
     await view.close();
+    // A file larger than a NATS message, downloaded on B and fetched through A (piece by piece).
+    const size = 3 * 1024 * 1024 + 17;
+    expect(
+      (await a.api('POST', `/api/sessions/${onB}/navigate`, { url: pages.url(`/downloads?size=${size}`) }))
+        .status,
+    ).toBe(200);
+    const [download] = await until(
+      async () =>
+        (await a.api('GET', `/api/sessions/${onB}/downloads`)).json.downloads as {
+          id: string;
+          state: string;
+        }[],
+      (downloads) => downloads.length === 1 && downloads[0]?.state === 'completed',
+      20_000,
+    );
+    const file = await fetch(`${a.url}/api/sessions/${onB}/downloads/${download?.id}`);
+    expect(file.status).toBe(200);
+    expect(file.headers.get('content-length')).toBe(String(size));
+    expect(Buffer.from(await file.arrayBuffer()).equals(Buffer.alloc(size, 'castpool '))).toBe(true);
+    // Files for a file chooser travel in one message: too large for it is a clear 413, not a hang.
+    const form = new FormData();
+    form.append('file', new Blob([Buffer.alloc(1024 * 1024)]), 'big.bin');
+    const upload = await fetch(`${a.url}/api/sessions/${onB}/file-chooser`, { method: 'POST', body: form });
+    const refused = await upload.json();
+    expect([upload.status, refused.error]).toEqual([413, 'payload_too_large']);
+    expect(refused.message).toMatch(/more than NATS carries between nodes/);
+    await a.api('POST', `/api/sessions/${onB}/navigate`, { url: pages.url('/animated') });
     // Over NATS, from a third server of the cluster.
     const overNats = await client.request('castpool.sessions.get', JSON.stringify({ id: onB }), {
       timeout: 5000,
