@@ -79,21 +79,23 @@ export function tabsActor(deps: ActorDeps, credentials: SiteCredentials) {
         if (tab === active) return; // the liveness watch restarts the session
         void page.close().catch(() => {});
       };
-      cdp.on('Page.frameNavigated', onNavigated);
-      cdp.on('Page.navigatedWithinDocument', onChanged);
-      cdp.on('Page.domContentEventFired', onChanged);
-      cdp.on('Page.loadEventFired', onChanged);
-      cdp.on('Page.javascriptDialogOpening', onDialog);
-      cdp.on('Page.javascriptDialogClosed', onChanged);
+      const events: [string, (event: never) => void][] = [
+        ['Page.frameNavigated', onNavigated],
+        ['Page.navigatedWithinDocument', onChanged],
+        ['Page.domContentEventFired', onChanged],
+        ['Page.loadEventFired', onChanged],
+        ['Page.javascriptDialogOpening', onDialog],
+        ['Page.javascriptDialogClosed', onChanged],
+      ];
+      const session = cdp as unknown as {
+        on(name: string, fn: never): void;
+        off(name: string, fn: never): void;
+      };
+      for (const [name, fn] of events) session.on(name, fn as never);
       page.on('close', onClose);
       page.on('error', onCrash);
       unwatch.set(tab, () => {
-        cdp.off('Page.frameNavigated', onNavigated);
-        cdp.off('Page.navigatedWithinDocument', onChanged);
-        cdp.off('Page.domContentEventFired', onChanged);
-        cdp.off('Page.loadEventFired', onChanged);
-        cdp.off('Page.javascriptDialogOpening', onDialog);
-        cdp.off('Page.javascriptDialogClosed', onChanged);
+        for (const [name, fn] of events) session.off(name, fn as never);
         page.off('close', onClose);
         page.off('error', onCrash);
       });

@@ -156,3 +156,21 @@ export const centrePixel = (page: Page) =>
     ctx.drawImage(video, video.videoWidth / 2, video.videoHeight / 2, 1, 1, 0, 0, 1, 1);
     return Array.from(ctx.getImageData(0, 0, 1, 1).data.slice(0, 3));
   });
+
+/** Viewer-page coordinates of a point of the picture (0–1), the video being letterboxed. */
+export const onPicture = (viewer: Page, x: number, y: number) =>
+  viewer.evaluate(
+    (px, py) => {
+      const video = document.querySelector('video') as HTMLVideoElement;
+      const box = video.getBoundingClientRect();
+      const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
+      const width = video.videoWidth * scale;
+      const height = video.videoHeight * scale;
+      return {
+        x: box.left + (box.width - width) / 2 + px * width,
+        y: box.top + (box.height - height) / 2 + py * height,
+      };
+    },
+    x,
+    y,
+  );

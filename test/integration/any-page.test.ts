@@ -13,6 +13,7 @@ import { TEST_ROOT } from '../helpers/test-root.js';
 import {
   centrePixel,
   launchViewerBrowser,
+  onPicture,
   openViewPage,
   startTricklingPlayer,
   until,
@@ -411,23 +412,6 @@ describe.each(['tab', 'screencast'] as const)('native pop-up widgets (%s capture
     expect(created.status, created.text).toBe(201);
     const id: string = created.json.id;
     const view = await openViewPage(viewers, created.json.links.view);
-    /** Viewer-page coordinates of a point of the picture (0–1), the video being letterboxed. */
-    const onPicture = (x: number, y: number) =>
-      view.evaluate(
-        (px, py) => {
-          const video = document.querySelector('video') as HTMLVideoElement;
-          const box = video.getBoundingClientRect();
-          const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
-          const width = video.videoWidth * scale;
-          const height = video.videoHeight * scale;
-          return {
-            x: box.left + (box.width - width) / 2 + px * width,
-            y: box.top + (box.height - height) / 2 + py * height,
-          };
-        },
-        x,
-        y,
-      );
     type Widget = {
       kind: string;
       options?: { label: string; group?: string; disabled: boolean }[];
@@ -445,7 +429,7 @@ describe.each(['tab', 'screencast'] as const)('native pop-up widgets (%s capture
         (s) => (s as unknown as { control: string }).control === 'open' && s.framesDecoded > 0,
         10_000,
       );
-      const menu = await onPicture(0.5, 0.15);
+      const menu = await onPicture(view, 0.5, 0.15);
       await view.mouse.click(menu.x, menu.y);
       const { widget } = await widgetShown();
       expect(widget).toMatchObject({
@@ -463,7 +447,7 @@ describe.each(['tab', 'screencast'] as const)('native pop-up widgets (%s capture
         await sessionPageOf(castpool, id).evaluate(() => (window as unknown as { changes: number }).changes),
       ).toBe(1);
 
-      const picker = await onPicture(0.5, 0.9);
+      const picker = await onPicture(view, 0.5, 0.9);
       await view.mouse.click(picker.x, picker.y);
       expect((await widgetShown()).widget).toMatchObject({ kind: 'input', inputType: 'color' });
       await view.$eval('#widget input', (input) => {

@@ -2,7 +2,7 @@ import type { BrowserContext, Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sessionPageOf, startCastpool, withApiTokens } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
-import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
+import { launchViewerBrowser, onPicture, openViewPage, until, viewerStats } from '../helpers/viewer.js';
 
 const TOKEN = 'remote-control-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -56,24 +56,6 @@ async function viewerWith(scope: 'view' | 'control'): Promise<Page> {
   expect(playing.framesDecoded, playing.error).toBeGreaterThan(0);
   return page;
 }
-
-/** Viewer-page coordinates of a point of the picture (0–1), the video being letterboxed. */
-const onPicture = (viewer: Page, x: number, y: number) =>
-  viewer.evaluate(
-    (px, py) => {
-      const video = document.querySelector('video') as HTMLVideoElement;
-      const box = video.getBoundingClientRect();
-      const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
-      const width = video.videoWidth * scale;
-      const height = video.videoHeight * scale;
-      return {
-        x: box.left + (box.width - width) / 2 + px * width,
-        y: box.top + (box.height - height) / 2 + py * height,
-      };
-    },
-    x,
-    y,
-  );
 
 /** The colour the viewer's decoded video shows at a point of the picture. */
 const videoColour = (viewer: Page, x: number, y: number) =>
