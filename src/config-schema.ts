@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { DialogPolicy, DialogTimeoutMs, PopupPolicy } from './schemas.js';
+import { DialogPolicy, DialogTimeoutMs, PopupPolicy, UnwatchedPages } from './schemas.js';
 
 const Int = (min: number, max: number, description: string) =>
   Type.Integer({ minimum: min, maximum: max, description });
@@ -187,6 +187,7 @@ export const ConfigSchema = Type.Object({
     dialogs: DialogPolicy,
     dialogTimeoutMs: DialogTimeoutMs,
     popups: PopupPolicy,
+    unwatched: UnwatchedPages,
   }),
   nodeId: Type.String({
     pattern: '^[A-Za-z0-9_-]*$',

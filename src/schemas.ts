@@ -59,6 +59,11 @@ export const PopupPolicy = Type.Union(
   },
 );
 
+export const UnwatchedPages = Type.Union([Type.Literal('hidden'), Type.Literal('visible')], {
+  description:
+    "What the session's pages are while nobody watches: visible (drawn as if shown: what automation expects) or hidden (a background tab: nothing drawn, about a seventh of the CPU of an animated page; scripts and timers keep running, but animations, requestAnimationFrame and permission prompts wait until someone watches)",
+});
+
 export const CreateSessionBody = Type.Object(
   {
     url: Type.String({ minLength: 1, maxLength: 8192, description: 'Page to open (http/https by default).' }),
@@ -78,6 +83,7 @@ export const CreateSessionBody = Type.Object(
     permissions: Type.Optional(PagePermissions),
     geolocation: Type.Optional(Geolocation),
     popups: Type.Optional(PopupPolicy),
+    unwatched: Type.Optional(UnwatchedPages),
     httpCredentials: Type.Optional(
       Type.Array(
         Type.Object(

@@ -15,14 +15,27 @@ export function captureActor(deps: ActorDeps) {
       input.strategy === 'tab'
         ? new TabCapturePipeline(page, input, deps, report)
         : new ScreencastPipeline(page, input, deps, report);
-    pipeline.start().catch((error: Error) => report({ type: 'capture.failed', reason: error.message }));
+    // The window is shown while the capture runs (a minimized one draws nothing to capture).
+    const release = page.window.hold();
+    let stopped = false;
+    let starting = false;
+    const started = page.window
+      .apply()
+      .then(() => {
+        if (stopped) return;
+        starting = true;
+        return pipeline.start();
+      })
+      .catch((error: Error) => report({ type: 'capture.failed', reason: error.message }));
     receive((command) => pipeline.handle(command));
     return () => {
-      pipeline
-        .stop()
+      stopped = true;
+      void started
+        .then(() => (starting ? pipeline.stop() : undefined))
         .catch((error: Error) =>
           deps.log.warn({ err: error, sessionId: page.sessionId }, 'capture stop failed'),
-        );
+        )
+        .finally(release);
     };
   });
 }

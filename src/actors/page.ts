@@ -17,6 +17,7 @@ import type { ChromiumBrowser } from './chromium.js';
 import type { ActorDeps } from './deps.js';
 import { pageDialogOf } from './page-dialog.js';
 import type { RequestGuard } from './request-guard.js';
+import { SessionWindow } from './session-window.js';
 import { answerSignIns } from './sign-in.js';
 
 /**
@@ -48,7 +49,9 @@ export class SessionPage implements PageHandle {
     /** Carried over from the page a restart replaced, so attached viewers keep their stream. */
     readonly fanout: RtpFanout = new RtpFanout(),
     /** Every open tab of the session, this one included (shared by them). */
-    readonly tabs: Set<SessionPage> = new Set(),
+    readonly tabs: Set<SessionPage>,
+    /** The window the session's tabs share: shown while watched, minimized otherwise. */
+    readonly window: SessionWindow,
   ) {
     tabs.add(this);
   }
@@ -63,7 +66,8 @@ export interface TabSetting {
   browser: Pick<SessionPage, 'guard' | 'captureGrant'>;
   context: BrowserContext;
   fanout?: RtpFanout;
-  tabs?: Set<SessionPage>;
+  /** The session's other tabs and their window (a new tab joins them); absent: a first tab. */
+  window?: { tabs: Set<SessionPage>; window: SessionWindow };
 }
 
 /**
@@ -84,6 +88,7 @@ export async function prepareTab(
   if (params.ignoreHttpsErrors) await cdp.send('Security.setIgnoreCertificateErrors', { ignore: true });
   await answerSignIns(deps, credentials, setting.sessionId, cdp);
   const { frameTree } = await cdp.send('Page.getFrameTree');
+  const tabs = setting.window?.tabs ?? new Set<SessionPage>();
   const tab = new SessionPage(
     setting.sessionId,
     frameTree.frame.id,
@@ -94,7 +99,8 @@ export async function prepareTab(
     cdp,
     setting.viewport,
     setting.fanout,
-    setting.tabs,
+    tabs,
+    setting.window?.window ?? new SessionWindow(tabs, params.unwatched === 'hidden'),
   );
   cdp.on('Page.javascriptDialogOpening', (event: Protocol.Page.JavascriptDialogOpeningEvent) => {
     tab.openDialog = pageDialogOf(event);
@@ -123,6 +129,8 @@ export function openPageActor(deps: ActorDeps, credentials: SiteCredentials) {
         context,
         fanout: previous?.fanout,
       });
+      // Nobody watches a page that just opened: its window is minimized until someone does.
+      await handle.window.apply();
       if (input.restore) await restorePage(page, input.restore);
       // Leaving `launching` (close, crash) aborts us: nothing else would ever close this context.
       if (signal.aborted) throw new Error('session closed while opening');

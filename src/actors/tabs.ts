@@ -120,7 +120,7 @@ export function tabsActor(deps: ActorDeps, credentials: SiteCredentials) {
           browser: first,
           context,
           fanout: first.fanout,
-          tabs: first.tabs,
+          window: { tabs: first.tabs, window: first.window },
         });
         if (stopped) return; // the session left `live`: its context closes with its tabs
         watch(tab);
@@ -156,6 +156,8 @@ export function tabsActor(deps: ActorDeps, credentials: SiteCredentials) {
       const tab = command.page as SessionPage;
       if (command.type === 'tabs.active') {
         active = tab;
+        // The window shows one tab: the active one (the others are hidden and draw nothing).
+        tab.cdp.send('Page.bringToFront').catch(() => {});
         return;
       }
       unwatch.get(tab)?.();

@@ -46,8 +46,19 @@ export async function captureThumbnail(
 ): Promise<Buffer> {
   const page = handle as SessionPage;
   counted?.(page.latestFrame ? 'frame' : 'screenshot');
-  const source = page.latestFrame ?? (await screenshot(page, onSlow));
+  const source = page.latestFrame ?? (await shownWhile(page, () => screenshot(page, onSlow)));
   return sharp(source).resize({ width, withoutEnlargement: true }).jpeg({ quality: 75 }).toBuffer();
+}
+
+/** A page draws only while its window is shown: the window is held shown for the screenshot. */
+async function shownWhile<T>(page: SessionPage, work: () => Promise<T>): Promise<T> {
+  const release = page.window.hold();
+  try {
+    await page.window.apply();
+    return await work();
+  } finally {
+    release();
+  }
 }
 
 /** One screenshot normally takes tens of milliseconds; one that takes longer than this is not waited on. */

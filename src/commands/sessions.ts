@@ -58,6 +58,7 @@ export class SessionCommands {
       permissions,
       ignoreHttpsErrors: body.ignoreHttpsErrors ?? false,
       popups: body.popups ?? defaults.popups,
+      unwatched: body.unwatched ?? defaults.unwatched,
       ...(body.geolocation ? { geolocation: body.geolocation } : {}),
     };
   }

@@ -37,6 +37,11 @@ export interface SessionParams {
   ignoreHttpsErrors: boolean;
   /** What a window the page opens becomes: a tab of the session, loaded in its active tab, or dropped. */
   popups: PopupPolicy;
+  /**
+   * What the pages are while nobody watches: `hidden` (a background tab: nothing drawn, scripts and
+   * timers run) or `visible` (drawn as if shown, for pages that stop their work when hidden).
+   */
+  unwatched: 'hidden' | 'visible';
 }
 
 /**

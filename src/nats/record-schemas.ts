@@ -7,6 +7,7 @@ import {
   Geolocation,
   PagePermissions,
   PopupPolicy,
+  UnwatchedPages,
   Viewport,
 } from '../schemas.js';
 
@@ -25,6 +26,7 @@ export const SessionSpec = Type.Object(
     geolocation: Type.Optional(Geolocation),
     ignoreHttpsErrors: Type.Boolean(),
     popups: PopupPolicy,
+    unwatched: UnwatchedPages,
   },
   { additionalProperties: false },
 );
@@ -39,6 +41,7 @@ const LATER_SPEC_FIELDS = {
   permissions: [],
   ignoreHttpsErrors: false,
   popups: 'tabs',
+  unwatched: 'visible',
 } as const;
 
 /** A stored session record with the spec fields it predates filled in (checked by the schema after). */

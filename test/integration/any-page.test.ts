@@ -463,6 +463,65 @@ describe.each(['tab', 'screencast'] as const)('native pop-up widgets (%s capture
   });
 });
 
+describe.each(['tab', 'screencast'] as const)('unwatched: "hidden" (%s capture)', (capture) => {
+  it('draws nothing while nobody watches (its scripts run), is shown for a viewer or a thumbnail, and hidden again after', async () => {
+    const created = await castpool.api('POST', '/api/sessions', {
+      url: pages.url('/animated'),
+      capture,
+      unwatched: 'hidden',
+    });
+    expect(created.status, created.text).toBe(201);
+    const id: string = created.json.id;
+    const shown = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') }); // the default
+    const page = sessionPageOf(castpool, id);
+    /** What the page sees over half a second: its visibility, animation frames drawn, timer ticks. */
+    const probe = (target = page) =>
+      target
+        .evaluate(async () => {
+          let frames = 0;
+          let ticks = 0;
+          const timer = setInterval(() => ticks++, 50);
+          const count = () => {
+            frames++;
+            requestAnimationFrame(count);
+          };
+          requestAnimationFrame(count);
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          clearInterval(timer);
+          return { state: document.visibilityState as string, frames, ticks };
+        })
+        .catch(() => ({ state: 'loading', frames: -1, ticks: 0 })); // the first load was committing
+    // Hidden for the whole half second (the probe may begin while the window is being minimized).
+    const hidden = async () => until(probe, (seen) => seen.state === 'hidden' && seen.frames === 0, 10_000);
+    try {
+      const unwatched = await hidden();
+      expect(unwatched.frames).toBe(0);
+      expect(unwatched.ticks).toBeGreaterThan(4);
+      expect((await probe(sessionPageOf(castpool, shown.json.id))).state).toBe('visible');
+
+      const thumbnail = await fetch(`${castpool.base}/api/sessions/${id}/thumbnail?width=160`);
+      expect([thumbnail.status, thumbnail.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+      expect((await hidden()).frames).toBe(0);
+
+      const view = await openViewPage(viewers, created.json.links.view);
+      await framesGrow(view);
+      const watched = await probe();
+      expect(watched.state).toBe('visible');
+      expect(watched.frames).toBeGreaterThan(4);
+      await view.close();
+      await until(
+        () => getSession(id),
+        (s) => s.state === 'idle',
+        15_000,
+      );
+      expect((await hidden()).frames).toBe(0);
+    } finally {
+      await castpool.api('DELETE', `/api/sessions/${id}`);
+      await castpool.api('DELETE', `/api/sessions/${shown.json.id}`);
+    }
+  });
+});
+
 describe('popups', () => {
   it('holds a popup storm to the tab limit, and every tab closes with the session', async () => {
     const created = await castpool.api('POST', '/api/sessions', {

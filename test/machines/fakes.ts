@@ -32,6 +32,7 @@ export const params: SessionParams = {
   permissions: [],
   ignoreHttpsErrors: false,
   popups: 'same-tab',
+  unwatched: 'hidden',
 };
 
 /** A fake capture that records what it was told and lets the test report as it. */
