@@ -8,6 +8,7 @@ import { joinSection } from './sections/join.js';
 import { memorySection } from './sections/memory.js';
 import { natsSection } from './sections/nats.js';
 import { strategiesSection } from './sections/strategies.js';
+import { unwatchedSection } from './sections/unwatched.js';
 
 /** Every section, in the order BENCHMARKS.md shows them. */
 // biome-ignore lint/suspicious/noExplicitAny: each section has its own data type
@@ -16,6 +17,7 @@ export const SECTIONS: BenchSection<any>[] = [
   strategiesSection,
   joinSection,
   densitySection,
+  unwatchedSection,
   memorySection,
   heldSection,
   natsSection,
