@@ -16,6 +16,7 @@ export const errorStatus = {
   internal: 500,
   navigation_failed: 502,
   unavailable: 503,
+  host_saturated: 503,
   timeout: 504,
 } as const;
 export type ErrorCode = keyof typeof errorStatus;

@@ -4,6 +4,7 @@ import {
   activeSessionCount,
   admissionRefusal,
   type PoolContext,
+  type WatchRefusal,
 } from '../machines/pool.machine.js';
 
 /** The client-facing error for the pool's refusal (the same decision its `hasCapacity` guard makes). */
@@ -27,6 +28,15 @@ export function admissionError(refusal: AdmissionRefusal): CastpoolError {
         },
       );
   }
+}
+
+/** The client-facing error for a watcher the host's CPU cannot serve now. */
+export function watchError(refusal: WatchRefusal): CastpoolError {
+  return new CastpoolError(
+    'host_saturated',
+    `host saturated: its capture budget (${refusal.totalFps} frames/s) cannot give another watched session ${refusal.minSessionFps} frames/s beside the ${refusal.watched} watched now; viewers of a watched session are still taken`,
+    { retryable: true, retryAfterSeconds: 5 },
+  );
 }
 
 export interface Capacity {

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ViewerPeer, WhepOffer } from '../actors/viewer-peer.js';
 import { CastpoolError } from '../errors.js';
+import { watchRefusal } from '../machines/pool.machine.js';
 import { type SessionActorRef, watcherCount } from '../machines/session.machine.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from '../media/sdp.js';
 import type { Castpool } from '../system.js';
+import { watchError } from './admission.js';
 import { askSession } from './ask-session.js';
 import { liveSession, sessionEntry, viewerOf } from './lookup.js';
 import type { InputOf } from './operations.js';
@@ -65,6 +67,9 @@ export class ViewerCommands {
     // The first viewer picks the codec (H.264 when it can); the others must take what is encoding.
     const watched = watcherCount(context) > 0;
     const offered = chooseCodec(offer, watched ? context.codec : undefined);
+    // A first viewer starts an encode: refused now if the host cannot give it its floor.
+    const saturated = watched ? undefined : watchRefusal(pool.getSnapshot().context);
+    if (saturated) throw watchError(saturated);
     const release = this.reservations.reserve(id);
     try {
       // The offer follows the resume without yielding to timers, so nothing (an idle or

@@ -146,6 +146,37 @@ export function admissionRefusal(context: PoolContext): AdmissionRefusal | undef
   return undefined;
 }
 
+/** Why this host takes no new watched session now: its capture budget has no floor left to give. */
+export interface WatchRefusal {
+  reason: 'saturated';
+  /** The capture budget's total in force (frames/s across watched sessions). */
+  totalFps: number;
+  watched: number;
+  minSessionFps: number;
+}
+
+/**
+ * A session that starts being watched adds an encode. When the capture budget (shrunk by a hot host)
+ * cannot give it `minSessionFps` on top of every watched session's floor, taking it would starve
+ * somebody: the viewer is refused before anything starts. Viewers of a session already watched share
+ * its encode and are never refused here.
+ */
+export function watchRefusal(context: PoolContext): WatchRefusal | undefined {
+  const policy = context.captureBudget;
+  if (!policy) return undefined;
+  const total = budgetTotalFps(policy, context.budget);
+  if (total === null) return undefined;
+  const demands = budgetDemands(context);
+  const floors = demands.reduce((sum, d) => sum + Math.min(d.fps, policy.minSessionFps), 0);
+  if (total - floors >= policy.minSessionFps) return undefined;
+  return {
+    reason: 'saturated',
+    totalFps: total,
+    watched: demands.length,
+    minSessionFps: policy.minSessionFps,
+  };
+}
+
 /** Sessions that hold (or are acquiring) browser resources; failed and hibernated ones hold none. */
 export function activeSessionCount(context: PoolContext): number {
   let count = 0;

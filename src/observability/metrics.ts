@@ -52,7 +52,7 @@ export class Metrics {
   });
   readonly refusals = new Counter({
     name: 'castpool_admission_refusals_total',
-    help: 'Requests refused: capacity (429), rate_limited (429), unavailable (503), url_refused, unauthorized, forbidden',
+    help: 'Requests refused: capacity (429), rate_limited (429), unavailable (503), host_saturated (503: a new watcher the CPU cannot serve), url_refused, unauthorized, forbidden',
     labelNames: ['reason'],
     registers: [this.registry],
   });
@@ -101,6 +101,7 @@ const REFUSALS = new Set([
   'capacity',
   'rate_limited',
   'unavailable',
+  'host_saturated',
   'url_refused',
   'unauthorized',
   'forbidden',

@@ -99,3 +99,50 @@ describe('the pool capture budget, with real Chromium and viewers', () => {
     expect((await castpool.api('DELETE', `/api/sessions/${low.id}`)).status).toBe(204);
   });
 });
+
+describe('a host whose capture budget has no floor left', () => {
+  it('refuses a new watched session with 503 host_saturated, and still takes viewers of a watched one', async () => {
+    // A fixed total of one floor (5 frames/s): the first watched session takes it all.
+    const full = await startCastpool({ captureBudget: { totalFps: 5, adaptive: false, checkMs: 250 } });
+    try {
+      const create = async () =>
+        (await full.api('POST', '/api/sessions', { url: pages.url('/animated'), capture: 'tab' })).json as {
+          id: string;
+          links: { view: string };
+        };
+      const [first, second] = [await create(), await create()];
+      const watching = await openViewPage(viewers, first.links.view);
+      await until(
+        () => viewerStats(watching),
+        (s) => s.framesDecoded > 0,
+        15_000,
+      );
+      await until(
+        async () => (await full.api('GET', '/api/info')).json.captureBudget.sessions.length,
+        (watched) => watched === 1,
+        5000,
+      );
+      const refused = await openViewPage(viewers, second.links.view);
+      const stats = await until(
+        () => viewerStats(refused),
+        (s) => s.error !== '',
+        10_000,
+      );
+      expect(stats.error).toMatch(/^503: host saturated: its capture budget \(5 frames\/s\)/);
+      expect((await full.api('GET', `/api/sessions/${second.id}`)).json.state).toBe('idle');
+      const metrics = (await full.api('GET', '/metrics')).text;
+      expect(metrics).toMatch(/castpool_admission_refusals_total\{reason="host_saturated"\} [1-9]/);
+      // Another viewer of the watched session shares its encode: taken.
+      const another = await openViewPage(viewers, first.links.view);
+      const joined = await until(
+        () => viewerStats(another),
+        (s) => s.framesDecoded > 0 || s.error !== '',
+        15_000,
+      );
+      expect([joined.error, joined.framesDecoded > 0]).toEqual(['', true]);
+      for (const page of [watching, refused, another]) await page.close();
+    } finally {
+      await full.close();
+    }
+  });
+});

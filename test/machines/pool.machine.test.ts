@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { browserHostMachine } from '../../src/machines/browser-host.machine.js';
 import type { CaptureBudgetPolicy } from '../../src/machines/capture-budget.js';
-import { activeSessionCount, isDegraded, poolMachine } from '../../src/machines/pool.machine.js';
+import {
+  activeSessionCount,
+  isDegraded,
+  poolMachine,
+  watchRefusal,
+} from '../../src/machines/pool.machine.js';
 import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
 import { fakeCapture, fakePage, fakeViewer, params, policy, stats } from './fakes.js';
 
@@ -290,6 +295,48 @@ describe('pool machine', () => {
     pool.send({ type: 'pool.load', cpu: 0.1 });
     expect(shareOf('low')).toBe(30);
     expect(capture.log.commands.at(-1)).toEqual({ type: 'capture.rate', fps: 30 });
+  });
+
+  it('refuses a new watched session once a hot host has shrunk the budget to the floors, and takes it again when cool', async () => {
+    const budget: CaptureBudgetPolicy = {
+      totalFps: 0,
+      adaptive: true,
+      cpuHigh: 0.9,
+      cpuLow: 0.5,
+      shrinkAfterChecks: 1,
+      growAfterChecks: 1,
+      shrinkFactor: 0.5,
+      growStepFps: 100,
+      minSessionFps: 5,
+    };
+    const { pool, create } = startPool({ sessionsPerBrowser: 4, captureBudget: budget });
+    create('a');
+    create('b');
+    await settle();
+    const ref = (id: string) => pool.getSnapshot().context.sessions[id]?.ref;
+    for (const [id, viewerId] of [
+      ['a', 'v1'],
+      ['b', 'v2'],
+    ] as const)
+      ref(id)?.send({ type: 'viewer.join', viewer: { viewerId, codec: 'H264' } });
+    pool.send({ type: 'pool.load', cpu: 0.6 });
+    expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined(); // not limited by CPU
+    // Hot and falling behind, delivering little: the total shrinks down to the two floors (10).
+    for (let round = 0; round < 4; round++) {
+      for (const id of ['a', 'b'])
+        ref(id)?.send({ type: 'capture.stats', stats: { ...stats(true), deliveredFps: 4 } });
+      pool.send({ type: 'pool.load', cpu: 0.99 });
+    }
+    expect(pool.getSnapshot().context.budget.cpuLimitFps).toBe(10);
+    expect(watchRefusal(pool.getSnapshot().context)).toEqual({
+      reason: 'saturated',
+      totalFps: 10,
+      watched: 2,
+      minSessionFps: 5,
+    });
+    // Cool again: room for another watched session.
+    pool.send({ type: 'pool.load', cpu: 0.1 });
+    expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
   });
 
   describe('on an injected clock (no real timers)', () => {
