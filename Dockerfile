@@ -1,3 +1,11 @@
+# Build: castpool compiled to JavaScript (dist/), so the image runs no TypeScript loader.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN bash scripts/build.sh
+
 FROM node:20-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends chromium ffmpeg nats-server tini ca-certificates \
@@ -6,11 +14,12 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
-COPY . .
+COPY config ./config
+COPY --from=build /app/dist ./dist
 ENV HOST=0.0.0.0 NODE_ENV=production
 EXPOSE 8000
 # tini is PID 1: it forwards SIGTERM to castpool and reaps the zygotes Chromium leaves behind.
 # castpool (root here) starts Chromium as castpool-chromium with its sandbox; where the container's
 # seccomp profile forbids user namespaces it falls back to --no-sandbox and says so in the log.
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node_modules/.bin/tsx", "src/main.ts"]
+CMD ["node", "dist/main.js"]

@@ -63,8 +63,9 @@ describe('compose.yml', () => {
         expect(target?.image, `${name}: ${server}`).toMatch(/^nats/);
         expect(flag(target?.command ?? [], '-p')).toBe(url.port);
       }
-      // The config file it names exists in the image (COPY . .) and is valid.
+      // The config file it names exists in the image (COPY config) and is valid.
       const file = (env.CASTPOOL_CONFIG ?? '').replace(/^\/app\//, '');
+      expect(file.startsWith('config/'), file).toBe(true);
       const config = loadConfig({}, { CASTPOOL_CONFIG: file, NATS_URL: env.NATS_URL });
       expect(config.nats.replicas).toBe(natsServices.length);
       expect(config.nats.url).toBe(env.NATS_URL);
@@ -76,7 +77,10 @@ describe('compose.yml', () => {
     for (const pkg of ['chromium', 'ffmpeg', 'nats-server', 'tini'])
       expect(dockerfile).toMatch(new RegExp(`\\b${pkg}\\b`));
     expect(dockerfile).toMatch(/ENTRYPOINT \["\/usr\/bin\/tini", "--"\]/);
-    expect(dockerfile).toMatch(/CMD \["node_modules\/\.bin\/tsx", "src\/main\.ts"\]/);
+    // Compiled in a build stage; the image runs JavaScript with production dependencies only.
+    expect(dockerfile).toMatch(/RUN bash scripts\/build\.sh/);
+    expect(dockerfile).toMatch(/COPY --from=build \/app\/dist \.\/dist/);
+    expect(dockerfile).toMatch(/CMD \["node", "dist\/main\.js"\]/);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
   });
 });

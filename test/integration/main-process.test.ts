@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,9 @@ let pages: Awaited<ReturnType<typeof startTestPages>>;
 
 beforeAll(async () => {
   pages = await startTestPages();
-});
+  // What `npm start` runs: the compiled service (incremental: seconds when dist is current).
+  execFileSync('bash', ['scripts/build.sh'], { stdio: 'ignore' });
+}, 120_000);
 
 afterAll(async () => {
   await pages?.close();
@@ -19,9 +21,9 @@ afterAll(async () => {
 
 const TOKEN = 'main-process-token-0123456789abcdef';
 
-/** Runs `src/main.ts` as production does; output collected. */
+/** Runs the compiled service as `npm start` does (no TypeScript loader); output collected. */
 function startMain(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['dist/main.js'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -40,7 +42,7 @@ const uidOf = (pid: number) =>
   Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 const modeOf = (path: string) => statSync(path).mode & 0o777;
 
-describe('the service process (src/main.ts)', () => {
+describe('the service process (npm start: dist/main.js, compiled)', () => {
   it('refuses to listen beyond loopback without API tokens', async () => {
     const dataDir = mkdtempSync(join(TEST_ROOT, 'main-'));
     const { out, exited } = startMain({ HOST: '0.0.0.0', CASTPOOL_DATA_DIR: dataDir });
