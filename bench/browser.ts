@@ -28,3 +28,22 @@ export async function openBenchPage(browser: Browser, url: string): Promise<Page
   await sleep(WARMUP_MS);
   return page;
 }
+
+/** A viewer opens castpool's view page: ms from its connection to its first decoded frame. */
+export async function firstFrameMs(browser: Browser, viewUrl: string): Promise<number> {
+  const page = await browser.newPage();
+  try {
+    await page.goto(viewUrl);
+    const handle = await page.waitForFunction(
+      () => {
+        const v = (window as unknown as { castpoolViewer: { firstFrameAt: number; connectedAt: number } })
+          .castpoolViewer;
+        return v.firstFrameAt > 0 && v.firstFrameAt - v.connectedAt;
+      },
+      { timeout: 15_000 },
+    );
+    return Number(await handle.jsonValue());
+  } finally {
+    await page.close();
+  }
+}

@@ -1,5 +1,5 @@
 import type { CaptureStrategy } from '../../src/machines/types.js';
-import { launchBenchBrowser } from '../browser.js';
+import { firstFrameMs, launchBenchBrowser } from '../browser.js';
 import { type BenchSection, n } from '../section.js';
 import { log, percentile, sleep, startService, VIEWPORT, WARMUP_MS } from '../util.js';
 
@@ -12,18 +12,7 @@ async function joinTime(url: string, capture: CaptureStrategy, joins: number) {
     await sleep(WARMUP_MS); // loaded and still
     const waits: number[] = [];
     for (let i = 0; i < joins; i++) {
-      const page = await viewer.newPage();
-      await page.goto(`${base}/api/sessions/${session.id}/view`);
-      const handle = await page.waitForFunction(
-        () => {
-          const v = (window as unknown as { castpoolViewer: { firstFrameAt: number; connectedAt: number } })
-            .castpoolViewer;
-          return v.firstFrameAt > 0 && v.firstFrameAt - v.connectedAt;
-        },
-        { timeout: 15_000 },
-      );
-      waits.push(Number(await handle.jsonValue()));
-      await page.close();
+      waits.push(await firstFrameMs(viewer, `${base}/api/sessions/${session.id}/view`));
       await sleep(500);
     }
     return { joins, firstFrameMsP50: percentile(waits, 50), firstFrameMsMax: Math.max(...waits), waits };

@@ -1,4 +1,4 @@
-import { launchBenchBrowser } from '../browser.js';
+import { firstFrameMs, launchBenchBrowser } from '../browser.js';
 import { type BenchSection, n } from '../section.js';
 import {
   groupCpuSeconds,
@@ -34,21 +34,8 @@ async function unwatchedCost(url: string, unwatched: 'visible' | 'hidden', sessi
     const childPercent = ((cpu() - c0) / seconds) * 100;
     const nodePercent = ((nodeCpuSeconds() - n0) / seconds) * 100;
     const firstFrames: number[] = [];
-    for (const id of ids.slice(0, 2)) {
-      const page = await viewer?.newPage();
-      if (!page) break;
-      await page.goto(`${base}/api/sessions/${id}/view`);
-      const handle = await page.waitForFunction(
-        () => {
-          const v = (window as unknown as { castpoolViewer: { firstFrameAt: number; connectedAt: number } })
-            .castpoolViewer;
-          return v.firstFrameAt > 0 && v.firstFrameAt - v.connectedAt;
-        },
-        { timeout: 15_000 },
-      );
-      firstFrames.push(Number(await handle.jsonValue()));
-      await page.close();
-    }
+    for (const id of ids.slice(0, 2))
+      if (viewer) firstFrames.push(await firstFrameMs(viewer, `${base}/api/sessions/${id}/view`));
     return {
       sessions,
       unwatched,

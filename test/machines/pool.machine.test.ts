@@ -99,6 +99,19 @@ function startPool(
   return { pool, launched, closedBrowsers, crashers, state, create, capture };
 }
 
+/** A budget that moves on every check: one hot check halves it, one cool one lifts the CPU limit. */
+const QUICK_BUDGET: CaptureBudgetPolicy = {
+  totalFps: 50,
+  adaptive: true,
+  cpuHigh: 0.9,
+  cpuLow: 0.5,
+  shrinkAfterChecks: 1,
+  growAfterChecks: 1,
+  shrinkFactor: 0.5,
+  growStepFps: 100,
+  minSessionFps: 5,
+};
+
 describe('pool machine', () => {
   it('places sessions on browser hosts, sessionsPerBrowser at a time', async () => {
     const { pool, launched, state, create } = startPool({ sessionsPerBrowser: 2 });
@@ -257,17 +270,7 @@ describe('pool machine', () => {
   });
 
   it('shares a capture budget among watched sessions by priority and follows host CPU', async () => {
-    const budget: CaptureBudgetPolicy = {
-      totalFps: 50,
-      adaptive: true,
-      cpuHigh: 0.9,
-      cpuLow: 0.5,
-      shrinkAfterChecks: 1,
-      growAfterChecks: 1,
-      shrinkFactor: 0.5,
-      growStepFps: 100,
-      minSessionFps: 5,
-    };
+    const budget = QUICK_BUDGET;
     const { pool, create, capture } = startPool({ sessionsPerBrowser: 4, captureBudget: budget });
     create('high', 8);
     create('low', 2);
@@ -298,17 +301,7 @@ describe('pool machine', () => {
   });
 
   it('refuses a new watched session once a hot host has shrunk the budget to the floors, and takes it again when cool', async () => {
-    const budget: CaptureBudgetPolicy = {
-      totalFps: 0,
-      adaptive: true,
-      cpuHigh: 0.9,
-      cpuLow: 0.5,
-      shrinkAfterChecks: 1,
-      growAfterChecks: 1,
-      shrinkFactor: 0.5,
-      growStepFps: 100,
-      minSessionFps: 5,
-    };
+    const budget: CaptureBudgetPolicy = { ...QUICK_BUDGET, totalFps: 0 };
     const { pool, create } = startPool({ sessionsPerBrowser: 4, captureBudget: budget });
     create('a');
     create('b');
