@@ -24,7 +24,10 @@ export class SessionWindow {
     private readonly tabs: ReadonlySet<Tab>,
     /** False: the window stays shown (pages that stop their work when hidden). */
     private readonly hideWhenUnwatched: boolean,
-  ) {}
+  ) {
+    // A new window is shown: a session that never hides it never sends Chromium a window command.
+    if (!hideWhenUnwatched) this.applied = 'normal';
+  }
 
   /** Keeps the window shown until the returned release is called (once). */
   hold(): () => void {
