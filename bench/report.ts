@@ -8,6 +8,7 @@ import { joinSection } from './sections/join.js';
 import { memorySection } from './sections/memory.js';
 import { natsSection } from './sections/nats.js';
 import { strategiesSection } from './sections/strategies.js';
+import { threadsSection } from './sections/threads.js';
 import { unwatchedSection } from './sections/unwatched.js';
 
 /** Every section, in the order BENCHMARKS.md shows them. */
@@ -15,6 +16,7 @@ import { unwatchedSection } from './sections/unwatched.js';
 export const SECTIONS: BenchSection<any>[] = [
   captureSection,
   strategiesSection,
+  threadsSection,
   joinSection,
   densitySection,
   unwatchedSection,
