@@ -47,3 +47,14 @@ export async function firstFrameMs(browser: Browser, viewUrl: string): Promise<n
     await page.close();
   }
 }
+
+/** A viewer page of castpool's view, returned once it decoded its first frame. */
+export async function openWatching(browser: Browser, viewUrl: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(viewUrl);
+  await page.waitForFunction(
+    () => (window as unknown as { castpoolViewer: { firstFrameAt: number } }).castpoolViewer.firstFrameAt > 0,
+    { timeout: 15_000 },
+  );
+  return page;
+}

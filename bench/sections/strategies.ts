@@ -1,5 +1,5 @@
 import type { CaptureStrategy } from '../../src/machines/types.js';
-import { launchBenchBrowser } from '../browser.js';
+import { launchBenchBrowser, openWatching } from '../browser.js';
 import { sessionPageOf } from '../capacity.js';
 import { TIMECODE } from '../pages.js';
 import { type BenchSection, n } from '../section.js';
@@ -23,13 +23,7 @@ async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
     const session = await commands.sessions.create({ url, fps, viewport: VIEWPORT, capture });
     const fanout = sessionPageOf(castpool, session.id).fanout;
     await sleep(WARMUP_MS);
-    const page = await viewer.newPage();
-    await page.goto(`${base}/api/sessions/${session.id}/view`);
-    await page.waitForFunction(
-      () =>
-        (window as unknown as { castpoolViewer: { firstFrameAt: number } }).castpoolViewer.firstFrameAt > 0,
-      { timeout: 15_000 },
-    );
+    const page = await openWatching(viewer, `${base}/api/sessions/${session.id}/view`);
     await page.evaluate('globalThis.__name = (fn) => fn'); // tsx's keepNames helper, absent in the page
     await page.evaluate((T) => {
       // Read the time code from each received frame and compare it with this clock.

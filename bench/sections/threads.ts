@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { CaptureStrategy } from '../../src/machines/types.js';
 import { pidsInGroups } from '../../src/processes/tracker.js';
-import { launchBenchBrowser } from '../browser.js';
+import { launchBenchBrowser, openWatching } from '../browser.js';
 import { type BenchSection, n } from '../section.js';
 import { log, SECONDS, sleep, startService, VIEWPORT, WARMUP_MS } from '../util.js';
 
@@ -58,13 +58,7 @@ async function threadProfile(url: string, capture: CaptureStrategy) {
   const viewer = await launchBenchBrowser();
   try {
     const session = await commands.sessions.create({ url, fps: 30, viewport: VIEWPORT, capture });
-    const page = await viewer.newPage();
-    await page.goto(`${base}/api/sessions/${session.id}/view`);
-    await page.waitForFunction(
-      () =>
-        (window as unknown as { castpoolViewer: { firstFrameAt: number } }).castpoolViewer.firstFrameAt > 0,
-      { timeout: 15_000 },
-    );
+    const page = await openWatching(viewer, `${base}/api/sessions/${session.id}/view`);
     await sleep(WARMUP_MS);
     const pids = () => [process.pid, ...pidsInGroups(castpool.processes.list().map((p) => p.pid))];
     const before = threadTicks(pids());
