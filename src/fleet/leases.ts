@@ -8,6 +8,8 @@ import type { NodeLease, Registry } from '../nats/registry.js';
 export class Leases {
   private connectedSince = Date.now();
   private lastActive = -1;
+  /** When this node's lease was last written (0: not yet). */
+  private renewedAt = 0;
   /** The last live leases read (used when the registry cannot be reached). */
   last: NodeLease[] = [];
 
@@ -28,6 +30,11 @@ export class Leases {
     return Date.now() - this.connectedSince;
   }
 
+  /** How long ago this node's lease was last written (Infinity: never). */
+  sinceRenewalMs(): number {
+    return this.renewedAt === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.renewedAt;
+  }
+
   async renew(): Promise<void> {
     const { maxSessions, active, cpu } = this.local.capacity();
     await this.registry.renewLease({
@@ -39,6 +46,7 @@ export class Leases {
       startedAt: new Date(this.connectedSince).toISOString(),
       renewedAt: new Date().toISOString(),
     });
+    this.renewedAt = Date.now();
     if (active !== this.lastActive) {
       this.lastActive = active;
       this.local.events.pool('capacity', { maxSessions, active });
