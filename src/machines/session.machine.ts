@@ -44,6 +44,7 @@ import type {
   FileChooserCommand,
   PageDialog,
   PageHandle,
+  PageWidget,
   TabCommand,
   ViewerCommand,
   ViewerOffer,
@@ -97,6 +98,17 @@ function tellViewersDialog(
 ): void {
   for (const id of Object.keys(context.viewers))
     enqueue.sendTo(`viewer:${id}`, { type: 'viewer.dialog', dialog });
+}
+
+/** The session's widget now (or none): every viewer learns it (a controlling one draws it). */
+function setWidget(
+  context: SessionContext,
+  widget: PageWidget | undefined,
+  enqueue: { assign(update: Partial<SessionContext>): void; sendTo(id: string, event: ViewerCommand): void },
+): void {
+  enqueue.assign({ widget });
+  for (const id of Object.keys(context.viewers))
+    enqueue.sendTo(`viewer:${id}`, { type: 'viewer.widget', widget: widget ?? null });
 }
 
 /** Every viewer learns the session's tabs (a controlling one can switch and close them). */
@@ -506,10 +518,7 @@ export const sessionMachine = setup({
     }),
     /** Controlling viewers draw the widget the page opened (one at a time, as a browser shows it). */
     showWidget: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'widget.opened') return;
-      enqueue.assign({ widget: event.widget });
-      for (const id of Object.keys(context.viewers))
-        enqueue.sendTo(`viewer:${id}`, { type: 'viewer.widget', widget: event.widget });
+      if (event.type === 'widget.opened') setWidget(context, event.widget, enqueue);
     }),
     chooseInWidget: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'widget.answer') return;
@@ -518,15 +527,10 @@ export const sessionMachine = setup({
         id: event.id,
         value: event.value,
       } satisfies WidgetCommand);
-      enqueue.assign({ widget: undefined });
-      for (const id of Object.keys(context.viewers))
-        enqueue.sendTo(`viewer:${id}`, { type: 'viewer.widget', widget: null });
+      setWidget(context, undefined, enqueue);
     }),
     forgetWidget: enqueueActions(({ context, enqueue }) => {
-      if (!context.widget) return;
-      enqueue.assign({ widget: undefined });
-      for (const id of Object.keys(context.viewers))
-        enqueue.sendTo(`viewer:${id}`, { type: 'viewer.widget', widget: null });
+      if (context.widget) setWidget(context, undefined, enqueue);
     }),
     recordFileChooser: assign(({ context, event }) =>
       event.type === 'fileChooser.opened'
@@ -672,11 +676,7 @@ export const sessionMachine = setup({
      */
     dropPrompts: enqueueActions(({ context, enqueue }) => {
       if (context.fileChooser) enqueue.assign({ fileChooser: undefined });
-      if (context.widget) {
-        enqueue.assign({ widget: undefined });
-        for (const id of Object.keys(context.viewers))
-          enqueue.sendTo(`viewer:${id}`, { type: 'viewer.widget', widget: null });
-      }
+      if (context.widget) setWidget(context, undefined, enqueue);
       const { dialog } = context;
       if (!dialog) return;
       enqueue.assign({

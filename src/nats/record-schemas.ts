@@ -1,4 +1,4 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { type TProperties, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import {
   CaptureStrategy,
@@ -7,6 +7,7 @@ import {
   Geolocation,
   PagePermissions,
   PopupPolicy,
+  TabId,
   UnwatchedPages,
   Viewport,
 } from '../schemas.js';
@@ -99,6 +100,19 @@ export const NodeLeaseSchema = Type.Object(
 /** True when `value` fits `schema` (values from the registry or another node are never trusted). */
 export const fits = <T extends TSchema>(schema: T, value: unknown): boolean => Value.Check(schema, value);
 
+/** A page event of another node's session: what every page event carries, and its own fields. */
+const pageNews = <Fields extends TProperties>(fields: Fields) =>
+  Type.Object(
+    {
+      kind: Type.Literal('page'),
+      node: NodeName,
+      sessionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+      ...fields,
+      time: Type.String({ maxLength: 64 }),
+    },
+    { additionalProperties: false },
+  );
+
 /** An event another node published (shown to SSE clients): its shape, bounded. */
 export const RemoteEventSchema = Type.Union([
   Type.Object(
@@ -127,47 +141,22 @@ export const RemoteEventSchema = Type.Union([
     },
     { additionalProperties: Type.Union([Type.String({ maxLength: 2048 }), Type.Number(), Type.Boolean()]) },
   ),
-  Type.Object(
-    {
-      kind: Type.Literal('page'),
-      node: NodeName,
-      sessionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
-      type: Type.Union([Type.Literal('dialog.opened'), Type.Literal('dialog.closed')]),
-      dialogType: Type.Union([
-        Type.Literal('alert'),
-        Type.Literal('confirm'),
-        Type.Literal('prompt'),
-        Type.Literal('beforeunload'),
-      ]),
-      time: Type.String({ maxLength: 64 }),
-    },
-    { additionalProperties: false },
-  ),
-  Type.Object(
-    {
-      kind: Type.Literal('page'),
-      node: NodeName,
-      sessionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
-      type: Type.Union([Type.Literal('download.started'), Type.Literal('download.finished')]),
-      downloadId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }),
-      state: Type.Union([Type.Literal('in-progress'), Type.Literal('completed'), Type.Literal('canceled')]),
-      time: Type.String({ maxLength: 64 }),
-    },
-    { additionalProperties: false },
-  ),
-  Type.Object(
-    {
-      kind: Type.Literal('page'),
-      node: NodeName,
-      sessionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
-      type: Type.Union([
-        Type.Literal('tab.opened'),
-        Type.Literal('tab.activated'),
-        Type.Literal('tab.closed'),
-      ]),
-      tabId: Type.String({ pattern: '^tab-[0-9]{1,9}$' }),
-      time: Type.String({ maxLength: 64 }),
-    },
-    { additionalProperties: false },
-  ),
+  pageNews({
+    type: Type.Union([Type.Literal('dialog.opened'), Type.Literal('dialog.closed')]),
+    dialogType: Type.Union([
+      Type.Literal('alert'),
+      Type.Literal('confirm'),
+      Type.Literal('prompt'),
+      Type.Literal('beforeunload'),
+    ]),
+  }),
+  pageNews({
+    type: Type.Union([Type.Literal('download.started'), Type.Literal('download.finished')]),
+    downloadId: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }),
+    state: Type.Union([Type.Literal('in-progress'), Type.Literal('completed'), Type.Literal('canceled')]),
+  }),
+  pageNews({
+    type: Type.Union([Type.Literal('tab.opened'), Type.Literal('tab.activated'), Type.Literal('tab.closed')]),
+    tabId: TabId,
+  }),
 ]);
