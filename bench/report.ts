@@ -7,6 +7,7 @@ import { heldSection } from './sections/held.js';
 import { joinSection } from './sections/join.js';
 import { memorySection } from './sections/memory.js';
 import { natsSection } from './sections/nats.js';
+import { renderSection } from './sections/render.js';
 import { strategiesSection } from './sections/strategies.js';
 import { threadsSection } from './sections/threads.js';
 import { unwatchedSection } from './sections/unwatched.js';
@@ -20,6 +21,7 @@ export const SECTIONS: BenchSection<any>[] = [
   joinSection,
   densitySection,
   unwatchedSection,
+  renderSection,
   memorySection,
   heldSection,
   natsSection,

@@ -163,6 +163,10 @@ export const ConfigSchema = Type.Object({
   chromiumArgs: Type.Array(Type.String({ pattern: '^--' }), {
     description: 'Extra Chromium switches, after castpool\'s own (e.g. ["--enable-low-end-device-mode"]).',
   }),
+  renderRate: Type.Union([Type.Literal('capture'), Type.Literal('display')], {
+    description:
+      'capture: sessions captured at ≤ 30 FPS run in browsers that composite at 30 Hz (their pages animate at 30 Hz; less CPU for the same frames); display: every browser composites at 60 Hz, as a desktop Chromium does.',
+  }),
   warmPage: Type.Boolean({
     description:
       'Keep one blank page ready per browser (~65 MB): creates, restarts and resumes skip ~200 ms.',

@@ -106,6 +106,7 @@ export function createCastpool(
       input: {
         maxSessions: config.maxSessions,
         sessionsPerBrowser: config.sessionsPerBrowser,
+        renderRate: config.renderRate,
         throttle: config.throttle,
         restart: config.supervision.restart,
         idleTimeoutMs: config.supervision.idleTimeoutMs,

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
+import type { BrowserHostInput, RenderHz } from '../machines/browser-host.machine.js';
 import type { BrowserHandle } from '../machines/types.js';
 import { handOver, launchAs } from './browser-user.js';
 import { CAPTURE_FLAGS, CaptureGrant } from './capture-grant.js';
@@ -50,13 +51,26 @@ export class ChromiumBrowser implements BrowserHandle {
 /** Profile directories are named after the service PID so a successor can tell leftovers apart. */
 export const profileDirName = (hostId: string) => `b-${process.pid}-${hostId}-${randomUUID().slice(0, 4)}`;
 
+/**
+ * A browser that composites at 30 Hz. Chromium's battery saver mode ("enabled" in the profile's Local
+ * State) throttles every frame sink of the browser to 30 Hz: requestAnimationFrame, CSS animations and
+ * the compositor run at half rate, timers and everything else as before. Measured: a capture at 30 FPS
+ * gets the same frames for less compositing (BENCHMARKS.md, "render rate").
+ */
+async function composeAt(renderHz: RenderHz, userDataDir: string): Promise<void> {
+  if (renderHz === 60) return;
+  const batterySaverAlwaysOn = 3;
+  const localState = { performance_tuning: { battery_saver_mode: { state: batterySaverAlwaysOn } } };
+  await writeFile(join(userDataDir, 'Local State'), JSON.stringify(localState), { mode: 0o600 });
+}
+
 /** Chromium puts its singleton socket under TMPDIR; a unix socket path must stay under 108 bytes. */
 const SOCKET_PATH_ROOM = 107 - '/.org.chromium.Chromium.XXXXXX/SingletonSocket'.length;
 
 export function launchBrowserActor(deps: ActorDeps) {
-  return fromPromise<BrowserHandle, { hostId: string }>(async ({ input, signal }) => {
+  return fromPromise<BrowserHandle, BrowserHostInput>(async ({ input, signal }) => {
     try {
-      return await launchOnce(deps, input.hostId, signal);
+      return await launchOnce(deps, input, signal);
     } catch (error) {
       // No usable sandbox here (no user namespaces, a container's seccomp): the logged fallback.
       if (!deps.browserUser.sandbox || !/sandbox|namespace/i.test(String((error as Error).message)))
@@ -66,12 +80,16 @@ export function launchBrowserActor(deps: ActorDeps) {
         { err: error },
         'Chromium could not start sandboxed; every browser now runs with --no-sandbox',
       );
-      return launchOnce(deps, input.hostId, signal);
+      return launchOnce(deps, input, signal);
     }
   });
 }
 
-async function launchOnce(deps: ActorDeps, hostId: string, signal: AbortSignal): Promise<ChromiumBrowser> {
+async function launchOnce(
+  deps: ActorDeps,
+  { hostId, renderHz }: BrowserHostInput,
+  signal: AbortSignal,
+): Promise<ChromiumBrowser> {
   const userDataDir = join(deps.config.dataDir, profileDirName(hostId));
   // Its own TMPDIR inside the profile, so one removal takes everything this browser wrote.
   const tmpDir = join(userDataDir, 'tmp');
@@ -79,6 +97,7 @@ async function launchOnce(deps: ActorDeps, hostId: string, signal: AbortSignal):
   let browser: Browser | undefined;
   try {
     await CaptureGrant.stage(userDataDir);
+    await composeAt(renderHz, userDataDir);
     await handOver(deps.browserUser, deps.config.dataDir, userDataDir);
     const how = launchAs(deps.browserUser, deps.config.chromiumPath, {
       home: userDataDir,
@@ -109,7 +128,13 @@ async function launchOnce(deps: ActorDeps, hostId: string, signal: AbortSignal):
     const guard = await RequestGuard.attach(browser, deps.urls);
     const captureGrant = await CaptureGrant.install(browser, userDataDir);
     deps.log.info(
-      { hostId, pid: child.pid, user: deps.browserUser.user?.name, sandbox: deps.browserUser.sandbox },
+      {
+        hostId,
+        pid: child.pid,
+        renderHz,
+        user: deps.browserUser.user?.name,
+        sandbox: deps.browserUser.sandbox,
+      },
       'browser launched',
     );
     return new ChromiumBrowser(

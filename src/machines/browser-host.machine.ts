@@ -10,8 +10,18 @@ import {
 } from 'xstate';
 import type { BrowserHandle } from './types.js';
 
+/** How often a browser composites its pages: Chromium's own 60 Hz, or 30 Hz for sessions captured at ≤ 30 FPS. */
+export type RenderHz = 30 | 60;
+
+/** What a browser host is started with. */
+export interface BrowserHostInput {
+  hostId: string;
+  renderHz: RenderHz;
+}
+
 export interface BrowserHostContext {
   hostId: string;
+  renderHz: RenderHz;
   browser?: BrowserHandle;
   /** Sessions placed on this browser; each hears about its readiness and its crash. */
   sessions: Record<string, AnyActorRef>;
@@ -38,11 +48,11 @@ const notProvided = (name: string) => () => {
 export const browserHostMachine = setup({
   types: {
     context: {} as BrowserHostContext,
-    input: {} as { hostId: string },
+    input: {} as BrowserHostInput,
     events: {} as BrowserHostEvent,
   },
   actors: {
-    launchBrowser: fromPromise<BrowserHandle, { hostId: string }>(notProvided('launchBrowser')),
+    launchBrowser: fromPromise<BrowserHandle, BrowserHostInput>(notProvided('launchBrowser')),
     watchBrowser: fromCallback<{ type: 'noop' }, { browser: BrowserHandle }>(notProvided('watchBrowser')),
     closeBrowser: fromPromise<void, { browser: BrowserHandle | undefined }>(notProvided('closeBrowser')),
   },
@@ -87,7 +97,12 @@ export const browserHostMachine = setup({
   },
 }).createMachine({
   id: 'browserHost',
-  context: ({ input }) => ({ hostId: input.hostId, sessions: {}, closeRequested: false }),
+  context: ({ input }) => ({
+    hostId: input.hostId,
+    renderHz: input.renderHz,
+    sessions: {},
+    closeRequested: false,
+  }),
   initial: 'launching',
   on: {
     'host.detach': { actions: 'detach' },
@@ -100,7 +115,7 @@ export const browserHostMachine = setup({
       },
       invoke: {
         src: 'launchBrowser',
-        input: ({ context }) => ({ hostId: context.hostId }),
+        input: ({ context }) => ({ hostId: context.hostId, renderHz: context.renderHz }),
         onDone: [
           {
             guard: 'closeRequested',

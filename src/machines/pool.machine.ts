@@ -3,7 +3,7 @@
  * active count, budget demands): over 300 lines on purpose, so the pool's decisions read in one file.
  */
 import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, fromCallback, setup } from 'xstate';
-import { browserHostMachine, type HostReport } from './browser-host.machine.js';
+import { browserHostMachine, type HostReport, type RenderHz } from './browser-host.machine.js';
 import {
   allocateShares,
   type BudgetDemand,
@@ -41,15 +41,30 @@ export interface PoolInput {
   captureBudget?: CaptureBudgetPolicy;
   /** An emptied browser stays up this long for the next session (0: it closes at once). */
   browserLingerMs?: number;
+  /** `capture`: sessions captured at ≤ 30 FPS share browsers that composite at 30 Hz; `display`: all at 60 Hz. */
+  renderRate?: RenderRate;
+}
+
+export type RenderRate = 'capture' | 'display';
+
+/**
+ * The compositing rate a session's browser needs: a page drawn at 60 Hz and captured at 30 FPS
+ * spends half its compositing on frames nobody sees.
+ */
+export function renderHzFor(fps: number, renderRate: RenderRate | undefined): RenderHz {
+  return renderRate === 'capture' && fps <= 30 ? 30 : 60;
 }
 
 export interface SessionEntry {
   ref: SessionActorRef;
   hostId: string;
+  /** The compositing rate of the browsers this session may be placed on. */
+  renderHz: RenderHz;
 }
 
 export interface HostEntry {
   ref: AnyActorRef;
+  renderHz: RenderHz;
   sessionIds: string[];
   /** False once crashed or asked to close: no new sessions go there. */
   accepting: boolean;
@@ -210,9 +225,10 @@ function emptied(
   return { ...host, sessionIds: [], accepting: false, idleSince: undefined };
 }
 
-function pickHost(context: PoolContext): string | undefined {
+function pickHost(context: PoolContext, renderHz: RenderHz): string | undefined {
   for (const [hostId, host] of Object.entries(context.hosts))
-    if (host.accepting && host.sessionIds.length < context.sessionsPerBrowser) return hostId;
+    if (host.accepting && host.renderHz === renderHz && host.sessionIds.length < context.sessionsPerBrowser)
+      return hostId;
   return undefined;
 }
 
@@ -257,6 +273,7 @@ export const poolMachine = setup({
               },
             }),
             hostId: '',
+            renderHz: renderHzFor(params.fps, context.renderRate),
           },
         }),
       });
@@ -275,7 +292,7 @@ export const poolMachine = setup({
         hosts[entry.hostId] = { ...old, sessionIds: old.sessionIds.filter((id) => id !== sessionId) };
       }
       let hostSeq = context.hostSeq;
-      let hostId = pickHost({ ...context, hosts });
+      let hostId = pickHost({ ...context, hosts }, entry.renderHz);
       if (!hostId) {
         hostSeq++;
         const id = `host-${hostSeq}`;
@@ -284,7 +301,8 @@ export const poolMachine = setup({
           hosts: ({ spawn }) => ({
             ...hosts,
             [id]: {
-              ref: spawn('browserHost', { id, input: { hostId: id } }),
+              ref: spawn('browserHost', { id, input: { hostId: id, renderHz: entry.renderHz } }),
+              renderHz: entry.renderHz,
               sessionIds: [],
               accepting: true,
             },

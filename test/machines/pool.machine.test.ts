@@ -6,6 +6,7 @@ import {
   activeSessionCount,
   isDegraded,
   poolMachine,
+  type RenderRate,
   watchRefusal,
 } from '../../src/machines/pool.machine.js';
 import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
@@ -32,12 +33,14 @@ function startPool(
     idleTimeoutMs?: number;
     degrade?: { failures: number; windowMs: number };
     browserLingerMs?: number;
+    renderRate?: RenderRate;
     /** Time for the machines: delayed transitions and `now` (real time when absent). */
     clock?: SimulatedClock;
   } = {},
 ) {
   let launchAttempts = 0;
   const launched: string[] = [];
+  const launchedHz: Record<string, number> = {};
   const closedBrowsers: string[] = [];
   const crashers = new Map<string, () => void>();
   const host = browserHostMachine.provide({
@@ -47,6 +50,7 @@ function startPool(
         const failing = options.launchFails === true || launchAttempts <= Number(options.launchFails ?? 0);
         if (failing) throw new Error('chromium not found');
         launched.push(input.hostId);
+        launchedHz[input.hostId] = input.renderHz;
         return { hostId: input.hostId };
       }),
       watchBrowser: fromCallback(({ input, sendBack }) => {
@@ -83,6 +87,7 @@ function startPool(
       ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
       ...(options.degrade ? { degrade: options.degrade } : {}),
       ...(options.browserLingerMs ? { browserLingerMs: options.browserLingerMs } : {}),
+      ...(options.renderRate ? { renderRate: options.renderRate } : {}),
       maxSessions: options.maxSessions ?? 10,
       sessionsPerBrowser: options.sessionsPerBrowser ?? 2,
       throttle: policy,
@@ -94,9 +99,9 @@ function startPool(
     const entry = pool.getSnapshot().context.sessions[id];
     return entry ? sessionStateName(entry.ref.getSnapshot().value) : 'gone';
   };
-  const create = (sessionId: string, priority = params.priority) =>
-    pool.send({ type: 'session.create', sessionId, params: { ...params, priority } });
-  return { pool, launched, closedBrowsers, crashers, state, create, capture };
+  const create = (sessionId: string, priority = params.priority, fps = params.fps) =>
+    pool.send({ type: 'session.create', sessionId, params: { ...params, priority, fps } });
+  return { pool, launched, launchedHz, closedBrowsers, crashers, state, create, capture };
 }
 
 /** A budget that moves on every check: one hot check halves it, one cool one lifts the CPU limit. */
@@ -123,6 +128,34 @@ describe('pool machine', () => {
     const { hosts } = pool.getSnapshot().context;
     expect(hosts['host-1']?.sessionIds).toEqual(['a', 'b']);
     expect(hosts['host-2']?.sessionIds).toEqual(['c']);
+  });
+
+  it('puts sessions captured at ≤ 30 FPS in 30 Hz browsers and faster ones in 60 Hz browsers (renderRate capture)', async () => {
+    const { pool, launchedHz, create } = startPool({ sessionsPerBrowser: 4, renderRate: 'capture' });
+    create('slow-a', params.priority, 30);
+    create('fast', params.priority, 60);
+    create('slow-b', params.priority, 15);
+    await settle();
+    await settle();
+    const { hosts } = pool.getSnapshot().context;
+    expect(hosts['host-1']).toMatchObject({ sessionIds: ['slow-a', 'slow-b'], renderHz: 30 });
+    expect(hosts['host-2']).toMatchObject({ sessionIds: ['fast'], renderHz: 60 });
+    expect(launchedHz).toEqual({ 'host-1': 30, 'host-2': 60 });
+  });
+
+  it('composites every browser at 60 Hz under renderRate display (and by default)', async () => {
+    for (const renderRate of ['display', undefined] as const) {
+      const { pool, launchedHz, create } = startPool({
+        sessionsPerBrowser: 4,
+        ...(renderRate ? { renderRate } : {}),
+      });
+      create('slow', params.priority, 30);
+      create('fast', params.priority, 60);
+      await settle();
+      await settle();
+      expect(pool.getSnapshot().context.hosts['host-1']?.sessionIds).toEqual(['slow', 'fast']);
+      expect(launchedHz).toEqual({ 'host-1': 60 });
+    }
   });
 
   it('refuses sessions beyond maxSessions and duplicate ids', async () => {
