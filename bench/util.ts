@@ -47,6 +47,10 @@ export function groupCpuSeconds(pgid: number): number {
   }
   return ticks / 100; // USER_HZ
 }
+/** CPU seconds of every process castpool started and still tracks (Chromiums, ffmpegs, nats-server). */
+export const startedCpuSeconds = (castpool: { processes: { list(): { pid: number }[] } }) =>
+  castpool.processes.list().reduce((sum, { pid }) => sum + groupCpuSeconds(pid), 0);
+
 export const nodeCpuSeconds = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;

@@ -3,11 +3,11 @@ import type { RenderRate } from '../../src/machines/pool.machine.js';
 import { launchBenchBrowser, openWatching } from '../browser.js';
 import { type BenchSection, n } from '../section.js';
 import {
-  groupCpuSeconds,
   log,
   nodeCpuSeconds,
   SECONDS,
   sleep,
+  startedCpuSeconds,
   startService,
   VIEWPORT,
   WARMUP_MS,
@@ -44,7 +44,7 @@ async function renderCost(url: string, renderRate: RenderRate, watched: boolean)
           ),
         ),
       );
-    const cpu = () => castpool.processes.list().reduce((sum, p) => sum + groupCpuSeconds(p.pid), 0);
+    const cpu = () => startedCpuSeconds(castpool);
     const [f0, c0, n0, t0] = [await frames(), cpu(), nodeCpuSeconds(), performance.now()];
     await sleep(SECONDS * 1000);
     const [f1, c1, n1] = [await frames(), cpu(), nodeCpuSeconds()];

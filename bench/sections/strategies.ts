@@ -10,6 +10,7 @@ import {
   percentile,
   SECONDS,
   sleep,
+  startedCpuSeconds,
   startService,
   VIEWPORT,
   WARMUP_MS,
@@ -57,7 +58,6 @@ async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
       video.requestVideoFrameCallback(tick);
     }, TIMECODE);
     await sleep(WARMUP_MS);
-    const tracked = () => castpool.processes.list().map((p) => p.pid);
     const readViewer = () =>
       page.evaluate(() => {
         const w = window as unknown as {
@@ -70,7 +70,7 @@ async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
     const node0 = nodeCpuSeconds();
     const ffmpeg = castpool.processes.list().find((p) => p.kind === 'ffmpeg');
     const ffmpeg0 = groupCpuSeconds(ffmpeg?.pid ?? -1);
-    const children0 = tracked().reduce((sum, pid) => sum + groupCpuSeconds(pid), 0);
+    const children0 = startedCpuSeconds(castpool);
     const bytes0 = fanout.bytesOut;
     const t0 = performance.now();
     await sleep(SECONDS * 1000);
@@ -78,7 +78,7 @@ async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
     const end = await readViewer();
     const nodeCpu = nodeCpuSeconds() - node0;
     const ffmpegCpu = groupCpuSeconds(ffmpeg?.pid ?? -1) - ffmpeg0;
-    const childrenCpu = tracked().reduce((sum, pid) => sum + groupCpuSeconds(pid), 0) - children0;
+    const childrenCpu = startedCpuSeconds(castpool) - children0;
     const bytesPerSecond = (fanout.bytesOut - bytes0) / ((performance.now() - t0) / 1000);
     const latency = await page.evaluate(
       () => (window as unknown as { latency: { samples: number[]; unreadable: number } }).latency,

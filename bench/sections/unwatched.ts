@@ -1,12 +1,12 @@
 import { firstFrameMs, launchBenchBrowser } from '../browser.js';
 import { type BenchSection, n } from '../section.js';
 import {
-  groupCpuSeconds,
   log,
   nodeCpuSeconds,
   percentile,
   SECONDS,
   sleep,
+  startedCpuSeconds,
   startService,
   VIEWPORT,
   WARMUP_MS,
@@ -26,8 +26,7 @@ async function unwatchedCost(url: string, unwatched: 'visible' | 'hidden', sessi
     for (let i = 0; i < sessions; i++)
       ids.push((await commands.sessions.create({ url, fps: 30, viewport: VIEWPORT, capture: 'tab' })).id);
     await sleep(WARMUP_MS + 2000);
-    const groups = () => castpool.processes.list().map((p) => p.pid);
-    const cpu = () => groups().reduce((sum, pid) => sum + groupCpuSeconds(pid), 0);
+    const cpu = () => startedCpuSeconds(castpool);
     const [c0, n0, t0] = [cpu(), nodeCpuSeconds(), performance.now()];
     await sleep(SECONDS * 1000);
     const seconds = (performance.now() - t0) / 1000;
