@@ -5,6 +5,7 @@ import { H264_BASELINE_FMTP } from '../media/sdp.js';
 import type { CaptureReport } from './capture-pipeline.js';
 import type { Capturer } from './capturer.js';
 import type { ActorDeps } from './deps.js';
+import { answerAsDtlsServer } from './dtls-role.js';
 import type { SessionPage } from './page.js';
 import { StatsWindow } from './stats-window.js';
 
@@ -128,6 +129,7 @@ export class TabCapturePipeline {
         track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.forward(rtp));
       });
       await upstream.setRemoteDescription({ type: 'offer', sdp: offer });
+      answerAsDtlsServer(upstream);
       await upstream.setLocalDescription(await upstream.createAnswer());
       const previous = this.upstream;
       this.upstream = upstream;

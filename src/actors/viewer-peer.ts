@@ -3,6 +3,7 @@ import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'weri
 import type { ViewerScope } from '../access/index.js';
 import type { Codec, ViewerHandle, ViewerOffer } from '../machines/types.js';
 import { H264_BASELINE_FMTP, type OfferedCodec, restrictVideoToPayloadType } from '../media/sdp.js';
+import { answerAsDtlsServer } from './dtls-role.js';
 
 /** Gathering host candidates takes milliseconds here; a stuck gatherer must not hold the HTTP answer. */
 const GATHER_LIMIT_MS = 2000;
@@ -78,6 +79,7 @@ export async function negotiateViewer({
     await transceiver.sender.replaceTrack(track);
     transceiver.setDirection('sendonly');
     for (const other of pc.getTransceivers()) if (other.kind === 'audio') other.setDirection('inactive');
+    answerAsDtlsServer(pc);
     await pc.setLocalDescription(await pc.createAnswer());
     await waitForGathering(pc);
     const local = pc.localDescription?.sdp;
