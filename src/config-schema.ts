@@ -163,6 +163,10 @@ export const ConfigSchema = Type.Object({
   chromiumArgs: Type.Array(Type.String({ pattern: '^--' }), {
     description: 'Extra Chromium switches, after castpool\'s own (e.g. ["--enable-low-end-device-mode"]).',
   }),
+  cgroupRoot: Type.String({
+    description:
+      "Where cgroup v1 hierarchies are mounted; each browser gets a cpu group weighted by its sessions' highest priority (cpu.shares). Where the host does not allow it (a read-only container mount, cgroup v2 only) castpool says so once and goes on without. Empty: off.",
+  }),
   renderRate: Type.Union([Type.Literal('capture'), Type.Literal('display')], {
     description:
       'capture: sessions captured at ≤ 30 FPS run in browsers that composite at 30 Hz (their pages animate at 30 Hz; less CPU for the same frames); display: every browser composites at 60 Hz, as a desktop Chromium does.',

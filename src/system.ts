@@ -25,10 +25,11 @@ import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
 import { browserHostMachine } from './machines/browser-host.machine.js';
 import { type MachineClock, realClock } from './machines/clock.js';
-import { type PoolActorRef, poolMachine } from './machines/pool.machine.js';
+import { hostPriorities, type PoolActorRef, poolMachine } from './machines/pool.machine.js';
 import { sessionMachine } from './machines/session.machine.js';
 import { EventHub } from './observability/events.js';
 import { countTransitions, Metrics } from './observability/metrics.js';
+import { type CpuGroups, cpuGroups } from './processes/cpu-groups.js';
 import { sweepLeftovers } from './processes/leftovers.js';
 import { ProcessTracker } from './processes/tracker.js';
 
@@ -39,6 +40,8 @@ export interface Castpool {
   metrics: Metrics;
   pool: PoolActorRef;
   processes: ProcessTracker;
+  /** The browsers' CPU groups (or why there are none). */
+  cpuGroups: CpuGroups;
   log: FastifyBaseLogger;
   /** Every session transition and pool event of this node. */
   events: EventHub;
@@ -72,7 +75,8 @@ export function createCastpool(
     log[level]({ sessionId, from, to, ...(reason ? { reason } : {}) }, `session ${to}`);
   });
   const browserUser = chooseBrowserUser(config, log);
-  const deps: ActorDeps = { config, processes, log, urls: access.urls, metrics, browserUser };
+  const cpu = cpuGroups(config.cgroupRoot, log);
+  const deps: ActorDeps = { config, processes, cpuGroups: cpu, log, urls: access.urls, metrics, browserUser };
   const session = sessionMachine.provide({
     actors: {
       openPage: openPageActor(deps, siteCredentials),
@@ -123,7 +127,14 @@ export function createCastpool(
       },
     },
   );
-  pool.subscribe({ error: (error) => log.error({ err: error }, 'pool actor failed') });
+  pool.subscribe({
+    // Each browser weighs what its most important session asks (cgroup cpu.shares, where allowed).
+    next: (snapshot) => {
+      for (const [hostId, priority] of Object.entries(hostPriorities(snapshot.context)))
+        cpu.weigh(hostId, priority);
+    },
+    error: (error) => log.error({ err: error }, 'pool actor failed'),
+  });
   pool.start();
 
   let shuttingDown: Promise<void> | undefined;
@@ -137,9 +148,10 @@ export function createCastpool(
       ).catch(() => log.warn('sessions did not close in time; killing their processes'));
       // The embedded nats-server outlives the sessions: their last registry writes go through it.
       await processes.stopAll(500, (p) => p.kind !== 'nats-server');
+      cpu.close();
       pool.stop();
     })();
     return shuttingDown;
   };
-  return { config, access, metrics, pool, processes, log, events, siteCredentials, shutdown };
+  return { config, access, metrics, pool, processes, cpuGroups: cpu, log, events, siteCredentials, shutdown };
 }

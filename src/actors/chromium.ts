@@ -124,6 +124,8 @@ async function launchOnce(
     const child = browser.process();
     if (!child?.pid) throw new Error('Chromium started without a process');
     deps.processes.track(child, 'chromium', hostId);
+    // Before any page exists: its renderers are forked into the group too.
+    deps.cpuGroups.place(hostId, child.pid);
     // Before any page exists: no request of this browser leaves unchecked, every context can capture.
     const guard = await RequestGuard.attach(browser, deps.urls);
     const captureGrant = await CaptureGrant.install(browser, userDataDir);
@@ -150,6 +152,7 @@ async function launchOnce(
     // A failed launch removes everything it created: no record exists yet to clean it up.
     const pid = browser?.process()?.pid;
     if (pid) await deps.processes.stop(pid, 500);
+    deps.cpuGroups.remove(hostId);
     await rm(userDataDir, { recursive: true, force: true });
     throw error;
   }
@@ -176,6 +179,7 @@ export function closeBrowserActor(deps: ActorDeps) {
       new Promise((r) => setTimeout(r, 3000).unref()),
     ]);
     await deps.processes.stop(handle.pid, 1000);
+    deps.cpuGroups.remove(handle.hostId);
     await rm(handle.userDataDir, { recursive: true, force: true, maxRetries: 3 });
     deps.log.info({ hostId: handle.hostId, pid: handle.pid }, 'browser closed');
   });

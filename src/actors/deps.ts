@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { UrlPolicy } from '../access/url-policy.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { CpuGroups } from '../processes/cpu-groups.js';
 import type { ProcessTracker } from '../processes/tracker.js';
 import type { BrowserUser } from './browser-user.js';
 
@@ -9,6 +10,8 @@ import type { BrowserUser } from './browser-user.js';
 export interface ActorDeps {
   config: Config;
   processes: ProcessTracker;
+  /** The browsers' CPU groups (cgroup v1), or a no-op where the host does not allow them. */
+  cpuGroups: CpuGroups;
   log: FastifyBaseLogger;
   /** Where pages may go: their document requests (redirects included) are checked against it. */
   urls: UrlPolicy;

@@ -225,6 +225,20 @@ function emptied(
   return { ...host, sessionIds: [], accepting: false, idleSince: undefined };
 }
 
+/** Each browser host's CPU priority: the highest capture priority among its sessions. */
+export function hostPriorities(context: PoolContext): Record<string, number> {
+  const priorities: Record<string, number> = {};
+  for (const [hostId, host] of Object.entries(context.hosts)) {
+    let highest = 0;
+    for (const sessionId of host.sessionIds) {
+      const priority = context.sessions[sessionId]?.ref.getSnapshot().context.params.priority ?? 0;
+      highest = Math.max(highest, priority);
+    }
+    if (highest > 0) priorities[hostId] = highest;
+  }
+  return priorities;
+}
+
 function pickHost(context: PoolContext, renderHz: RenderHz): string | undefined {
   for (const [hostId, host] of Object.entries(context.hosts))
     if (host.accepting && host.renderHz === renderHz && host.sessionIds.length < context.sessionsPerBrowser)
