@@ -66,11 +66,28 @@ ${'<p>Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut
 const still = `<!doctype html><html><head><title>still</title></head><body style="margin:0;background:#fafafa;font:24px sans-serif">
 <h1 style="margin:120px">A page that does not change</h1></body></html>`;
 
+/**
+ * A page stuck in busy loops on eight threads (workers): it takes every core it can get. Its main thread
+ * stays free, so castpool's liveness probe keeps it (a hung main thread is restarted, then failed).
+ */
+const busy = `<!doctype html><html><head><title>busy</title></head><body><script>
+const spin = URL.createObjectURL(new Blob(['for (;;) {}'], { type: 'text/javascript' }));
+for (let i = 0; i < 8; i++) new Worker(spin);
+</script></body></html>`;
+
 export async function startBenchPages() {
   const server = createServer((request, response) => {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     const url = request.url ?? '';
-    response.end(url.startsWith('/typical') ? typical : url.startsWith('/still') ? still : animated);
+    response.end(
+      url.startsWith('/typical')
+        ? typical
+        : url.startsWith('/still')
+          ? still
+          : url.startsWith('/busy')
+            ? busy
+            : animated,
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -80,6 +97,7 @@ export async function startBenchPages() {
     typicalUrl: `http://127.0.0.1:${port}/typical`,
     typicalTimecodeUrl: `http://127.0.0.1:${port}/typical?timecode`,
     stillUrl: `http://127.0.0.1:${port}/still`,
+    busyUrl: `http://127.0.0.1:${port}/busy`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -4,6 +4,7 @@ import type { BenchSection } from './section.js';
 import { captureSection } from './sections/capture.js';
 import { densitySection } from './sections/density.js';
 import { heldSection } from './sections/held.js';
+import { isolationSection } from './sections/isolation.js';
 import { joinSection } from './sections/join.js';
 import { memorySection } from './sections/memory.js';
 import { natsSection } from './sections/nats.js';
@@ -22,6 +23,7 @@ export const SECTIONS: BenchSection<any>[] = [
   densitySection,
   unwatchedSection,
   renderSection,
+  isolationSection,
   memorySection,
   heldSection,
   natsSection,
