@@ -58,3 +58,14 @@ export async function openWatching(browser: Browser, viewUrl: string): Promise<P
   );
   return page;
 }
+
+/** Frames each view page has decoded so far. */
+export const framesDecoded = (pages: readonly Page[]): Promise<number[]> =>
+  Promise.all(
+    pages.map((page) =>
+      page.evaluate(
+        () =>
+          (window as unknown as { castpoolViewer: { framesDecoded: number } }).castpoolViewer.framesDecoded,
+      ),
+    ),
+  );

@@ -1,5 +1,5 @@
 import type { Page } from 'puppeteer-core';
-import { launchBenchBrowser, openWatching } from '../browser.js';
+import { framesDecoded, launchBenchBrowser, openWatching } from '../browser.js';
 import { type BenchSection, n } from '../section.js';
 import { log, SECONDS, sleep, startService, VIEWPORT, WARMUP_MS } from '../util.js';
 
@@ -28,14 +28,10 @@ async function isolation(pages: { typicalUrl: string; busyUrl: string }, variant
     if (variant !== 'alone') await commands.sessions.create({ url: pages.busyUrl, priority: 2 });
     const page = await openWatching(viewer, `${base}/api/sessions/${watched.id}/view`);
     await sleep(WARMUP_MS + 1000);
-    const frames = () =>
-      page.evaluate(
-        () =>
-          (window as unknown as { castpoolViewer: { framesDecoded: number } }).castpoolViewer.framesDecoded,
-      );
-    const [f0, t0] = [await frames(), performance.now()];
+    const [[f0 = 0], t0] = [await framesDecoded([page]), performance.now()];
     await sleep(SECONDS * 1000);
-    const fps = ((await frames()) - f0) / ((performance.now() - t0) / 1000);
+    const [f1 = 0] = await framesDecoded([page]);
+    const fps = (f1 - f0) / ((performance.now() - t0) / 1000);
     return { variant, viewerFps: fps, cgroups: castpool.cpuGroups.unavailable ?? 'on' };
   } finally {
     await viewer.close();
@@ -68,16 +64,7 @@ async function saturated(url: string, cgroups: boolean) {
       pagesOpen.push(await openWatching(viewer, `${base}/api/sessions/${session.id}/view`));
     }
     await sleep(WARMUP_MS + 1000);
-    const frames = () =>
-      Promise.all(
-        pagesOpen.map((page) =>
-          page.evaluate(
-            () =>
-              (window as unknown as { castpoolViewer: { framesDecoded: number } }).castpoolViewer
-                .framesDecoded,
-          ),
-        ),
-      );
+    const frames = () => framesDecoded(pagesOpen);
     const [f0, t0] = [await frames(), performance.now()];
     await sleep(SECONDS * 1000);
     const seconds = (performance.now() - t0) / 1000;

@@ -1,6 +1,6 @@
 import type { Page } from 'puppeteer-core';
 import type { RenderRate } from '../../src/machines/pool.machine.js';
-import { launchBenchBrowser, openWatching } from '../browser.js';
+import { framesDecoded, launchBenchBrowser, openWatching } from '../browser.js';
 import { type BenchSection, n } from '../section.js';
 import {
   log,
@@ -34,16 +34,7 @@ async function renderCost(url: string, renderRate: RenderRate, watched: boolean)
     for (const id of ids)
       if (viewer) views.push(await openWatching(viewer, `${base}/api/sessions/${id}/view`));
     await sleep(WARMUP_MS + 1000);
-    const frames = () =>
-      Promise.all(
-        views.map((page) =>
-          page.evaluate(
-            () =>
-              (window as unknown as { castpoolViewer: { framesDecoded: number } }).castpoolViewer
-                .framesDecoded,
-          ),
-        ),
-      );
+    const frames = () => framesDecoded(views);
     const cpu = () => startedCpuSeconds(castpool);
     const [f0, c0, n0, t0] = [await frames(), cpu(), nodeCpuSeconds(), performance.now()];
     await sleep(SECONDS * 1000);
