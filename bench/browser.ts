@@ -69,3 +69,12 @@ export const framesDecoded = (pages: readonly Page[]): Promise<number[]> =>
       ),
     ),
   );
+
+/** Frames per second each view page decodes over the next `ms`. */
+export async function decodedFpsOver(pages: readonly Page[], ms: number): Promise<number[]> {
+  const [before, t0] = [await framesDecoded(pages), performance.now()];
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = await framesDecoded(pages);
+  const seconds = (performance.now() - t0) / 1000;
+  return after.map((frames, i) => (frames - (before[i] ?? 0)) / seconds);
+}

@@ -1,5 +1,5 @@
 import type { Page } from 'puppeteer-core';
-import { framesDecoded, launchBenchBrowser, openWatching } from '../browser.js';
+import { decodedFpsOver, launchBenchBrowser, openWatching } from '../browser.js';
 import { type BenchSection, n } from '../section.js';
 import { log, SECONDS, sleep, startService, VIEWPORT, WARMUP_MS } from '../util.js';
 
@@ -28,10 +28,7 @@ async function isolation(pages: { typicalUrl: string; busyUrl: string }, variant
     if (variant !== 'alone') await commands.sessions.create({ url: pages.busyUrl, priority: 2 });
     const page = await openWatching(viewer, `${base}/api/sessions/${watched.id}/view`);
     await sleep(WARMUP_MS + 1000);
-    const [[f0 = 0], t0] = [await framesDecoded([page]), performance.now()];
-    await sleep(SECONDS * 1000);
-    const [f1 = 0] = await framesDecoded([page]);
-    const fps = (f1 - f0) / ((performance.now() - t0) / 1000);
+    const [fps = 0] = await decodedFpsOver([page], SECONDS * 1000);
     return { variant, viewerFps: fps, cgroups: castpool.cpuGroups.unavailable ?? 'on' };
   } finally {
     await viewer.close();
@@ -64,11 +61,7 @@ async function saturated(url: string, cgroups: boolean) {
       pagesOpen.push(await openWatching(viewer, `${base}/api/sessions/${session.id}/view`));
     }
     await sleep(WARMUP_MS + 1000);
-    const frames = () => framesDecoded(pagesOpen);
-    const [f0, t0] = [await frames(), performance.now()];
-    await sleep(SECONDS * 1000);
-    const seconds = (performance.now() - t0) / 1000;
-    const fps = (await frames()).map((f, i) => (f - (f0[i] ?? 0)) / seconds);
+    const fps = await decodedFpsOver(pagesOpen, SECONDS * 1000);
     const lows = fps.slice(1);
     return { cgroups, highFps: fps[0] ?? 0, lowFpsMean: lows.reduce((a, b) => a + b, 0) / lows.length };
   } finally {

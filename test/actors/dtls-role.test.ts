@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { negotiateViewer } from '../../src/actors/viewer-peer.js';
-import { chooseCodec } from '../../src/media/sdp.js';
+import { chooseCodec, H264_BASELINE_FMTP } from '../../src/media/sdp.js';
 
 /** A player's offer (werift, receive-only H.264), its DTLS setup attribute rewritten to `setup`. */
 async function playerOffer(setup: 'actpass' | 'active' | 'passive') {
@@ -12,7 +12,7 @@ async function playerOffer(setup: 'actpass' | 'active' | 'passive') {
         new RTCRtpCodecParameters({
           mimeType: 'video/H264',
           clockRate: 90000,
-          parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1',
+          parameters: H264_BASELINE_FMTP,
         }),
       ],
       audio: [],
