@@ -283,6 +283,11 @@ export const ConfigSchema = Type.Object({
     ),
     memoryCheckMs: Int(100, 600000, 'How often the memory budget is checked.'),
     idleTimeoutMs: Int(0, 86400000, 'A session without viewers this long hibernates (0 = never).'),
+    freezeAfterMs: Int(
+      0,
+      86400000,
+      'A session whose `unwatched` is `frozen` freezes its pages after this long without viewers.',
+    ),
     silentViewerMs: Int(
       1000,
       60000,

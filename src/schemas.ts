@@ -59,10 +59,13 @@ export const PopupPolicy = Type.Union(
   },
 );
 
-export const UnwatchedPages = Type.Union([Type.Literal('hidden'), Type.Literal('visible')], {
-  description:
-    "What the session's pages are while nobody watches: visible (drawn as if shown: what automation expects) or hidden (a background tab: nothing drawn, about a seventh of the CPU of an animated page; scripts and timers keep running, but animations, requestAnimationFrame and permission prompts wait until someone watches)",
-});
+export const UnwatchedPages = Type.Union(
+  [Type.Literal('hidden'), Type.Literal('visible'), Type.Literal('frozen')],
+  {
+    description:
+      "What the session's pages are while nobody watches: visible (drawn as if shown: what automation expects), hidden (a background tab: nothing drawn, about a seventh of the CPU of an animated page; scripts and timers keep running, but animations, requestAnimationFrame and permission prompts wait until someone watches) or frozen (visible, then after supervision.freezeAfterMs frozen: no script, timer, worker or frame runs — no CPU — until a viewer joins or a command needs the page; thawed in milliseconds, the page as it was)",
+  },
+);
 
 export const CreateSessionBody = Type.Object(
   {

@@ -9,6 +9,7 @@ import type { ActorDeps } from './actors/deps.js';
 import { dialogsActor } from './actors/dialogs.js';
 import { downloadsActor, sessionFilesActor } from './actors/downloads.js';
 import { fileChooserActor } from './actors/file-chooser.js';
+import { freezePagesActor } from './actors/freeze-pages.js';
 import { hostLoadActor } from './actors/host-load.js';
 import { memoryWatchActor } from './actors/memory.js';
 import {
@@ -91,6 +92,7 @@ export function createCastpool(
       sessionFiles: sessionFilesActor(deps, siteCredentials),
       hibernatePage: hibernatePageActor(deps),
       capture: captureActor(deps),
+      freezePages: freezePagesActor(deps),
       viewer: viewerActor(deps),
       thumbnail: thumbnailActor(deps),
     },
@@ -114,6 +116,7 @@ export function createCastpool(
         throttle: config.throttle,
         restart: config.supervision.restart,
         idleTimeoutMs: config.supervision.idleTimeoutMs,
+        freezeAfterMs: config.supervision.freezeAfterMs,
         maxTabs: config.limits.tabsPerSession,
         browserLingerMs: config.supervision.browserLingerMs,
         degrade: config.supervision.degrade,

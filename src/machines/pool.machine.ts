@@ -36,6 +36,8 @@ export interface PoolInput {
   throttle: ThrottlePolicy;
   restart?: RestartPolicy;
   idleTimeoutMs?: number;
+  /** Unwatched this long, sessions whose `unwatched` is `frozen` freeze their pages. */
+  freezeAfterMs?: number;
   /** Tabs each session may have open at once. */
   maxTabs?: number;
   captureBudget?: CaptureBudgetPolicy;
@@ -280,6 +282,7 @@ export const poolMachine = setup({
                 throttle: context.throttle,
                 restart: context.restart,
                 idleTimeoutMs: context.idleTimeoutMs,
+                ...(context.freezeAfterMs !== undefined ? { freezeAfterMs: context.freezeAfterMs } : {}),
                 ...(context.maxTabs ? { maxTabs: context.maxTabs } : {}),
                 saved,
                 // The pool's clock is its sessions' clock (a simulated one in tests).

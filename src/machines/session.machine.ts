@@ -11,6 +11,7 @@ import {
   enqueueActions,
   fromCallback,
   fromPromise,
+  raise,
   sendParent,
   sendTo,
   setup,
@@ -194,6 +195,8 @@ export const sessionMachine = setup({
       notProvided('navigatePage'),
     ),
     capture: fromCallback<CaptureCommand, CaptureInput>(notProvided('capture')),
+    /** Freezes the session's pages (no script, timer or frame runs) until it is stopped: then thaws them. */
+    freezePages: fromCallback<{ type: 'noop' }, { page: PageHandle }>(notProvided('freezePages')),
     /** Takes one small JPEG of the page, then reports `thumbnail.done`. */
     thumbnail: fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; width: number }>(
       notProvided('thumbnail'),
@@ -204,6 +207,7 @@ export const sessionMachine = setup({
   guards: {
     hasViewers: ({ context }) => watcherCount(context) > 0,
     hibernatesWhenIdle: ({ context }) => context.idleTimeoutMs > 0,
+    freezesWhenUnwatched: ({ context }) => context.params.unwatched === 'frozen',
     hasNoViewers: ({ context }) => watcherCount(context) === 0,
     hasPage: ({ context }) => context.page !== undefined,
     overloadPersists: ({ context, event }) =>
@@ -261,6 +265,7 @@ export const sessionMachine = setup({
   },
   delays: {
     idleTimeout: ({ context }) => context.idleTimeoutMs,
+    freezeDelay: ({ context }) => context.freezeAfterMs,
     dialogTimeout: ({ context }) => context.params.dialogTimeoutMs,
     restartBackoff: ({ context }) => {
       const attempt = Math.max(0, context.restartTimes.length - 1);
@@ -268,6 +273,8 @@ export const sessionMachine = setup({
     },
   },
   actions: {
+    /** The event that woke a frozen session, handled again now that its pages run. */
+    handleAwake: raise(({ event }) => event),
     countRestart: assign(({ context }) => {
       const since = context.now() - context.restart.windowMs;
       return {
@@ -763,6 +770,7 @@ export const sessionMachine = setup({
     restartTimes: [],
     restartsTotal: 0,
     idleTimeoutMs: input.idleTimeoutMs ?? 0,
+    freezeAfterMs: input.freezeAfterMs ?? 3000,
     lastViewedAt: (input.now ?? Date.now)(),
     now: input.now ?? Date.now,
   }),
@@ -925,6 +933,32 @@ export const sessionMachine = setup({
                   actions: assign({
                     hibernation: ({ context, event }) => ({ at: context.now(), reason: event.reason }),
                   }),
+                },
+              },
+              initial: 'awake',
+              states: {
+                awake: {
+                  after: { freezeDelay: { guard: 'freezesWhenUnwatched', target: 'frozen' } },
+                },
+                // Leaving (a viewer, a command that needs the page, hibernation, a restart) stops
+                // `freezePages`, which thaws the pages before anything else reaches them.
+                frozen: {
+                  tags: ['frozen'],
+                  invoke: {
+                    src: 'freezePages',
+                    input: ({ context }) => ({ page: context.page as PageHandle }),
+                  },
+                  on: {
+                    // What needs the page running wakes it, then is handled as in any live state.
+                    navigate: { target: 'awake', actions: 'handleAwake' },
+                    'tab.activate': { target: 'awake', actions: 'handleAwake' },
+                    'tab.close': { target: 'awake', actions: 'handleAwake' },
+                    'dialog.answer': { target: 'awake', actions: 'handleAwake' },
+                    'widget.answer': { target: 'awake', actions: 'handleAwake' },
+                    'fileChooser.answer': { target: 'awake', actions: 'handleAwake' },
+                    // A frozen page runs nothing, a probe's task included: not a hang.
+                    'page.unresponsive': {},
+                  },
                 },
               },
             },
@@ -1101,7 +1135,9 @@ export function sessionStateName(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
     const [top, sub] = Object.entries(value)[0] ?? [];
-    // live.tab.idle → idle, live.tab.watched.streaming → streaming; launching.* → launching
+    // live.tab.idle.awake → idle, live.tab.idle.frozen → frozen, live.tab.watched.streaming → streaming;
+    // launching.* → launching
+    if (top === 'idle') return sub === 'frozen' ? 'frozen' : 'idle';
     if (top === 'live' || top === 'tab' || top === 'watched') return sessionStateName(sub);
     return top ?? 'unknown';
   }

@@ -36,6 +36,8 @@ export interface SessionInput {
   throttle: ThrottlePolicy;
   restart?: RestartPolicy;
   idleTimeoutMs?: number;
+  /** An unwatched session whose `unwatched` is `frozen` freezes its pages after this long (default 3 s). */
+  freezeAfterMs?: number;
   /** State saved elsewhere (a hibernation on a node that died): the page opens with it. */
   saved?: SavedPage;
   /** Consecutive capture failures tolerated before the session fails. */
@@ -118,6 +120,8 @@ export interface SessionContext {
   now: () => number;
   /** No viewers for this long hibernates the session (0 = never). */
   idleTimeoutMs: number;
+  /** Unwatched this long, a session whose `unwatched` is `frozen` freezes its pages. */
+  freezeAfterMs: number;
   /** When a viewer last joined or left (memory pressure hibernates the least recently viewed first). */
   lastViewedAt: number;
   /** What a hibernated session needs to come back (opaque to the machine). */
@@ -275,9 +279,10 @@ export function captureFps(context: Pick<SessionContext, 'currentFps' | 'shareFp
  * What a session's states say about it (`snapshot.hasTag(...)`): `live` (a page is open and
  * answers commands), `watched` (capturing for viewers), `asleep` (hibernating, hibernated or
  * resuming: a viewer wakes it), `released` (holds no browser: hibernated or failed), `failed`,
- * `throttled` (watched at a reduced rate).
+ * `throttled` (watched at a reduced rate), `frozen` (live and unwatched, its pages frozen: no script,
+ * timer or frame runs until something needs them).
  */
-export type SessionTag = 'live' | 'watched' | 'throttled' | 'asleep' | 'released' | 'failed';
+export type SessionTag = 'live' | 'watched' | 'throttled' | 'frozen' | 'asleep' | 'released' | 'failed';
 
 /** A navigation asked of the session has not reported yet (the first load counts). */
 export function navigationPending(

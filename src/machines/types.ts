@@ -39,9 +39,10 @@ export interface SessionParams {
   popups: PopupPolicy;
   /**
    * What the pages are while nobody watches: `hidden` (a background tab: nothing drawn, scripts and
-   * timers run) or `visible` (drawn as if shown, for pages that stop their work when hidden).
+   * timers run), `visible` (drawn as if shown, for pages that stop their work when hidden) or
+   * `frozen` (drawn as if shown, then frozen after `supervision.freezeAfterMs`: nothing runs at all).
    */
-  unwatched: 'hidden' | 'visible';
+  unwatched: 'hidden' | 'visible' | 'frozen';
 }
 
 /**

@@ -81,7 +81,7 @@ export class Metrics {
   }
 }
 
-const LIVE = new Set(['idle', 'streaming', 'throttled']);
+const LIVE = new Set(['idle', 'frozen', 'streaming', 'throttled']);
 
 /** Restarts, failures, hibernations and resumes, counted from the sessions' transitions. */
 export function countTransitions(metrics: Metrics, events: EventHub): () => void {

@@ -38,7 +38,8 @@ beforeAll(async () => {
   castpool = await startCastpool({
     sessionsPerBrowser: 1,
     // A probe every 0.5 s, late after 1 s: a page waiting on a dialog must not be taken for hung.
-    supervision: { probeIntervalMs: 500, probeTimeoutMs: 1000 },
+    // Unwatched "frozen" sessions freeze after 0.5 s (3 s by default).
+    supervision: { probeIntervalMs: 500, probeTimeoutMs: 1000, freezeAfterMs: 500 },
     // A server that never answers is a navigation timeout, not a hung page.
     navigationTimeoutMs: 2500,
     limits: { downloadMbPerSession: 2, tabsPerSession: TABS_PER_SESSION },
@@ -518,6 +519,82 @@ describe.each(['tab', 'screencast'] as const)('unwatched: "hidden" (%s capture)'
     } finally {
       await castpool.api('DELETE', `/api/sessions/${id}`);
       await castpool.api('DELETE', `/api/sessions/${shown.json.id}`);
+    }
+  });
+});
+
+describe.each(['tab', 'screencast'] as const)('unwatched: "frozen" (%s capture)', (capture) => {
+  it('runs nothing while frozen, thaws for a viewer or a navigation (the page as it was), and freezes again after', async () => {
+    const created = await castpool.api('POST', '/api/sessions', {
+      url: pages.url('/animated'),
+      capture,
+      unwatched: 'frozen',
+    });
+    expect(created.status, created.text).toBe(201);
+    const id: string = created.json.id;
+    const page = () => sessionPageOf(castpool, id);
+    // A page's own state: a counter its timer moves (a frozen page's timers wait; CDP still reads it).
+    const install = async (path: string) => {
+      const installed = await until(
+        () =>
+          page()
+            .evaluate((url) => {
+              if (location.href !== url || document.readyState !== 'complete') return false;
+              const w = window as unknown as { ticks: number };
+              w.ticks = 0;
+              setInterval(() => w.ticks++, 20);
+              return true;
+            }, pages.url(path))
+            .catch(() => false), // the load was committing
+        (done) => done,
+      );
+      expect(installed).toBe(true);
+    };
+    const ticks = () => page().evaluate(() => (window as unknown as { ticks: number }).ticks);
+    const frozen = () =>
+      until(
+        () => getSession(id),
+        (s) => s.state === 'frozen',
+        10_000,
+      );
+    /** Timer ticks over 0.6 s. */
+    const ticking = async () => {
+      const before = await ticks();
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      return (await ticks()) - before;
+    };
+    try {
+      await install('/animated');
+      expect((await frozen()).state).toBe('frozen');
+      expect(await ticking()).toBe(0);
+      const frozenAt = await ticks();
+      // A thumbnail shows the frozen page without waking it.
+      const thumbnail = await fetch(`${castpool.base}/api/sessions/${id}/thumbnail?width=160`);
+      expect([thumbnail.status, thumbnail.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+      expect((await getSession(id)).state).toBe('frozen');
+
+      const view = await openViewPage(viewers, created.json.links.view);
+      await framesGrow(view);
+      expect(['streaming', 'throttled']).toContain((await getSession(id)).state);
+      expect(await ticks()).toBeGreaterThanOrEqual(frozenAt); // the same page: its memory kept
+      expect(await ticking()).toBeGreaterThan(5);
+      await view.close();
+      expect((await frozen()).state).toBe('frozen');
+      expect(await ticking()).toBe(0);
+
+      // A command that needs the page wakes it; the session freezes again after.
+      const navigated = await castpool.api('POST', `/api/sessions/${id}/navigate`, {
+        url: pages.url('/static'),
+      });
+      expect(navigated.status, navigated.text).toBe(200);
+      expect(page().url()).toBe(pages.url('/static'));
+      await install('/static');
+      expect(await ticking()).toBeGreaterThan(5);
+      expect((await frozen()).state).toBe('frozen');
+      expect(await ticking()).toBe(0);
+      expect((await getSession(id)).restarts).toBe(0);
+    } finally {
+      await castpool.api('DELETE', `/api/sessions/${id}`);
     }
   });
 });

@@ -342,6 +342,84 @@ describe('session machine', () => {
     void noop;
   });
 
+  describe('the frozen tier (unwatched: "frozen")', () => {
+    /** Every freeze, thaw, capture start and navigation, in the order the session asked for them. */
+    function startFreezing(unwatched: SessionParams['unwatched']) {
+      const clock = new SimulatedClock();
+      const steps: string[] = [];
+      const session = start(
+        {
+          freezePages: fromCallback(() => {
+            steps.push('freeze');
+            return () => steps.push('thaw');
+          }),
+          capture: fromCallback(() => {
+            steps.push('capture');
+          }),
+          navigatePage: fromCallback(({ input, sendBack }) => {
+            steps.push(`navigate ${input.url}`);
+            sendBack({ type: 'navigate.done', result: { requestId: input.requestId, url: input.url } });
+          }),
+        },
+        0,
+        { ...params, unwatched },
+        clock,
+      );
+      session.actor.send({ type: 'host.ready', browser: host });
+      return { ...session, clock, steps };
+    }
+
+    it("freezes an unwatched session after freezeAfterMs and thaws it before a viewer's capture starts", async () => {
+      const { actor, clock, state, steps } = startFreezing('frozen');
+      await settle();
+      steps.splice(0); // the first navigation
+      clock.increment(2900);
+      expect(state()).toBe('idle');
+      clock.increment(100);
+      expect(state()).toBe('frozen');
+      expect(actor.getSnapshot().hasTag('frozen')).toBe(true);
+      expect(actor.getSnapshot().hasTag('live')).toBe(true);
+      actor.send(viewer('v1'));
+      expect(state()).toBe('streaming');
+      expect(steps).toEqual(['freeze', 'thaw', 'capture']);
+      clock.increment(60_000); // watched: never frozen
+      expect(steps).toEqual(['freeze', 'thaw', 'capture']);
+      actor.send({ type: 'viewer.left', viewerId: 'v1' });
+      expect(state()).toBe('idle');
+      clock.increment(3000);
+      expect(state()).toBe('frozen');
+      expect(steps).toEqual(['freeze', 'thaw', 'capture', 'freeze']);
+    });
+
+    it('wakes for a command that needs the page, handles it on the thawed page, then freezes again', async () => {
+      const { actor, clock, state, steps } = startFreezing('frozen');
+      await settle();
+      steps.splice(0);
+      clock.increment(3000);
+      // A frozen page runs no probe: its silence is not a hang.
+      actor.send({ type: 'page.unresponsive', reason: 'probe', probeStartedAt: clock.now() });
+      expect(state()).toBe('frozen');
+      expect(actor.getSnapshot().context.restartsTotal).toBe(0);
+      actor.send({ type: 'navigate', requestId: 'r1', url: 'http://127.0.0.1/next' });
+      expect(steps).toEqual(['freeze', 'thaw', 'navigate http://127.0.0.1/next']);
+      expect(state()).toBe('idle');
+      expect(actor.getSnapshot().context.url).toBe('http://127.0.0.1/next');
+      clock.increment(3000);
+      expect(state()).toBe('frozen');
+    });
+
+    it.each(['visible', 'hidden'] as const)(
+      'never freezes a session whose unwatched is %s',
+      async (unwatched) => {
+        const { clock, state, steps } = startFreezing(unwatched);
+        await settle();
+        clock.increment(600_000);
+        expect(state()).toBe('idle');
+        expect(steps.filter((step) => step === 'freeze')).toEqual([]);
+      },
+    );
+  });
+
   describe('JavaScript dialogs', () => {
     const confirm: PageDialog = {
       type: 'confirm',
