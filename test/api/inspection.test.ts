@@ -53,7 +53,7 @@ describe('state inspection', () => {
     expect(response.json.xstate).toMatch(/^5\./);
     const { snapshot } = response.json;
     expect(snapshot.status).toBe('active');
-    expect(snapshot.value).toEqual({ live: { tab: 'idle' } });
+    expect(snapshot.value).toEqual({ live: { tab: { idle: 'awake' } } });
     expect(snapshot.context.sessionId).toBe(id);
     expect(snapshot.context.url).toBe(pages.url('/static'));
     expect(snapshot.context.page).toEqual({ $handle: 'SessionPage' });
