@@ -80,9 +80,8 @@ export const unwatchedSection: BenchSection<UnwatchedData> = {
     return `## Live sessions nobody watches ${when}
 CPU in % of one core over the run: the browsers (and nats-server) castpool started, and castpool's own
 Node process. A hidden session's window is minimized: nothing drawn, scripts and timers run. A frozen
-session's pages are frozen (Chromium's page lifecycle \`frozen\`) 3 s after its last viewer: nothing
-runs. Then a
-viewer joins two of the sessions: time from its connection to its first decoded frame. ${ratio}.
+session's pages are frozen (Chromium's page lifecycle \`frozen\`) and its window minimized 3 s after
+its last viewer: nothing runs. Then a viewer joins two of the sessions: time from its connection to its first decoded frame. ${ratio}.
 
 | variant | per session | browsers + nats-server | castpool (Node) | first frame for a joining viewer (p50) |
 |---|---|---|---|---|

@@ -12,7 +12,9 @@ type Lifecycle = 'frozen' | 'active';
  * and the page keeps everything it had in memory. Stopping the actor thaws the tabs; their CDP
  * sessions deliver commands in order, so whatever the session sends them next (a capture, a
  * navigation, a hibernation's save) runs on a thawed page. Measured: thawed within ~5 ms; an animated
- * page with a 4 ms timer and a worker went from 58 % of a core to the browser's idle ~1 %.
+ * page with a 4 ms timer and a worker went from 58 % of a core to the browser's idle ~1 %. The window
+ * is concealed too (minimized unless a capture or a screenshot holds it shown): compositor animations
+ * run without the page's main thread.
  * CDP, not the kernel's cgroup freezer: it works inside any container, freezes one session's pages
  * in a browser that other (watched) sessions share, and leaves the browser answering CDP.
  */
@@ -30,7 +32,12 @@ export function freezePagesActor(deps: ActorDeps) {
         });
       }
     };
+    // Hidden as well: a frozen page's compositor animations would still be drawn.
+    const reveal = page.window.conceal();
     setAll('frozen');
-    return () => setAll('active');
+    return () => {
+      setAll('active');
+      reveal();
+    };
   });
 }

@@ -551,6 +551,13 @@ describe.each(['tab', 'screencast'] as const)('unwatched: "frozen" (%s capture)'
       expect(installed).toBe(true);
     };
     const ticks = () => page().evaluate(() => (window as unknown as { ticks: number }).ticks);
+    // Concealed too: a frozen page's compositor animations would still be drawn.
+    const concealed = () =>
+      until(
+        () => page().evaluate(() => document.visibilityState as string),
+        (state) => state === 'hidden',
+        5000,
+      );
     const frozen = () =>
       until(
         () => getSession(id),
@@ -567,6 +574,7 @@ describe.each(['tab', 'screencast'] as const)('unwatched: "frozen" (%s capture)'
       await install('/animated');
       expect((await frozen()).state).toBe('frozen');
       expect(await ticking()).toBe(0);
+      expect(await concealed()).toBe('hidden');
       const frozenAt = await ticks();
       // A thumbnail shows the frozen page without waking it.
       const thumbnail = await fetch(`${castpool.base}/api/sessions/${id}/thumbnail?width=160`);
@@ -578,6 +586,7 @@ describe.each(['tab', 'screencast'] as const)('unwatched: "frozen" (%s capture)'
       expect(['streaming', 'throttled']).toContain((await getSession(id)).state);
       expect(await ticks()).toBeGreaterThanOrEqual(frozenAt); // the same page: its memory kept
       expect(await ticking()).toBeGreaterThan(5);
+      expect(await page().evaluate(() => document.visibilityState)).toBe('visible');
       await view.close();
       expect((await frozen()).state).toBe('frozen');
       expect(await ticking()).toBe(0);
