@@ -30,11 +30,18 @@ export async function density(url: string, page: string, capture: CaptureStrateg
   const farm = startViewerFarm();
   const viewers: FarmViewer[] = [];
   const ids: string[] = [];
+  /** Viewers castpool refused up front (503 host_saturated): their sessions stay unwatched. */
+  let refused = 0;
   try {
     for (let i = 0; i < sessions; i++) {
       const session = await commands.sessions.create({ url, fps: 30, viewport: VIEWPORT, capture });
-      ids.push(session.id);
-      viewers.push(await farm.watch(`${base}/api/sessions/${session.id}/whep`));
+      try {
+        viewers.push(await farm.watch(`${base}/api/sessions/${session.id}/whep`));
+        ids.push(session.id);
+      } catch (error) {
+        if (!/WHEP answered 503/.test((error as Error).message)) throw error;
+        refused++;
+      }
     }
     await sleep(3000 + WARMUP_MS);
     const frames0 = viewers.map((v) => v.counts.frames);
@@ -50,6 +57,7 @@ export async function density(url: string, page: string, capture: CaptureStrateg
       viewer: v.state(),
     }));
     const fps = perSession.map((p) => p.fps).sort((a, b) => a - b);
+    const connects = viewers.map((v) => v.connectMs());
     // The sessions that got nothing, and why (viewer never connected, session not streaming…).
     const starved = perSession
       .filter((p) => p.fps < 1)
@@ -62,10 +70,14 @@ export async function density(url: string, page: string, capture: CaptureStrateg
       page,
       capture,
       sessions,
+      watched: viewers.length,
+      refused,
+      /** The slowest viewer's offer-to-connected time (null: one never connected). */
+      slowestConnectMs: connects.some((ms) => ms === null) ? null : Math.max(0, ...(connects as number[])),
       minFps: fps[0] ?? 0,
       medianFps: percentile(fps, 50),
       totalCpuPct: hostCpuPct,
-      cpuPerSessionPct: hostCpuPct / sessions,
+      cpuPerSessionPct: hostCpuPct / Math.max(1, viewers.length),
       fpsPerSession: fps.map((f) => round(f, 1)),
       budgetTotalFps: castpool.pool.getSnapshot().context.budget.cpuLimitFps,
       starved,

@@ -16,11 +16,13 @@ type FromFarm =
   | { op: 'watching'; id: number }
   | { op: 'closed'; id: number }
   | { op: 'error'; id: number; message: string }
-  | { op: 'counts'; viewers: [number, number, number, string][] };
+  | { op: 'counts'; viewers: [number, number, number, string, number | null][] };
 
 export interface FarmViewer {
   readonly counts: { frames: number; bytes: number };
   state(): string;
+  /** From the WHEP offer to `connected`, in ms (null: not connected yet). */
+  connectMs(): number | null;
   close(): Promise<void>;
 }
 
@@ -33,16 +35,20 @@ export function startViewerFarm() {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 0;
-  const viewers = new Map<number, { counts: { frames: number; bytes: number }; state: string }>();
+  const viewers = new Map<
+    number,
+    { counts: { frames: number; bytes: number }; state: string; connectMs: number | null }
+  >();
   const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   child.on('message', (message: FromFarm) => {
     if (message.op === 'counts') {
-      for (const [id, frames, bytes, state] of message.viewers) {
+      for (const [id, frames, bytes, state, connectMs] of message.viewers) {
         const viewer = viewers.get(id);
         if (!viewer) continue;
         viewer.counts.frames = frames;
         viewer.counts.bytes = bytes;
         viewer.state = state;
+        viewer.connectMs = connectMs;
       }
       return;
     }
@@ -59,12 +65,13 @@ export function startViewerFarm() {
   return {
     async watch(url: string, accepts: Codec[] = ['H264', 'VP8']): Promise<FarmViewer> {
       const id = nextId++;
-      const viewer = { counts: { frames: 0, bytes: 0 }, state: 'new' };
+      const viewer = { counts: { frames: 0, bytes: 0 }, state: 'new', connectMs: null as number | null };
       viewers.set(id, viewer);
       await request({ op: 'watch', id, url, accepts });
       return {
         counts: viewer.counts,
         state: () => viewer.state,
+        connectMs: () => viewer.connectMs,
         close: async () => {
           await request({ op: 'close', id });
           viewers.delete(id);
@@ -86,7 +93,7 @@ async function serveAsFarm(): Promise<void> {
   const timer = setInterval(() => {
     send({
       op: 'counts',
-      viewers: [...viewers].map(([id, v]) => [id, v.counts.frames, v.counts.bytes, v.state()]),
+      viewers: [...viewers].map(([id, v]) => [id, v.counts.frames, v.counts.bytes, v.state(), v.connectMs()]),
     });
   }, REPORT_MS);
   process.on('disconnect', () => process.exit(0));

@@ -36,6 +36,12 @@ export async function watchWithWerift(
       if (rtp.header.marker) counts.frames++;
     });
   });
+  const startedAt = performance.now();
+  /** From the offer's POST to the peer connection's `connected` (null until then). */
+  let connectMs: number | null = null;
+  pc.connectionStateChange.subscribe((state) => {
+    if (state === 'connected' && connectMs === null) connectMs = performance.now() - startedAt;
+  });
   await pc.setLocalDescription(await pc.createOffer());
   const response = await fetch(whepUrl, {
     method: 'POST',
@@ -50,5 +56,5 @@ export async function watchWithWerift(
     await fetch(resource, { method: 'DELETE', headers }).catch(() => {});
     await pc.close();
   };
-  return { counts, close, state: () => pc.connectionState };
+  return { counts, close, state: () => pc.connectionState, connectMs: () => connectMs };
 }

@@ -2,7 +2,7 @@ import { density } from '../capacity.js';
 import { type BenchSection, n } from '../section.js';
 import { log, SECONDS } from '../util.js';
 
-const DENSITY_STEPS = (process.env.BENCH_DENSITY ?? '1,2,4,8,16').split(',').map(Number);
+const DENSITY_STEPS = (process.env.BENCH_DENSITY ?? '1,2,4,8,16,32').split(',').map(Number);
 
 type DensityData = Awaited<ReturnType<typeof density>>[];
 
@@ -24,20 +24,23 @@ export const densitySection: BenchSection<DensityData> = {
   render(densities, when) {
     const rows = densities.map(
       (d) =>
-        `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} | ${
+        `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${d.watched ?? d.sessions} / ${d.refused ?? 0} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${d.slowestConnectMs === undefined ? '–' : d.slowestConnectMs === null ? 'never' : `${n(d.slowestConnectMs)} ms`} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} | ${
           Object.entries(d.starved ?? {})
             .map(([why, count]) => `${count}× ${why}`)
             .join(', ') || '–'
         } |`,
     );
     return `## Density: N watched sessions on this 2-core host ${when}
-Each session at 30 FPS, watched by a light WHEP client (werift in a process of its own, like a remote
-player: receives and counts, does not decode); 4 sessions per browser. FPS per session: lowest /
-median; the capture budget's CPU limit on the total at the end of the run (– = not limited). Host CPU
-includes the viewers' process, which shares the cores with castpool here.
+Each session at 30 FPS, its viewer joining right after it is created: a light WHEP client (werift in a
+process of its own, like a remote player: receives and counts, does not decode); 4 sessions per browser.
+Watched / refused: viewers castpool took, and first viewers it refused with \`503 host_saturated\` because
+the capture budget in force could not give one more session \`minSessionFps\`. FPS per watched session:
+lowest / median; slowest connect: the slowest viewer's WHEP offer to \`connected\`; the capture budget's
+CPU limit on the total at the end of the run (– = not limited). Host CPU includes the viewers' process,
+which shares the cores with castpool here.
 
-| page | strategy | sessions | FPS min / median | host CPU | CPU per session | budget (FPS) | under 1 FPS: session/viewer state |
-|---|---|---|---|---|---|---|---|
+| page | strategy | sessions | watched / refused | FPS min / median | slowest connect | host CPU | CPU per session | budget (FPS) | under 1 FPS: session/viewer state |
+|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}`;
   },
 };
