@@ -187,6 +187,12 @@ export async function memoryAndResume(url: string, sessions: number, variant: Me
  * How many sessions one host holds with all but the watched ones hibernated: `watched` sessions
  * stream to werift viewers throughout while batches of new sessions open and hibernate.
  */
+/** Heap in use after a full collection when the bench runs with --expose-gc (npm run bench does). */
+function settledHeap(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
 export async function heldSessions(url: string, target: number, watched: number, batch = 8) {
   const service: Service = await startService({
     maxSessions: watched + batch,
@@ -210,9 +216,12 @@ export async function heldSessions(url: string, target: number, watched: number,
       watchedIds.add(session.id);
       viewers.push(await farm.watch(`${base}/api/sessions/${session.id}/whep`));
     }
-    const heap0 = process.memoryUsage().heapUsed;
+    const heap0 = settledHeap();
     const hibernated: string[] = [];
     const started = performance.now();
+    /** Seconds each tenth of the sessions took to create and hibernate (linear growth: flat). */
+    const tenths: number[] = [];
+    let tenthStarted = started;
     while (hibernated.length + watched < target) {
       const n = Math.min(batch, target - watched - hibernated.length);
       const created = await Promise.all(
@@ -220,6 +229,10 @@ export async function heldSessions(url: string, target: number, watched: number,
       );
       for (const session of created) await commands.sessions.hibernate({ id: session.id });
       hibernated.push(...created.map((s) => s.id));
+      if (hibernated.length >= ((tenths.length + 1) * (target - watched)) / 10) {
+        tenths.push((performance.now() - tenthStarted) / 1000);
+        tenthStarted = performance.now();
+      }
       if (hibernated.length % 40 < batch) log(`held: ${hibernated.length + watched} sessions…`);
     }
     const fillSeconds = (performance.now() - started) / 1000;
@@ -247,7 +260,8 @@ export async function heldSessions(url: string, target: number, watched: number,
       browsers: Object.keys(castpool.pool.getSnapshot().context.hosts).length,
       chromiumPssMb: chromiumPss(castpool),
       nodeRssMb: process.memoryUsage().rss / 2 ** 20,
-      heapPerHibernatedKb: (process.memoryUsage().heapUsed - heap0) / hibernated.length / 1024,
+      heapPerHibernatedKb: (settledHeap() - heap0) / hibernated.length / 1024,
+      tenthSeconds: tenths.map((s) => round(s, 1)),
       resumeP50Ms: percentile(resumeMs, 50),
       watchedChanges: watchedChanges.slice(0, 20),
     };

@@ -261,6 +261,11 @@ export const ConfigSchema = Type.Object({
     }),
     growStepFps: Int(1, 1000, 'Frames/s added to the total per grow step.'),
     minSessionFps: Int(1, 60, 'No watched session gets less than this (or its own lower target).'),
+    maxWarmingSessions: Int(
+      0,
+      1000,
+      'First viewers of at most this many sessions are taken while earlier ones are still warming up (their cost not measured yet); more get 503 host_saturated with Retry-After: 2 (0 = no limit; needs `adaptive`).',
+    ),
   }),
   encoder: Type.Object({
     bitrateKbps: Int(100, 50000, 'Encoder target bitrate.'),

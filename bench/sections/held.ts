@@ -22,7 +22,7 @@ in batches of 8 and hibernated.
 | sessions held | ${held.held} (${Object.entries(held.states)
       .map(([state, count]) => `${count} ${state}`)
       .join(', ')}) |
-| time to create and hibernate them | ${n(held.fillSeconds)} s |
+| time to create and hibernate them | ${n(held.fillSeconds)} s${held.tenthSeconds ? ` (each tenth: ${held.tenthSeconds.join(', ')} s)` : ''} |
 | lowest FPS of the watched sessions, with all of them held | ${n(held.watchedMinFps, 1)} |
 | browsers running | ${held.browsers} |
 | Chromium PSS / castpool RSS | ${n(held.chromiumPssMb)} MB / ${n(held.nodeRssMb)} MB |

@@ -34,26 +34,22 @@ export class SessionWindow {
 
   /** Keeps the window shown until the returned release is called (once). */
   hold(): () => void {
-    this.holds++;
-    void this.apply();
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.holds--;
-      void this.apply();
-    };
+    return this.take('holds');
   }
 
   /** Minimizes the window (unless something holds it shown) until the returned release is called (once). */
   conceal(): () => void {
-    this.conceals++;
+    return this.take('conceals');
+  }
+
+  private take(kind: 'holds' | 'conceals'): () => void {
+    this[kind]++;
     void this.apply();
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.conceals--;
+      this[kind]--;
       void this.apply();
     };
   }

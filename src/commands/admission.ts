@@ -32,11 +32,27 @@ export function admissionError(refusal: AdmissionRefusal): CastpoolError {
 
 /** The client-facing error for a watcher the host's CPU cannot serve now. */
 export function watchError(refusal: WatchRefusal): CastpoolError {
-  return new CastpoolError(
-    'host_saturated',
-    `host saturated: its capture budget (${refusal.totalFps} frames/s) cannot give another watched session ${refusal.minSessionFps} frames/s beside the ${refusal.watched} watched now; viewers of a watched session are still taken`,
-    { retryable: true, retryAfterSeconds: 5 },
-  );
+  const still = 'viewers of a watched session are still taken';
+  switch (refusal.reason) {
+    case 'saturated':
+      return new CastpoolError(
+        'host_saturated',
+        `host saturated: its capture budget (${refusal.totalFps} frames/s) cannot give another watched session ${refusal.minSessionFps} frames/s beside the ${refusal.watched} watched now; ${still}`,
+        { retryable: true, retryAfterSeconds: 5 },
+      );
+    case 'hot':
+      return new CastpoolError(
+        'host_saturated',
+        `host saturated: its CPU is at ${Math.round(refusal.cpu * 100)} % and watched sessions are falling behind (${refusal.watched} watched now); ${still}`,
+        { retryable: true, retryAfterSeconds: 5 },
+      );
+    case 'warming':
+      return new CastpoolError(
+        'host_saturated',
+        `host busy starting captures: ${refusal.warming} sessions began being watched in the last seconds and are not measured yet; try again shortly (${still})`,
+        { retryable: true, retryAfterSeconds: 2 },
+      );
+  }
 }
 
 export interface Capacity {

@@ -26,6 +26,12 @@ export interface CaptureBudgetPolicy {
   growStepFps: number;
   /** No watched session is pushed below this rate (or its own target, if lower). */
   minSessionFps: number;
+  /**
+   * First viewers of at most this many sessions are taken while earlier ones are still warming up
+   * (their cost not measured yet): a burst of watchers comes in as fast as the host shows it can carry
+   * them, instead of all at once before the budget can react. 0 = no limit.
+   */
+  maxWarmingSessions: number;
 }
 
 export interface BudgetDemand {
@@ -38,6 +44,8 @@ export interface BudgetDemand {
   deliveredFps: number;
   /** Its pipeline is falling behind (encoder skips, CPU-bound encoder, or throttled). */
   struggling: boolean;
+  /** Its capture started lately and has not been measured yet: what it costs is not in the CPU sample. */
+  warming: boolean;
 }
 
 /** Below this share of its rate a session is starved (tab capture under full saturation sends no

@@ -89,10 +89,13 @@ export interface PoolContext extends PoolInput {
 /** What every watched session asks of the capture budget now. */
 export function budgetDemands(context: PoolContext): BudgetDemand[] {
   const demands: BudgetDemand[] = [];
+  const now = (context.now ?? Date.now)();
   for (const [sessionId, { ref }] of Object.entries(context.sessions)) {
     const snapshot = ref.getSnapshot();
     if (snapshot.status !== 'active' || !snapshot.hasTag('watched')) continue;
-    const { params, currentFps, stats, peakFps, shareFps, windowsSinceStart, throttle } = snapshot.context;
+    const { params, currentFps, stats, peakFps, shareFps, windowsSinceStart, watchedSince, throttle } =
+      snapshot.context;
+    const warmedUp = windowsSinceStart >= throttle.warmupWindows;
     demands.push({
       sessionId,
       priority: params.priority,
@@ -105,8 +108,10 @@ export function budgetDemands(context: PoolContext): BudgetDemand[] {
         peakFps,
         // Held to a share, it is measured against what it may deliver.
         fps: shareFps === null ? currentFps : Math.min(currentFps, shareFps),
-        warmedUp: windowsSinceStart >= throttle.warmupWindows,
+        warmedUp,
       }),
+      // A capture that never reports is not waited for past WARMING_LIMIT_MS.
+      warming: !warmedUp && now - watchedSince < WARMING_LIMIT_MS,
     });
   }
   return demands;
@@ -164,34 +169,64 @@ export function admissionRefusal(context: PoolContext): AdmissionRefusal | undef
 }
 
 /** Why this host takes no new watched session now: its capture budget has no floor left to give. */
-export interface WatchRefusal {
-  reason: 'saturated';
-  /** The capture budget's total in force (frames/s across watched sessions). */
-  totalFps: number;
-  watched: number;
-  minSessionFps: number;
-}
+export type WatchRefusal =
+  | {
+      /** The budget in force cannot give one more watched session its floor. */
+      reason: 'saturated';
+      /** The capture budget's total in force (frames/s across watched sessions). */
+      totalFps: number;
+      watched: number;
+      minSessionFps: number;
+    }
+  | {
+      /** The last CPU check found the host hot and watched sessions falling behind. */
+      reason: 'hot';
+      cpu: number;
+      watched: number;
+    }
+  | {
+      /** `maxWarmingSessions` sessions began being watched lately and are not measured yet. */
+      reason: 'warming';
+      warming: number;
+    };
+
+/** A watched session counts as warming up at most this long (a capture that never reports stats). */
+const WARMING_LIMIT_MS = 10_000;
 
 /**
- * A session that starts being watched adds an encode. When the capture budget (shrunk by a hot host)
- * cannot give it `minSessionFps` on top of every watched session's floor, taking it would starve
- * somebody: the viewer is refused before anything starts. Viewers of a session already watched share
- * its encode and are never refused here.
+ * A session that starts being watched adds an encode; its viewer is refused before anything starts
+ * when taking it would starve somebody:
+ * - the capture budget in force (shrunk by a hot host) cannot give it `minSessionFps` on top of every
+ *   watched session's floor;
+ * - the last CPU check found the host hot with watched sessions falling behind (the budget shrinks
+ *   only after `shrinkAfterChecks` such checks: meanwhile nobody more is let in);
+ * - `maxWarmingSessions` sessions began being watched lately and their cost is not measured yet (a
+ *   burst of 32 first viewers within seconds, all taken before the first CPU check, left 2 cores at
+ *   a load of 90 and renderers too starved to answer their probes).
+ * Viewers of a session already watched share its encode and are never refused here.
  */
 export function watchRefusal(context: PoolContext): WatchRefusal | undefined {
   const policy = context.captureBudget;
   if (!policy) return undefined;
-  const total = budgetTotalFps(policy, context.budget);
-  if (total === null) return undefined;
   const demands = budgetDemands(context);
-  const floors = demands.reduce((sum, d) => sum + Math.min(d.fps, policy.minSessionFps), 0);
-  if (total - floors >= policy.minSessionFps) return undefined;
-  return {
-    reason: 'saturated',
-    totalFps: total,
-    watched: demands.length,
-    minSessionFps: policy.minSessionFps,
-  };
+  const total = budgetTotalFps(policy, context.budget);
+  if (total !== null) {
+    const floors = demands.reduce((sum, d) => sum + Math.min(d.fps, policy.minSessionFps), 0);
+    if (total - floors < policy.minSessionFps)
+      return {
+        reason: 'saturated',
+        totalFps: total,
+        watched: demands.length,
+        minSessionFps: policy.minSessionFps,
+      };
+  }
+  if (!policy.adaptive) return undefined;
+  if (context.budget.hotChecks > 0 && demands.length > 0)
+    return { reason: 'hot', cpu: context.budget.cpu, watched: demands.length };
+  const warming = demands.filter((d) => d.warming).length;
+  if (policy.maxWarmingSessions > 0 && warming >= policy.maxWarmingSessions)
+    return { reason: 'warming', warming };
+  return undefined;
 }
 
 /** Sessions that hold (or are acquiring) browser resources; failed and hibernated ones hold none. */

@@ -705,7 +705,13 @@ export const sessionMachine = setup({
       };
     }),
     resetWindows: assign({ overloadWindows: 0, healthyWindows: 0 }),
-    startWindows: assign({ overloadWindows: 0, healthyWindows: 0, windowsSinceStart: 0, peakFps: 0 }),
+    startWindows: assign({
+      overloadWindows: 0,
+      healthyWindows: 0,
+      windowsSinceStart: 0,
+      peakFps: 0,
+      watchedSince: ({ context }) => context.now(),
+    }),
     /** A new capture counts drops from zero; keep the session's total. */
     carryDrops: assign(({ context }) => ({
       droppedBefore: context.stats.droppedTotal,
@@ -753,6 +759,7 @@ export const sessionMachine = setup({
     overloadWindows: 0,
     healthyWindows: 0,
     windowsSinceStart: 0,
+    watchedSince: 0,
     peakFps: 0,
     captureRestarts: 0,
     captureStrategy: input.params.capture,

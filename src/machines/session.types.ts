@@ -78,6 +78,8 @@ export interface SessionContext {
   healthyWindows: number;
   /** Stats windows since the current capture started. */
   windowsSinceStart: number;
+  /** When the running capture started (a new watched session is measured from here). */
+  watchedSince: number;
   /** Best delivered FPS lately, decaying each window: tells a starved moving page from a still one. */
   peakFps: number;
   captureRestarts: number;

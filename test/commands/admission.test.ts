@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { admissionError, capacityOf } from '../../src/commands/admission.js';
+import { admissionError, capacityOf, watchError } from '../../src/commands/admission.js';
 import { admissionRefusal, type PoolContext } from '../../src/machines/pool.machine.js';
 
 /** A pool context with `active` live sessions (fake refs: only their snapshot's tags are read). */
@@ -78,5 +78,31 @@ describe('admission: one decision for the pool guard, the error text and the adv
     });
     expect(admissionRefusal(ctx)).toBeUndefined();
     expect(capacityOf(ctx).available).toBe(2);
+  });
+
+  it('words each refusal of a first viewer as 503 host_saturated, with a shorter Retry-After while captures warm up', () => {
+    const cases = [
+      [
+        { reason: 'saturated', totalFps: 10, watched: 2, minSessionFps: 5 },
+        5,
+        /capture budget \(10 frames\/s\) cannot give another watched session 5 frames\/s beside the 2/,
+      ],
+      [
+        { reason: 'hot', cpu: 0.966, watched: 3 },
+        5,
+        /CPU is at 97 % and watched sessions are falling behind \(3 watched/,
+      ],
+      [{ reason: 'warming', warming: 2 }, 2, /2 sessions began being watched in the last seconds/],
+    ] as const;
+    for (const [refusal, retryAfter, text] of cases) {
+      const error = watchError(refusal);
+      expect([error.status, error.code, error.options.retryAfterSeconds]).toEqual([
+        503,
+        'host_saturated',
+        retryAfter,
+      ]);
+      expect(error.message).toMatch(text);
+      expect(error.message).toMatch(/viewers of a watched session are still taken/);
+    }
   });
 });

@@ -12,6 +12,8 @@ export interface ViewerStats {
   codec: string;
   state: string;
   error: string;
+  /** Why castpool asked the page to offer again later (503 + Retry-After), while it waits; '' otherwise. */
+  waiting: string;
   connectedAt: number;
   firstFrameAt: number;
   /** The control data channel: none, open or refused: <why>. */

@@ -464,15 +464,20 @@ describe.each(['tab', 'screencast'] as const)('native pop-up widgets (%s capture
   });
 });
 
+/** A session on the animated page with the given `unwatched`: its creation's answer and id. */
+async function createUnwatched(capture: 'tab' | 'screencast', unwatched: 'hidden' | 'frozen') {
+  const created = await castpool.api('POST', '/api/sessions', {
+    url: pages.url('/animated'),
+    capture,
+    unwatched,
+  });
+  expect(created.status, created.text).toBe(201);
+  return { created, id: created.json.id as string };
+}
+
 describe.each(['tab', 'screencast'] as const)('unwatched: "hidden" (%s capture)', (capture) => {
   it('draws nothing while nobody watches (its scripts run), is shown for a viewer or a thumbnail, and hidden again after', async () => {
-    const created = await castpool.api('POST', '/api/sessions', {
-      url: pages.url('/animated'),
-      capture,
-      unwatched: 'hidden',
-    });
-    expect(created.status, created.text).toBe(201);
-    const id: string = created.json.id;
+    const { created, id } = await createUnwatched(capture, 'hidden');
     const shown = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') }); // the default
     const page = sessionPageOf(castpool, id);
     /** What the page sees over half a second: its visibility, animation frames drawn, timer ticks. */
@@ -525,13 +530,7 @@ describe.each(['tab', 'screencast'] as const)('unwatched: "hidden" (%s capture)'
 
 describe.each(['tab', 'screencast'] as const)('unwatched: "frozen" (%s capture)', (capture) => {
   it('runs nothing while frozen, thaws for a viewer or a navigation (the page as it was), and freezes again after', async () => {
-    const created = await castpool.api('POST', '/api/sessions', {
-      url: pages.url('/animated'),
-      capture,
-      unwatched: 'frozen',
-    });
-    expect(created.status, created.text).toBe(201);
-    const id: string = created.json.id;
+    const { created, id } = await createUnwatched(capture, 'frozen');
     const page = () => sessionPageOf(castpool, id);
     // A page's own state: a counter its timer moves (a frozen page's timers wait; CDP still reads it).
     const install = async (path: string) => {

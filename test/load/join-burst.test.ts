@@ -48,9 +48,14 @@ describe('a burst of viewers joining sessions nobody watched yet', () => {
           }),
         );
         const opened = performance.now() - t0;
+        // A page told to come back later (503 + Retry-After) waits and offers again: refused clearly.
         const outcome = (s: Awaited<ReturnType<typeof viewerStats>>) =>
-          s.error ? `refused: ${s.error}` : s.framesDecoded > 0 ? 'playing' : s.state;
-        const settled = (s: Awaited<ReturnType<typeof viewerStats>>) => !!s.error || s.framesDecoded > 0;
+          s.framesDecoded > 0
+            ? 'playing'
+            : s.error || s.waiting
+              ? `refused: ${s.error || s.waiting}`
+              : s.state;
+        const settled = (s: Awaited<ReturnType<typeof viewerStats>>) => outcome(s) !== s.state;
         const outcomes = await until(
           () => Promise.all(views.map(viewerStats)),
           (all) => all.every(settled),

@@ -16,7 +16,7 @@ const demand = (
   fps = 30,
   deliveredFps = fps,
   struggling = false,
-): BudgetDemand => ({ sessionId, priority, fps, deliveredFps, struggling });
+): BudgetDemand => ({ sessionId, priority, fps, deliveredFps, struggling, warming: false });
 
 const policy: CaptureBudgetPolicy = {
   totalFps: 0,
@@ -28,6 +28,7 @@ const policy: CaptureBudgetPolicy = {
   shrinkFactor: 0.8,
   growStepFps: 10,
   minSessionFps: 5,
+  maxWarmingSessions: 0,
 };
 
 describe('capture budget: shares', () => {

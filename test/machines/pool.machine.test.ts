@@ -34,6 +34,8 @@ function startPool(
     degrade?: { failures: number; windowMs: number };
     browserLingerMs?: number;
     renderRate?: RenderRate;
+    /** Stats windows a new capture is not judged on (0 unless a test asks). */
+    warmupWindows?: number;
     /** Time for the machines: delayed transitions and `now` (real time when absent). */
     clock?: SimulatedClock;
   } = {},
@@ -90,7 +92,7 @@ function startPool(
       ...(options.renderRate ? { renderRate: options.renderRate } : {}),
       maxSessions: options.maxSessions ?? 10,
       sessionsPerBrowser: options.sessionsPerBrowser ?? 2,
-      throttle: policy,
+      throttle: { ...policy, warmupWindows: options.warmupWindows ?? policy.warmupWindows },
       restart: options.restart ?? { max: 3, windowMs: 60_000, backoffBaseMs: 1, backoffMaxMs: 4 },
       captureBudget: options.captureBudget,
     },
@@ -115,6 +117,7 @@ const QUICK_BUDGET: CaptureBudgetPolicy = {
   shrinkFactor: 0.5,
   growStepFps: 100,
   minSessionFps: 5,
+  maxWarmingSessions: 0,
 };
 
 describe('pool machine', () => {
@@ -363,6 +366,60 @@ describe('pool machine', () => {
     // Cool again: room for another watched session.
     pool.send({ type: 'pool.load', cpu: 0.1 });
     expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
+  });
+
+  describe('first viewers of a burst', () => {
+    const watch = (pool: ReturnType<typeof startPool>['pool'], id: string) =>
+      pool.getSnapshot().context.sessions[id]?.ref.send({
+        type: 'viewer.join',
+        viewer: { viewerId: `v-${id}`, codec: 'H264' },
+      });
+
+    it('are refused while the last CPU check found the host hot and watched sessions falling behind, before the budget shrinks', async () => {
+      const budget: CaptureBudgetPolicy = { ...QUICK_BUDGET, totalFps: 0, shrinkAfterChecks: 3 };
+      const { pool, create, capture } = startPool({ sessionsPerBrowser: 4, captureBudget: budget });
+      create('a');
+      await settle();
+      watch(pool, 'a');
+      capture.report({ type: 'capture.stats', stats: stats(true) });
+      pool.send({ type: 'pool.load', cpu: 0.6 });
+      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined(); // busy but not hot
+      pool.send({ type: 'pool.load', cpu: 0.97 });
+      expect(pool.getSnapshot().context.budget.cpuLimitFps).toBeNull(); // one hot check: not shrunk yet
+      expect(watchRefusal(pool.getSnapshot().context)).toEqual({ reason: 'hot', cpu: 0.97, watched: 1 });
+      pool.send({ type: 'pool.load', cpu: 0.5 });
+      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
+    });
+
+    it('are taken maxWarmingSessions at a time: the next waits until one is measured, or its capture has not reported for 10 s', async () => {
+      const clock = new SimulatedClock();
+      clock.set(1_000_000);
+      const budget: CaptureBudgetPolicy = { ...QUICK_BUDGET, totalFps: 0, maxWarmingSessions: 2 };
+      const { pool, create } = startPool({
+        sessionsPerBrowser: 4,
+        captureBudget: budget,
+        warmupWindows: 2,
+        clock,
+      });
+      for (const id of ['a', 'b', 'c']) create(id);
+      await settle();
+      const ref = (id: string) => pool.getSnapshot().context.sessions[id]?.ref;
+      watch(pool, 'a');
+      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
+      watch(pool, 'b');
+      expect(watchRefusal(pool.getSnapshot().context)).toEqual({ reason: 'warming', warming: 2 });
+      // a's first two windows measure it: one slot free again.
+      for (let window = 0; window < 2; window++)
+        ref('a')?.send({ type: 'capture.stats', stats: stats(false) });
+      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
+      watch(pool, 'c');
+      expect(watchRefusal(pool.getSnapshot().context)).toEqual({ reason: 'warming', warming: 2 });
+      // b and c never report: after 10 s they no longer hold the door.
+      await advance(clock, 9_999);
+      expect(watchRefusal(pool.getSnapshot().context)?.reason).toBe('warming');
+      await advance(clock, 1);
+      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
+    });
   });
 
   describe('on an injected clock (no real timers)', () => {
