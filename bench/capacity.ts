@@ -25,24 +25,44 @@ const chromiumPss = (castpool: Castpool) =>
   );
 
 /** N watched sessions of one strategy and page on this host: per-session FPS and total CPU. */
+/** How long a burst of first viewers keeps coming back when told to (density runs). */
+const JOIN_DEADLINE_MS = 60_000;
+
 export async function density(url: string, page: string, capture: CaptureStrategy, sessions: number) {
   const { app, castpool, commands, base } = await startService({ maxSessions: Math.max(16, sessions) });
   const farm = startViewerFarm();
   const viewers: FarmViewer[] = [];
   const ids: string[] = [];
-  /** Viewers castpool refused up front (503 host_saturated): their sessions stay unwatched. */
-  let refused = 0;
   try {
-    for (let i = 0; i < sessions; i++) {
-      const session = await commands.sessions.create({ url, fps: 30, viewport: VIEWPORT, capture });
-      try {
-        viewers.push(await farm.watch(`${base}/api/sessions/${session.id}/whep`));
-        ids.push(session.id);
-      } catch (error) {
-        if (!/WHEP answered 503/.test((error as Error).message)) throw error;
-        refused++;
+    const created: string[] = [];
+    for (let i = 0; i < sessions; i++)
+      created.push((await commands.sessions.create({ url, fps: 30, viewport: VIEWPORT, capture })).id);
+    // Every first viewer at once, as players do: one refused (503 host_saturated) comes back as told
+    // (Retry-After: 2 s while captures warm up, 5 s when saturated) until JOIN_DEADLINE_MS.
+    const burstStarted = performance.now();
+    let lastAdmittedMs = 0;
+    const joins = await Promise.all(
+      created.map(async (id) => {
+        for (;;) {
+          try {
+            const viewer = await farm.watch(`${base}/api/sessions/${id}/whep`);
+            lastAdmittedMs = Math.max(lastAdmittedMs, performance.now() - burstStarted);
+            return { id, viewer };
+          } catch (error) {
+            if (!/WHEP answered 503/.test((error as Error).message)) throw error;
+            if (performance.now() - burstStarted > JOIN_DEADLINE_MS) return { id, viewer: undefined };
+            await sleep(/starting captures/.test((error as Error).message) ? 2000 : 5000);
+          }
+        }
+      }),
+    );
+    for (const { id, viewer } of joins)
+      if (viewer) {
+        ids.push(id);
+        viewers.push(viewer);
       }
-    }
+    /** Viewers still refused at the deadline: their sessions stay unwatched. */
+    const refused = sessions - viewers.length;
     await sleep(3000 + WARMUP_MS);
     const frames0 = viewers.map((v) => v.counts.frames);
     // Host-wide: processes come and go (encoder restarts), and the viewers share the cores.
@@ -72,6 +92,8 @@ export async function density(url: string, page: string, capture: CaptureStrateg
       sessions,
       watched: viewers.length,
       refused,
+      /** From the burst of first viewers to the last one admitted. */
+      admittedWithinMs: lastAdmittedMs,
       /** The slowest viewer's offer-to-connected time (null: one never connected). */
       slowestConnectMs: connects.some((ms) => ms === null) ? null : Math.max(0, ...(connects as number[])),
       minFps: fps[0] ?? 0,

@@ -24,17 +24,18 @@ export const densitySection: BenchSection<DensityData> = {
   render(densities, when) {
     const rows = densities.map(
       (d) =>
-        `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${d.watched ?? d.sessions} / ${d.refused ?? 0} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${d.slowestConnectMs === undefined ? '–' : d.slowestConnectMs === null ? 'never' : `${n(d.slowestConnectMs)} ms`} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} | ${
+        `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${d.watched ?? d.sessions} / ${d.refused ?? 0}${d.admittedWithinMs ? ` (in ${n(d.admittedWithinMs / 1000, 1)} s)` : ''} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${d.slowestConnectMs === undefined ? '–' : d.slowestConnectMs === null ? 'never' : `${n(d.slowestConnectMs)} ms`} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} | ${
           Object.entries(d.starved ?? {})
             .map(([why, count]) => `${count}× ${why}`)
             .join(', ') || '–'
         } |`,
     );
     return `## Density: N watched sessions on this 2-core host ${when}
-Each session at 30 FPS, its viewer joining right after it is created: a light WHEP client (werift in a
-process of its own, like a remote player: receives and counts, does not decode); 4 sessions per browser.
-Watched / refused: viewers castpool took, and first viewers it refused with \`503 host_saturated\` because
-the capture budget in force could not give one more session \`minSessionFps\`. FPS per watched session:
+Each session at 30 FPS; once all are created, every one's first viewer joins at once: a light WHEP
+client (werift in a process of its own, like a remote player: receives and counts, does not decode);
+4 sessions per browser. A viewer refused with \`503 host_saturated\` (host hot, budget without a floor
+left, or captures still warming up) comes back as its \`Retry-After\` says, for up to 60 s. Watched /
+refused: viewers in at the end of that (and when the last got in), and those still refused. FPS per watched session:
 lowest / median; slowest connect: the slowest viewer's WHEP offer to \`connected\`; the capture budget's
 CPU limit on the total at the end of the run (– = not limited). Host CPU includes the viewers' process,
 which shares the cores with castpool here.
