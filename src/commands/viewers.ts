@@ -67,11 +67,12 @@ export class ViewerCommands {
     // The first viewer picks the codec (H.264 when it can); the others must take what is encoding.
     const watched = watcherCount(context) > 0;
     const offered = chooseCodec(offer, watched ? context.codec : undefined);
-    // A first viewer starts an encode: refused now if the host cannot give it its floor.
-    const saturated = watched ? undefined : watchRefusal(pool.getSnapshot().context);
-    if (saturated) throw watchError(saturated);
+    // The caps first (429: a hard limit), then the host: a first viewer starts an encode, refused
+    // now if the host cannot carry it.
     const release = this.reservations.reserve(id);
     try {
+      const saturated = watched ? undefined : watchRefusal(pool.getSnapshot().context);
+      if (saturated) throw watchError(saturated);
       // The offer follows the resume without yielding to timers, so nothing (an idle or
       // memory-pressure hibernation) can slip in between.
       if (waking) await this.sessions.resume({ id });
