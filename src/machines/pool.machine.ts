@@ -179,10 +179,15 @@ export type WatchRefusal =
       minSessionFps: number;
     }
   | {
-      /** The last CPU check found the host hot and watched sessions falling behind. */
+      /**
+       * The host is hot (last CPU check over `cpuHigh`): it delivers about what it delivers now, and
+       * that shared by one more session would leave each less than `minSessionFps`.
+       */
       reason: 'hot';
       cpu: number;
       watched: number;
+      deliveredFps: number;
+      minSessionFps: number;
     }
   | {
       /** `maxWarmingSessions` sessions began being watched lately and are not measured yet. */
@@ -198,8 +203,10 @@ const WARMING_LIMIT_MS = 10_000;
  * when taking it would starve somebody:
  * - the capture budget in force (shrunk by a hot host) cannot give it `minSessionFps` on top of every
  *   watched session's floor;
- * - the last CPU check found the host hot with watched sessions falling behind (the budget shrinks
- *   only after `shrinkAfterChecks` such checks: meanwhile nobody more is let in);
+ * - the host is hot (the last CPU check over `cpuHigh`), so it cannot deliver more frames than it does
+ *   now, and those shared by one more session leave each less than `minSessionFps` (the budget only
+ *   shrinks after `shrinkAfterChecks` hot checks with a session visibly falling behind, and a session
+ *   starved from its start never looks like one: 16 screencast sessions got 3–4 FPS each, unlimited);
  * - `maxWarmingSessions` sessions began being watched lately and their cost is not measured yet (a
  *   burst of 32 first viewers within seconds, all taken before the first CPU check, left 2 cores at
  *   a load of 90 and renderers too starved to answer their probes).
@@ -221,8 +228,17 @@ export function watchRefusal(context: PoolContext): WatchRefusal | undefined {
       };
   }
   if (!policy.adaptive) return undefined;
-  if (context.budget.hotChecks > 0 && demands.length > 0)
-    return { reason: 'hot', cpu: context.budget.cpu, watched: demands.length };
+  if (context.budget.cpu > policy.cpuHigh && demands.length > 0) {
+    const deliveredFps = demands.reduce((sum, d) => sum + d.deliveredFps, 0);
+    if (deliveredFps / (demands.length + 1) < policy.minSessionFps)
+      return {
+        reason: 'hot',
+        cpu: context.budget.cpu,
+        watched: demands.length,
+        deliveredFps: Math.round(deliveredFps),
+        minSessionFps: policy.minSessionFps,
+      };
+  }
   const warming = demands.filter((d) => d.warming).length;
   if (policy.maxWarmingSessions > 0 && warming >= policy.maxWarmingSessions)
     return { reason: 'warming', warming };

@@ -88,9 +88,9 @@ describe('admission: one decision for the pool guard, the error text and the adv
         /capture budget \(10 frames\/s\) cannot give another watched session 5 frames\/s beside the 2/,
       ],
       [
-        { reason: 'hot', cpu: 0.966, watched: 3 },
+        { reason: 'hot', cpu: 0.966, watched: 3, deliveredFps: 14, minSessionFps: 5 },
         5,
-        /CPU is at 97 % and watched sessions are falling behind \(3 watched/,
+        /CPU is at 97 % and its 3 watched sessions get 14 frames\/s in all: one more would leave each under 5 frames\/s/,
       ],
       [{ reason: 'warming', warming: 2 }, 2, /2 sessions began being watched in the last seconds/],
     ] as const;

@@ -375,20 +375,37 @@ describe('pool machine', () => {
         viewer: { viewerId: `v-${id}`, codec: 'H264' },
       });
 
-    it('are refused while the last CPU check found the host hot and watched sessions falling behind, before the budget shrinks', async () => {
+    it('are refused on a hot host when what it delivers now, shared by one more, leaves each under minSessionFps', async () => {
       const budget: CaptureBudgetPolicy = { ...QUICK_BUDGET, totalFps: 0, shrinkAfterChecks: 3 };
-      const { pool, create, capture } = startPool({ sessionsPerBrowser: 4, captureBudget: budget });
-      create('a');
+      const { pool, create } = startPool({ sessionsPerBrowser: 4, captureBudget: budget });
+      for (const id of ['a', 'b']) create(id);
       await settle();
+      const delivering = (fps: number) => {
+        for (const id of ['a', 'b'])
+          pool.getSnapshot().context.sessions[id]?.ref.send({
+            type: 'capture.stats',
+            stats: { ...stats(false), deliveredFps: fps },
+          });
+      };
       watch(pool, 'a');
-      capture.report({ type: 'capture.stats', stats: stats(true) });
+      watch(pool, 'b');
+      delivering(7); // 14 frames/s in all: 4.7 each for three
       pool.send({ type: 'pool.load', cpu: 0.6 });
-      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined(); // busy but not hot
+      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined(); // busy but not hot: room
       pool.send({ type: 'pool.load', cpu: 0.97 });
-      expect(pool.getSnapshot().context.budget.cpuLimitFps).toBeNull(); // one hot check: not shrunk yet
-      expect(watchRefusal(pool.getSnapshot().context)).toEqual({ reason: 'hot', cpu: 0.97, watched: 1 });
-      pool.send({ type: 'pool.load', cpu: 0.5 });
+      expect(pool.getSnapshot().context.budget.cpuLimitFps).toBeNull(); // the budget has not moved
+      expect(watchRefusal(pool.getSnapshot().context)).toEqual({
+        reason: 'hot',
+        cpu: 0.97,
+        watched: 2,
+        deliveredFps: 14,
+        minSessionFps: 5,
+      });
+      delivering(8); // 16 in all: 5.3 each for three
       expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
+      pool.send({ type: 'pool.load', cpu: 0.5 });
+      delivering(1);
+      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined(); // cool: room whatever is delivered
     });
 
     it('are taken maxWarmingSessions at a time: the next waits until one is measured, or its capture has not reported for 10 s', async () => {
