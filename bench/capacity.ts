@@ -49,7 +49,9 @@ export async function density(url: string, page: string, capture: CaptureStrateg
             lastAdmittedMs = Math.max(lastAdmittedMs, performance.now() - burstStarted);
             return { id, viewer };
           } catch (error) {
-            if (!/WHEP answered 503/.test((error as Error).message)) throw error;
+            // Anything but a refusal (a farm viewer that broke) is a failed join, counted below.
+            if (!/WHEP answered 503/.test((error as Error).message))
+              return { id, viewer: undefined, failed: true };
             if (performance.now() - burstStarted > JOIN_DEADLINE_MS) return { id, viewer: undefined };
             await sleep(/starting captures/.test((error as Error).message) ? 2000 : 5000);
           }
@@ -61,8 +63,9 @@ export async function density(url: string, page: string, capture: CaptureStrateg
         ids.push(id);
         viewers.push(viewer);
       }
+    const failedJoins = joins.filter((join) => 'failed' in join).length;
     /** Viewers still refused at the deadline: their sessions stay unwatched. */
-    const refused = sessions - viewers.length;
+    const refused = sessions - viewers.length - failedJoins;
     await sleep(3000 + WARMUP_MS);
     const frames0 = viewers.map((v) => v.counts.frames);
     // Host-wide: processes come and go (encoder restarts), and the viewers share the cores.
@@ -86,6 +89,7 @@ export async function density(url: string, page: string, capture: CaptureStrateg
         acc[key] = (acc[key] ?? 0) + 1;
         return acc;
       }, {});
+    if (failedJoins > 0) starved['join failed (viewer broke)'] = failedJoins;
     return {
       page,
       capture,

@@ -34,6 +34,15 @@ export function startViewerFarm() {
     env: { ...process.env, CASTPOOL_VIEWER_FARM: '1' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  // A farm that died (werift throwing where nothing catches) fails what waits on it, not the bench.
+  const failAll = (why: string) => {
+    for (const [id, waiter] of pending) {
+      pending.delete(id);
+      waiter.reject(new Error(why));
+    }
+  };
+  child.on('error', (error) => failAll(`viewer farm: ${error.message}`));
+  child.on('exit', (code, signal) => failAll(`viewer farm exited (${signal ?? code})`));
   let nextId = 0;
   const viewers = new Map<
     number,
@@ -59,8 +68,13 @@ export function startViewerFarm() {
   });
   const request = (message: ToFarm & { id: number }) =>
     new Promise<void>((resolve, reject) => {
+      if (!child.connected) return reject(new Error('viewer farm exited'));
       pending.set(message.id, { resolve, reject });
-      child.send(message);
+      child.send(message, (error) => {
+        if (!error) return;
+        pending.delete(message.id);
+        reject(error);
+      });
     });
   return {
     async watch(url: string, accepts: Codec[] = ['H264', 'VP8']): Promise<FarmViewer> {
@@ -97,6 +111,10 @@ async function serveAsFarm(): Promise<void> {
     });
   }, REPORT_MS);
   process.on('disconnect', () => process.exit(0));
+  // werift's DTLS client throws from its own handlers on a repeated HelloVerifyRequest (a busy
+  // host): that viewer ends `failed` (counted), the farm and its other viewers go on.
+  process.on('uncaughtException', () => {});
+  process.on('unhandledRejection', () => {});
   process.on('message', async (message: ToFarm) => {
     if (message.op === 'exit') {
       clearInterval(timer);

@@ -17,7 +17,11 @@ export const densitySection: BenchSection<DensityData> = {
       for (const capture of ['screencast', 'tab'] as const)
         for (const sessions of DENSITY_STEPS) {
           log(`density: ${sessions} watched ${capture} sessions of the ${page} page, ${SECONDS} s…`);
-          rows.push(await density(url, page, capture, sessions));
+          try {
+            rows.push(await density(url, page, capture, sessions));
+          } catch (error) {
+            log(`density: ${sessions} ${capture} ${page} failed: ${(error as Error).message}`);
+          }
         }
     return rows;
   },
