@@ -228,8 +228,11 @@ export function watchRefusal(context: PoolContext): WatchRefusal | undefined {
       };
   }
   if (!policy.adaptive) return undefined;
-  if (context.budget.cpu > policy.cpuHigh && demands.length > 0) {
-    const deliveredFps = demands.reduce((sum, d) => sum + d.deliveredFps, 0);
+  // Only measured sessions say what the host delivers: one still warming up delivers ~0 by nature
+  // (and a hot start-up is what the warming limit is for).
+  const measured = demands.filter((d) => !d.warming);
+  if (context.budget.cpu > policy.cpuHigh && measured.length > 0) {
+    const deliveredFps = measured.reduce((sum, d) => sum + d.deliveredFps, 0);
     if (deliveredFps / (demands.length + 1) < policy.minSessionFps)
       return {
         reason: 'hot',

@@ -423,6 +423,9 @@ describe('pool machine', () => {
       const ref = (id: string) => pool.getSnapshot().context.sessions[id]?.ref;
       watch(pool, 'a');
       expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
+      // A hot start-up: a's 0 frames/s while warming up say nothing of what the host delivers.
+      pool.send({ type: 'pool.load', cpu: 0.99 });
+      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
       watch(pool, 'b');
       expect(watchRefusal(pool.getSnapshot().context)).toEqual({ reason: 'warming', warming: 2 });
       // a's first two windows measure it: one slot free again.
