@@ -264,8 +264,12 @@ export function watchPageActor(deps: ActorDeps) {
           const loading = loadingSince > 0;
           // A load past the navigation deadline is given up, as a navigate command's would be: the
           // page is back on its last document, and the next probe tells whether it answers.
-          if (loading && Date.now() - loadingSince > deps.config.navigationTimeoutMs)
+          // Its stop is not awaited for: a hung renderer never reports it, so the load's excuse ends
+          // here and the next late probe is a hang.
+          if (loading && Date.now() - loadingSince > deps.config.navigationTimeoutMs) {
+            loadingSince = 0;
             void cdp.send('Page.stopLoading').catch(() => {});
+          }
           sendBack({
             type: 'page.unresponsive',
             reason: `renderer did not answer a probe within ${probeTimeoutMs} ms`,
@@ -290,8 +294,19 @@ export function watchPageActor(deps: ActorDeps) {
   });
 }
 
-/** How long a failed navigation waits for Chromium to commit its error page. */
+/** How long a failed navigation waits for Chromium to commit its error page (or to stop a load). */
 const ERROR_PAGE_WAIT_MS = 2000;
+
+/** Waits for a promise to settle, at most `ms`; its outcome is not needed. */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise.then(noop, noop), late]).finally(() => clearTimeout(timer));
+}
+
+const noop = () => {};
 
 export function navigatePageActor(deps: ActorDeps) {
   return fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; url: string }>(
@@ -332,12 +347,11 @@ export function navigatePageActor(deps: ActorDeps) {
           } catch (error) {
             // A server that never answers: the page goes back to its last document (a browser's
             // Stop button), so it is not left loading and the session reports the timeout.
-            if (error instanceof TimeoutError) await handle.cdp.send('Page.stopLoading').catch(() => {});
+            // A hung renderer never answers the stop: the timeout is reported all the same.
+            if (error instanceof TimeoutError)
+              await settledWithin(handle.cdp.send('Page.stopLoading'), ERROR_PAGE_WAIT_MS);
             if (/net::ERR_(?!ABORTED)/.test((error as Error).message))
-              await Promise.race([
-                errorPage,
-                new Promise((resolve) => setTimeout(resolve, ERROR_PAGE_WAIT_MS)),
-              ]);
+              await settledWithin(errorPage, ERROR_PAGE_WAIT_MS);
             throw error;
           } finally {
             settleErrorPage();

@@ -110,6 +110,7 @@ const dialogPages: Record<string, string> = {
 
 /** A local server for the pages sessions open: /animated, /static, /other, /rare, /control,
  * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave,permissions,upload,widgets}, /hang (never answers),
+ * /endless (a document that never finishes loading),
  * /opens?url=[&count=n] (window.open, n times), /blank-link?url= (a target=_blank click), /signed-in (HTTP Basic),
  * /file/<bytes> (an attachment), /downloads?size=<bytes>&size=… (clicks a download link per size),
  * /redirect-to?url=, and the
@@ -150,6 +151,12 @@ export async function startTestPages(): Promise<{
       return;
     }
     if (path === '/hang') return; // a server that takes the request and never answers
+    if (path === '/endless') {
+      // A document that starts and never ends: the page is drawn and still loading.
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      response.write(`<!doctype html><title>endless</title><h1>loading forever</h1>${' '.repeat(2048)}`);
+      return;
+    }
     if (path === '/signed-in') {
       // HTTP Basic sign-in: user castpool, password s3cret-Pa55.
       const expected = `Basic ${Buffer.from('castpool:s3cret-Pa55').toString('base64')}`;

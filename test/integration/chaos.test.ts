@@ -14,6 +14,8 @@ beforeAll(async () => {
   castpool = await startCastpool({
     sessionsPerBrowser: 1,
     supervision: { probeIntervalMs: 500, probeTimeoutMs: 2000 },
+    // A load's excuse for a silent renderer lasts this long (the service's default is 30 s).
+    navigationTimeoutMs: 3000,
   });
   viewers = await launchViewerBrowser();
 });
@@ -43,6 +45,24 @@ function renderersOf(browserPid: number): number[] {
 
 const detail = async (id: string) => (await castpool.api('GET', `/api/sessions/${id}`)).json;
 
+/** Stops every renderer of the session's browser; the returned function lets them go on. */
+function stopRenderersOf(id: string): () => void {
+  const hostId = castpool.castpool.pool.getSnapshot().context.sessions[id]?.hostId;
+  const browser = castpool.castpool.processes.list().find((p) => p.kind === 'chromium' && p.owner === hostId);
+  const renderers = renderersOf(browser?.pid ?? -1);
+  expect(renderers.length).toBeGreaterThan(0);
+  for (const pid of renderers) process.kill(pid, 'SIGSTOP');
+  return () => {
+    for (const pid of renderers) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+  };
+}
+
 describe('chaos (short version; `npm run test:chaos` has more)', () => {
   it('restarts a session whose renderer hangs (SIGSTOP), within the probe deadline', async () => {
     const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') });
@@ -53,19 +73,13 @@ describe('chaos (short version; `npm run test:chaos` has more)', () => {
       (s) => s.lastNavigation !== undefined,
       10_000,
     );
-    const hostId = castpool.castpool.pool.getSnapshot().context.sessions[id]?.hostId;
-    const browser = castpool.castpool.processes
-      .list()
-      .find((p) => p.kind === 'chromium' && p.owner === hostId);
-    const renderers = renderersOf(browser?.pid ?? -1);
-    expect(renderers.length).toBeGreaterThan(0);
-    for (const pid of renderers) process.kill(pid, 'SIGSTOP');
+    const resume = stopRenderersOf(id);
     try {
       const stoppedAt = Date.now();
       const restarting = await until(
         () => detail(id),
         (s) => s.restarts === 1,
-        10_000,
+        30_000,
       );
       console.log(`chaos: hung renderer detected after ${Date.now() - stoppedAt} ms`);
       expect(restarting.restarts).toBe(1);
@@ -77,13 +91,33 @@ describe('chaos (short version; `npm run test:chaos` has more)', () => {
       );
       expect(live.state).toBe('idle');
     } finally {
-      for (const pid of renderers) {
-        try {
-          process.kill(pid, 'SIGCONT');
-        } catch {
-          // already gone
-        }
-      }
+      resume();
+    }
+    expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
+  });
+
+  it('restarts a session whose renderer hangs in the middle of a load, once the load is given up', async () => {
+    // A document that never finishes: the page is drawn, and loading for good.
+    const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/endless') });
+    const id: string = created.json.id;
+    await until(
+      () => detail(id),
+      (s) => s.tabs?.[0]?.title === 'endless',
+      10_000,
+    );
+    const resume = stopRenderersOf(id);
+    try {
+      const stoppedAt = Date.now();
+      const restarting = await until(
+        () => detail(id),
+        (s) => s.restarts === 1,
+        30_000,
+      );
+      console.log(`chaos: renderer hung mid-load detected after ${Date.now() - stoppedAt} ms`);
+      expect(restarting.restarts).toBe(1);
+      expect(restarting.failure).toMatch(/did not answer a probe/);
+    } finally {
+      resume();
     }
     expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
   });
