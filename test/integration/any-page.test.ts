@@ -372,7 +372,8 @@ describe.each(['tab', 'screencast'] as const)('tabs (%s capture)', (capture) => 
         (buttons) => buttons.length === 2,
         5_000,
       );
-      await (await view.$$('#tabs button:not(.close)'))[1]?.click();
+      // A locator, since the strip is drawn again whenever a tab's title or URL changes.
+      await view.locator('#tabs div:nth-child(2) > button:not(.close)').click();
       await until(tabs, (list) => list[1]?.active === true, 5_000);
       expect(near(GREEN, await showsColour(view, GREEN)), 'the viewer switched tabs').toBe(true);
 
