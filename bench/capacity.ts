@@ -28,6 +28,27 @@ const chromiumPss = (castpool: Castpool) =>
 /** How long a burst of first viewers keeps coming back when told to (density runs). */
 const JOIN_DEADLINE_MS = 60_000;
 
+/**
+ * A farm viewer's join as a player makes it: a refusal (503 host_saturated) comes back as told
+ * (Retry-After: 2 s while captures warm up, 5 s when saturated) until JOIN_DEADLINE_MS after `since`.
+ * Anything but a refusal (a farm viewer that broke) is a failed join.
+ */
+async function watchWhenAdmitted(
+  farm: ReturnType<typeof startViewerFarm>,
+  url: string,
+  since = performance.now(),
+): Promise<{ viewer?: FarmViewer; failed?: true }> {
+  for (;;) {
+    try {
+      return { viewer: await farm.watch(url) };
+    } catch (error) {
+      if (!/WHEP answered 503/.test((error as Error).message)) return { failed: true };
+      if (performance.now() - since > JOIN_DEADLINE_MS) return {};
+      await sleep(/starting captures/.test((error as Error).message) ? 2000 : 5000);
+    }
+  }
+}
+
 export async function density(url: string, page: string, capture: CaptureStrategy, sessions: number) {
   const { app, castpool, commands, base } = await startService({ maxSessions: Math.max(16, sessions) });
   const farm = startViewerFarm();
@@ -43,19 +64,9 @@ export async function density(url: string, page: string, capture: CaptureStrateg
     let lastAdmittedMs = 0;
     const joins = await Promise.all(
       created.map(async (id) => {
-        for (;;) {
-          try {
-            const viewer = await farm.watch(`${base}/api/sessions/${id}/whep`);
-            lastAdmittedMs = Math.max(lastAdmittedMs, performance.now() - burstStarted);
-            return { id, viewer };
-          } catch (error) {
-            // Anything but a refusal (a farm viewer that broke) is a failed join, counted below.
-            if (!/WHEP answered 503/.test((error as Error).message))
-              return { id, viewer: undefined, failed: true };
-            if (performance.now() - burstStarted > JOIN_DEADLINE_MS) return { id, viewer: undefined };
-            await sleep(/starting captures/.test((error as Error).message) ? 2000 : 5000);
-          }
-        }
+        const join = await watchWhenAdmitted(farm, `${base}/api/sessions/${id}/whep`, burstStarted);
+        if (join.viewer) lastAdmittedMs = Math.max(lastAdmittedMs, performance.now() - burstStarted);
+        return { id, ...join };
       }),
     );
     for (const { id, viewer } of joins)
@@ -240,7 +251,9 @@ export async function heldSessions(url: string, target: number, watched: number,
     for (let i = 0; i < watched; i++) {
       const session = await commands.sessions.create({ url, fps: 30, viewport: VIEWPORT, capture: 'tab' });
       watchedIds.add(session.id);
-      viewers.push(await farm.watch(`${base}/api/sessions/${session.id}/whep`));
+      const { viewer } = await watchWhenAdmitted(farm, `${base}/api/sessions/${session.id}/whep`);
+      if (!viewer) throw new Error(`held: the watched session ${session.id} was never admitted`);
+      viewers.push(viewer);
     }
     const heap0 = settledHeap();
     const hibernated: string[] = [];

@@ -3,6 +3,7 @@ import { machine } from './machine.js';
 import type { BenchSection } from './section.js';
 import { captureSection } from './sections/capture.js';
 import { densitySection } from './sections/density.js';
+import { fanOutSection } from './sections/fanout.js';
 import { heldSection } from './sections/held.js';
 import { isolationSection } from './sections/isolation.js';
 import { joinSection } from './sections/join.js';
@@ -21,6 +22,7 @@ export const SECTIONS: BenchSection<any>[] = [
   threadsSection,
   joinSection,
   densitySection,
+  fanOutSection,
   unwatchedSection,
   renderSection,
   isolationSection,

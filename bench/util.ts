@@ -33,10 +33,13 @@ export const percentile = (values: number[], p: number) => {
 };
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-/** CPU seconds of every process in a process group (a detached Chromium or ffmpeg leads its own). */
-export function groupCpuSeconds(pgid: number): number {
+/**
+ * CPU seconds of every process in a process group (a detached Chromium or ffmpeg leads its own), or
+ * of that one process (`alone`: a child that shares the bench's group).
+ */
+export function groupCpuSeconds(pgid: number, alone = false): number {
   let ticks = 0;
-  for (const pid of pidsInGroups([pgid])) {
+  for (const pid of alone ? [pgid] : pidsInGroups([pgid])) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { groupCpuSeconds } from './util.js';
 import { watchWithWerift } from './whep-client.js';
 
 /**
@@ -92,6 +93,8 @@ export function startViewerFarm() {
         },
       };
     },
+    /** The farm process's CPU seconds so far (its viewers' SRTP, RTP and ICE work). */
+    cpuSeconds: () => (child.pid === undefined ? 0 : groupCpuSeconds(child.pid, true)),
     close: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -111,8 +114,8 @@ async function serveAsFarm(): Promise<void> {
     });
   }, REPORT_MS);
   process.on('disconnect', () => process.exit(0));
-  // werift's DTLS client throws from its own handlers on a repeated HelloVerifyRequest (a busy
-  // host): that viewer ends `failed` (counted), the farm and its other viewers go on.
+  // werift throwing from its own handlers (its DTLS client on a repeated HelloVerifyRequest, before
+  // bench/werift-client.ts): that viewer ends `failed` (counted), the farm and its other viewers go on.
   process.on('uncaughtException', () => {});
   process.on('unhandledRejection', () => {});
   process.on('message', async (message: ToFarm) => {

@@ -1,5 +1,5 @@
-import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { H264_BASELINE_FMTP } from '../src/media/sdp.js';
+import { RTCPeerConnection, RTCRtpCodecParameters } from './werift-client.js';
 
 /**
  * A light WHEP viewer for density runs: a werift peer that receives and counts frames without

@@ -143,9 +143,11 @@ export function downloadsActor(deps: ActorDeps) {
           downloadPath: dir,
           eventsEnabled: true,
         });
-      })().catch((error: Error) =>
-        deps.log.warn({ sessionId, reason: error.message }, 'downloads could not be set up for this page'),
-      );
+      })().catch((error: Error) => {
+        // A page closed meanwhile (a session hibernated or deleted at once) took its context along.
+        if (stopped) return;
+        deps.log.warn({ sessionId, reason: error.message }, 'downloads could not be set up for this page');
+      });
 
       return () => {
         stopped = true;
