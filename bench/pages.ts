@@ -3,9 +3,12 @@ import type { AddressInfo } from 'node:net';
 
 /** Bits of the time code, block geometry: shared by the page that draws and the viewer that reads. */
 export const TIMECODE = { bits: 24, x0: 20, y0: 20, size: 40, step: 44 };
+/** The same code in half-size blocks, for pages narrower than 1,120 px (`?timecode=small`). */
+export const SMALL_TIMECODE = { bits: 24, x0: 10, y0: 10, size: 20, step: 22 };
 
 /** In-page script: wall-clock ms (mod 2^24) as black/white blocks, plus an even-parity block. */
-const DRAW_TIMECODE = `const T = ${JSON.stringify(TIMECODE)};
+const DRAW_TIMECODE = `const T = new URLSearchParams(location.search).get('timecode') === 'small'
+    ? ${JSON.stringify(SMALL_TIMECODE)} : ${JSON.stringify(TIMECODE)};
   function drawTimecode(g) {
     const now = Math.round(performance.timeOrigin + performance.now()) % (1 << T.bits);
     let parity = 0;
@@ -22,7 +25,9 @@ const animated = `<!doctype html><html><head><title>animated</title><style>body{
 <canvas id="c" width="1280" height="720"></canvas>
 <script>
   // Full repaint every frame (moving gradient, 20 alpha circles, counter): the worst case for capture.
+  // Drawn at the window's size (1280×720 in most variants), scaled to it.
   const c = document.getElementById('c'); const g = c.getContext('2d'); let n = 0;
+  c.width = innerWidth || 1280; c.height = innerHeight || 720; const k = c.width / 1280;
   ${DRAW_TIMECODE}
   const timecode = new URLSearchParams(location.search).has('timecode');
   function draw(ts) {
@@ -33,9 +38,9 @@ const animated = `<!doctype html><html><head><title>animated</title><style>body{
     g.fillStyle = grad; g.fillRect(0, 0, c.width, c.height);
     for (let i = 0; i < 20; i++) {
       g.fillStyle = 'hsla(' + (i * 18) + ',90%,60%,0.5)';
-      g.beginPath(); g.arc(640 + Math.cos(ts / 500 + i) * 400, 400 + Math.sin(ts / 700 + i) * 250, 40, 0, 7); g.fill();
+      g.beginPath(); g.arc(k * (640 + Math.cos(ts / 500 + i) * 400), k * (400 + Math.sin(ts / 700 + i) * 250), k * 40, 0, 7); g.fill();
     }
-    g.fillStyle = '#fff'; g.font = '48px sans-serif'; g.fillText('frame ' + n, 40, 680);
+    g.fillStyle = '#fff'; g.font = (48 * k) + 'px sans-serif'; g.fillText('frame ' + n, 40 * k, 680 * k);
     if (timecode) drawTimecode(g);
     requestAnimationFrame(draw);
   }
@@ -94,6 +99,7 @@ export async function startBenchPages() {
   return {
     animatedUrl: `http://127.0.0.1:${port}/animated`,
     timecodeUrl: `http://127.0.0.1:${port}/animated?timecode`,
+    smallTimecodeUrl: `http://127.0.0.1:${port}/animated?timecode=small`,
     typicalUrl: `http://127.0.0.1:${port}/typical`,
     typicalTimecodeUrl: `http://127.0.0.1:${port}/typical?timecode`,
     stillUrl: `http://127.0.0.1:${port}/still`,

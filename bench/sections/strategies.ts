@@ -1,7 +1,7 @@
 import type { CaptureStrategy } from '../../src/machines/types.js';
 import { launchBenchBrowser, openWatching } from '../browser.js';
 import { sessionPageOf } from '../capacity.js';
-import { TIMECODE } from '../pages.js';
+import { SMALL_TIMECODE, TIMECODE } from '../pages.js';
 import { type BenchSection, n } from '../section.js';
 import {
   groupCpuSeconds,
@@ -16,12 +16,20 @@ import {
   WARMUP_MS,
 } from '../util.js';
 
+const SMALL_VIEWPORT = { width: 640, height: 360 };
+
 /** The whole castpool pipeline, with a real Chromium viewer over WHEP: FPS, CPU split, glass-to-glass latency. */
-async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
+async function pipeline(
+  url: string,
+  fps: number,
+  capture: CaptureStrategy,
+  viewport = VIEWPORT,
+  timecode = TIMECODE,
+) {
   const { app, castpool, commands, base } = await startService();
   const viewer = await launchBenchBrowser();
   try {
-    const session = await commands.sessions.create({ url, fps, viewport: VIEWPORT, capture });
+    const session = await commands.sessions.create({ url, fps, viewport, capture });
     const fanout = sessionPageOf(castpool, session.id).fanout;
     await sleep(WARMUP_MS);
     const page = await openWatching(viewer, `${base}/api/sessions/${session.id}/view`);
@@ -56,7 +64,7 @@ async function pipeline(url: string, fps: number, capture: CaptureStrategy) {
         video.requestVideoFrameCallback(tick);
       };
       video.requestVideoFrameCallback(tick);
-    }, TIMECODE);
+    }, timecode);
     await sleep(WARMUP_MS);
     const readViewer = () =>
       page.evaluate(() => {
@@ -147,6 +155,17 @@ export const strategiesSection: BenchSection<StrategyData> = {
       log(`${capture} pipeline, full-motion page, 60 FPS, one Chromium viewer, ${SECONDS} s…`);
       rows[`${capture}/full-motion @60`] = await pipeline(pages.timecodeUrl, 60, capture);
     }
+    // A quarter of the pixels (640×360): what a smaller viewport buys at 30 and 60 FPS.
+    for (const fps of [30, 60]) {
+      log(`tab pipeline, full-motion page at 640×360, ${fps} FPS, one Chromium viewer, ${SECONDS} s…`);
+      rows[`tab/full-motion 640×360${fps === 60 ? ' @60' : ''}`] = await pipeline(
+        pages.smallTimecodeUrl,
+        fps,
+        'tab',
+        SMALL_VIEWPORT,
+        SMALL_TIMECODE,
+      );
+    }
     return rows;
   },
   render(strategies, when) {
@@ -158,7 +177,7 @@ export const strategiesSection: BenchSection<StrategyData> = {
     return `## The two capture strategies, one watched session at 30 FPS (and 60: @60), a real Chromium viewer over WHEP ${when}
 screencast = CDP JPEG → ffmpeg x264 → RTP → werift; tab = Chromium captures and encodes its own tab
 (VP8) → upstream werift peer → werift. Session CPU = the session's Chromium + ffmpeg + castpool's Node
-(the viewer's Chromium, on the same cores, is not counted).
+(the viewer's Chromium, on the same cores, is not counted). 1280×720 unless the row says otherwise.
 
 | strategy/page | viewer FPS | session CPU | Chromium / ffmpeg / Node | glass-to-glass p50 / p95 | bitrate | viewer jitter buffer | state |
 |---|---|---|---|---|---|---|---|
