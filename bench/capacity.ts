@@ -49,7 +49,13 @@ async function watchWhenAdmitted(
   }
 }
 
-export async function density(url: string, page: string, capture: CaptureStrategy, sessions: number) {
+export async function density(
+  url: string,
+  page: string,
+  capture: CaptureStrategy,
+  sessions: number,
+  viewport = VIEWPORT,
+) {
   const { app, castpool, commands, base } = await startService({ maxSessions: Math.max(16, sessions) });
   const farm = startViewerFarm();
   const viewers: FarmViewer[] = [];
@@ -57,7 +63,7 @@ export async function density(url: string, page: string, capture: CaptureStrateg
   try {
     const created: string[] = [];
     for (let i = 0; i < sessions; i++)
-      created.push((await commands.sessions.create({ url, fps: 30, viewport: VIEWPORT, capture })).id);
+      created.push((await commands.sessions.create({ url, fps: 30, viewport, capture })).id);
     // Every first viewer at once, as players do: one refused (503 host_saturated) comes back as told
     // (Retry-After: 2 s while captures warm up, 5 s when saturated) until JOIN_DEADLINE_MS.
     const burstStarted = performance.now();
@@ -105,6 +111,7 @@ export async function density(url: string, page: string, capture: CaptureStrateg
       page,
       capture,
       sessions,
+      viewport: `${viewport.width}×${viewport.height}`,
       watched: viewers.length,
       refused,
       /** From the burst of first viewers to the last one admitted. */

@@ -3,6 +3,7 @@ import { machine } from './machine.js';
 import type { BenchSection } from './section.js';
 import { captureSection } from './sections/capture.js';
 import { densitySection } from './sections/density.js';
+import { densitySmallSection } from './sections/density-small.js';
 import { fanOutSection } from './sections/fanout.js';
 import { heldSection } from './sections/held.js';
 import { isolationSection } from './sections/isolation.js';
@@ -22,6 +23,7 @@ export const SECTIONS: BenchSection<any>[] = [
   threadsSection,
   joinSection,
   densitySection,
+  densitySmallSection,
   fanOutSection,
   unwatchedSection,
   renderSection,

@@ -4,7 +4,19 @@ import { log, SECONDS } from '../util.js';
 
 const DENSITY_STEPS = (process.env.BENCH_DENSITY ?? '1,2,4,8,16,32').split(',').map(Number);
 
-type DensityData = Awaited<ReturnType<typeof density>>[];
+export type DensityData = Awaited<ReturnType<typeof density>>[];
+
+export const DENSITY_TABLE_HEAD = `| page | strategy | sessions | watched / refused | FPS min / median | slowest connect | host CPU | CPU per session | budget (FPS) | under 1 FPS: session/viewer state |
+|---|---|---|---|---|---|---|---|---|---|`;
+
+/** One variant's row of the density tables. */
+export function densityRow(d: DensityData[number]): string {
+  return `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${d.watched ?? d.sessions} / ${d.refused ?? 0}${d.admittedWithinMs ? ` (in ${n(d.admittedWithinMs / 1000, 1)} s)` : ''} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${d.slowestConnectMs === undefined ? '–' : d.slowestConnectMs === null ? 'never' : `${n(d.slowestConnectMs)} ms`} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} | ${
+    Object.entries(d.starved ?? {})
+      .map(([why, count]) => `${count}× ${why}`)
+      .join(', ') || '–'
+  } |`;
+}
 
 export const densitySection: BenchSection<DensityData> = {
   name: 'density',
@@ -26,14 +38,7 @@ export const densitySection: BenchSection<DensityData> = {
     return rows;
   },
   render(densities, when) {
-    const rows = densities.map(
-      (d) =>
-        `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${d.watched ?? d.sessions} / ${d.refused ?? 0}${d.admittedWithinMs ? ` (in ${n(d.admittedWithinMs / 1000, 1)} s)` : ''} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${d.slowestConnectMs === undefined ? '–' : d.slowestConnectMs === null ? 'never' : `${n(d.slowestConnectMs)} ms`} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} | ${
-          Object.entries(d.starved ?? {})
-            .map(([why, count]) => `${count}× ${why}`)
-            .join(', ') || '–'
-        } |`,
-    );
+    const rows = densities.map(densityRow);
     return `## Density: N watched sessions on this 2-core host ${when}
 Each session at 30 FPS; once all are created, every one's first viewer joins at once: a light WHEP
 client (werift in a process of its own, like a remote player: receives and counts, does not decode);
@@ -44,8 +49,7 @@ lowest / median; slowest connect: the slowest viewer's WHEP offer to \`connected
 CPU limit on the total at the end of the run (– = not limited). Host CPU includes the viewers' process,
 which shares the cores with castpool here.
 
-| page | strategy | sessions | watched / refused | FPS min / median | slowest connect | host CPU | CPU per session | budget (FPS) | under 1 FPS: session/viewer state |
-|---|---|---|---|---|---|---|---|---|---|
+${DENSITY_TABLE_HEAD}
 ${rows.join('\n')}`;
   },
 };
