@@ -63,6 +63,24 @@ function stopRenderersOf(id: string): () => void {
   };
 }
 
+/** Stops the session's renderers until castpool restarts the session for it (then lets them go on). */
+async function expectRestartForHang(id: string, what: string): Promise<void> {
+  const resume = stopRenderersOf(id);
+  try {
+    const stoppedAt = Date.now();
+    const restarting = await until(
+      () => detail(id),
+      (s) => s.restarts === 1,
+      30_000,
+    );
+    console.log(`chaos: ${what} detected after ${Date.now() - stoppedAt} ms`);
+    expect(restarting.restarts).toBe(1);
+    expect(restarting.failure).toMatch(/did not answer a probe/);
+  } finally {
+    resume();
+  }
+}
+
 describe('chaos (short version; `npm run test:chaos` has more)', () => {
   it('restarts a session whose renderer hangs (SIGSTOP), within the probe deadline', async () => {
     const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') });
@@ -73,26 +91,13 @@ describe('chaos (short version; `npm run test:chaos` has more)', () => {
       (s) => s.lastNavigation !== undefined,
       10_000,
     );
-    const resume = stopRenderersOf(id);
-    try {
-      const stoppedAt = Date.now();
-      const restarting = await until(
-        () => detail(id),
-        (s) => s.restarts === 1,
-        30_000,
-      );
-      console.log(`chaos: hung renderer detected after ${Date.now() - stoppedAt} ms`);
-      expect(restarting.restarts).toBe(1);
-      expect(restarting.failure).toMatch(/did not answer a probe/);
-      const live = await until(
-        () => detail(id),
-        (s) => s.state === 'idle',
-        15_000,
-      );
-      expect(live.state).toBe('idle');
-    } finally {
-      resume();
-    }
+    await expectRestartForHang(id, 'hung renderer');
+    const live = await until(
+      () => detail(id),
+      (s) => s.state === 'idle',
+      15_000,
+    );
+    expect(live.state).toBe('idle');
     expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
   });
 
@@ -105,20 +110,7 @@ describe('chaos (short version; `npm run test:chaos` has more)', () => {
       (s) => s.tabs?.[0]?.title === 'endless',
       10_000,
     );
-    const resume = stopRenderersOf(id);
-    try {
-      const stoppedAt = Date.now();
-      const restarting = await until(
-        () => detail(id),
-        (s) => s.restarts === 1,
-        30_000,
-      );
-      console.log(`chaos: renderer hung mid-load detected after ${Date.now() - stoppedAt} ms`);
-      expect(restarting.restarts).toBe(1);
-      expect(restarting.failure).toMatch(/did not answer a probe/);
-    } finally {
-      resume();
-    }
+    await expectRestartForHang(id, 'renderer hung mid-load');
     expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
   });
 
