@@ -1,3 +1,8 @@
+/**
+ * The configuration's one schema: every key with its bounds and description, against which the defaults
+ * file and overrides are checked and from which the environment variables are derived. Over 300 lines
+ * on purpose: one contract, read top to bottom.
+ */
 import { type Static, Type } from '@sinclair/typebox';
 import { DialogPolicy, DialogTimeoutMs, PopupPolicy, UnwatchedPages } from './schemas.js';
 

@@ -12,13 +12,9 @@ import { fileChooserActor } from './actors/file-chooser.js';
 import { freezePagesActor } from './actors/freeze-pages.js';
 import { hostLoadActor } from './actors/host-load.js';
 import { memoryWatchActor } from './actors/memory.js';
-import {
-  closePageActor,
-  hibernatePageActor,
-  navigatePageActor,
-  openPageActor,
-  watchPageActor,
-} from './actors/page.js';
+import { closePageActor, hibernatePageActor, openPageActor } from './actors/page.js';
+import { navigatePageActor } from './actors/page-navigation.js';
+import { watchPageActor } from './actors/page-watch.js';
 import { widgetsActor } from './actors/page-widgets.js';
 import { tabsActor } from './actors/tabs.js';
 import { thumbnailActor } from './actors/thumbnail.js';

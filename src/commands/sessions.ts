@@ -1,3 +1,9 @@
+/**
+ * The handlers of the session and page operations of the operations table (create, navigate,
+ * dialogs, tabs, files, hibernate…; viewers, thumbnails and downloads have files of their own), on
+ * this node. Around 300 lines on purpose: each is a few lines of "send the event, wait for the
+ * outcome", and together they are where a newcomer reads what an operation does.
+ */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { waitFor } from 'xstate';

@@ -1,3 +1,7 @@
+/**
+ * The session machine's context, events and the pure helpers its guards and the command layer share,
+ * kept beside the machine (session.machine.ts) so the statechart file holds only states and actions.
+ */
 import type {
   BrowserHandle,
   CaptureStats,
