@@ -2,7 +2,7 @@
  * The layers of src/ and the one way their arrows point (docs/architecture.md, "The house"):
  *
  *   main, app → api → fleet → commands → system → actors → observability → machines → media
- *                                  ↘ nats (transport)   ↘ access, processes   ↘ config, errors, schemas
+ *                                  ↘ nats (transport)   ↘ access, processes   ↘ config, errors, schemas, settled-within
  *
  * A rule per layer names what it must not import; no module may sit in an import cycle.
  */
@@ -64,9 +64,9 @@ module.exports = {
     ),
     layer(
       'foundation',
-      '^src/(access|processes)/|^src/(config|config-schema|errors|schemas)\\.ts$',
+      '^src/(access|processes)/|^src/(config|config-schema|errors|schemas|settled-within)\\.ts$',
       '^src/(api|fleet|commands|nats|actors|machines|observability)/|^src/(main|app|system)\\.ts$',
-      'Access, processes, config, errors and schemas are below everything.',
+      'Access, processes, config, errors, schemas and settledWithin are below everything.',
     ),
   ],
   options: {

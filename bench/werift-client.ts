@@ -4,11 +4,10 @@
  *
  * The fault: werift's server answers every ClientHello without a cookie with a HelloVerifyRequest, and
  * a client under load retransmits its first ClientHello before the first answer arrives, so a second
- * HelloVerifyRequest comes; werift's client throws on it (`Flight3.exec` when already in flight 3; a late one, after the server's
- * hello, even starts the handshake over) and
- * the viewer ends `failed`. RFC 6347 §4.2.1 has the client answer it again; the ClientHello with the
- * cookie is already being retransmitted (the server keeps one cookie per connection), so ignoring the
- * repeat is enough.
+ * HelloVerifyRequest comes; werift's client throws on it (`Flight3.exec` when already in flight 3; a
+ * late one, after the server's hello, even starts the handshake over) and the viewer ends `failed`.
+ * RFC 6347 §4.2.1 has the client answer it again; the ClientHello with the cookie is already being
+ * retransmitted (the server keeps one cookie per connection), so ignoring the repeat is enough.
  *
  * The patch needs werift's CommonJS build (its ESM bundle does not export the flight), loaded here
  * through `require`; what this module exports comes from that same build.

@@ -2,22 +2,12 @@ import { type Frame, TimeoutError } from 'puppeteer-core';
 import { fromCallback } from 'xstate';
 import type { NavigationResult } from '../machines/session.machine.js';
 import type { PageHandle } from '../machines/types.js';
+import { settledWithin } from '../settled-within.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
 
 /** How long a failed navigation waits for Chromium to commit its error page (or to stop a load). */
 const ERROR_PAGE_WAIT_MS = 2000;
-
-/** Waits for a promise to settle, at most `ms`; its outcome is not needed. */
-function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  return Promise.race([promise.then(noop, noop), late]).finally(() => clearTimeout(timer));
-}
-
-const noop = () => {};
 
 export function navigatePageActor(deps: ActorDeps) {
   return fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; url: string }>(

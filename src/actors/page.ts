@@ -4,6 +4,7 @@ import type { SiteCredentials } from '../access/site-credentials.js';
 import type { OpenPageInput, SavedPage } from '../machines/session.machine.js';
 import type { PageDialog, PageHandle, SessionParams, Viewport } from '../machines/types.js';
 import { RtpFanout } from '../media/rtp-fanout.js';
+import { settledWithin } from '../settled-within.js';
 import type { CaptureGrant } from './capture-grant.js';
 import type { ChromiumBrowser } from './chromium.js';
 import type { ActorDeps } from './deps.js';
@@ -205,10 +206,7 @@ export function closePageActor(deps: ActorDeps) {
     const handle = input.page as SessionPage | undefined;
     if (!handle) return;
     // A dead browser never answers; do not hang the close path on it.
-    await Promise.race([
-      handle.context.close().catch(() => {}),
-      new Promise((resolve) => setTimeout(resolve, 5000).unref()),
-    ]);
+    await settledWithin(handle.context.close(), 5000);
     deps.log.debug({ sessionId: handle.sessionId }, 'page closed');
   });
 }

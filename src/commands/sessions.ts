@@ -18,6 +18,7 @@ import {
 import type { SessionParams } from '../machines/types.js';
 import { sanitize } from '../observability/sanitize.js';
 import type { CreateSessionBody } from '../schemas.js';
+import { settledWithin } from '../settled-within.js';
 import type { Castpool } from '../system.js';
 import { admissionError } from './admission.js';
 import { askSession } from './ask-session.js';
@@ -139,10 +140,7 @@ export class SessionCommands {
     );
     // Its own processes (a screencast's encoder) end with its actors; the answer waits for them.
     const own = this.castpool.processes.list().filter((p) => p.owner === id);
-    await Promise.race([
-      Promise.all(own.map((p) => p.exited)),
-      new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref()),
-    ]);
+    await settledWithin(Promise.all(own.map((p) => p.exited)), CLOSE_TIMEOUT_MS);
     return { deleted: id };
   }
 

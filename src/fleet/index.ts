@@ -6,6 +6,7 @@ import { fleetSealFor } from '../nats/fleet-secret.js';
 import { fits, RemoteEventSchema } from '../nats/record-schemas.js';
 import { Registry } from '../nats/registry.js';
 import type { CastpoolEvent } from '../observability/events.js';
+import { settledWithin } from '../settled-within.js';
 import type { Castpool } from '../system.js';
 import { Leases } from './leases.js';
 import { RegistrySync } from './registry-sync.js';
@@ -77,7 +78,7 @@ export class NatsFace {
         this.castpool.log.error({ err: error }, 'NATS unavailable; serving this node alone');
       },
     );
-    await Promise.race([connecting, new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
+    await settledWithin(connecting, waitMs);
   }
 
   private async connected(link: NatsLink): Promise<void> {
