@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { cpuShare, readCpuTimes } from '../src/actors/host-load.js';
 import { groupPssMb } from '../src/actors/memory.js';
 import type { SessionPage } from '../src/actors/page.js';
+import type { Config } from '../src/config.js';
 import type { CaptureStrategy } from '../src/machines/types.js';
 import type { Castpool } from '../src/system.js';
 import { log, percentile, round, SECONDS, sleep, startService, until, VIEWPORT, WARMUP_MS } from './util.js';
@@ -55,8 +56,12 @@ export async function density(
   capture: CaptureStrategy,
   sessions: number,
   viewport = VIEWPORT,
+  captureBudget: Partial<Config['captureBudget']> = {},
 ) {
-  const { app, castpool, commands, base } = await startService({ maxSessions: Math.max(16, sessions) });
+  const { app, castpool, commands, base } = await startService({
+    maxSessions: Math.max(16, sessions),
+    captureBudget,
+  });
   const farm = startViewerFarm();
   const viewers: FarmViewer[] = [];
   const ids: string[] = [];
@@ -119,6 +124,8 @@ export async function density(
       /** The slowest viewer's offer-to-connected time (null: one never connected). */
       slowestConnectMs: connects.some((ms) => ms === null) ? null : Math.max(0, ...(connects as number[])),
       minFps: fps[0] ?? 0,
+      /** Watched sessions delivering under `captureBudget.minSessionFps`: starved. */
+      underFloor: fps.filter((f) => f < castpool.config.captureBudget.minSessionFps).length,
       medianFps: percentile(fps, 50),
       totalCpuPct: hostCpuPct,
       cpuPerSessionPct: hostCpuPct / Math.max(1, viewers.length),

@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { machine } from './machine.js';
 import type { BenchSection } from './section.js';
+import { admissionSection } from './sections/admission.js';
 import { captureSection } from './sections/capture.js';
 import { densitySection } from './sections/density.js';
 import { densitySmallSection } from './sections/density-small.js';
@@ -24,6 +25,7 @@ export const SECTIONS: BenchSection<any>[] = [
   joinSection,
   densitySection,
   densitySmallSection,
+  admissionSection,
   fanOutSection,
   unwatchedSection,
   renderSection,

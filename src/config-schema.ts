@@ -266,6 +266,12 @@ export const ConfigSchema = Type.Object({
     }),
     growStepFps: Int(1, 1000, 'Frames/s added to the total per grow step.'),
     minSessionFps: Int(1, 60, 'No watched session gets less than this (or its own lower target).'),
+    saturatedAdmitFactor: Type.Number({
+      minimum: 1,
+      maximum: 10,
+      description:
+        'On a host at its limit (CPU over cpuHigh, or over cpuLow with a watched session falling behind), the first viewer of another session is taken only if the frames delivered now, shared by one more session, leave each minSessionFps this many times over (a saturated host shares unevenly); else 503 host_saturated.',
+    }),
     maxWarmingSessions: Int(
       0,
       1000,

@@ -9,9 +9,25 @@ export type DensityData = Awaited<ReturnType<typeof density>>[];
 export const DENSITY_TABLE_HEAD = `| page | strategy | sessions | watched / refused | FPS min / median | slowest connect | host CPU | CPU per session | budget (FPS) | under 1 FPS: session/viewer state |
 |---|---|---|---|---|---|---|---|---|---|`;
 
+/** The cells the density tables share, worded once. */
+export function densityCells(d: DensityData[number]) {
+  return {
+    watched: `${d.watched ?? d.sessions} / ${d.refused ?? 0}${d.admittedWithinMs ? ` (in ${n(d.admittedWithinMs / 1000, 1)} s)` : ''}`,
+    fps: `${n(d.minFps, 1)} / ${n(d.medianFps, 1)}`,
+    connect:
+      d.slowestConnectMs === undefined
+        ? '–'
+        : d.slowestConnectMs === null
+          ? 'never'
+          : `${n(d.slowestConnectMs)} ms`,
+    hostCpu: `${n(d.totalCpuPct)} %`,
+  };
+}
+
 /** One variant's row of the density tables. */
 export function densityRow(d: DensityData[number]): string {
-  return `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${d.watched ?? d.sessions} / ${d.refused ?? 0}${d.admittedWithinMs ? ` (in ${n(d.admittedWithinMs / 1000, 1)} s)` : ''} | ${n(d.minFps, 1)} / ${n(d.medianFps, 1)} | ${d.slowestConnectMs === undefined ? '–' : d.slowestConnectMs === null ? 'never' : `${n(d.slowestConnectMs)} ms`} | ${n(d.totalCpuPct)} % | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} | ${
+  const c = densityCells(d);
+  return `| ${d.page ?? 'typical'} | ${d.capture} | ${d.sessions} | ${c.watched} | ${c.fps} | ${c.connect} | ${c.hostCpu} | ${n(d.cpuPerSessionPct)} % | ${n(d.budgetTotalFps)} | ${
     Object.entries(d.starved ?? {})
       .map(([why, count]) => `${count}× ${why}`)
       .join(', ') || '–'

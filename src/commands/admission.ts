@@ -43,7 +43,7 @@ export function watchError(refusal: WatchRefusal): CastpoolError {
     case 'hot':
       return new CastpoolError(
         'host_saturated',
-        `host saturated: its CPU is at ${Math.round(refusal.cpu * 100)} % and its ${refusal.watched} watched sessions get ${refusal.deliveredFps} frames/s in all: one more would leave each under ${refusal.minSessionFps} frames/s; ${still}`,
+        `host saturated: its CPU is at ${Math.round(refusal.cpu * 100)} % and its ${refusal.watched} watched sessions get ${refusal.deliveredFps} frames/s in all: one more would leave each under ${refusal.admitFps} frames/s (a saturated host shares unevenly, and none may fall under ${refusal.minSessionFps}); ${still}`,
         { retryable: true, retryAfterSeconds: 5 },
       );
     case 'warming':

@@ -9,14 +9,24 @@ import type { PoolActorRef } from '../machines/pool.machine.js';
 export class ViewerReservations {
   /** Viewers negotiating now, per session. */
   private readonly negotiating = new Map<string, number>();
+  /** Sessions whose first viewer is negotiating now (their encode starts when it is in). */
+  private readonly firstWatches = new Map<string, number>();
 
   constructor(
     private readonly limits: Pick<Config['limits'], 'viewersPerSession' | 'viewersPerNode'>,
     private readonly pool: PoolActorRef,
   ) {}
 
-  /** Holds a place for session `id`; call the returned function when the negotiation ends. */
-  reserve(id: string): () => void {
+  /** Sessions other than `id` whose first viewer is negotiating now: watched in a moment. */
+  startingWatches(id: string): number {
+    return this.firstWatches.size - (this.firstWatches.has(id) ? 1 : 0);
+  }
+
+  /**
+   * Holds a place for session `id` (`firstWatch`: its first viewer, which starts an encode); call the
+   * returned function when the negotiation ends.
+   */
+  reserve(id: string, firstWatch = false): () => void {
     const { viewersPerSession, viewersPerNode } = this.limits;
     const sessions = this.pool.getSnapshot().context.sessions;
     const joined = Object.hasOwn(sessions, id)
@@ -39,10 +49,16 @@ export class ViewerReservations {
         retryAfterSeconds: 5,
       });
     this.negotiating.set(id, pendingHere + 1);
+    if (firstWatch) this.firstWatches.set(id, (this.firstWatches.get(id) ?? 0) + 1);
     return () => {
-      const left = (this.negotiating.get(id) ?? 1) - 1;
-      if (left > 0) this.negotiating.set(id, left);
-      else this.negotiating.delete(id);
+      countDown(this.negotiating, id);
+      if (firstWatch) countDown(this.firstWatches, id);
     };
   }
+}
+
+function countDown(counts: Map<string, number>, id: string): void {
+  const left = (counts.get(id) ?? 1) - 1;
+  if (left > 0) counts.set(id, left);
+  else counts.delete(id);
 }

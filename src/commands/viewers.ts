@@ -69,9 +69,10 @@ export class ViewerCommands {
     const offered = chooseCodec(offer, watched ? context.codec : undefined);
     // The caps first (429: a hard limit), then the host: a first viewer starts an encode, refused
     // now if the host cannot carry it.
-    const release = this.reservations.reserve(id);
+    const starting = this.reservations.startingWatches(id);
+    const release = this.reservations.reserve(id, !watched);
     try {
-      const saturated = watched ? undefined : watchRefusal(pool.getSnapshot().context);
+      const saturated = watched ? undefined : watchRefusal(pool.getSnapshot().context, starting);
       if (saturated) throw watchError(saturated);
       // The offer follows the resume without yielding to timers, so nothing (an idle or
       // memory-pressure hibernation) can slip in between.

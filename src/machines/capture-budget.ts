@@ -27,6 +27,13 @@ export interface CaptureBudgetPolicy {
   /** No watched session is pushed below this rate (or its own target, if lower). */
   minSessionFps: number;
   /**
+   * On a host at its limit, the first viewer of another session is taken only if the frames delivered
+   * now, shared by one more, leave each `minSessionFps` this many times over: a saturated host shares
+   * unevenly (8 tab-capture sessions taken while their average was over the floor ended with the
+   * lowest at 0.2 FPS beside a median of 4.5: bench `density`).
+   */
+  saturatedAdmitFactor: number;
+  /**
    * First viewers of at most this many sessions are taken while earlier ones are still warming up
    * (their cost not measured yet): a burst of watchers comes in as fast as the host shows it can carry
    * them, instead of all at once before the budget can react. 0 = no limit.
@@ -44,7 +51,10 @@ export interface BudgetDemand {
   deliveredFps: number;
   /** Its pipeline is falling behind (encoder skips, CPU-bound encoder, or throttled). */
   struggling: boolean;
-  /** Its capture started lately and has not been measured yet: what it costs is not in the CPU sample. */
+  /**
+   * Its capture started lately and what it costs has not shown yet in the CPU sample and in what the
+   * others deliver (its warm-up windows and a few more).
+   */
   warming: boolean;
 }
 

@@ -111,7 +111,8 @@ export function budgetDemands(context: PoolContext): BudgetDemand[] {
         warmedUp,
       }),
       // A capture that never reports is not waited for past WARMING_LIMIT_MS.
-      warming: !warmedUp && now - watchedSince < WARMING_LIMIT_MS,
+      warming:
+        windowsSinceStart < throttle.warmupWindows + SETTLE_WINDOWS && now - watchedSince < WARMING_LIMIT_MS,
     });
   }
   return demands;
@@ -180,14 +181,17 @@ export type WatchRefusal =
     }
   | {
       /**
-       * The host is hot (last CPU check over `cpuHigh`): it delivers about what it delivers now, and
-       * that shared by one more session would leave each less than `minSessionFps`.
+       * The host is at its limit (CPU over `cpuHigh`, or over `cpuLow` with a watched session falling
+       * behind): it delivers about what it delivers now, and that shared by one more session would
+       * leave each less than `admitFps` (`minSessionFps` × `saturatedAdmitFactor`).
        */
       reason: 'hot';
       cpu: number;
       watched: number;
       deliveredFps: number;
       minSessionFps: number;
+      /** The share one more session would leave each must reach this. */
+      admitFps: number;
     }
   | {
       /** `maxWarmingSessions` sessions began being watched lately and are not measured yet. */
@@ -199,31 +203,47 @@ export type WatchRefusal =
 const WARMING_LIMIT_MS = 10_000;
 
 /**
+ * Stats windows past the capture's warm-up before a new watched session's cost shows in what the
+ * others deliver: taken on the first measured window, 4 sessions were in within 4.9 s and then got
+ * 2–5 FPS each (bench `admission`, slow day).
+ */
+const SETTLE_WINDOWS = 3;
+
+/**
  * A session that starts being watched adds an encode; its viewer is refused before anything starts
  * when taking it would starve somebody:
  * - the capture budget in force (shrunk by a hot host) cannot give it `minSessionFps` on top of every
  *   watched session's floor;
- * - the host is hot (the last CPU check over `cpuHigh`), so it cannot deliver more frames than it does
- *   now, and those shared by one more session leave each less than `minSessionFps` (the budget only
- *   shrinks after `shrinkAfterChecks` hot checks with a session visibly falling behind, and a session
- *   starved from its start never looks like one: 16 screencast sessions got 3–4 FPS each, unlimited);
+ * - the host is at its limit, so it cannot deliver more frames than it does now, and those shared by
+ *   one more session leave each less than `minSessionFps` × `saturatedAdmitFactor`. At its
+ *   limit: the last CPU check over `cpuHigh`, or over `cpuLow` while a measured session falls behind —
+ *   tab capture saturates one thread (the browser's compositor) first: 4 sessions at 14 of 30 FPS
+ *   with the host at 83 %. The budget only shrinks after `shrinkAfterChecks` hot checks with a session
+ *   visibly falling behind, and a session starved from its start never looks like one: 16 screencast
+ *   sessions got 3–4 FPS each, unlimited;
  * - `maxWarmingSessions` sessions began being watched lately and their cost is not measured yet (a
  *   burst of 32 first viewers within seconds, all taken before the first CPU check, left 2 cores at
  *   a load of 90 and renderers too starved to answer their probes).
- * Viewers of a session already watched share its encode and are never refused here.
+ * Viewers of a session already watched share its encode and are never refused here. `starting`:
+ * sessions whose first viewer is negotiating now (not watched yet, their encode about to start): a
+ * burst of first viewers that arrives together must not all pass on the same snapshot.
  */
-export function watchRefusal(context: PoolContext): WatchRefusal | undefined {
+export function watchRefusal(context: PoolContext, starting = 0): WatchRefusal | undefined {
   const policy = context.captureBudget;
   if (!policy) return undefined;
   const demands = budgetDemands(context);
+  // Sessions whose first viewer negotiates now are watched in a moment: they count as warming ones.
+  const watched = demands.length + starting;
   const total = budgetTotalFps(policy, context.budget);
   if (total !== null) {
-    const floors = demands.reduce((sum, d) => sum + Math.min(d.fps, policy.minSessionFps), 0);
+    const floors =
+      demands.reduce((sum, d) => sum + Math.min(d.fps, policy.minSessionFps), 0) +
+      starting * policy.minSessionFps;
     if (total - floors < policy.minSessionFps)
       return {
         reason: 'saturated',
         totalFps: total,
-        watched: demands.length,
+        watched,
         minSessionFps: policy.minSessionFps,
       };
   }
@@ -231,18 +251,22 @@ export function watchRefusal(context: PoolContext): WatchRefusal | undefined {
   // Only measured sessions say what the host delivers: one still warming up delivers ~0 by nature
   // (and a hot start-up is what the warming limit is for).
   const measured = demands.filter((d) => !d.warming);
-  if (context.budget.cpu > policy.cpuHigh && measured.length > 0) {
+  const { cpu } = context.budget;
+  const atLimit = cpu > policy.cpuHigh || (cpu > policy.cpuLow && measured.some((d) => d.struggling));
+  if (atLimit && measured.length > 0) {
     const deliveredFps = measured.reduce((sum, d) => sum + d.deliveredFps, 0);
-    if (deliveredFps / (demands.length + 1) < policy.minSessionFps)
+    const admitFps = policy.minSessionFps * policy.saturatedAdmitFactor;
+    if (deliveredFps / (watched + 1) < admitFps)
       return {
         reason: 'hot',
-        cpu: context.budget.cpu,
-        watched: demands.length,
+        cpu,
+        watched,
         deliveredFps: Math.round(deliveredFps),
         minSessionFps: policy.minSessionFps,
+        admitFps,
       };
   }
-  const warming = demands.filter((d) => d.warming).length;
+  const warming = demands.filter((d) => d.warming).length + starting;
   if (policy.maxWarmingSessions > 0 && warming >= policy.maxWarmingSessions)
     return { reason: 'warming', warming };
   return undefined;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { admissionError, capacityOf, watchError } from '../../src/commands/admission.js';
+import { ViewerReservations } from '../../src/commands/viewer-reservations.js';
+import type { PoolActorRef } from '../../src/machines/pool.machine.js';
 import { admissionRefusal, type PoolContext } from '../../src/machines/pool.machine.js';
 
 /** A pool context with `active` live sessions (fake refs: only their snapshot's tags are read). */
@@ -88,9 +90,9 @@ describe('admission: one decision for the pool guard, the error text and the adv
         /capture budget \(10 frames\/s\) cannot give another watched session 5 frames\/s beside the 2/,
       ],
       [
-        { reason: 'hot', cpu: 0.966, watched: 3, deliveredFps: 14, minSessionFps: 5 },
+        { reason: 'hot', cpu: 0.966, watched: 3, deliveredFps: 14, minSessionFps: 5, admitFps: 10 },
         5,
-        /CPU is at 97 % and its 3 watched sessions get 14 frames\/s in all: one more would leave each under 5 frames\/s/,
+        /CPU is at 97 % and its 3 watched sessions get 14 frames\/s in all: one more would leave each under 10 frames\/s \(a saturated host shares unevenly, and none may fall under 5\)/,
       ],
       [{ reason: 'warming', warming: 2 }, 2, /2 sessions began being watched in the last seconds/],
     ] as const;
@@ -104,5 +106,25 @@ describe('admission: one decision for the pool guard, the error text and the adv
       expect(error.message).toMatch(text);
       expect(error.message).toMatch(/viewers of a watched session are still taken/);
     }
+  });
+});
+
+describe('viewer reservations', () => {
+  const pool = { getSnapshot: () => ({ context: { sessions: {} } }) } as unknown as PoolActorRef;
+
+  it('count the sessions whose first viewer negotiates now, until each negotiation ends', () => {
+    const reservations = new ViewerReservations({ viewersPerSession: 4, viewersPerNode: 10 }, pool);
+    const a = reservations.reserve('a', true);
+    const a2 = reservations.reserve('a', true); // two first viewers of one session: one encode
+    const b = reservations.reserve('b', true);
+    const c = reservations.reserve('c'); // a viewer of a watched session starts nothing
+    expect(reservations.startingWatches('x')).toBe(2);
+    expect(reservations.startingWatches('a')).toBe(1); // not counting the session asked about
+    a();
+    expect(reservations.startingWatches('x')).toBe(2);
+    a2();
+    b();
+    c();
+    expect(reservations.startingWatches('x')).toBe(0);
   });
 });

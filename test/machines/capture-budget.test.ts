@@ -28,6 +28,7 @@ const policy: CaptureBudgetPolicy = {
   shrinkFactor: 0.8,
   growStepFps: 10,
   minSessionFps: 5,
+  saturatedAdmitFactor: 2,
   maxWarmingSessions: 0,
 };
 

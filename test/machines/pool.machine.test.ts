@@ -117,6 +117,7 @@ const QUICK_BUDGET: CaptureBudgetPolicy = {
   shrinkFactor: 0.5,
   growStepFps: 100,
   minSessionFps: 5,
+  saturatedAdmitFactor: 2,
   maxWarmingSessions: 0,
 };
 
@@ -375,23 +376,24 @@ describe('pool machine', () => {
         viewer: { viewerId: `v-${id}`, codec: 'H264' },
       });
 
-    it('are refused on a hot host when what it delivers now, shared by one more, leaves each under minSessionFps', async () => {
+    it('are refused on a host at its limit when what it delivers now, shared by one more, leaves each under minSessionFps twice over', async () => {
       const budget: CaptureBudgetPolicy = { ...QUICK_BUDGET, totalFps: 0, shrinkAfterChecks: 3 };
       const { pool, create } = startPool({ sessionsPerBrowser: 4, captureBudget: budget });
       for (const id of ['a', 'b']) create(id);
       await settle();
-      const delivering = (fps: number) => {
+      const delivering = (fps: number, behind = false) => {
         for (const id of ['a', 'b'])
           pool.getSnapshot().context.sessions[id]?.ref.send({
             type: 'capture.stats',
-            stats: { ...stats(false), deliveredFps: fps },
+            stats: { ...stats(behind), deliveredFps: fps },
           });
       };
       watch(pool, 'a');
       watch(pool, 'b');
-      delivering(7); // 14 frames/s in all: 4.7 each for three
+      for (let window = 0; window < 3; window++) delivering(7); // measured: past their settling windows
+      // 14 frames/s in all: 4.7 each for three
       pool.send({ type: 'pool.load', cpu: 0.6 });
-      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined(); // busy but not hot: room
+      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined(); // busy, nobody behind: room
       pool.send({ type: 'pool.load', cpu: 0.97 });
       expect(pool.getSnapshot().context.budget.cpuLimitFps).toBeNull(); // the budget has not moved
       expect(watchRefusal(pool.getSnapshot().context)).toEqual({
@@ -400,11 +402,23 @@ describe('pool machine', () => {
         watched: 2,
         deliveredFps: 14,
         minSessionFps: 5,
+        admitFps: 10,
       });
-      delivering(8); // 16 in all: 5.3 each for three
+      delivering(14); // 28 in all: 9.3 each for three, over the floor but not twice over
+      expect(watchRefusal(pool.getSnapshot().context)?.reason).toBe('hot');
+      delivering(15); // 30 in all: 10 each for three
       expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
+      // …but not while another session's first viewer negotiates: 7.5 each for four.
+      expect(watchRefusal(pool.getSnapshot().context, 1)).toMatchObject({ reason: 'hot', watched: 3 });
+      // Between cpuLow and cpuHigh a session falling behind says the host is at its limit
+      // (one thread of it, such as the browser's compositor, is).
+      pool.send({ type: 'pool.load', cpu: 0.7 });
+      delivering(10);
+      expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined(); // nobody behind: room
+      delivering(10, true); // skipping frames: behind
+      expect(watchRefusal(pool.getSnapshot().context)).toMatchObject({ reason: 'hot', deliveredFps: 20 });
       pool.send({ type: 'pool.load', cpu: 0.5 });
-      delivering(1);
+      delivering(1, true);
       expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined(); // cool: room whatever is delivered
     });
 
@@ -428,10 +442,13 @@ describe('pool machine', () => {
       expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
       watch(pool, 'b');
       expect(watchRefusal(pool.getSnapshot().context)).toEqual({ reason: 'warming', warming: 2 });
-      // a's first two windows measure it: one slot free again.
-      for (let window = 0; window < 2; window++)
+      // a's two warm-up windows and three more (its cost shows in what the others get): one slot free.
+      for (let window = 0; window < 4; window++)
         ref('a')?.send({ type: 'capture.stats', stats: stats(false) });
+      expect(watchRefusal(pool.getSnapshot().context)?.reason).toBe('warming');
+      ref('a')?.send({ type: 'capture.stats', stats: stats(false) });
       expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
+      pool.send({ type: 'pool.load', cpu: 0.6 }); // cooler: only the warming limit holds c back
       watch(pool, 'c');
       expect(watchRefusal(pool.getSnapshot().context)).toEqual({ reason: 'warming', warming: 2 });
       // b and c never report: after 10 s they no longer hold the door.
@@ -439,6 +456,10 @@ describe('pool machine', () => {
       expect(watchRefusal(pool.getSnapshot().context)?.reason).toBe('warming');
       await advance(clock, 1);
       expect(watchRefusal(pool.getSnapshot().context)).toBeUndefined();
+      // First viewers still negotiating (not watched yet) hold the door like warming sessions: a
+      // burst arriving together does not pass on one snapshot.
+      expect(watchRefusal(pool.getSnapshot().context, 1)).toBeUndefined();
+      expect(watchRefusal(pool.getSnapshot().context, 2)).toEqual({ reason: 'warming', warming: 2 });
     });
   });
 
