@@ -2,8 +2,10 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authPlugin, declaredAccess, type RouteAccess, routeAccess } from './api/auth.js';
+import { cdpRoutes, cdpWebSocketOptions } from './api/cdp.js';
 import { errorsPlugin } from './api/errors.js';
 import { eventRoutes } from './api/events.js';
 import { linkBase } from './api/links.js';
@@ -125,6 +127,8 @@ export async function buildApp(config: Config, logStream?: { write(line: string)
     access: castpool.access,
     uploadMb: config.limits.uploadMb,
   });
+  await app.register(websocket, cdpWebSocketOptions);
+  await app.register(cdpRoutes, { automation: commands.automation, log: app.log });
   await app.register(whepRoutes, { surface, linkBase: base });
   await app.register(pageRoutes, { surface });
   await app.register(statusRoutes, { castpool, commands, nats, inspection });

@@ -237,7 +237,15 @@ export const ViewerParams = Type.Object({
   viewerId: Type.String({ minLength: 1, maxLength: 64 }),
 });
 
-export const SessionLinks = Type.Object({ self: Type.String(), whep: Type.String(), view: Type.String() });
+export const SessionLinks = Type.Object({
+  self: Type.String(),
+  whep: Type.String(),
+  view: Type.String(),
+  cdp: Type.String({
+    description:
+      "The session's CDP endpoint (WebSocket) for puppeteer.connect({ browserWSEndpoint }) or Playwright's connectOverCDP: its tabs only; an API token or an automate token (bearer header or ?token=)",
+  }),
+});
 
 export const SessionSummary = Type.Object({
   id: Type.String(),
@@ -330,8 +338,9 @@ export type SessionDetail = Static<typeof SessionDetail>;
 export const ViewerTokenBody = Type.Object(
   {
     scope: Type.Optional(
-      Type.Union([Type.Literal('view'), Type.Literal('control')], {
-        description: 'view: watch only; control: also mouse, keyboard and resize (default view)',
+      Type.Union([Type.Literal('view'), Type.Literal('control'), Type.Literal('automate')], {
+        description:
+          "view: watch only; control: also mouse, keyboard and resize; automate: the session's CDP endpoint (links.cdp) for Puppeteer or Playwright (default view)",
       }),
     ),
     ttlSeconds: Type.Optional(

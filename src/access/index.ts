@@ -1,10 +1,10 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import { CastpoolError } from '../errors.js';
-import { type Principal, TokenBook, type ViewerScope } from './tokens.js';
+import { type Principal, TokenBook, type TokenScope, type ViewerScope } from './tokens.js';
 import { UrlPolicy } from './url-policy.js';
 
-export type { Principal, ViewerScope } from './tokens.js';
+export type { Principal, TokenScope, ViewerScope } from './tokens.js';
 export { bearerOf } from './tokens.js';
 
 /** What a caller may do: API tokens, viewer tokens, where sessions may go, how fast one may create. */
@@ -41,18 +41,41 @@ export class Access {
     if (principal.kind === 'viewer') {
       if (principal.sessionId !== sessionId)
         throw new CastpoolError('forbidden', 'this viewer token is for another session');
+      if (principal.scope === 'automate')
+        throw new CastpoolError(
+          'forbidden',
+          "an automate token opens the session's CDP endpoint, not its viewer",
+        );
       return principal.scope;
     }
     if (this.tokens.required) throw new CastpoolError('unauthorized', 'missing bearer token');
     return 'control';
   }
 
+  /** The caller of a session's CDP endpoint: an API token, or an `automate` token for that session. */
+  automation(token: string | undefined, sessionId: string): void {
+    const principal = this.tokens.principal(token);
+    if (principal.kind === 'api') return;
+    if (principal.kind === 'viewer') {
+      if (principal.sessionId !== sessionId)
+        throw new CastpoolError('forbidden', 'this session token is for another session');
+      if (principal.scope !== 'automate')
+        throw new CastpoolError(
+          'forbidden',
+          `a ${principal.scope} token opens the viewer; the CDP endpoint needs scope automate`,
+        );
+      return;
+    }
+    if (this.tokens.required)
+      throw new CastpoolError('unauthorized', 'missing token (bearer header or token query parameter)');
+  }
+
   /** A viewer token for one session; 400 when the lifetime asked for exceeds the configured maximum. */
   mintViewerToken(
     sessionId: string,
-    scope: ViewerScope = 'view',
+    scope: TokenScope = 'view',
     ttlSeconds = this.config.auth.viewerTokenTtlSeconds,
-  ): { token: string; sessionId: string; scope: ViewerScope; expiresAt: string } {
+  ): { token: string; sessionId: string; scope: TokenScope; expiresAt: string } {
     const max = this.config.auth.maxViewerTokenTtlSeconds;
     if (ttlSeconds > max)
       throw new CastpoolError('bad_request', `ttlSeconds ${ttlSeconds} exceeds the maximum of ${max}`);

@@ -1,13 +1,16 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { CastpoolError } from '../errors.js';
 
+/** What a WHEP viewer may do: watch, or also drive the page with mouse, keyboard and resize. */
 export type ViewerScope = 'view' | 'control';
+/** What a session token opens: its viewer (view, control) or its CDP endpoint (automate). */
+export type TokenScope = ViewerScope | 'automate';
 
-/** Who a request speaks for: an API token (all rights) or a viewer token (one session, one scope). */
+/** Who a request speaks for: an API token (all rights) or a session token (one session, one scope). */
 export type Principal =
   | { kind: 'anonymous' }
   | { kind: 'api'; name: string }
-  | { kind: 'viewer'; sessionId: string; scope: ViewerScope; expiresAt: number };
+  | { kind: 'viewer'; sessionId: string; scope: TokenScope; expiresAt: number };
 
 const sameSecret = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 const b64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
@@ -55,7 +58,7 @@ export class TokenBook {
     return this.api[0]?.token.toString();
   }
 
-  mintViewerToken(sessionId: string, scope: ViewerScope, expiresAt: number): string {
+  mintViewerToken(sessionId: string, scope: TokenScope, expiresAt: number): string {
     const payload = b64url(JSON.stringify({ s: sessionId, c: scope, e: Math.floor(expiresAt / 1000) }));
     return `${payload}.${b64url(createHmac('sha256', this.secret).update(payload).digest())}`;
   }
@@ -75,7 +78,11 @@ export class TokenBook {
       throw new CastpoolError('unauthorized', 'viewer token payload is not valid');
     }
     const { s, c, e } = claims;
-    if (typeof s !== 'string' || (c !== 'view' && c !== 'control') || typeof e !== 'number')
+    if (
+      typeof s !== 'string' ||
+      (c !== 'view' && c !== 'control' && c !== 'automate') ||
+      typeof e !== 'number'
+    )
       throw new CastpoolError('unauthorized', 'viewer token payload is not valid');
     if (e * 1000 <= now)
       throw new CastpoolError('unauthorized', `viewer token expired at ${new Date(e * 1000).toISOString()}`);

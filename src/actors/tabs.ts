@@ -102,7 +102,7 @@ export function tabsActor(deps: ActorDeps, credentials: SiteCredentials) {
       report(tab);
     };
 
-    const adopt = async (target: Target, opener: SessionPage) => {
+    const adopt = async (target: Target, opener: SessionPage, url?: string) => {
       // A popup storm is cut at the limit before any work is spent on it.
       if (first.tabs.size + adopting >= maxTabs) {
         await closeTarget(target);
@@ -124,7 +124,9 @@ export function tabsActor(deps: ActorDeps, credentials: SiteCredentials) {
         });
         if (stopped) return; // the session left `live`: its context closes with its tabs
         watch(tab);
-        sendBack({ type: 'tab.opened', page: tab, url: page.url(), title: '' });
+        sendBack({ type: 'tab.opened', page: tab, url: url ?? page.url(), title: '' });
+        // Under the URL policy like any navigation: the request guard refuses what it must.
+        if (url) tab.cdp.send('Page.navigate', { url }).catch(() => {});
       } catch (error) {
         deps.log.info({ sessionId, reason: (error as Error).message }, 'a new tab could not be set up');
         await closeTarget(target);
@@ -152,7 +154,27 @@ export function tabsActor(deps: ActorDeps, credentials: SiteCredentials) {
 
     browser.on('targetcreated', onCreated);
     for (const tab of first.tabs) watch(tab);
+    const open = async (url: string) => {
+      try {
+        // In the session's window, as a popup opens (a window of its own would be drawn unseen,
+        // and capture in it crawls: the first frames took ~10 s).
+        const { targetId } = await active.cdp.send('Target.createTarget', {
+          url: 'about:blank',
+          browserContextId: context.id,
+          newWindow: false,
+        });
+        const target = await browser.waitForTarget((t) => targetIdOf(t) === targetId, { timeout: 10_000 });
+        await adopt(target, active, url);
+      } catch (error) {
+        deps.log.info({ sessionId, reason: (error as Error).message }, 'a tab could not be opened');
+      }
+    };
+
     receive((command) => {
+      if (command.type === 'tabs.open') {
+        void open(command.url);
+        return;
+      }
       const tab = command.page as SessionPage;
       if (command.type === 'tabs.active') {
         active = tab;
@@ -198,3 +220,6 @@ function urlOf(target: Target): Promise<string> {
     }
   });
 }
+
+/** Chromium's id of a target (puppeteer keeps it on the target, unexported). */
+const targetIdOf = (target: Target) => (target as unknown as { _targetId: string })._targetId;

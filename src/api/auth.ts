@@ -7,9 +7,11 @@ import { type Access, bearerOf, type Principal, type ViewerScope } from '../acce
  * that matched, never on the raw URL (`/%61pi/sessions` routes to `/api/sessions`):
  * - `open`: holds no data (health, the dashboard and viewer pages, the API docs);
  * - `whep`: an API token, or a viewer token for the session in `:id` (its scope);
+ * - `automate`: an API token, or an `automate` token for the session in `:id`, as a bearer header or
+ *   a `token` query parameter (CDP clients cannot always set headers; logs redact it);
  * - `api` (also every route that declares nothing: deny by default): an API token when configured.
  */
-export type RouteAccess = 'open' | 'api' | 'whep';
+export type RouteAccess = 'open' | 'api' | 'whep' | 'automate';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -51,6 +53,17 @@ export const authPlugin = fp<{ access: Access }>(async (app, { access }) => {
     // CORS preflights carry no credentials by design; @fastify/cors answers them before this hook.
     if (request.method === 'OPTIONS') return;
     const bearer = bearerOf(request.headers.authorization);
+    if (kind === 'automate') {
+      const { id, token } = { ...(request.params as object), ...(request.query as object) } as {
+        id?: unknown;
+        token?: unknown;
+      };
+      access.automation(
+        bearer ?? (typeof token === 'string' ? token : undefined),
+        typeof id === 'string' ? id : '',
+      );
+      return;
+    }
     if (kind === 'whep') {
       const id = (request.params as { id?: unknown }).id;
       request.viewerScope = access.viewer(bearer, typeof id === 'string' ? id : '');

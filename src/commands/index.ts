@@ -2,6 +2,7 @@ import { type SavedPage, sessionStateName as sessionStateNameOf } from '../machi
 import type { SessionParams } from '../machines/types.js';
 import type { Castpool } from '../system.js';
 import type { Capacity } from './admission.js';
+import { Automation } from './automation.js';
 import { Downloads } from './downloads.js';
 import { NodeInfo } from './info.js';
 import type { CommandSurface, InputOf, NodeOperationName, OutputOf } from './operations.js';
@@ -37,6 +38,8 @@ export class Commands {
   readonly viewers: ViewerCommands;
   readonly thumbnails: Thumbnails;
   readonly downloads: Downloads;
+  /** CDP clients of this node's sessions. */
+  readonly automation: Automation;
   /** What this node is doing (the read model behind /api/info, the gauges and leases). */
   readonly info: NodeInfo;
   /** The node operations by name (what node-to-node requests and the fleet router call). */
@@ -49,6 +52,7 @@ export class Commands {
     this.viewers = new ViewerCommands(castpool, this.sessions);
     this.thumbnails = new Thumbnails(castpool);
     this.downloads = new Downloads(castpool);
+    this.automation = new Automation(castpool, this.sessions);
     this.info = new NodeInfo(castpool);
     const s = this.sessions;
     this.handlers = {

@@ -1,4 +1,4 @@
-import type { ViewerScope } from '../access/index.js';
+import type { TokenScope } from '../access/index.js';
 import type { CaptureStrategy, DialogPolicy, PageDialog, TabSummary } from '../machines/types.js';
 
 /** What every operation that names a session answers: the session as clients see it. */
@@ -75,6 +75,6 @@ export interface ViewerPatched {
 export interface MintedViewerToken {
   token: string;
   sessionId: string;
-  scope: ViewerScope;
+  scope: TokenScope;
   expiresAt: string;
 }

@@ -206,8 +206,9 @@ export const sessionMachine = setup({
   },
   guards: {
     hasViewers: ({ context }) => watcherCount(context) > 0,
-    hibernatesWhenIdle: ({ context }) => context.idleTimeoutMs > 0,
-    freezesWhenUnwatched: ({ context }) => context.params.unwatched === 'frozen',
+    hibernatesWhenIdle: ({ context }) => context.idleTimeoutMs > 0 && context.automationClients === 0,
+    freezesWhenUnwatched: ({ context }) =>
+      context.params.unwatched === 'frozen' && context.automationClients === 0,
     hasNoViewers: ({ context }) => watcherCount(context) === 0,
     hasPage: ({ context }) => context.page !== undefined,
     overloadPersists: ({ context, event }) =>
@@ -275,6 +276,10 @@ export const sessionMachine = setup({
   actions: {
     /** The event that woke a frozen session, handled again now that its pages run. */
     handleAwake: raise(({ event }) => event),
+    countAutomationClient: assign({ automationClients: ({ context }) => context.automationClients + 1 }),
+    uncountAutomationClient: assign({
+      automationClients: ({ context }) => Math.max(0, context.automationClients - 1),
+    }),
     countRestart: assign(({ context }) => {
       const since = context.now() - context.restart.windowMs;
       return {
@@ -452,7 +457,7 @@ export const sessionMachine = setup({
     }),
     /** Past the tab limit: the window is closed, as a browser's popup blocker would. */
     refuseTab: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'tab.opened' && event.type !== 'tab.refused') return;
+      if (event.type !== 'tab.opened' && event.type !== 'tab.refused' && event.type !== 'tab.open') return;
       if (event.type === 'tab.opened')
         enqueue.sendTo('tabs', { type: 'tabs.close', page: event.page } satisfies TabCommand);
       enqueue.emit({
@@ -520,7 +525,10 @@ export const sessionMachine = setup({
         return { ...tab, url, title, dialog: shown };
       });
       if (!changed) return;
-      enqueue.assign({ tabs });
+      // The active tab's page is what the session shows: a navigation in it (a link, a script, a CDP
+      // client's goto) moves the session's URL, which a restart or a resume reopens.
+      const shown = event.page === context.page && /^https?:/.test(url) ? { url } : {};
+      enqueue.assign({ tabs, ...shown });
       tellViewersTabs({ ...context, tabs }, enqueue);
     }),
     /** Controlling viewers draw the widget the page opened (one at a time, as a browser shows it). */
@@ -768,6 +776,7 @@ export const sessionMachine = setup({
     popupsFollowed: 0,
     tabs: [],
     tabsOpened: 0,
+    automationClients: 0,
     maxTabs: input.maxTabs ?? 8,
     busyEndedAt: 0,
     downloads: [],
@@ -787,6 +796,9 @@ export const sessionMachine = setup({
   on: {
     close: '.closing',
     'budget.share': { actions: 'recordShare' },
+    // Counted in any state: a client may stay connected across a restart's reconnect.
+    'automation.attached': { actions: 'countAutomationClient' },
+    'automation.detached': { actions: 'uncountAutomationClient' },
     // Viewers come and go only while live (the live state takes these first); elsewhere they are refused.
     'viewer.offer': { actions: 'refuseOffer' },
     'viewer.join': { actions: 'refuseJoin' },
@@ -856,6 +868,15 @@ export const sessionMachine = setup({
           { target: '.tab', actions: 'adoptTab' },
         ],
         'tab.refused': { actions: 'refuseTab' },
+        'tab.open': [
+          { guard: 'tabsFull', actions: 'refuseTab' },
+          {
+            actions: sendTo(
+              'tabs',
+              ({ event }) => ({ type: 'tabs.open', url: event.url }) satisfies TabCommand,
+            ),
+          },
+        ],
         'tab.updated': { actions: 'updateTab' },
         'tab.activate': { guard: 'isOtherTab', target: '.tab', actions: 'switchTab' },
         'tab.close': [
@@ -935,6 +956,8 @@ export const sessionMachine = setup({
                 },
               },
               on: {
+                // The idle timers start again when a CDP client leaves (they did not fire meanwhile).
+                'automation.detached': { target: 'idle', reenter: true, actions: 'uncountAutomationClient' },
                 hibernate: {
                   target: '#session.hibernating',
                   actions: assign({
@@ -960,6 +983,9 @@ export const sessionMachine = setup({
                     navigate: { target: 'awake', actions: 'handleAwake' },
                     'tab.activate': { target: 'awake', actions: 'handleAwake' },
                     'tab.close': { target: 'awake', actions: 'handleAwake' },
+                    'tab.open': { target: 'awake', actions: 'handleAwake' },
+                    // A CDP client drives the page: it runs while the client is there.
+                    'automation.attached': { target: 'awake', actions: 'countAutomationClient' },
                     'dialog.answer': { target: 'awake', actions: 'handleAwake' },
                     'widget.answer': { target: 'awake', actions: 'handleAwake' },
                     'fileChooser.answer': { target: 'awake', actions: 'handleAwake' },

@@ -111,6 +111,8 @@ export interface SessionContext {
   tabs: SessionTab[];
   /** Tabs opened so far (names them: tab-1, tab-2, …; a restart's new first tab gets the next name). */
   tabsOpened: number;
+  /** CDP clients driving the session now: it neither freezes nor hibernates for idleness meanwhile. */
+  automationClients: number;
   maxTabs: number;
   /** Dialogs the page opened so far: numbers them (a late timeout finds its own dialog gone). */
   dialogsOpened: number;
@@ -196,6 +198,11 @@ export type SessionEvent =
   | { type: 'tab.activate'; tabId: string }
   /** A client closes a tab (not the session's last). */
   | { type: 'tab.close'; tabId: string }
+  /** A client (CDP `Target.createTarget`) opens a tab on this URL; it becomes the active tab. */
+  | { type: 'tab.open'; url: string }
+  /** A CDP client connected to the session, or left. */
+  | { type: 'automation.attached' }
+  | { type: 'automation.detached' }
   | { type: 'dialog.opened'; dialog: PageDialog }
   | { type: 'dialog.closed'; accepted: boolean }
   /** The active tab opened a native pop-up widget (intercepted: a controlling viewer draws it). */

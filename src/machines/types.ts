@@ -52,7 +52,11 @@ export interface SessionParams {
 export type PopupPolicy = 'tabs' | 'same-tab' | 'block';
 
 /** What the session tells its tabs actor: close a tab; which tab is active (it answers the others' dialogs). */
-export type TabCommand = { type: 'tabs.close'; page: PageHandle } | { type: 'tabs.active'; page: PageHandle };
+export type TabCommand =
+  | { type: 'tabs.close'; page: PageHandle }
+  | { type: 'tabs.active'; page: PageHandle }
+  /** Open a tab on this URL (adopted as a window the session opened: `tab.opened`). */
+  | { type: 'tabs.open'; url: string };
 
 export type PagePermission = 'geolocation' | 'notifications' | 'clipboard-read' | 'clipboard-write';
 

@@ -408,6 +408,30 @@ describe('session machine', () => {
       expect(state()).toBe('frozen');
     });
 
+    it('keeps a session driven by a CDP client running: thawed on attach, never frozen meanwhile, frozen again after the last leaves', async () => {
+      const { actor, clock, state, steps } = startFreezing('frozen');
+      await settle();
+      steps.splice(0);
+      clock.increment(3000);
+      expect(state()).toBe('frozen');
+      actor.send({ type: 'automation.attached' });
+      actor.send({ type: 'automation.attached' });
+      expect(state()).toBe('idle');
+      expect(steps).toEqual(['freeze', 'thaw']);
+      expect(actor.getSnapshot().context.automationClients).toBe(2);
+      clock.increment(60_000);
+      expect(state()).toBe('idle');
+      actor.send({ type: 'automation.detached' });
+      clock.increment(60_000); // one client is still there
+      expect(state()).toBe('idle');
+      actor.send({ type: 'automation.detached' });
+      expect(actor.getSnapshot().context.automationClients).toBe(0);
+      clock.increment(2999);
+      expect(state()).toBe('idle');
+      clock.increment(1);
+      expect(state()).toBe('frozen');
+    });
+
     it.each(['visible', 'hidden'] as const)(
       'never freezes a session whose unwatched is %s',
       async (unwatched) => {
@@ -676,6 +700,25 @@ describe('session machine', () => {
       expect(told).toEqual([{ type: 'tabs.active', page: popup }]);
       expect(actor.getSnapshot().context.url).toBe('http://127.0.0.1/popup');
       expect(changes).toEqual([['opened', 'tab-2']]);
+    });
+
+    it("opens a client's tab through the tabs actor (refused at the limit); the active tab's navigations move the session's URL", async () => {
+      const { actor, told, first, open, list, changes } = await withTabs();
+      actor.send({ type: 'tab.open', url: 'http://127.0.0.1/asked' });
+      expect(told).toEqual([{ type: 'tabs.open', url: 'http://127.0.0.1/asked' }]);
+      const background = open('second');
+      actor.send({ type: 'tab.updated', page: background, url: 'http://127.0.0.1/moved', title: 'moved' });
+      expect(actor.getSnapshot().context.url).toBe('http://127.0.0.1/moved');
+      actor.send({ type: 'tab.updated', page: first, url: 'http://127.0.0.1/elsewhere', title: 'x' });
+      expect(actor.getSnapshot().context.url).toBe('http://127.0.0.1/moved'); // not the active tab
+      actor.send({ type: 'tab.updated', page: background, url: 'about:blank', title: '' });
+      expect(actor.getSnapshot().context.url).toBe('http://127.0.0.1/moved'); // not a page to reopen
+      for (let i = 3; i <= 8; i++) open(`tab${i}`);
+      expect(list()).toHaveLength(8);
+      told.splice(0);
+      actor.send({ type: 'tab.open', url: 'http://127.0.0.1/ninth' });
+      expect(told).toEqual([]);
+      expect(changes.at(-1)).toEqual(['refused', '']);
     });
 
     it('switches and closes tabs; closing the active one hands over to its neighbour', async () => {

@@ -1,0 +1,84 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyBaseLogger } from 'fastify';
+import type { AutomatedSession } from '../automation/automated-session.js';
+import { SessionCdpProxy } from '../automation/session-cdp-proxy.js';
+import type { Automation } from '../commands/automation.js';
+import { CastpoolError } from '../errors.js';
+import { SessionIdParams } from '../schemas.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** CDP route: the session the client drives, attached before the WebSocket upgrade. */
+    automated?: AutomatedSession;
+  }
+}
+
+/** A client message larger than this closes its socket (1009): a screenshot's answer goes the other way. */
+const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * `GET /api/sessions/:id/cdp`: a WebSocket that `puppeteer.connect({ browserWSEndpoint })` and
+ * Playwright's `chromium.connectOverCDP()` take unchanged. The session is attached before the upgrade,
+ * so an unknown or failed session is a plain 404/409 JSON answer, not a socket that closes at once.
+ */
+export const cdpRoutes: FastifyPluginAsyncTypebox<{
+  automation: Automation;
+  log: FastifyBaseLogger;
+}> = async (app, { automation, log }) => {
+  // A refused upgrade (401, 403, 404, 409) is an HTTP answer on a socket the HTTP server no longer
+  // manages: without this it stayed open after the answer, one held socket per refused client.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.headers.upgrade) {
+      reply.header('connection', 'close');
+      reply.raw.once('finish', () => request.raw.socket?.end());
+    }
+    return payload;
+  });
+  app.get(
+    '/api/sessions/:id/cdp',
+    {
+      websocket: true,
+      config: { access: 'automate' },
+      schema: {
+        summary:
+          "The session's CDP endpoint (WebSocket) for Puppeteer and Playwright: its tabs only; an API token or an automate token, as a bearer header or ?token=",
+        params: SessionIdParams,
+        querystring: Type.Object(
+          {
+            token: Type.Optional(
+              Type.String({ maxLength: 4096, description: 'A token, for clients that cannot set headers' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      preHandler: async (request) => {
+        if (!request.ws)
+          throw new CastpoolError(
+            'bad_request',
+            "this is the session's CDP endpoint: connect with a WebSocket",
+          );
+        const automated = await automation.attach((request.params as { id: string }).id);
+        request.automated = automated;
+        // Counted on the session until its socket goes, whether or not the upgrade completes.
+        request.raw.socket.once('close', () => automated.detach());
+      },
+    },
+    (socket, request) => {
+      const session = request.automated as AutomatedSession;
+      const proxy = new SessionCdpProxy(socket, session, log.child({ sessionId: session.sessionId }));
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        if (isBinary) {
+          socket.close(1003, 'castpool: CDP messages are text');
+          return;
+        }
+        proxy.receive(data.toString('utf8'));
+      });
+      socket.on('close', () => proxy.close());
+      socket.on('error', () => proxy.close());
+    },
+  );
+};
+
+export const cdpWebSocketOptions = { options: { maxPayload: MAX_CLIENT_MESSAGE_BYTES } };

@@ -1,0 +1,38 @@
+import type { Page } from 'puppeteer-core';
+
+/** One of the session's tabs as a CDP client reaches it. */
+export interface AutomatedTab {
+  /** castpool's name for the tab (tab-1, tab-2, …). */
+  id: string;
+  /** Chromium's target id of its page. */
+  targetId: string;
+  page: Page;
+  url: string;
+  title: string;
+  /** Chromium's id of the session's browser context. */
+  browserContextId: string;
+}
+
+/**
+ * What a session's CDP endpoint needs of the session: its tabs, the tab operations clients may ask
+ * for (sent to the session as events, like the REST routes do), and when it stops being live.
+ */
+export interface AutomatedSession {
+  readonly sessionId: string;
+  /** The session's tabs now, in the order they opened (empty once it is no longer live). */
+  tabs(): AutomatedTab[];
+  /** Opens a tab (it becomes the active one); a refusal's reason, or undefined when asked. */
+  openTab(url: string): string | undefined;
+  /** Closes a tab; a refusal's reason (the last tab, not a tab of this session), or undefined. */
+  closeTab(targetId: string): string | undefined;
+  /** Makes a tab the active one (the live view follows); a refusal's reason, or undefined. */
+  activateTab(targetId: string): string | undefined;
+  /** Called on every change of the session; returns the unsubscribe. */
+  onChange(listener: () => void): () => void;
+  /** Why the session is no longer live (closed, hibernated, restarting), or undefined while it is. */
+  ended(): string | undefined;
+  /** What Browser.getVersion answers. */
+  browserVersion(): Promise<{ product: string; userAgent: string }>;
+  /** The client left: the session may freeze or hibernate for idleness again. */
+  detach(): void;
+}

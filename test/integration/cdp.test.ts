@@ -1,0 +1,331 @@
+import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { SessionPage } from '../../src/actors/page.js';
+import { sessionPageOf, startCastpool, withApiTokens } from '../helpers/app.js';
+import { startTestPages } from '../helpers/test-pages.js';
+import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
+
+const TOKEN = 'cdp-endpoint-token-0123456789';
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+let castpool: Awaited<ReturnType<typeof startCastpool>>;
+let pages: Awaited<ReturnType<typeof startTestPages>>;
+let viewers: BrowserContext;
+
+beforeAll(async () => {
+  pages = await startTestPages();
+  castpool = await startCastpool({ ...withApiTokens({ name: 'ops', token: TOKEN }) });
+  viewers = await launchViewerBrowser();
+});
+
+afterAll(async () => {
+  await viewers?.close();
+  await castpool?.close();
+  await pages?.close();
+});
+
+type Created = { id: string; links: { view: string; cdp: string } };
+
+async function createSession(path: string): Promise<Created> {
+  const created = await castpool.api('POST', '/api/sessions', { url: pages.url(path) }, auth);
+  expect(created.status).toBe(201);
+  const session = created.json as Created;
+  await until(
+    () =>
+      sessionPageOf(castpool, session.id)
+        .evaluate(() => document.readyState === 'complete' && document.title)
+        .catch(() => false),
+    (title) => typeof title === 'string' && title.length > 0,
+  );
+  return session;
+}
+
+async function token(id: string, scope: 'view' | 'control' | 'automate'): Promise<string> {
+  const minted = await castpool.api('POST', `/api/sessions/${id}/viewer-tokens`, { scope }, auth);
+  expect(minted.status).toBe(201);
+  return minted.json.token;
+}
+
+function sessionPage(id: string): SessionPage {
+  const entry = castpool.castpool.pool.getSnapshot().context.sessions[id];
+  if (!entry) throw new Error(`no session ${id}`);
+  return entry.ref.getSnapshot().context.page as SessionPage;
+}
+const targetIdOf = (id: string) => sessionPage(id).frameId;
+const targetIds = (answer: { result?: Record<string, unknown> }) =>
+  ((answer.result?.targetInfos ?? []) as { targetId: string }[]).map((t) => t.targetId);
+
+/** The status a WebSocket upgrade gets refused with (and its JSON body), once the server closed the socket. */
+function refusedUpgrade(url: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.once('open', () => {
+      socket.close();
+      reject(new Error('the upgrade was accepted'));
+    });
+    socket.once('unexpected-response', (request, response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => {
+        body += chunk;
+      });
+      // The server ends a refused upgrade's socket (it is no HTTP connection to keep alive).
+      response.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve({ status: response.statusCode ?? 0, body });
+      });
+      const timer = setTimeout(() => {
+        request.destroy();
+        reject(new Error('the server kept a refused upgrade open'));
+      }, 5000);
+    });
+    socket.once('error', () => {});
+  });
+}
+
+/** A raw CDP client: what a hostile script would write on the socket. */
+async function rawClient(url: string) {
+  const socket = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  const events: { method: string; params: Record<string, unknown>; sessionId?: string }[] = [];
+  const answers = new Map<number, (message: Record<string, unknown>) => void>();
+  socket.on('message', (data) => {
+    const message = JSON.parse(String(data));
+    if (message.id !== undefined) answers.get(message.id)?.(message);
+    else events.push(message);
+  });
+  let next = 1;
+  const send = (method: string, params: object = {}, sessionId?: string) =>
+    new Promise<{ result?: Record<string, unknown>; error?: { message: string } }>((resolve) => {
+      const id = next++;
+      answers.set(id, resolve as never);
+      socket.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }));
+    });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
+  return { socket, send, events, closed };
+}
+
+/** The colour the viewer's decoded video shows at a point of the picture. */
+const videoColour = (viewer: Page, x: number, y: number) =>
+  viewer.evaluate(
+    (px, py) => {
+      const video = document.querySelector('video') as HTMLVideoElement;
+      const canvas = document.createElement('canvas');
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      const context = canvas.getContext('2d') as CanvasRenderingContext2D;
+      context.drawImage(video, 0, 0);
+      const [r, g, b] = context.getImageData(
+        Math.floor(px * canvas.width),
+        Math.floor(py * canvas.height),
+        1,
+        1,
+      ).data;
+      return { r: r ?? 0, g: g ?? 0, b: b ?? 0 };
+    },
+    x,
+    y,
+  );
+
+describe("a session's CDP endpoint", () => {
+  it('drives the session with Puppeteer: click, type, evaluate, screenshot, a new tab; viewers and the session view see it', async () => {
+    const session = await createSession('/control');
+    expect(session.links.cdp).toBe(`${castpool.base.replace('http', 'ws')}/api/sessions/${session.id}/cdp`);
+    const minted = await castpool.api(
+      'POST',
+      `/api/sessions/${session.id}/viewer-tokens`,
+      { scope: 'view' },
+      auth,
+    );
+    const viewer = await openViewPage(viewers, minted.json.viewUrl);
+    await until(
+      () => viewerStats(viewer),
+      (s) => s.framesDecoded > 0 && s.width > 0,
+      15_000,
+    );
+    let browser: Browser | undefined;
+    try {
+      browser = await puppeteer.connect({
+        browserWSEndpoint: `${session.links.cdp}?token=${await token(session.id, 'automate')}`,
+        defaultViewport: null,
+      });
+      const [page, ...others] = await browser.pages();
+      expect(others).toEqual([]);
+      expect(page?.url()).toBe(pages.url('/control'));
+      const driven = page as Page;
+      await driven.click('#button');
+      await driven.type('#input', 'typed by puppeteer');
+      expect(await driven.evaluate(() => (window as unknown as { clicks: number }).clicks)).toBe(1);
+      expect(
+        await sessionPageOf(castpool, session.id).$eval('#input', (e) => (e as HTMLInputElement).value),
+      ).toBe('typed by puppeteer');
+      const red = await until(
+        () => videoColour(viewer, 0.9, 0.1),
+        (c) => c.r > 150 && c.g < 100,
+      );
+      expect(red.r).toBeGreaterThan(150);
+      const shot = await driven.screenshot();
+      expect(Buffer.from(shot).subarray(1, 4).toString()).toBe('PNG');
+      const second = await browser.newPage();
+      await second.goto(pages.url('/other'));
+      expect(await second.title()).toBe('other page');
+      const view = await until(
+        async () => (await castpool.api('GET', `/api/sessions/${session.id}`, undefined, auth)).json,
+        (v) => v.tabs?.length === 2 && v.tabs[1].active && v.url === pages.url('/other'),
+      );
+      // The session shows the client's tab: its URL is the session's (a restart reopens it).
+      expect(view.url).toBe(pages.url('/other'));
+      expect(view.tabs.map((t: { url: string }) => t.url)).toEqual([
+        pages.url('/control'),
+        pages.url('/other'),
+      ]);
+      expect((await browser.pages()).length).toBe(2);
+      // The viewer follows the active tab (the other page is white).
+      const white = await until(
+        () => videoColour(viewer, 0.9, 0.1),
+        (c) => c.r > 200 && c.g > 200 && c.b > 200,
+      );
+      expect(white.g).toBeGreaterThan(200);
+      // Puppeteer's disconnect leaves the session as it is.
+      await browser.disconnect();
+      browser = undefined;
+      const after = await castpool.api('GET', `/api/sessions/${session.id}`, undefined, auth);
+      expect(after.json.state).toMatch(/idle|streaming/);
+      expect(after.json.tabs).toHaveLength(2);
+      // …and counts the client gone: the session may idle again.
+      const clients = await until(
+        () =>
+          castpool.castpool.pool.getSnapshot().context.sessions[session.id]?.ref.getSnapshot().context
+            .automationClients,
+        (n) => n === 0,
+      );
+      expect(clients).toBe(0);
+    } finally {
+      await browser?.disconnect();
+      await viewer.close();
+      await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth);
+    }
+  });
+
+  it('lets a hostile client reach nothing of the neighbour session in the same browser, nor the browser', async () => {
+    const mine = await createSession('/control');
+    const neighbour = await createSession('/other');
+    const browserOf = (id: string) => sessionPage(id).context.browser();
+    expect(browserOf(mine.id)).toBe(browserOf(neighbour.id)); // two sessions, one Chromium
+    const client = await rawClient(`${mine.links.cdp}?token=${await token(mine.id, 'automate')}`);
+    try {
+      const own = targetIdOf(mine.id);
+      const theirs = targetIdOf(neighbour.id);
+      const listed = await client.send('Target.getTargets');
+      expect(targetIds(listed)).toEqual([own]);
+      await client.send('Target.setDiscoverTargets', { discover: true });
+      expect(
+        client.events.filter((e) => e.method === 'Target.targetCreated').map((e) => e.params.targetInfo),
+      ).toEqual([expect.objectContaining({ targetId: own, type: 'page' })]);
+      for (const [method, params] of [
+        ['Target.attachToTarget', { targetId: theirs, flatten: true }],
+        ['Target.closeTarget', { targetId: theirs }],
+        ['Target.activateTarget', { targetId: theirs }],
+        ['Target.createBrowserContext', {}],
+        ['Target.disposeBrowserContext', { browserContextId: 'x' }],
+        ['Browser.close', {}],
+        ['Browser.crash', {}],
+        ['SystemInfo.getProcessInfo', {}],
+        ['Storage.getCookies', {}],
+        ['Tracing.start', {}],
+        ['Browser.grantPermissions', { permissions: ['geolocation'] }],
+      ] as const) {
+        const answer = await client.send(method, params);
+        expect(answer.error?.message, method).toBeTruthy();
+      }
+      // On its own tab: the Target domain is the virtual browser's; castpool's worlds are not its.
+      const attached = await client.send('Target.attachToTarget', { targetId: own, flatten: true });
+      const tabSession = attached.result?.sessionId as string;
+      expect(tabSession).toBeTruthy();
+      const fromTab = await client.send('Target.getTargets', {}, tabSession);
+      expect(targetIds(fromTab)).toEqual([own]);
+      expect(
+        (await client.send('Target.attachToTarget', { targetId: theirs, flatten: true }, tabSession)).error,
+      ).toBeTruthy();
+      expect((await client.send('Page.crash', {}, tabSession)).error?.message).toMatch(/not available/);
+      expect((await client.send('Network.getAllCookies', {}, tabSession)).error?.message).toMatch(
+        /not available/,
+      );
+      expect(
+        (
+          await client.send(
+            'Page.createIsolatedWorld',
+            { frameId: own, worldName: 'castpool-widgets' },
+            tabSession,
+          )
+        ).error?.message,
+      ).toMatch(/reserved/);
+      expect((await client.send('Page.close', {}, tabSession)).error?.message).toMatch(/last tab/);
+      const evaluated = await client.send(
+        'Runtime.evaluate',
+        { expression: '1 + 1', returnByValue: true },
+        tabSession,
+      );
+      expect(evaluated.result?.result).toEqual({ type: 'number', value: 2, description: '2' });
+      await client.send('Runtime.enable', {}, tabSession);
+      await until(
+        async () => client.events.filter((e) => e.method === 'Runtime.executionContextCreated').length,
+        (n) => n > 0,
+      );
+      const worlds = client.events
+        .filter((e) => e.method === 'Runtime.executionContextCreated')
+        .map((e) => (e.params.context as { name: string }).name);
+      expect(worlds.some((name) => name.startsWith('castpool'))).toBe(false);
+      // Nothing of it reached the neighbour; both sessions are live and whole.
+      for (const id of [mine.id, neighbour.id]) {
+        const view = await castpool.api('GET', `/api/sessions/${id}`, undefined, auth);
+        expect(view.json.state).toMatch(/idle|streaming/);
+        expect(view.json.tabs).toHaveLength(1);
+      }
+      expect(await sessionPageOf(castpool, neighbour.id).title()).toBe('other page');
+    } finally {
+      client.socket.close();
+      await castpool.api('DELETE', `/api/sessions/${mine.id}`, undefined, auth);
+      await castpool.api('DELETE', `/api/sessions/${neighbour.id}`, undefined, auth);
+    }
+  });
+
+  it('takes an API token or an automate token of its own session; DELETE closes the client with the reason', async () => {
+    const session = await createSession('/control');
+    const other = await createSession('/other');
+    try {
+      const endpoint = session.links.cdp;
+      const upgrade = async (query: string) => (await refusedUpgrade(`${endpoint}${query}`)).status;
+      expect(await upgrade('')).toBe(401);
+      expect(await upgrade(`?token=${await token(session.id, 'view')}`)).toBe(403);
+      expect(await upgrade(`?token=${await token(session.id, 'control')}`)).toBe(403);
+      expect(await upgrade(`?token=${await token(other.id, 'automate')}`)).toBe(403);
+      expect(await upgrade('?token=not-a-token')).toBe(401);
+      const unknown = await refusedUpgrade(endpoint.replace(session.id, 'nope'), auth);
+      expect(unknown.status).toBe(404);
+      expect(JSON.parse(unknown.body).message).toMatch(/session nope/);
+      // A plain request is told what the endpoint is, and attaches nothing.
+      const plain = await castpool.api('GET', `/api/sessions/${session.id}/cdp`, undefined, auth);
+      expect([plain.status, plain.json.message]).toEqual([400, expect.stringMatching(/WebSocket/)]);
+      // An automate token does not open the viewer.
+      const whep = await castpool.api('POST', `/api/sessions/${session.id}/whep`, undefined, {
+        authorization: `Bearer ${await token(session.id, 'automate')}`,
+      });
+      expect(whep.status).toBe(403);
+
+      const client = await rawClient(`${session.links.cdp}?token=${TOKEN}`);
+      expect((await client.send('Browser.getVersion')).result?.product).toMatch(/Chrom/);
+      expect((await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth)).status).toBe(204);
+      const closed = await client.closed;
+      expect(closed).toEqual({ code: 1001, reason: 'castpool: the session was deleted' });
+    } finally {
+      await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth);
+      await castpool.api('DELETE', `/api/sessions/${other.id}`, undefined, auth);
+    }
+  });
+});
