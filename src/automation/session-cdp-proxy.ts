@@ -79,8 +79,8 @@ export class SessionCdpProxy {
   private readonly attached = new Map<string, ClientTarget>();
   /** What `Target.setDiscoverTargets` told the client of each tab last (url and title). */
   private readonly announced = new Map<string, string>();
-  /** Tabs being attached now (auto-attach must not attach one twice). */
-  private readonly attaching = new Set<string>();
+  /** Tabs being attached now (auto-attach must not attach one twice; createTarget waits for it). */
+  private readonly attaching = new Map<string, Promise<void>>();
   private discover = false;
   private autoAttach = false;
   private inFlight = 0;
@@ -223,8 +223,13 @@ export class SessionCdpProxy {
         await target.cdp.detach().catch(() => {});
         return {};
       }
-      case 'Target.createTarget':
-        return { targetId: await this.openTab(params.url) };
+      case 'Target.createTarget': {
+        const targetId = await this.openTab(params.url);
+        // Chromium announces an auto-attached tab before it answers; Playwright counts on it.
+        const tab = this.session.tabs().find((t) => t.targetId === targetId);
+        if (this.autoAttach && tab) await this.attachOnce(tab).catch(() => undefined);
+        return { targetId };
+      }
       case 'Target.closeTarget':
         this.refuseIf(this.session.closeTab(this.tab(params.targetId).targetId));
         return { success: true };
@@ -308,15 +313,16 @@ export class SessionCdpProxy {
     if (this.autoAttach) for (const tab of tabs) void this.attachOnce(tab).catch(() => undefined);
   }
 
-  private async attachOnce(tab: AutomatedTab): Promise<void> {
-    if (this.attaching.has(tab.targetId)) return;
-    if ([...this.attached.values()].some((t) => t.tab && t.targetId === tab.targetId)) return;
-    this.attaching.add(tab.targetId);
-    try {
-      await this.attach(tab);
-    } finally {
-      this.attaching.delete(tab.targetId);
-    }
+  private attachOnce(tab: AutomatedTab): Promise<void> {
+    const pending = this.attaching.get(tab.targetId);
+    if (pending) return pending;
+    if ([...this.attached.values()].some((t) => t.tab && t.targetId === tab.targetId))
+      return Promise.resolve();
+    const attaching = this.attach(tab)
+      .then(() => undefined)
+      .finally(() => this.attaching.delete(tab.targetId));
+    this.attaching.set(tab.targetId, attaching);
+    return attaching;
   }
 
   /** A CDP session of the client's own on a tab: announced as Chromium announces a flat session. */

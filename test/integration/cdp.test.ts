@@ -1,3 +1,4 @@
+import { chromium, type Page as PlaywrightPage } from 'playwright-core';
 import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -208,6 +209,42 @@ describe("a session's CDP endpoint", () => {
     } finally {
       await browser?.disconnect();
       await viewer.close();
+      await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth);
+    }
+  });
+
+  it('drives the session with Playwright (connectOverCDP): click, fill, evaluate, screenshot, a new page', async () => {
+    const session = await createSession('/control');
+    const browser = await chromium.connectOverCDP(
+      `${session.links.cdp}?token=${await token(session.id, 'automate')}`,
+    );
+    try {
+      const contexts = browser.contexts();
+      expect(contexts).toHaveLength(1);
+      const [page, ...others] = contexts[0]?.pages() ?? [];
+      expect(others).toEqual([]);
+      expect(page?.url()).toBe(pages.url('/control'));
+      const driven = page as PlaywrightPage;
+      await driven.click('#button');
+      await driven.fill('#input', 'filled by playwright');
+      expect(await driven.evaluate(() => (window as unknown as { clicks: number }).clicks)).toBe(1);
+      expect(
+        await sessionPageOf(castpool, session.id).$eval('#input', (e) => (e as HTMLInputElement).value),
+      ).toBe('filled by playwright');
+      expect((await driven.screenshot()).subarray(1, 4).toString()).toBe('PNG');
+      const second = await contexts[0]?.newPage();
+      await second?.goto(pages.url('/other'));
+      expect(await second?.title()).toBe('other page');
+      const view = await until(
+        async () => (await castpool.api('GET', `/api/sessions/${session.id}`, undefined, auth)).json,
+        (v) => v.tabs?.length === 2 && v.url === pages.url('/other'),
+      );
+      expect(view.tabs.map((t: { active: boolean }) => t.active)).toEqual([false, true]);
+    } finally {
+      // Playwright's close of a browser it connected to only disconnects: the session goes on.
+      await browser.close();
+      const after = await castpool.api('GET', `/api/sessions/${session.id}`, undefined, auth);
+      expect(after.json.state).toMatch(/idle|streaming/);
       await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth);
     }
   });
