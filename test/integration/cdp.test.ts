@@ -249,6 +249,56 @@ describe("a session's CDP endpoint", () => {
     }
   });
 
+  it('wakes a hibernated session for a client; a browser crash closes the client cleanly and the reconnect finds the URL it reached', async () => {
+    const session = await createSession('/control');
+    try {
+      expect(
+        (await castpool.api('POST', `/api/sessions/${session.id}/hibernate`, undefined, auth)).status,
+      ).toBe(200);
+      const endpoint = `${session.links.cdp}?token=${TOKEN}`;
+      let browser = await puppeteer.connect({ browserWSEndpoint: endpoint, defaultViewport: null });
+      const [page] = await browser.pages();
+      expect(page?.url()).toBe(pages.url('/control'));
+      await page?.goto(pages.url('/other'));
+      await until(
+        async () => (await castpool.api('GET', `/api/sessions/${session.id}`, undefined, auth)).json.url,
+        (url) => url === pages.url('/other'),
+      );
+      const disconnected = new Promise((resolve) => browser.once('disconnected', resolve));
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+        const socket = new WebSocket(endpoint);
+        socket.once('close', (code, reason) => resolve({ code, reason: String(reason) }));
+      });
+      await until(
+        () =>
+          castpool.castpool.pool.getSnapshot().context.sessions[session.id]?.ref.getSnapshot().context
+            .automationClients,
+        (n) => n === 2,
+      );
+      const hostId = castpool.castpool.pool.getSnapshot().context.sessions[session.id]?.hostId;
+      const chromium = castpool.castpool.processes
+        .list()
+        .find((p) => p.kind === 'chromium' && p.owner === hostId);
+      process.kill(chromium?.pid ?? -1, 'SIGKILL');
+      expect(await closed).toEqual({
+        code: 1001,
+        reason: 'castpool: the session is restarting (its browser went away); reconnect',
+      });
+      await disconnected;
+      const live = await until(
+        async () => (await castpool.api('GET', `/api/sessions/${session.id}`, undefined, auth)).json,
+        (v) => v.state === 'idle' || v.state === 'streaming',
+        30_000,
+      );
+      expect(live.url).toBe(pages.url('/other'));
+      browser = await puppeteer.connect({ browserWSEndpoint: endpoint, defaultViewport: null });
+      expect((await browser.pages()).map((p) => p.url())).toEqual([pages.url('/other')]);
+      await browser.disconnect();
+    } finally {
+      await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth);
+    }
+  });
+
   it('lets a hostile client reach nothing of the neighbour session in the same browser, nor the browser', async () => {
     const mine = await createSession('/control');
     const neighbour = await createSession('/other');
