@@ -2,6 +2,7 @@
  * The layers of src/ and the one way their arrows point (docs/architecture.md, "The house"):
  *
  *   main, app → api → fleet → commands → system → actors → observability → machines → media
+ *              api → automation (a session's CDP proxy: puppeteer only)
  *                                  ↘ nats (transport)   ↘ access, processes   ↘ config, errors, schemas, settled-within
  *
  * A rule per layer names what it must not import; no module may sit in an import cycle.
@@ -37,6 +38,12 @@ module.exports = {
       '^src/nats/',
       '^src/(api|fleet|commands|actors|machines/(?!types)|observability)/|^src/(main|app|system)\\.ts$',
       'NATS plumbing (connection, registry, seal, rpc) knows no commands or actors.',
+    ),
+    layer(
+      'automation-down',
+      '^src/automation/',
+      '^src/(api|fleet|commands|nats|machines)/|^src/(main|app|system)\\.ts$',
+      "A session's CDP proxy works on what the command layer hands it (tabs, events to send), not on machines.",
     ),
     layer(
       'actors-down',
