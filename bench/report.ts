@@ -3,6 +3,7 @@ import { machine } from './machine.js';
 import type { BenchSection } from './section.js';
 import { admissionSection } from './sections/admission.js';
 import { captureSection } from './sections/capture.js';
+import { cdpSection } from './sections/cdp.js';
 import { densitySection } from './sections/density.js';
 import { densitySmallSection } from './sections/density-small.js';
 import { fanOutSection } from './sections/fanout.js';
@@ -33,6 +34,7 @@ export const SECTIONS: BenchSection<any>[] = [
   memorySection,
   heldSection,
   natsSection,
+  cdpSection,
 ];
 export type Stored = Partial<Record<string, { date: string; seconds: number; data: unknown }>> & {
   machine?: ReturnType<typeof machine>;
