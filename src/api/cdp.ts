@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AutomatedSession } from '../automation/automated-session.js';
 import { SessionCdpProxy } from '../automation/session-cdp-proxy.js';
 import type { Automation } from '../commands/automation.js';
+import type { CommandSurface } from '../commands/index.js';
 import { CastpoolError } from '../errors.js';
 import { SessionIdParams } from '../schemas.js';
 
@@ -24,8 +25,10 @@ const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024 * 1024;
  */
 export const cdpRoutes: FastifyPluginAsyncTypebox<{
   automation: Automation;
+  /** The fleet's surface: where a session of another node runs. */
+  surface: () => CommandSurface;
   log: FastifyBaseLogger;
-}> = async (app, { automation, log }) => {
+}> = async (app, { automation, surface, log }) => {
   // A refused upgrade (401, 403, 404, 409) is an HTTP answer on a socket the HTTP server no longer
   // manages: without this it stayed open after the answer, one held socket per refused client.
   app.addHook('onSend', async (request, reply, payload) => {
@@ -59,7 +62,16 @@ export const cdpRoutes: FastifyPluginAsyncTypebox<{
             'bad_request',
             "this is the session's CDP endpoint: connect with a WebSocket",
           );
-        const automated = await automation.attach((request.params as { id: string }).id);
+        const { id } = request.params as { id: string };
+        const automated = await automation.attach(id).catch(async (error: unknown) => {
+          // Another node's session: say where it runs (the socket is not relayed between nodes yet).
+          if (!(error instanceof CastpoolError) || error.code !== 'not_found') throw error;
+          const view = await surface().get({ id });
+          throw new CastpoolError(
+            'conflict',
+            `session ${id} runs on node ${view.node}: connect to its CDP endpoint on that node (a node does not relay another's yet)`,
+          );
+        });
         request.automated = automated;
         // Counted on the session until its socket goes, whether or not the upgrade completes.
         request.raw.socket.once('close', () => automated.detach());

@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { BrowserContext } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startNatsCluster, type TestNatsServer } from '../helpers/nats-server.js';
 import { type NodeProcess, startNodeProcess } from '../helpers/node-process.js';
 import { openEntry, TEST_FLEET_SECRET } from '../helpers/registry.js';
@@ -132,6 +133,31 @@ describe('two castpool nodes on a 3-server NATS cluster act as one pool', () => 
     expect([upload.status, refused.error]).toEqual([413, 'payload_too_large']);
     expect(refused.message).toMatch(/more than NATS carries between nodes/);
     await a.api('POST', `/api/sessions/${onB}/navigate`, { url: pages.url('/animated') });
+    // B's session's CDP endpoint is on B; through A, a clear answer says where it runs.
+    const misdirected = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const socket = new WebSocket(`${a.url.replace('http', 'ws')}/api/sessions/${onB}/cdp`);
+      socket.once('open', () => reject(new Error('A took a CDP client of B’s session')));
+      socket.once('unexpected-response', (_request, response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      socket.once('error', () => {});
+    });
+    expect(misdirected.status).toBe(409);
+    expect(JSON.parse(misdirected.body).message).toMatch(/runs on node node-b/);
+    const onNodeB = await new Promise<string>((resolve, reject) => {
+      const socket = new WebSocket(`${b.url.replace('http', 'ws')}/api/sessions/${onB}/cdp`);
+      socket.once('open', () => socket.send(JSON.stringify({ id: 1, method: 'Browser.getVersion' })));
+      socket.once('message', (data) => {
+        socket.close();
+        resolve(JSON.parse(String(data)).result?.product);
+      });
+      socket.once('error', reject);
+    });
+    expect(onNodeB).toMatch(/Chrom/);
     // Over NATS, from a third server of the cluster.
     const overNats = await client.request('castpool.sessions.get', JSON.stringify({ id: onB }), {
       timeout: 5000,
