@@ -128,7 +128,12 @@ export async function buildApp(config: Config, logStream?: { write(line: string)
     uploadMb: config.limits.uploadMb,
   });
   await app.register(websocket, cdpWebSocketOptions);
-  await app.register(cdpRoutes, { automation: commands.automation, surface, log: app.log });
+  await app.register(cdpRoutes, {
+    automation: commands.automation,
+    surface,
+    nodeUrl: (node) => nats.nodeUrl(node),
+    log: app.log,
+  });
   await app.register(whepRoutes, { surface, linkBase: base });
   await app.register(pageRoutes, { surface });
   await app.register(statusRoutes, { castpool, commands, nats, inspection });

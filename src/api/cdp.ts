@@ -1,17 +1,22 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type WebSocket from 'ws';
+import { bearerOf } from '../access/index.js';
 import type { AutomatedSession } from '../automation/automated-session.js';
 import { SessionCdpProxy } from '../automation/session-cdp-proxy.js';
 import type { Automation } from '../commands/automation.js';
 import type { CommandSurface } from '../commands/index.js';
 import { CastpoolError } from '../errors.js';
 import { SessionIdParams } from '../schemas.js';
+import { connectToOwner, RELAYED_HEADER, relay } from './cdp-relay.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** CDP route: the session the client drives, attached before the WebSocket upgrade. */
     automated?: AutomatedSession;
+    /** CDP route, a session of another node: the owner's endpoint, opened before the upgrade. */
+    upstream?: WebSocket;
   }
 }
 
@@ -27,8 +32,10 @@ export const cdpRoutes: FastifyPluginAsyncTypebox<{
   automation: Automation;
   /** The fleet's surface: where a session of another node runs. */
   surface: () => CommandSurface;
+  /** Another node's API base URL, from its sealed lease. */
+  nodeUrl: (node: string) => Promise<string | undefined>;
   log: FastifyBaseLogger;
-}> = async (app, { automation, surface, log }) => {
+}> = async (app, { automation, surface, nodeUrl, log }) => {
   // A refused upgrade (401, 403, 404, 409) is an HTTP answer on a socket the HTTP server no longer
   // manages: without this it stayed open after the answer, one held socket per refused client.
   app.addHook('onSend', async (request, reply, payload) => {
@@ -64,20 +71,37 @@ export const cdpRoutes: FastifyPluginAsyncTypebox<{
           );
         const { id } = request.params as { id: string };
         const automated = await automation.attach(id).catch(async (error: unknown) => {
-          // Another node's session: say where it runs (the socket is not relayed between nodes yet).
           if (!(error instanceof CastpoolError) || error.code !== 'not_found') throw error;
+          // Another node's session (404 when none has it): relayed to its node, once.
           const view = await surface().get({ id });
-          throw new CastpoolError(
-            'conflict',
-            `session ${id} runs on node ${view.node}: connect to its CDP endpoint on that node (a node does not relay another's yet)`,
+          const base = request.headers[RELAYED_HEADER] ? undefined : await nodeUrl(view.node);
+          if (!base || !/^https?:\/\//.test(base))
+            throw new CastpoolError(
+              'conflict',
+              `session ${id} runs on node ${view.node}, which cannot be reached from here`,
+              {
+                retryable: true,
+              },
+            );
+          const upstream = await connectToOwner(
+            `${base.replace(/^http/, 'ws').replace(/\/$/, '')}/api/sessions/${encodeURIComponent(id)}/cdp`,
+            tokenOf(request),
           );
+          request.upstream = upstream;
+          request.raw.socket.once('close', () => upstream.close());
+          return undefined;
         });
+        if (!automated) return;
         request.automated = automated;
         // Counted on the session until its socket goes, whether or not the upgrade completes.
         request.raw.socket.once('close', () => automated.detach());
       },
     },
     (socket, request) => {
+      if (request.upstream) {
+        relay(socket, request.upstream);
+        return;
+      }
       const session = request.automated as AutomatedSession;
       const proxy = new SessionCdpProxy(socket, session, log.child({ sessionId: session.sessionId }));
       socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -92,5 +116,11 @@ export const cdpRoutes: FastifyPluginAsyncTypebox<{
     },
   );
 };
+
+/** The client's credential, passed on to the owner node (in a header: never in a URL or a log). */
+function tokenOf(request: FastifyRequest): string | undefined {
+  const query = (request.query as { token?: unknown }).token;
+  return bearerOf(request.headers.authorization) ?? (typeof query === 'string' ? query : undefined);
+}
 
 export const cdpWebSocketOptions = { options: { maxPayload: MAX_CLIENT_MESSAGE_BYTES } };

@@ -223,6 +223,12 @@ export class NatsFace {
     return this.link?.nc;
   }
 
+  /** The base URL another live node of the fleet serves its API on (its sealed lease), or undefined. */
+  async nodeUrl(node: string): Promise<string | undefined> {
+    const leases = await this.fleet?.leases.live(true);
+    return leases?.find((lease) => lease.node === node)?.url;
+  }
+
   /** What REST calls. */
   surface(): CommandSurface {
     return this.fleet?.router.surface ?? this.commands.surface;
