@@ -71,6 +71,26 @@ export const UnwatchedPages = Type.Union(
   },
 );
 
+/** A proxy server: scheme://host:port (http, https, socks4, socks5). */
+export const ProxyServer = Type.String({
+  pattern:
+    '^(https?|socks[45]?)://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$|^(https?|socks[45]?)://\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?/?$',
+  maxLength: 300,
+  description: 'scheme://host:port of the proxy (http, https, socks4, socks5)',
+});
+/** Hosts the proxy is not used for (Chromium's bypass list entries). */
+export const ProxyBypass = Type.Array(
+  Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.*:<>\\[\\]-]+$' }),
+  {
+    maxItems: 32,
+  },
+);
+/** A session's proxy as castpool keeps it: no password (that stays with the node's credentials). */
+export const ProxySetting = Type.Object(
+  { server: ProxyServer, bypass: ProxyBypass, username: Type.Optional(Type.String({ maxLength: 256 })) },
+  { additionalProperties: false },
+);
+
 export const CreateSessionBody = Type.Object(
   {
     url: Type.String({ minLength: 1, maxLength: 8192, description: 'Page to open (http/https by default).' }),
@@ -91,6 +111,21 @@ export const CreateSessionBody = Type.Object(
     geolocation: Type.Optional(Geolocation),
     popups: Type.Optional(PopupPolicy),
     unwatched: Type.Optional(UnwatchedPages),
+    proxy: Type.Optional(
+      Type.Object(
+        {
+          server: ProxyServer,
+          username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+          password: Type.Optional(Type.String({ maxLength: 1024 })),
+          bypass: Type.Optional(ProxyBypass),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "The session's pages go through this proxy (its own browser context); the credentials answer the proxy's challenge and, like httpCredentials, stay on the session's node only",
+        },
+      ),
+    ),
     httpCredentials: Type.Optional(
       Type.Array(
         Type.Object(

@@ -106,6 +106,17 @@ export class Access {
   }
 
   /** Refuses a URL a session may not open (scheme, hosts, private addresses); the normalised URL. */
+  /**
+   * A session's proxy server, under the URL policy like a page's host (the browser connects to it,
+   * whatever the pages ask for); 400 `url_refused` naming why.
+   */
+  async checkProxy(server: string): Promise<string> {
+    const url = new URL(server);
+    const refusal = await this.urls.refusal(new URL(`http://${url.host}/`));
+    if (refusal) throw new CastpoolError('url_refused', `proxy refused: ${refusal}`);
+    return `${url.protocol}//${url.host}`;
+  }
+
   async checkUrl(raw: string): Promise<string> {
     let url: URL;
     try {

@@ -12,13 +12,23 @@ export interface SiteCredential {
  */
 export class SiteCredentials {
   private readonly bySession = new Map<string, SiteCredential[]>();
+  private readonly proxies = new Map<string, { username: string; password: string }>();
+
+  /** The answer to the session's proxy's challenge. */
+  setProxy(sessionId: string, credential: { username: string; password: string }): void {
+    this.proxies.set(sessionId, credential);
+  }
+
+  proxy(sessionId: string): { username: string; password: string } | undefined {
+    return this.proxies.get(sessionId);
+  }
 
   set(sessionId: string, credentials: SiteCredential[]): void {
     if (credentials.length > 0) this.bySession.set(sessionId, credentials);
   }
 
   has(sessionId: string): boolean {
-    return this.bySession.has(sessionId);
+    return this.bySession.has(sessionId) || this.proxies.has(sessionId);
   }
 
   /** The credential for `origin` (as Chromium names a challenge's origin: scheme://host[:port]). */
@@ -28,5 +38,6 @@ export class SiteCredentials {
 
   forget(sessionId: string): void {
     this.bySession.delete(sessionId);
+    this.proxies.delete(sessionId);
   }
 }

@@ -60,7 +60,13 @@ export function navigatePageActor(deps: ActorDeps) {
         });
       handle.navigation = goto;
       goto
-        .then(() => report({ requestId: input.requestId, url: page.url() }))
+        .then(async () => {
+          // Some failures commit Chromium's error page without failing the load (a proxy's sign-in
+          // refused): lastNavigation says so, as viewers see it.
+          if (page.url().startsWith('chrome-error:'))
+            throw new Error('the page could not be loaded: Chromium shows its error page');
+          report({ requestId: input.requestId, url: page.url() });
+        })
         .catch((error: Error) => {
           const refused = /ERR_BLOCKED_BY_CLIENT/.test(error.message)
             ? handle.guard?.refusalIn(handle.frameId)

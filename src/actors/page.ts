@@ -110,7 +110,10 @@ export async function prepareTab(
 export function openPageActor(deps: ActorDeps, credentials: SiteCredentials) {
   return fromPromise<PageHandle, OpenPageInput>(async ({ input, signal }) => {
     const browser = input.browser as ChromiumBrowser;
-    const { context, page } = await browser.warmPage.take();
+    // A proxied session needs a context of its own (Chromium sets the proxy per context): no spare.
+    const { context, page } = input.params.proxy
+      ? await proxiedBlank(browser, input.params.proxy)
+      : await browser.warmPage.take();
     try {
       await grantPermissions(context, input.params);
       const previous = input.previous as SessionPage | undefined;
@@ -133,6 +136,23 @@ export function openPageActor(deps: ActorDeps, credentials: SiteCredentials) {
       throw error;
     }
   });
+}
+
+/** A blank page in a new context whose requests go through the session's proxy. */
+async function proxiedBlank(
+  browser: ChromiumBrowser,
+  proxy: NonNullable<SessionParams['proxy']>,
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.browser.createBrowserContext({
+    proxyServer: proxy.server,
+    proxyBypassList: proxy.bypass,
+  });
+  try {
+    return { context, page: await context.newPage() };
+  } catch (error) {
+    await context.close().catch(() => {});
+    throw error;
+  }
 }
 
 /** The session's grants, on every origin of its context; a page's other requests stay denied. */

@@ -22,10 +22,11 @@ export async function answerSignIns(
   });
   cdp.on('Fetch.authRequired', (event: Protocol.Fetch.AuthRequiredEvent) => {
     const { requestId, authChallenge } = event;
-    const credential =
-      authChallenge.source === 'Server' && !answered.has(requestId)
-        ? credentials.find(sessionId, authChallenge.origin)
-        : undefined;
+    const credential = answered.has(requestId)
+      ? undefined
+      : authChallenge.source === 'Proxy'
+        ? credentials.proxy(sessionId)
+        : credentials.find(sessionId, authChallenge.origin);
     if (answered.size > 1024) answered.clear();
     answered.add(requestId);
     cdp
@@ -37,7 +38,12 @@ export async function answerSignIns(
       })
       .catch(() => {});
     deps.log.info(
-      { sessionId, origin: authChallenge.origin, answered: credential !== undefined },
+      {
+        sessionId,
+        origin: authChallenge.origin,
+        source: authChallenge.source,
+        answered: credential !== undefined,
+      },
       'sign-in challenge',
     );
   });

@@ -67,6 +67,15 @@ export class SessionCommands {
       popups: body.popups ?? defaults.popups,
       unwatched: body.unwatched ?? defaults.unwatched,
       ...(body.geolocation ? { geolocation: body.geolocation } : {}),
+      ...(body.proxy
+        ? {
+            proxy: {
+              server: await this.castpool.access.checkProxy(body.proxy.server),
+              bypass: body.proxy.bypass ?? [],
+              ...(body.proxy.username ? { username: body.proxy.username } : {}),
+            },
+          }
+        : {}),
     };
   }
 
@@ -78,6 +87,11 @@ export class SessionCommands {
       sessionId,
       (body.httpCredentials ?? []).map((c) => ({ ...c, origin: new URL(c.origin).origin })),
     );
+    if (body.proxy?.username)
+      this.castpool.siteCredentials.setProxy(sessionId, {
+        username: body.proxy.username,
+        password: body.proxy.password ?? '',
+      });
     try {
       return await this.start(sessionId, params);
     } catch (error) {

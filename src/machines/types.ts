@@ -43,6 +43,8 @@ export interface SessionParams {
    * `frozen` (drawn as if shown, then frozen after `supervision.freezeAfterMs`: nothing runs at all).
    */
   unwatched: 'hidden' | 'visible' | 'frozen';
+  /** The proxy the session's pages go through (its password is kept with the node's credentials). */
+  proxy?: { server: string; bypass: string[]; username?: string };
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   Geolocation,
   PagePermissions,
   PopupPolicy,
+  ProxySetting,
   TabId,
   UnwatchedPages,
   Viewport,
@@ -28,6 +29,7 @@ export const SessionSpec = Type.Object(
     ignoreHttpsErrors: Type.Boolean(),
     popups: PopupPolicy,
     unwatched: UnwatchedPages,
+    proxy: Type.Optional(ProxySetting),
   },
   { additionalProperties: false },
 );
