@@ -44,7 +44,9 @@ export function tabsActor(deps: ActorDeps, credentials: SiteCredentials) {
           sendBack({
             type: 'tab.updated',
             page: tab,
-            url: targetInfo.url,
+            // The committed document's URL: the target's own may name a navigation still pending, or
+            // one the URL policy refused (a refused redirect must not become the session's URL).
+            url: tab.page.url() || targetInfo.url,
             title: targetInfo.title.slice(0, 300),
             ...(tab.openDialog ? { dialog: tab.openDialog.type } : {}),
           } satisfies SessionEvent);

@@ -159,6 +159,28 @@ export const centrePixel = (page: Page) =>
     return Array.from(ctx.getImageData(0, 0, 1, 1).data.slice(0, 3));
   });
 
+/** The colour the viewer's decoded video shows at a point of the picture. */
+export const videoColour = (viewer: Page, x: number, y: number) =>
+  viewer.evaluate(
+    (px, py) => {
+      const video = document.querySelector('video') as HTMLVideoElement;
+      const canvas = document.createElement('canvas');
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      const context = canvas.getContext('2d') as CanvasRenderingContext2D;
+      context.drawImage(video, 0, 0);
+      const [r, g, b] = context.getImageData(
+        Math.floor(px * canvas.width),
+        Math.floor(py * canvas.height),
+        1,
+        1,
+      ).data;
+      return { r: r ?? 0, g: g ?? 0, b: b ?? 0 };
+    },
+    x,
+    y,
+  );
+
 /** Viewer-page coordinates of a point of the picture (0–1), the video being letterboxed. */
 export const onPicture = (viewer: Page, x: number, y: number) =>
   viewer.evaluate(

@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import type { SessionPage } from '../../src/actors/page.js';
 import { sessionPageOf, startCastpool, withApiTokens } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
-import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
+import { launchViewerBrowser, openViewPage, until, videoColour, viewerStats } from '../helpers/viewer.js';
 
 const TOKEN = 'cdp-endpoint-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -110,28 +110,6 @@ async function rawClient(url: string) {
   );
   return { socket, send, events, closed };
 }
-
-/** The colour the viewer's decoded video shows at a point of the picture. */
-const videoColour = (viewer: Page, x: number, y: number) =>
-  viewer.evaluate(
-    (px, py) => {
-      const video = document.querySelector('video') as HTMLVideoElement;
-      const canvas = document.createElement('canvas');
-      canvas.width = video.videoWidth;
-      canvas.height = video.videoHeight;
-      const context = canvas.getContext('2d') as CanvasRenderingContext2D;
-      context.drawImage(video, 0, 0);
-      const [r, g, b] = context.getImageData(
-        Math.floor(px * canvas.width),
-        Math.floor(py * canvas.height),
-        1,
-        1,
-      ).data;
-      return { r: r ?? 0, g: g ?? 0, b: b ?? 0 };
-    },
-    x,
-    y,
-  );
 
 describe("a session's CDP endpoint", () => {
   it('drives the session with Puppeteer: click, type, evaluate, screenshot, a new tab; viewers and the session view see it', async () => {

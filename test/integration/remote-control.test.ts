@@ -2,7 +2,14 @@ import type { BrowserContext, Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sessionPageOf, startCastpool, withApiTokens } from '../helpers/app.js';
 import { startTestPages } from '../helpers/test-pages.js';
-import { launchViewerBrowser, onPicture, openViewPage, until, viewerStats } from '../helpers/viewer.js';
+import {
+  launchViewerBrowser,
+  onPicture,
+  openViewPage,
+  until,
+  videoColour,
+  viewerStats,
+} from '../helpers/viewer.js';
 
 const TOKEN = 'remote-control-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -56,28 +63,6 @@ async function viewerWith(scope: 'view' | 'control'): Promise<Page> {
   expect(playing.framesDecoded, playing.error).toBeGreaterThan(0);
   return page;
 }
-
-/** The colour the viewer's decoded video shows at a point of the picture. */
-const videoColour = (viewer: Page, x: number, y: number) =>
-  viewer.evaluate(
-    (px, py) => {
-      const video = document.querySelector('video') as HTMLVideoElement;
-      const canvas = document.createElement('canvas');
-      canvas.width = video.videoWidth;
-      canvas.height = video.videoHeight;
-      const context = canvas.getContext('2d') as CanvasRenderingContext2D;
-      context.drawImage(video, 0, 0);
-      const [r, g, b] = context.getImageData(
-        Math.floor(px * canvas.width),
-        Math.floor(py * canvas.height),
-        1,
-        1,
-      ).data;
-      return { r: r ?? 0, g: g ?? 0, b: b ?? 0 };
-    },
-    x,
-    y,
-  );
 
 const inSession = <T>(fn: () => T) => sessionPageOf(castpool, session.id).evaluate(fn);
 
