@@ -202,6 +202,17 @@ export const ConfigSchema = Type.Object({
     popups: PopupPolicy,
     unwatched: UnwatchedPages,
   }),
+  control: Type.Object({
+    defaultHolder: Type.Union([Type.Literal('agent'), Type.Literal('first')], {
+      description:
+        "Who drives a session nobody took control of: 'agent' = its CDP client while one is attached (a person takes over with POST .../control); 'first' = whoever acts or takes first.",
+    }),
+    idleReleaseMs: Int(
+      1000,
+      3600000,
+      'A hold got by acting (not by take) lapses after this long without input, so a person who walked away does not block others.',
+    ),
+  }),
   nodeId: Type.String({
     pattern: '^[A-Za-z0-9_-]*$',
     description: 'This node in the fleet (env CASTPOOL_NODE_ID); empty = <hostname>-<pid>.',

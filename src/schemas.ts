@@ -196,6 +196,46 @@ export const TabRequest = Type.Object(
   { additionalProperties: false },
 );
 
+const ViewerIdField = Type.String({ minLength: 1, maxLength: 64 });
+/** A party to a session's control lease: a person at a controlling viewer, or the agent (its CDP clients). */
+export const ControlPartySchema = Type.Union([
+  Type.Object({ kind: Type.Literal('person'), viewerId: ViewerIdField }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('agent') }, { additionalProperties: false }),
+]);
+export const ControlBody = Type.Object(
+  {
+    action: Type.Union([Type.Literal('take'), Type.Literal('release'), Type.Literal('request')], {
+      description:
+        'take: drive the session now (a person may take over from the agent; nobody takes from a person); release: let go; request: ask the holder to let go (the holder is told)',
+    }),
+    as: Type.Optional(
+      Type.Union([Type.Literal('person'), Type.Literal('agent')], {
+        description:
+          "Who acts: a person at one of the session's controlling viewers (viewerId), or the agent (the session's CDP clients). Default: person when viewerId is given, else agent",
+      }),
+    ),
+    viewerId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'The viewer a person acts from: the last part of its WHEP resource (Location)',
+      }),
+    ),
+    force: Type.Optional(
+      Type.Boolean({
+        description:
+          'API tokens only: take from whoever holds it, or release whoever holds it (no party needed)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ControlBody = Static<typeof ControlBody>;
+export const ControlRequest = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }), ...ControlBody.properties },
+  { additionalProperties: false },
+);
+
 /** Node-to-node payloads (a session's owner answers them): checked like every client input. */
 const Id = Type.String({ minLength: 1, maxLength: 64 });
 export const WhepOfferRequest = Type.Object(
@@ -330,6 +370,26 @@ export const SessionDetail = Type.Intersect([
       ),
     ),
     dialogs: DialogPolicy,
+    control: Type.Object(
+      {
+        holder: Type.Union([ControlPartySchema, Type.Null()], {
+          description: 'Who drives now (null: nobody; the first to act or take drives)',
+        }),
+        how: Type.Union([Type.Literal('take'), Type.Literal('input'), Type.Literal('default'), Type.Null()], {
+          description:
+            'take: asked for; input: drove while nobody held it (lapses after control.idleReleaseMs without input); default: the agent, by config',
+        }),
+        since: Type.String({ format: 'date-time', description: 'Since when (or since when nobody drives)' }),
+        requestedBy: Type.Union([ControlPartySchema, Type.Null()], {
+          description: 'Who asked the holder to let go',
+        }),
+        defaultHolder: Type.Union([Type.Literal('agent'), Type.Literal('first')]),
+      },
+      {
+        description:
+          'The control lease: one party drives at a time (POST .../control); input of others is refused',
+      },
+    ),
     tabs: Type.Array(
       Type.Object({
         id: Type.String(),

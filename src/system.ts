@@ -114,6 +114,7 @@ export function createCastpool(
         idleTimeoutMs: config.supervision.idleTimeoutMs,
         freezeAfterMs: config.supervision.freezeAfterMs,
         maxTabs: config.limits.tabsPerSession,
+        control: config.control,
         browserLingerMs: config.supervision.browserLingerMs,
         degrade: config.supervision.degrade,
         captureBudget: config.captureBudget,

@@ -52,6 +52,23 @@ export class Access {
     return 'control';
   }
 
+  /**
+   * The caller of a session's control lease route: an API token (any party), or a `control` token
+   * (a person at one of its viewers) or an `automate` token (the agent) for that session.
+   */
+  party(bearer: string | undefined, sessionId: string): Principal {
+    const principal = this.tokens.principal(bearer);
+    if (principal.kind === 'viewer') {
+      if (principal.sessionId !== sessionId)
+        throw new CastpoolError('forbidden', 'this session token is for another session');
+      if (principal.scope === 'view') throw new CastpoolError('forbidden', 'a view token never drives');
+      return principal;
+    }
+    if (principal.kind === 'anonymous' && this.tokens.required)
+      throw new CastpoolError('unauthorized', 'missing bearer token');
+    return principal;
+  }
+
   /** The caller of a session's CDP endpoint: an API token, or an `automate` token for that session. */
   automation(token: string | undefined, sessionId: string): void {
     const principal = this.tokens.principal(token);

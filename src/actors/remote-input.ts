@@ -59,6 +59,11 @@ export const ControlMessage = Type.Union([
     accept: Type.Boolean(),
     promptText: Type.Optional(Type.String({ maxLength: 4096 })),
   }),
+  /** The control lease: drive (take), let go (release), or ask the person who drives (request). */
+  Type.Object({
+    t: Type.Literal('control'),
+    op: Type.Union([Type.Literal('take'), Type.Literal('release'), Type.Literal('request')]),
+  }),
   Type.Object({
     t: Type.Literal('resize'),
     width: Type.Integer({ minimum: 64, maximum: 3840 }),

@@ -1,13 +1,15 @@
 import { fromCallback } from 'xstate';
+import {
+  type ControlLease,
+  type ControlParty,
+  type ControlRules,
+  driveRefusal,
+  freeLease,
+  sameParty,
+  takeRefusal,
+} from '../machines/control-lease.js';
 import type { SessionEvent } from '../machines/session.types.js';
-import type {
-  PageDialog,
-  PageHandle,
-  PageWidget,
-  TabSummary,
-  ViewerCommand,
-  ViewerOffer,
-} from '../machines/types.js';
+import type { PageDialog, PageWidget, TabSummary, ViewerCommand, ViewerInput } from '../machines/types.js';
 import type { ActorDeps } from './deps.js';
 import { InputBudget } from './input-budget.js';
 import type { SessionPage } from './page.js';
@@ -27,62 +29,67 @@ const CONNECT_LIMIT_MS = 15_000;
  * its keyframe requests upstream (rate-limited). Stopping the actor closes the peer, negotiated or not.
  */
 export function viewerActor(deps: ActorDeps) {
-  return fromCallback<ViewerCommand, { page: PageHandle; offer: ViewerOffer }>(
-    ({ input, sendBack, receive }) => {
-      const offer = input.offer as WhepOffer;
-      let page = input.page as SessionPage;
-      let stopServing: (() => void) | undefined;
-      let usePage: ((page: SessionPage) => void) | undefined;
-      let served: ReturnType<typeof serveViewer> | undefined;
-      let dialog: PageDialog | null = null;
-      let tabs: TabSummary[] = [];
-      let widget: PageWidget | null = null;
-      let stopped = false;
-      receive((event) => {
-        if (event.type === 'viewer.dialog') {
-          dialog = event.dialog;
-          served?.showDialog(dialog);
+  return fromCallback<ViewerCommand, ViewerInput>(({ input, sendBack, receive }) => {
+    const offer = input.offer as WhepOffer;
+    let page = input.page as SessionPage;
+    let stopServing: (() => void) | undefined;
+    let usePage: ((page: SessionPage) => void) | undefined;
+    let served: ReturnType<typeof serveViewer> | undefined;
+    let dialog: PageDialog | null = null;
+    let tabs: TabSummary[] = [];
+    let widget: PageWidget | null = null;
+    let control = input.control;
+    let stopped = false;
+    receive((event) => {
+      if (event.type === 'viewer.dialog') {
+        dialog = event.dialog;
+        served?.showDialog(dialog);
+        return;
+      }
+      if (event.type === 'viewer.tabs') {
+        tabs = event.tabs;
+        served?.showTabs(tabs);
+        return;
+      }
+      if (event.type === 'viewer.widget') {
+        widget = event.widget;
+        served?.showWidget(widget);
+        return;
+      }
+      if (event.type === 'viewer.control') {
+        control = { lease: event.lease, rules: event.rules };
+        served?.showControl(event.lease, event.rules);
+        return;
+      }
+      page = event.page as SessionPage;
+      usePage?.(page);
+    });
+    negotiateViewer(offer).then(
+      (peer) => {
+        if (!stopped) sendBack({ type: 'viewer.join', viewer: peer });
+        // A refused join stops this actor at once: the peer is then nobody's.
+        if (stopped) {
+          void peer.close();
           return;
         }
-        if (event.type === 'viewer.tabs') {
-          tabs = event.tabs;
-          served?.showTabs(tabs);
-          return;
-        }
-        if (event.type === 'viewer.widget') {
-          widget = event.widget;
-          served?.showWidget(widget);
-          return;
-        }
-        page = event.page as SessionPage;
-        usePage?.(page);
-      });
-      negotiateViewer(offer).then(
-        (peer) => {
-          if (!stopped) sendBack({ type: 'viewer.join', viewer: peer });
-          // A refused join stops this actor at once: the peer is then nobody's.
-          if (stopped) {
-            void peer.close();
-            return;
-          }
-          served = serveViewer(deps, page, peer, sendBack);
-          stopServing = served.stop;
-          usePage = served.usePage;
-          served.showDialog(dialog);
-          served.showTabs(tabs);
-          served.showWidget(widget);
-        },
-        (error: Error) => {
-          if (!stopped)
-            sendBack({ type: 'viewer.unanswered', viewerId: offer.viewerId, reason: error.message });
-        },
-      );
-      return () => {
-        stopped = true;
-        stopServing?.();
-      };
-    },
-  );
+        served = serveViewer(deps, page, peer, sendBack);
+        stopServing = served.stop;
+        usePage = served.usePage;
+        served.showDialog(dialog);
+        served.showTabs(tabs);
+        served.showWidget(widget);
+        served.showControl(control.lease, control.rules);
+      },
+      (error: Error) => {
+        if (!stopped)
+          sendBack({ type: 'viewer.unanswered', viewerId: offer.viewerId, reason: error.message });
+      },
+    );
+    return () => {
+      stopped = true;
+      stopServing?.();
+    };
+  });
 }
 
 /** A negotiated viewer at work until `stop`; `usePage` moves its input to a restarted page. */
@@ -97,6 +104,7 @@ function serveViewer(
   showDialog: (dialog: PageDialog | null) => void;
   showTabs: (tabs: TabSummary[]) => void;
   showWidget: (widget: PageWidget | null) => void;
+  showControl: (lease: ControlLease, rules: ControlRules) => void;
 } {
   const { viewerId } = peer;
   const left = () => sendBack({ type: 'viewer.left', viewerId });
@@ -165,6 +173,50 @@ function serveViewer(
   const sendWidget = () => {
     if (control?.readyState === 'open') control.send(JSON.stringify({ t: 'widget', widget: shownWidget }));
   };
+  /** This viewer as a party to the control lease (a view-only one never drives). */
+  const me: ControlParty = { kind: 'person', viewerId };
+  let lease = freeLease(0);
+  let rules: ControlRules = { defaultHolder: 'agent', idleReleaseMs: 15_000 };
+  /** Input while nobody drives takes the lease: asked once until the session answers. */
+  let askedToDrive = false;
+  let activeSaidAt = 0;
+  let refusalSaidAt = 0;
+  const sendControl = (refused?: string) => {
+    if (control?.readyState !== 'open') return;
+    const who = (party: ControlParty | null) =>
+      party === null ? null : sameParty(party, me) ? 'you' : party.kind;
+    control.send(
+      JSON.stringify({
+        t: 'control',
+        holder: who(lease.holder),
+        how: lease.how,
+        since: new Date(lease.since).toISOString(),
+        requestedBy: who(lease.requested?.by ?? null),
+        defaultHolder: rules.defaultHolder,
+        ...(refused ? { refused } : {}),
+      }),
+    );
+  };
+  /** Whether this viewer's input may reach the page now; says why not (at most once a second). */
+  const mayDrive = (): boolean => {
+    const refused = driveRefusal(lease, me);
+    const now = Date.now();
+    if (refused) {
+      if (now - refusalSaidAt >= 1000) {
+        refusalSaidAt = now;
+        sendControl(refused);
+      }
+      return false;
+    }
+    if (!lease.holder) {
+      if (!askedToDrive) sendBack({ type: 'control.take', party: me, how: 'input' });
+      askedToDrive = true;
+    } else if (now - activeSaidAt >= 1000) {
+      activeSaidAt = now;
+      sendBack({ type: 'control.active', party: me });
+    }
+    return true;
+  };
   const channelSub = peer.pc.onDataChannel.subscribe((channel) => {
     if (channel.label !== 'control') return;
     channel.stateChanged.subscribe((state) => {
@@ -188,6 +240,7 @@ function serveViewer(
       setTimeout(() => {
         sendDialog();
         sendTabs();
+        sendControl();
         if (shownWidget) sendWidget();
       }, 0);
     channel.stateChanged.subscribe((state) => {
@@ -201,6 +254,19 @@ function serveViewer(
       const message = parseControlMessage(data);
       if (!message) {
         controlInputs.inc({ outcome: 'malformed' });
+        return;
+      }
+      if (message.t === 'control') {
+        // The session decides; a refusal the viewer can see at once is said at once.
+        const refused = message.op === 'release' ? undefined : takeRefusal(lease, me, rules, Date.now());
+        if (message.op === 'take' && refused) sendControl(refused);
+        else if (message.op === 'release') sendBack({ type: 'control.release', party: me });
+        else if (message.op === 'take') sendBack({ type: 'control.take', party: me, how: 'take' });
+        else sendBack({ type: 'control.request', party: me });
+        return;
+      }
+      if (!mayDrive()) {
+        controlInputs.inc({ outcome: 'refused' });
         return;
       }
       if (message.t === 'widget') {
@@ -261,6 +327,13 @@ function serveViewer(
     showWidget: (next: PageWidget | null) => {
       shownWidget = next;
       sendWidget();
+    },
+    /** Who drives: gates this viewer's input, and its control bar shows it. */
+    showControl: (next: ControlLease, nextRules: ControlRules) => {
+      lease = next;
+      rules = nextRules;
+      askedToDrive = false;
+      sendControl();
     },
   };
 }

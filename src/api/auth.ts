@@ -9,9 +9,11 @@ import { type Access, bearerOf, type Principal, type ViewerScope } from '../acce
  * - `whep`: an API token, or a viewer token for the session in `:id` (its scope);
  * - `automate`: an API token, or an `automate` token for the session in `:id`, as a bearer header or
  *   a `token` query parameter (CDP clients cannot always set headers; logs redact it);
+ * - `party`: an API token, or a `control` or `automate` token for the session in `:id` (the control
+ *   lease: the route checks the party the token may act for);
  * - `api` (also every route that declares nothing: deny by default): an API token when configured.
  */
-export type RouteAccess = 'open' | 'api' | 'whep' | 'automate';
+export type RouteAccess = 'open' | 'api' | 'whep' | 'automate' | 'party';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -62,6 +64,11 @@ export const authPlugin = fp<{ access: Access }>(async (app, { access }) => {
         bearer ?? (typeof token === 'string' ? token : undefined),
         typeof id === 'string' ? id : '',
       );
+      return;
+    }
+    if (kind === 'party') {
+      const id = (request.params as { id?: unknown }).id;
+      request.principal = access.party(bearer, typeof id === 'string' ? id : '');
       return;
     }
     if (kind === 'whep') {

@@ -40,7 +40,12 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ nats: NatsFace; maxStreams
       });
       raw.write(': castpool events\n\n');
       const unsubscribe = nats.subscribe((event) => {
-        const name = event.kind === 'pool' ? event.type : event.kind === 'page' ? event.type : 'session';
+        const name =
+          event.kind === 'pool' || event.kind === 'page'
+            ? event.type
+            : event.kind === 'control'
+              ? 'control'
+              : 'session';
         raw.write(`event: ${name}\ndata: ${JSON.stringify(event)}\n\n`);
       });
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);

@@ -8,6 +8,7 @@ import type { CommandSurface, SessionView } from '../commands/index.js';
 import { withLinks, withViewUrl } from '../commands/links.js';
 import { CastpoolError } from '../errors.js';
 import {
+  ControlBody,
   CreateSessionBody,
   DialogBody,
   DownloadList,
@@ -265,6 +266,38 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => linked(request, await surface()['tab-close'](request.params)),
+  );
+
+  app.post(
+    '/api/sessions/:id/control',
+    {
+      config: { access: 'party' },
+      schema: {
+        summary:
+          'Take, release or ask for the control lease: one party drives at a time (a person at a controlling viewer, or the agent: the CDP clients)',
+        description:
+          'An API token acts for any party (and may force); a control token acts for a person at one of its viewers (viewerId); an automate token for the agent. Input of a party that does not hold the lease is refused while another does.',
+        params: SessionIdParams,
+        body: ControlBody,
+        response: { 200: SessionDetail, ...errors },
+      },
+    },
+    async (request) => {
+      const { principal } = request;
+      const body = request.body;
+      if (principal.kind === 'viewer') {
+        const as = body.as ?? (body.viewerId === undefined ? 'agent' : 'person');
+        if (body.force) throw new CastpoolError('forbidden', 'only an API token may force the lease');
+        if (principal.scope === 'control' && as !== 'person')
+          throw new CastpoolError(
+            'forbidden',
+            'a control token acts for a person at one of its viewers (viewerId)',
+          );
+        if (principal.scope === 'automate' && as !== 'agent')
+          throw new CastpoolError('forbidden', 'an automate token acts for the agent');
+      }
+      return linked(request, await surface().control({ id: request.params.id, ...body }));
+    },
   );
 
   app.post(

@@ -1,4 +1,5 @@
 import type { Page } from 'puppeteer-core';
+import type { ControlView } from '../machines/control-lease.js';
 
 /** One of the session's tabs as a CDP client reaches it. */
 export interface AutomatedTab {
@@ -31,6 +32,15 @@ export interface AutomatedSession {
   onChange(listener: () => void): () => void;
   /** Why the session is no longer live (closed, hibernated, restarting), or undefined while it is. */
   ended(): string | undefined;
+  /** Who drives the session now (the control lease), and whether it is this client's agent. */
+  control(): ControlView & { you: boolean };
+  /**
+   * Before a command that acts as a user: why the agent may not drive now (a person holds the
+   * lease), or undefined (it holds it, or nobody does and now it does).
+   */
+  drive(): string | undefined;
+  /** The agent takes, releases or asks for the lease; a refusal's reason, or undefined. */
+  controlAction(action: 'take' | 'release' | 'request'): string | undefined;
   /** What Browser.getVersion answers. */
   browserVersion(): Promise<{ product: string; userAgent: string }>;
   /** The client left: the session may freeze or hibernate for idleness again. */

@@ -48,7 +48,49 @@ const TAB_REFUSALS: Record<string, string> = {
   'Network.getAllCookies': "it returns every context's cookies; use Network.getCookies",
   'Network.clearBrowserCookies': "it clears every context's cookies; use Network.deleteCookies",
   'Network.clearBrowserCache': "it clears the whole browser's cache",
+  'Input.setIgnoreInputEvents': "it would shut out the session's people, who drive through the same page",
 };
+
+/**
+ * Commands that act as a user (input, leaving the page, answering what the page asks, tabs): they
+ * need the control lease. Reading the page (DOM, Runtime, screenshots) does not; scripts a client
+ * evaluates are its own business and are not gated (docs: "The control lease").
+ */
+const USER_ACTIONS = new Set([
+  'Input.dispatchDragEvent',
+  'Input.dispatchKeyEvent',
+  'Input.dispatchMouseEvent',
+  'Input.dispatchTouchEvent',
+  'Input.emulateTouchFromMouseEvent',
+  'Input.imeSetComposition',
+  'Input.insertText',
+  'Input.synthesizePinchGesture',
+  'Input.synthesizeScrollGesture',
+  'Input.synthesizeTapGesture',
+  'Page.navigate',
+  'Page.reload',
+  'Page.navigateToHistoryEntry',
+  'Page.handleJavaScriptDialog',
+  'Page.bringToFront',
+  'Page.close',
+  'DOM.setFileInputFiles',
+  'Target.createTarget',
+  'Target.closeTarget',
+  'Target.activateTarget',
+]);
+
+/** Whether a command acts as a user, and so needs the control lease. */
+export function actsAsUser(method: string): boolean {
+  return USER_ACTIONS.has(method);
+}
+
+/** castpool's own domain on the session endpoint: the control lease (browser level). */
+export const CASTPOOL_COMMANDS = new Set([
+  'Castpool.getControl',
+  'Castpool.takeControl',
+  'Castpool.releaseControl',
+  'Castpool.requestControl',
+]);
 
 /** Target commands that stay inside a tab (its own frames and workers). */
 const TAB_TARGET_COMMANDS = new Set([
@@ -87,6 +129,7 @@ export function tabVerdict(
 ): TabVerdict {
   const domain = method.slice(0, method.indexOf('.'));
   if (domain === 'Target') return TAB_TARGET_COMMANDS.has(method) ? { kind: 'pass' } : { kind: 'browser' };
+  if (domain === 'Castpool') return { kind: 'browser' };
   if (!TAB_DOMAINS.has(domain))
     return refuse(method, `the ${domain || 'unnamed'} domain reaches past the session's tabs`);
   const why = TAB_REFUSALS[method];
@@ -120,9 +163,14 @@ export type BrowserCommand =
   | 'Target.createTarget'
   | 'Target.closeTarget'
   | 'Target.activateTarget'
-  | 'Browser.setDownloadBehavior';
+  | 'Browser.setDownloadBehavior'
+  | 'Castpool.getControl'
+  | 'Castpool.takeControl'
+  | 'Castpool.releaseControl'
+  | 'Castpool.requestControl';
 
 const BROWSER_COMMANDS = new Set<string>([
+  ...CASTPOOL_COMMANDS,
   'Browser.getVersion',
   'Target.getBrowserContexts',
   'Target.setDiscoverTargets',

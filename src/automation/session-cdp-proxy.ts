@@ -1,6 +1,7 @@
 import { type CDPSession, CDPSessionEvent } from 'puppeteer-core';
 import type { AutomatedSession, AutomatedTab } from './automated-session.js';
 import {
+  actsAsUser,
   browserRefusal,
   type HiddenContexts,
   isBrowserCommand,
@@ -82,6 +83,9 @@ export class SessionCdpProxy {
   /** Tabs being attached now (auto-attach must not attach one twice; createTarget waits for it). */
   private readonly attaching = new Map<string, Promise<void>>();
   private discover = false;
+  /** The client used castpool's domain: it hears `Castpool.controlChanged`. */
+  private controlEvents = false;
+  private shownControl = '';
   private autoAttach = false;
   private inFlight = 0;
   private closed = false;
@@ -157,12 +161,20 @@ export class SessionCdpProxy {
     const verdict = tabVerdict(method, params, target.hidden);
     if (verdict.kind === 'refuse') throw new CdpError(-32000, verdict.message);
     if (verdict.kind === 'browser') return this.browserCommand(method, params);
+    this.mayAct(method);
     if (method === 'Page.close' && target.tab) {
       // A tab closes as the session's tab (the last one stays), not behind castpool's back.
       this.refuseIf(this.session.closeTab(target.targetId));
       return {};
     }
     return target.cdp.send(method as never, params as never) as Promise<object>;
+  }
+
+  /** A command that acts as a user needs the control lease (a person may hold it). */
+  private mayAct(method: string): void {
+    if (!actsAsUser(method)) return;
+    const refused = this.session.drive();
+    if (refused) throw new CdpError(-32000, `${method} refused: ${refused}`);
   }
 
   private refuseIf(reason: string | undefined): void {
@@ -177,7 +189,24 @@ export class SessionCdpProxy {
 
   private async browserCommand(method: string, params: Record<string, unknown>): Promise<object> {
     if (!isBrowserCommand(method)) throw new CdpError(-32000, browserRefusal(method));
+    this.mayAct(method);
     switch (method) {
+      case 'Castpool.getControl':
+        this.controlEvents = true;
+        return this.controlNow();
+      case 'Castpool.takeControl':
+      case 'Castpool.releaseControl':
+      case 'Castpool.requestControl': {
+        this.controlEvents = true;
+        const action =
+          method === 'Castpool.takeControl'
+            ? 'take'
+            : method === 'Castpool.releaseControl'
+              ? 'release'
+              : 'request';
+        this.refuseIf(this.session.controlAction(action));
+        return this.controlNow();
+      }
       case 'Browser.getVersion': {
         const { product, userAgent } = await this.session.browserVersion();
         return { protocolVersion: '1.3', product, revision: '', userAgent, jsVersion: '' };
@@ -242,6 +271,13 @@ export class SessionCdpProxy {
     }
   }
 
+  /** The lease as the agent sees it (what `Castpool.getControl` answers). */
+  private controlNow() {
+    const control = this.session.control();
+    this.shownControl = JSON.stringify(control);
+    return control;
+  }
+
   private targetInfo(tab: AutomatedTab) {
     return {
       targetId: tab.targetId,
@@ -291,6 +327,14 @@ export class SessionCdpProxy {
       // 1001 going away; the reason names why (a client reconnects after a restart).
       this.close(1001, `castpool: the session ${ended}`.slice(0, 120));
       return;
+    }
+    if (this.controlEvents) {
+      const control = this.session.control();
+      const shown = JSON.stringify(control);
+      if (shown !== this.shownControl) {
+        this.shownControl = shown;
+        this.send({ method: 'Castpool.controlChanged', params: control });
+      }
     }
     const tabs = this.session.tabs();
     if (this.discover) {

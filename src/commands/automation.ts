@@ -1,10 +1,22 @@
 import type { SessionPage } from '../actors/page.js';
 import type { AutomatedSession, AutomatedTab } from '../automation/automated-session.js';
 import { CastpoolError } from '../errors.js';
+import {
+  type ControlParty,
+  controlView,
+  driveRefusal,
+  releaseRefusal,
+  sameParty,
+  takeRefusal,
+} from '../machines/control-lease.js';
 import { type SessionActorRef, sessionStateName } from '../machines/session.machine.js';
 import type { Castpool } from '../system.js';
 import { liveSession, sessionEntry } from './lookup.js';
 import type { SessionCommands } from './sessions.js';
+
+const AGENT: ControlParty = { kind: 'agent' };
+/** The agent says it still drives at most this often (an `input` hold lapses without it). */
+const ACTIVE_EVERY_MS = 1000;
 
 /** Chromium's product and user agent, asked once per browser (they do not change while it runs). */
 const versions = new WeakMap<object, Promise<{ product: string; userAgent: string }>>();
@@ -27,6 +39,7 @@ export class Automation {
     liveSession(this.castpool.pool, id);
     ref.send({ type: 'automation.attached' });
     let detached = false;
+    let activeSaidAt = 0;
     const urls = this.castpool.access.urls;
     const tabIdOf = (targetId: string) => tabsOf(ref).find((tab) => tab.targetId === targetId)?.id;
     return {
@@ -66,6 +79,40 @@ export class Automation {
         return () => subscription.unsubscribe();
       },
       ended: () => endedReason(ref),
+      control: () => {
+        const { control, controlRules } = ref.getSnapshot().context;
+        return { ...controlView(control, controlRules), you: sameParty(control.holder, AGENT) };
+      },
+      drive: () => {
+        const { control } = ref.getSnapshot().context;
+        const refused = driveRefusal(control, AGENT);
+        if (refused)
+          return `${refused}; the agent's input is refused until it is released (Castpool.getControl tells who and since when)`;
+        const now = Date.now();
+        if (!control.holder) ref.send({ type: 'control.take', party: AGENT, how: 'input' });
+        else if (now - activeSaidAt >= ACTIVE_EVERY_MS) {
+          activeSaidAt = now;
+          ref.send({ type: 'control.active', party: AGENT });
+        }
+        return undefined;
+      },
+      controlAction: (action) => {
+        const { context } = ref.getSnapshot();
+        if (action === 'release') {
+          const refused = releaseRefusal(context.control, AGENT);
+          if (refused) return refused;
+          ref.send({ type: 'control.release', party: AGENT });
+          return undefined;
+        }
+        if (action === 'take') {
+          const refused = takeRefusal(context.control, AGENT, context.controlRules, context.now());
+          if (refused) return refused;
+          ref.send({ type: 'control.take', party: AGENT, how: 'take' });
+          return undefined;
+        }
+        ref.send({ type: 'control.request', party: AGENT });
+        return undefined;
+      },
       browserVersion: () => {
         const page = ref.getSnapshot().context.page as SessionPage | undefined;
         if (!page) return Promise.reject(new CastpoolError('conflict', `session ${id} is not live`));

@@ -3,6 +3,7 @@ import type { SessionParams } from '../machines/types.js';
 import type { Castpool } from '../system.js';
 import type { Capacity } from './admission.js';
 import { Automation } from './automation.js';
+import { ControlCommands } from './control.js';
 import { Downloads } from './downloads.js';
 import { NodeInfo } from './info.js';
 import type { CommandSurface, InputOf, NodeOperationName, OutputOf } from './operations.js';
@@ -55,6 +56,7 @@ export class Commands {
     this.automation = new Automation(castpool, this.sessions);
     this.info = new NodeInfo(castpool);
     const s = this.sessions;
+    const control = new ControlCommands(castpool);
     this.handlers = {
       create: (input) => s.create(input),
       list: async () => s.list(),
@@ -64,6 +66,7 @@ export class Commands {
       dialog: (input) => s.answerDialog(input),
       'file-chooser': (input) => s.giveFiles(input),
       'tab-activate': async (input) => s.activateTab(input),
+      control: async (input) => control.control(input),
       'tab-close': async (input) => s.closeTab(input),
       hibernate: (input) => s.hibernate(input),
       resume: (input) => s.resume(input),

@@ -1,5 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import {
+  ControlRequest,
   CreateSessionBody,
   DialogRequest,
   type DownloadList,
@@ -105,6 +106,7 @@ export const operations = {
     presents: 'session',
     client: true,
   }),
+  control: op<SessionView>()({ input: ControlRequest, runs: 'owner', presents: 'session', client: true }),
   'tab-activate': op<SessionView>()({ input: TabRequest, runs: 'owner', presents: 'session', client: true }),
   'tab-close': op<SessionView>()({ input: TabRequest, runs: 'owner', presents: 'session', client: true }),
   'file-chooser': op<SessionView>()({

@@ -1,4 +1,5 @@
 import type { TokenScope } from '../access/index.js';
+import type { ControlView } from '../machines/control-lease.js';
 import type { CaptureStrategy, DialogPolicy, PageDialog, TabSummary } from '../machines/types.js';
 
 /** What every operation that names a session answers: the session as clients see it. */
@@ -22,6 +23,8 @@ export interface SessionView {
     openedAt: string;
   };
   dialogs: DialogPolicy;
+  /** Who drives now (the control lease). */
+  control: ControlView;
   tabs: TabSummary[];
   fileChooser?: { mode: 'selectSingle' | 'selectMultiple'; openedAt: string };
   targetFps: number;

@@ -1,4 +1,5 @@
 import type { SessionPage } from '../actors/page.js';
+import { controlView } from '../machines/control-lease.js';
 import { captureFps, type SessionActorRef, sessionStateName, tabList } from '../machines/session.machine.js';
 import type { SessionView } from './results.js';
 
@@ -31,6 +32,7 @@ export function sessionView(node: string, id: string, ref: SessionActorRef): Ses
         }
       : {}),
     dialogs: context.params.dialogs,
+    control: controlView(context.control, context.controlRules),
     tabs: tabList(context),
     ...(context.fileChooser
       ? {

@@ -96,7 +96,9 @@ export class NatsFace {
           ? `${prefix}.events.${event.sessionId}.${event.to}`
           : event.kind === 'page'
             ? `${prefix}.events.${event.sessionId}.${event.type}`
-            : `${prefix}.events.pool.${event.type}`;
+            : event.kind === 'control'
+              ? `${prefix}.events.${event.sessionId}.control`
+              : `${prefix}.events.pool.${event.type}`;
       link.nc.publish(subject, JSON.stringify(event));
     });
     link.nc.subscribe(`${prefix}.events.>`, {

@@ -14,6 +14,7 @@ import {
   isStruggling,
   nextBudgetState,
 } from './capture-budget.js';
+import type { ControlRules } from './control-lease.js';
 import {
   type RestartPolicy,
   type SavedPage,
@@ -40,6 +41,8 @@ export interface PoolInput {
   freezeAfterMs?: number;
   /** Tabs each session may have open at once. */
   maxTabs?: number;
+  /** Who drives a session by default, and when a hold got by acting lapses. */
+  control?: ControlRules;
   captureBudget?: CaptureBudgetPolicy;
   /** An emptied browser stays up this long for the next session (0: it closes at once). */
   browserLingerMs?: number;
@@ -362,6 +365,7 @@ export const poolMachine = setup({
                 idleTimeoutMs: context.idleTimeoutMs,
                 ...(context.freezeAfterMs !== undefined ? { freezeAfterMs: context.freezeAfterMs } : {}),
                 ...(context.maxTabs ? { maxTabs: context.maxTabs } : {}),
+                ...(context.control ? { control: context.control } : {}),
                 saved,
                 // The pool's clock is its sessions' clock (a simulated one in tests).
                 ...(context.now ? { now: context.now } : {}),

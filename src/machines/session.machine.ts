@@ -16,6 +16,7 @@ import {
   sendTo,
   setup,
 } from 'xstate';
+import { type ControlLease, freeLease, granted, letGo, sameParty, takeRefusal } from './control-lease.js';
 import {
   captureFps,
   defaultRestartPolicy,
@@ -48,7 +49,7 @@ import type {
   PageWidget,
   TabCommand,
   ViewerCommand,
-  ViewerOffer,
+  ViewerInput,
   WidgetCommand,
 } from './types.js';
 
@@ -81,7 +82,7 @@ const restartOrFail = [
 ] as const;
 
 /** One encode serves every viewer: a new one must take the codec the others (if any) take. */
-function codecFits(context: SessionContext, viewerId: string, codec: ViewerOffer['codec']): boolean {
+function codecFits(context: SessionContext, viewerId: string, codec: ViewerInput['offer']['codec']): boolean {
   const others = watcherCount(context) - (Object.hasOwn(context.offers, viewerId) ? 1 : 0);
   return others === 0 || context.codec === codec;
 }
@@ -113,6 +114,42 @@ function setWidget(
 }
 
 /** Every viewer learns the session's tabs (a controlling one can switch and close them). */
+type LeaseEnqueue = {
+  assign(update: Partial<SessionContext>): void;
+  sendTo(id: string, event: ViewerCommand): void;
+  cancel(id: string): void;
+  raise(event: SessionEvent, options: { id: string; delay: number }): void;
+};
+
+/** The lease changes hands: viewers learn it (their control bar, their input gate); an `input` hold is timed. */
+function setLease(context: SessionContext, lease: ControlLease, enqueue: LeaseEnqueue): void {
+  enqueue.assign({ control: lease });
+  // Viewers still negotiating learn it too (they started with the lease of their offer).
+  for (const id of [...Object.keys(context.viewers), ...Object.keys(context.offers)])
+    enqueue.sendTo(`viewer:${id}`, { type: 'viewer.control', lease, rules: context.controlRules });
+  enqueue.cancel(CONTROL_LAPSE);
+  if (lease.how === 'input') {
+    const left = context.controlRules.idleReleaseMs - (context.now() - lease.activeAt);
+    enqueue.raise({ type: 'control.lapse' }, { id: CONTROL_LAPSE, delay: Math.max(0, left) });
+  }
+}
+
+/** A viewer left, or the last CDP client: what it held or asked for goes with it. */
+function partyLeft(
+  context: SessionContext,
+  left: (party: NonNullable<ControlLease['holder']>) => boolean,
+  agentAttached: boolean,
+  enqueue: LeaseEnqueue,
+): void {
+  const { control } = context;
+  if (control.holder && left(control.holder))
+    setLease(context, letGo(context.controlRules, agentAttached, context.now()), enqueue);
+  else if (control.requested && left(control.requested.by))
+    setLease(context, { ...control, requested: null }, enqueue);
+}
+
+const CONTROL_LAPSE = 'control.lapse';
+
 function tellViewersTabs(
   context: Pick<SessionContext, 'viewers' | 'tabs' | 'page'>,
   enqueue: { sendTo(id: string, event: ViewerCommand): void },
@@ -202,7 +239,7 @@ export const sessionMachine = setup({
       notProvided('thumbnail'),
     ),
     /** Negotiates its offer, reports `viewer.join` (or `viewer.unanswered`), then serves the viewer. */
-    viewer: fromCallback<ViewerCommand, { page: PageHandle; offer: ViewerOffer }>(notProvided('viewer')),
+    viewer: fromCallback<ViewerCommand, ViewerInput>(notProvided('viewer')),
   },
   guards: {
     hasViewers: ({ context }) => watcherCount(context) > 0,
@@ -261,6 +298,20 @@ export const sessionMachine = setup({
     },
     offerFits: ({ context, event }) =>
       event.type === 'viewer.offer' && codecFits(context, event.offer.viewerId, event.offer.codec),
+    /** The same rule the command layer words its 409 with (control-lease.ts). */
+    mayTakeControl: ({ context, event }) =>
+      (event.type === 'control.take' || event.type === 'control.request') &&
+      takeRefusal(
+        context.control,
+        event.party,
+        context.controlRules,
+        context.now(),
+        event.type === 'control.take' && event.force === true,
+      ) === undefined,
+    /** The holder itself, an operator's force, or nobody holds it (nothing to do then). */
+    mayReleaseControl: ({ context, event }) =>
+      event.type === 'control.release' &&
+      (event.force === true || sameParty(context.control.holder, event.party)),
     joinFits: ({ context, event }) =>
       event.type === 'viewer.join' && codecFits(context, event.viewer.viewerId, event.viewer.codec),
   },
@@ -276,9 +327,45 @@ export const sessionMachine = setup({
   actions: {
     /** The event that woke a frozen session, handled again now that its pages run. */
     handleAwake: raise(({ event }) => event),
-    countAutomationClient: assign({ automationClients: ({ context }) => context.automationClients + 1 }),
-    uncountAutomationClient: assign({
-      automationClients: ({ context }) => Math.max(0, context.automationClients - 1),
+    /** A CDP client came: under `defaultHolder: agent` it drives unless someone does. */
+    countAutomationClient: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ automationClients: context.automationClients + 1 });
+      if (!context.control.holder && context.controlRules.defaultHolder === 'agent')
+        setLease(context, letGo(context.controlRules, true, context.now()), enqueue);
+    }),
+    /** The last CDP client left: the agent holds nothing any more. */
+    uncountAutomationClient: enqueueActions(({ context, enqueue }) => {
+      const clients = Math.max(0, context.automationClients - 1);
+      enqueue.assign({ automationClients: clients });
+      if (clients === 0) partyLeft(context, (party) => party.kind === 'agent', false, enqueue);
+    }),
+    grantControl: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'control.take' && event.type !== 'control.request') return;
+      const how = event.type === 'control.take' ? event.how : 'take';
+      setLease(context, granted(context.control, event.party, how, context.now()), enqueue);
+    }),
+    releaseControl: enqueueActions(({ context, enqueue }) => {
+      if (!context.control.holder) return;
+      setLease(context, letGo(context.controlRules, context.automationClients > 0, context.now()), enqueue);
+    }),
+    /** Asked for while another party holds it: the holder is told (its control bar, the session view). */
+    recordControlRequest: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'control.request') return;
+      setLease(context, { ...context.control, requested: { by: event.party, at: context.now() } }, enqueue);
+    }),
+    noteControlActivity: assign(({ context, event }) =>
+      event.type === 'control.active' && sameParty(context.control.holder, event.party)
+        ? { control: { ...context.control, activeAt: context.now() } }
+        : {},
+    ),
+    /** An `input` hold whose holder stopped driving is let go; one still in use is timed again. */
+    checkControlLapse: enqueueActions(({ context, enqueue }) => {
+      const { control, controlRules } = context;
+      if (control.how !== 'input') return;
+      const idle = context.now() - control.activeAt;
+      if (idle >= controlRules.idleReleaseMs)
+        setLease(context, letGo(controlRules, context.automationClients > 0, context.now()), enqueue);
+      else setLease(context, control, enqueue);
     }),
     countRestart: assign(({ context }) => {
       const since = context.now() - context.restart.windowMs;
@@ -321,7 +408,14 @@ export const sessionMachine = setup({
       if (event.type !== 'viewer.offer' || !context.page) return;
       const { offer } = event;
       enqueue.assign({ offers: { ...context.offers, [offer.viewerId]: offer }, codec: offer.codec });
-      enqueue.spawnChild('viewer', { id: `viewer:${offer.viewerId}`, input: { page: context.page, offer } });
+      enqueue.spawnChild('viewer', {
+        id: `viewer:${offer.viewerId}`,
+        input: {
+          page: context.page,
+          offer,
+          control: { lease: context.control, rules: context.controlRules },
+        },
+      });
     }),
     refuseOffer: emit(({ context, event }) => ({
       type: 'viewer.refused' as const,
@@ -394,11 +488,25 @@ export const sessionMachine = setup({
     }),
     removeViewer: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'viewer.left' || !context.viewers[event.viewerId]) return;
-      enqueue.stopChild(`viewer:${event.viewerId}`);
-      const { [event.viewerId]: _gone, ...rest } = context.viewers;
+      const { viewerId } = event;
+      enqueue.stopChild(`viewer:${viewerId}`);
+      const { [viewerId]: _gone, ...rest } = context.viewers;
       enqueue.assign({ viewers: rest, lastViewedAt: context.now() });
+      const agentAttached = context.automationClients > 0;
+      partyLeft(
+        { ...context, viewers: rest },
+        (party) => party.kind === 'person' && party.viewerId === viewerId,
+        agentAttached,
+        enqueue,
+      );
     }),
     removeAllViewers: enqueueActions(({ context, enqueue }) => {
+      partyLeft(
+        { ...context, viewers: {} },
+        (party) => party.kind === 'person',
+        context.automationClients > 0,
+        enqueue,
+      );
       for (const id of Object.keys(context.viewers)) enqueue.stopChild(`viewer:${id}`);
       for (const id of Object.keys(context.offers)) {
         enqueue.stopChild(`viewer:${id}`);
@@ -599,6 +707,12 @@ export const sessionMachine = setup({
         const { [viewerId]: _gone, ...viewers } = context.viewers;
         const { [viewerId]: _unanswered, ...offers } = context.offers;
         enqueue.assign({ viewers, offers });
+        partyLeft(
+          { ...context, viewers },
+          (party) => party.kind === 'person' && party.viewerId === viewerId,
+          context.automationClients > 0,
+          enqueue,
+        );
         if (Object.hasOwn(context.offers, viewerId))
           enqueue.emit({ type: 'viewer.refused', viewerId, reason: message, retryable: false });
       } else if (childId.startsWith('navigate:')) {
@@ -777,6 +891,8 @@ export const sessionMachine = setup({
     tabs: [],
     tabsOpened: 0,
     automationClients: 0,
+    control: freeLease((input.now ?? Date.now)()),
+    controlRules: input.control ?? { defaultHolder: 'agent', idleReleaseMs: 15_000 },
     maxTabs: input.maxTabs ?? 8,
     busyEndedAt: 0,
     downloads: [],
@@ -799,6 +915,15 @@ export const sessionMachine = setup({
     // Counted in any state: a client may stay connected across a restart's reconnect.
     'automation.attached': { actions: 'countAutomationClient' },
     'automation.detached': { actions: 'uncountAutomationClient' },
+    // One party drives at a time, in any state (a hibernated session keeps who held it).
+    'control.take': { guard: 'mayTakeControl', actions: 'grantControl' },
+    'control.request': [
+      { guard: 'mayTakeControl', actions: 'grantControl' },
+      { actions: 'recordControlRequest' },
+    ],
+    'control.release': { guard: 'mayReleaseControl', actions: 'releaseControl' },
+    'control.active': { actions: 'noteControlActivity' },
+    'control.lapse': { actions: 'checkControlLapse' },
     // Viewers come and go only while live (the live state takes these first); elsewhere they are refused.
     'viewer.offer': { actions: 'refuseOffer' },
     'viewer.join': { actions: 'refuseJoin' },

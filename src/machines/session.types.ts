@@ -2,6 +2,7 @@
  * The session machine's context, events and the pure helpers its guards and the command layer share,
  * kept beside the machine (session.machine.ts) so the statechart file holds only states and actions.
  */
+import type { ControlHow, ControlLease, ControlParty, ControlRules } from './control-lease.js';
 import type {
   BrowserHandle,
   CaptureStats,
@@ -48,6 +49,8 @@ export interface SessionInput {
   maxCaptureRestarts?: number;
   /** Tabs a session may have open at once (popups past it are closed). */
   maxTabs?: number;
+  /** Who drives by default, and when a hold taken by input lapses (default: agent first, 15 s). */
+  control?: ControlRules;
   now?: () => number;
 }
 
@@ -113,6 +116,9 @@ export interface SessionContext {
   tabsOpened: number;
   /** CDP clients driving the session now: it neither freezes nor hibernates for idleness meanwhile. */
   automationClients: number;
+  /** Who drives now: one party at a time (control-lease.ts). */
+  control: ControlLease;
+  controlRules: ControlRules;
   maxTabs: number;
   /** Dialogs the page opened so far: numbers them (a late timeout finds its own dialog gone). */
   dialogsOpened: number;
@@ -203,6 +209,16 @@ export type SessionEvent =
   /** A CDP client connected to the session, or left. */
   | { type: 'automation.attached' }
   | { type: 'automation.detached' }
+  /** A party takes the lease: asked for it (`take`), or drove while nobody held it (`input`). */
+  | { type: 'control.take'; party: ControlParty; how: Extract<ControlHow, 'take' | 'input'>; force?: boolean }
+  /** The holder lets go (`force`: an operator frees it, whoever holds it). */
+  | { type: 'control.release'; party: ControlParty | null; force?: boolean }
+  /** A party asks the holder to let it drive. */
+  | { type: 'control.request'; party: ControlParty }
+  /** The holder drove again (actors say so at most once a second): an `input` hold does not lapse. */
+  | { type: 'control.active'; party: ControlParty }
+  /** Raised by the session: an `input` hold may have lapsed. */
+  | { type: 'control.lapse' }
   | { type: 'dialog.opened'; dialog: PageDialog }
   | { type: 'dialog.closed'; accepted: boolean }
   /** The active tab opened a native pop-up widget (intercepted: a controlling viewer draws it). */

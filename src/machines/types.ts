@@ -1,5 +1,6 @@
 /** Types the statecharts share. Handles are opaque to machines: effect actors create and read them. */
 import type { Codec } from '../media/codec.js';
+import type { ControlLease, ControlRules } from './control-lease.js';
 
 export type { Codec };
 
@@ -135,7 +136,9 @@ export type ViewerCommand =
   | { type: 'viewer.page'; page: PageHandle }
   | { type: 'viewer.dialog'; dialog: PageDialog | null }
   | { type: 'viewer.tabs'; tabs: TabSummary[] }
-  | { type: 'viewer.widget'; widget: PageWidget | null };
+  | { type: 'viewer.widget'; widget: PageWidget | null }
+  /** Who drives now: a viewer's input reaches the page only while it holds the lease or nobody does. */
+  | { type: 'viewer.control'; lease: ControlLease; rules: ControlRules };
 
 /** A tab as clients see it (the session view, a controlling viewer's tab strip). */
 export interface TabSummary {
@@ -151,6 +154,15 @@ export interface TabSummary {
 export interface ViewerHandle {
   readonly viewerId: string;
   readonly codec: Codec;
+  /** What its token lets it do (absent: control, as an API token's viewer). */
+  readonly scope?: 'view' | 'control';
+}
+
+/** What a viewer actor starts with: the page, its offer, and who drives the session now. */
+export interface ViewerInput {
+  page: PageHandle;
+  offer: ViewerOffer;
+  control: { lease: ControlLease; rules: ControlRules };
 }
 
 /** A WHEP offer the session was asked to take: its viewer actor negotiates it (opaque beyond this). */

@@ -115,6 +115,15 @@ const pageNews = <Fields extends TProperties>(fields: Fields) =>
     { additionalProperties: false },
   );
 
+const ControlPartyRecord = Type.Union([
+  Type.Object(
+    { kind: Type.Literal('person'), viewerId: Type.String({ maxLength: 64 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object({ kind: Type.Literal('agent') }, { additionalProperties: false }),
+  Type.Null(),
+]);
+
 /** An event another node published (shown to SSE clients): its shape, bounded. */
 export const RemoteEventSchema = Type.Union([
   Type.Object(
@@ -161,4 +170,19 @@ export const RemoteEventSchema = Type.Union([
     type: Type.Union([Type.Literal('tab.opened'), Type.Literal('tab.activated'), Type.Literal('tab.closed')]),
     tabId: TabId,
   }),
+  Type.Object(
+    {
+      kind: Type.Literal('control'),
+      node: NodeName,
+      sessionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+      change: Type.Union([Type.Literal('taken'), Type.Literal('released'), Type.Literal('requested')]),
+      holder: ControlPartyRecord,
+      previous: ControlPartyRecord,
+      how: Type.Union([Type.Literal('take'), Type.Literal('input'), Type.Literal('default'), Type.Null()]),
+      requestedBy: ControlPartyRecord,
+      since: Type.String({ maxLength: 64 }),
+      time: Type.String({ maxLength: 64 }),
+    },
+    { additionalProperties: false },
+  ),
 ]);

@@ -1,4 +1,5 @@
 import type { InspectionEvent } from 'xstate';
+import type { ControlHow, ControlLease, ControlParty } from '../machines/control-lease.js';
 import { sessionStateName } from '../machines/session.machine.js';
 
 /** A session changed state (every transition of every session, as the user-facing state names). */
@@ -54,7 +55,24 @@ export type PageNews =
     };
 type DialogType = 'alert' | 'confirm' | 'prompt' | 'beforeunload';
 
-export type CastpoolEvent = SessionTransition | PoolNews | PageNews;
+/**
+ * The control lease changed hands (`taken`: `holder` drives now, `previous` did; `released`: nobody
+ * drives), or a party asked the holder for it (`requested`). On NATS: `<prefix>.events.<id>.control`.
+ */
+export interface ControlNews {
+  kind: 'control';
+  node: string;
+  sessionId: string;
+  change: 'taken' | 'released' | 'requested';
+  holder: ControlParty | null;
+  previous: ControlParty | null;
+  how: ControlHow | null;
+  requestedBy: ControlParty | null;
+  since: string;
+  time: string;
+}
+
+export type CastpoolEvent = SessionTransition | PoolNews | PageNews | ControlNews;
 type Listener = (event: CastpoolEvent) => void;
 
 const SESSION_ACTOR = /^session:(.+)$/;
@@ -70,6 +88,8 @@ export class EventHub {
   private readonly dialogs = new Map<string, { id: number; type: DialogType }>();
   /** The tabs each session had at its last snapshot, and which was active. */
   private readonly tabs = new Map<string, { ids: Set<string>; active: string | undefined }>();
+  /** The control lease each session had at its last snapshot. */
+  private readonly leases = new Map<string, ControlLease>();
   /** The downloads each session had at its last snapshot (id → state). */
   private readonly downloads = new Map<string, Map<string, string>>();
 
@@ -138,6 +158,36 @@ export class EventHub {
     if (active && active !== before.active) news('tab.activated', active);
   }
 
+  private controlNews(sessionId: string, now: ControlLease | undefined): void {
+    const before = this.leases.get(sessionId);
+    if (!now) {
+      this.leases.delete(sessionId);
+      return;
+    }
+    this.leases.set(sessionId, now);
+    if (!before) return;
+    const holderChanged =
+      before.holder?.kind !== now.holder?.kind ||
+      (before.holder?.kind === 'person' &&
+        now.holder?.kind === 'person' &&
+        before.holder.viewerId !== now.holder.viewerId) ||
+      before.since !== now.since;
+    const requested = now.requested !== null && now.requested.at !== before.requested?.at;
+    if (!holderChanged && !requested) return;
+    this.emit({
+      kind: 'control',
+      node: this.node,
+      sessionId,
+      change: holderChanged ? (now.holder ? 'taken' : 'released') : 'requested',
+      holder: now.holder,
+      previous: holderChanged ? before.holder : now.holder,
+      how: now.how,
+      requestedBy: now.requested?.by ?? null,
+      since: new Date(now.since).toISOString(),
+      time: new Date().toISOString(),
+    });
+  }
+
   private dialogNews(sessionId: string, now: { id: number; type: DialogType } | undefined): void {
     const before = this.dialogs.get(sessionId);
     if (before?.id === now?.id) return;
@@ -173,8 +223,10 @@ export class EventHub {
         downloads?: { id: string; state: 'in-progress' | 'completed' | 'canceled' }[];
         tabs?: { id: string; page: unknown }[];
         page?: unknown;
+        control?: ControlLease;
       };
     };
+    this.controlNews(sessionId, snapshot.status === 'done' ? undefined : snapshot.context?.control);
     this.tabNews(
       sessionId,
       snapshot.status === 'done' ? undefined : snapshot.context?.tabs,

@@ -7,7 +7,7 @@ import type {
   SessionParams,
   ThrottlePolicy,
   ViewerCommand,
-  ViewerOffer,
+  ViewerInput,
 } from '../../src/machines/types.js';
 
 export const policy: ThrottlePolicy = {
@@ -55,12 +55,10 @@ export function fakeCapture() {
 }
 
 /** A viewer actor whose negotiation succeeds at once: it reports its offer back as joined. */
-export const fakeViewer = fromCallback<ViewerCommand, { page: PageHandle; offer: ViewerOffer }>(
-  ({ input, sendBack }) => {
-    sendBack({ type: 'viewer.join', viewer: input.offer });
-    return () => {};
-  },
-);
+export const fakeViewer = fromCallback<ViewerCommand, ViewerInput>(({ input, sendBack }) => {
+  sendBack({ type: 'viewer.join', viewer: input.offer });
+  return () => {};
+});
 export const fakePage = fromPromise<
   PageHandle,
   { browser: BrowserHandle; sessionId: string; params: SessionParams }

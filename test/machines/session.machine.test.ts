@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import type { ControlLease, ControlRules } from '../../src/machines/control-lease.js';
 import { sessionMachine, sessionStateName } from '../../src/machines/session.machine.js';
 import type {
   BrowserHandle,
@@ -9,7 +10,7 @@ import type {
   SessionParams,
   TabCommand,
   ViewerCommand,
-  ViewerOffer,
+  ViewerInput,
   WidgetCommand,
 } from '../../src/machines/types.js';
 import { fakeCapture, fakePage, fakeViewer, host, noop, params, policy, stats, viewer } from './fakes.js';
@@ -19,6 +20,7 @@ function start(
   restarts = 0,
   sessionParams: SessionParams = params,
   clock?: SimulatedClock,
+  control?: ControlRules,
 ) {
   const capture = fakeCapture();
   const answers: DialogCommand[] = [];
@@ -56,6 +58,7 @@ function start(
       throttle: policy,
       restart,
       ...(clock ? { now: () => clock.now() } : {}),
+      ...(control ? { control } : {}),
     },
   }).start();
   const state = () => sessionStateName(actor.getSnapshot().value);
@@ -248,7 +251,7 @@ describe('session machine', () => {
 
   it('survives a viewer actor that throws, dropping only that viewer', async () => {
     const { actor, state } = start({
-      viewer: fromCallback<ViewerCommand, { page: PageHandle; offer: ViewerOffer }>(({ input, sendBack }) => {
+      viewer: fromCallback<ViewerCommand, ViewerInput>(({ input, sendBack }) => {
         if (input.offer.viewerId === 'bad') throw new Error('peer exploded');
         sendBack({ type: 'viewer.join', viewer: input.offer });
         return () => {};
@@ -544,22 +547,20 @@ describe('session machine', () => {
     function negotiating() {
       const stopped: string[] = [];
       const answer = new Map<string, (outcome: 'answered' | 'unanswered') => void>();
-      const logic = fromCallback<ViewerCommand, { page: PageHandle; offer: ViewerOffer }>(
-        ({ input, sendBack }) => {
-          answer.set(input.offer.viewerId, (outcome) =>
-            sendBack(
-              outcome === 'answered'
-                ? { type: 'viewer.join', viewer: input.offer }
-                : {
-                    type: 'viewer.unanswered',
-                    viewerId: input.offer.viewerId,
-                    reason: 'no video in the offer',
-                  },
-            ),
-          );
-          return () => stopped.push(input.offer.viewerId);
-        },
-      );
+      const logic = fromCallback<ViewerCommand, ViewerInput>(({ input, sendBack }) => {
+        answer.set(input.offer.viewerId, (outcome) =>
+          sendBack(
+            outcome === 'answered'
+              ? { type: 'viewer.join', viewer: input.offer }
+              : {
+                  type: 'viewer.unanswered',
+                  viewerId: input.offer.viewerId,
+                  reason: 'no video in the offer',
+                },
+          ),
+        );
+        return () => stopped.push(input.offer.viewerId);
+      });
       return {
         logic,
         stopped,
@@ -802,5 +803,116 @@ describe('session machine', () => {
     actor.send({ type: 'widget.opened', widget: { ...widget, id: 2 } });
     actor.send({ type: 'widget.closed' });
     expect(actor.getSnapshot().context.widget).toBeUndefined();
+  });
+
+  describe('the control lease', () => {
+    const person = (viewerId: string) => ({ kind: 'person' as const, viewerId });
+    const agent = { kind: 'agent' as const };
+
+    /** A live session with two watching viewers whose actors record what they are told of the lease. */
+    async function leased(defaultHolder: 'agent' | 'first') {
+      const clock = new SimulatedClock();
+      const told: Record<string, (string | null)[]> = {};
+      const recordingViewer = fromCallback<ViewerCommand, ViewerInput>(({ input, sendBack, receive }) => {
+        const seen: (string | null)[] = [];
+        told[input.offer.viewerId] = seen;
+        const note = ({ holder }: ControlLease) =>
+          seen.push(holder === null ? null : holder.kind === 'agent' ? 'agent' : holder.viewerId);
+        note(input.control.lease);
+        receive((command) => {
+          if (command.type === 'viewer.control') note(command.lease);
+        });
+        sendBack({ type: 'viewer.join', viewer: input.offer });
+      });
+      const session = start({ viewer: recordingViewer }, 0, params, clock, {
+        defaultHolder,
+        idleReleaseMs: 15_000,
+      });
+      session.actor.send({ type: 'host.ready', browser: host });
+      await settle();
+      session.actor.send(viewer('v1'));
+      session.actor.send(viewer('v2'));
+      const holder = () => {
+        const held = session.actor.getSnapshot().context.control.holder;
+        return held === null ? null : held.kind === 'agent' ? 'agent' : held.viewerId;
+      };
+      return { ...session, clock, told, holder };
+    }
+
+    it('agent first: a CDP client drives by default, a person takes over and hands back, the agent cannot take from a person', async () => {
+      const { actor, holder, told } = await leased('agent');
+      expect(holder()).toBeNull();
+      actor.send({ type: 'automation.attached' });
+      expect(holder()).toBe('agent');
+      expect(actor.getSnapshot().context.control.how).toBe('default');
+      actor.send({ type: 'control.take', party: person('v1'), how: 'take' });
+      expect(holder()).toBe('v1');
+      actor.send({ type: 'control.take', party: agent, how: 'take' });
+      expect(holder()).toBe('v1'); // refused: a person holds it
+      actor.send({ type: 'control.take', party: person('v2'), how: 'input' });
+      expect(holder()).toBe('v1'); // nor does another person's input take it
+      actor.send({ type: 'control.request', party: agent });
+      expect(actor.getSnapshot().context.control.requested?.by).toEqual(agent);
+      actor.send({ type: 'control.release', party: person('v2') });
+      expect(holder()).toBe('v1'); // only the holder releases
+      actor.send({ type: 'control.release', party: person('v1') });
+      expect(holder()).toBe('agent'); // back to the default holder
+      actor.send({ type: 'automation.detached' });
+      expect(holder()).toBeNull();
+      // Every viewer heard every change, in order: the free lease shown on joining, the agent's
+      // request (the holder's control bar shows it), the hand-back.
+      expect(told.v1).toEqual([null, 'agent', 'v1', 'v1', 'agent', null]);
+      expect(told.v2).toEqual([null, 'agent', 'v1', 'v1', 'agent', null]);
+    });
+
+    it('first to act: input takes a free lease, which lapses after the idle limit unless the holder keeps driving', async () => {
+      const { actor, holder, clock } = await leased('first');
+      actor.send({ type: 'automation.attached' });
+      expect(holder()).toBeNull(); // no default holder
+      actor.send({ type: 'control.take', party: person('v1'), how: 'input' });
+      expect(holder()).toBe('v1');
+      expect(actor.getSnapshot().context.control.how).toBe('input');
+      clock.increment(10_000);
+      actor.send({ type: 'control.active', party: person('v1') });
+      clock.increment(10_000); // 20 s after taking, 10 s after its last input
+      expect(holder()).toBe('v1');
+      actor.send({ type: 'control.take', party: agent, how: 'input' });
+      expect(holder()).toBe('v1');
+      clock.increment(5000);
+      expect(holder()).toBeNull();
+      actor.send({ type: 'control.take', party: agent, how: 'input' });
+      expect(holder()).toBe('agent');
+    });
+
+    it('an asked-for hold never lapses; it goes when its viewer leaves, and an operator can force it', async () => {
+      const { actor, holder, clock } = await leased('agent');
+      actor.send({ type: 'automation.attached' });
+      actor.send({ type: 'control.take', party: person('v2'), how: 'take' });
+      clock.increment(600_000);
+      expect(holder()).toBe('v2');
+      actor.send({ type: 'viewer.left', viewerId: 'v2' });
+      expect(holder()).toBe('agent');
+      actor.send({ type: 'control.take', party: person('v1'), how: 'take' });
+      actor.send({ type: 'control.take', party: agent, how: 'take', force: true });
+      expect(holder()).toBe('agent');
+      actor.send({ type: 'control.release', party: null, force: true });
+      expect(holder()).toBe('agent'); // released to the default holder, which is attached
+    });
+
+    it('a request is cleared when the one who asked takes it, or leaves', async () => {
+      const { actor, holder } = await leased('first');
+      actor.send({ type: 'control.take', party: person('v1'), how: 'take' });
+      actor.send({ type: 'control.request', party: person('v2') });
+      expect(actor.getSnapshot().context.control.requested?.by).toEqual(person('v2'));
+      actor.send({ type: 'viewer.left', viewerId: 'v2' });
+      expect(actor.getSnapshot().context.control.requested).toBeNull();
+      actor.send({ type: 'automation.attached' });
+      actor.send({ type: 'control.request', party: agent });
+      actor.send({ type: 'control.release', party: person('v1') });
+      expect(holder()).toBeNull(); // `first`: nobody by default, even with the agent attached
+      actor.send({ type: 'control.request', party: agent }); // free: a request takes it
+      expect(holder()).toBe('agent');
+      expect(actor.getSnapshot().context.control.requested).toBeNull();
+    });
   });
 });
