@@ -1,5 +1,16 @@
 import type { Page } from 'puppeteer-core';
-import type { ControlView } from '../machines/control-lease.js';
+
+type Party = { kind: 'person'; viewerId: string } | { kind: 'agent' };
+
+/** What `Castpool.getControl` answers: the session view's `control`, and whether the agent holds it. */
+export interface AgentControlView {
+  holder: Party | null;
+  how: 'take' | 'input' | 'default' | null;
+  since: string;
+  requestedBy: Party | null;
+  defaultHolder: 'agent' | 'first';
+  you: boolean;
+}
 
 /** One of the session's tabs as a CDP client reaches it. */
 export interface AutomatedTab {
@@ -33,7 +44,7 @@ export interface AutomatedSession {
   /** Why the session is no longer live (closed, hibernated, restarting), or undefined while it is. */
   ended(): string | undefined;
   /** Who drives the session now (the control lease), and whether it is this client's agent. */
-  control(): ControlView & { you: boolean };
+  control(): AgentControlView;
   /**
    * Before a command that acts as a user: why the agent may not drive now (a person holds the
    * lease), or undefined (it holds it, or nobody does and now it does).

@@ -393,4 +393,217 @@ describe("a session's CDP endpoint", () => {
       await castpool.api('DELETE', `/api/sessions/${other.id}`, undefined, auth);
     }
   });
+
+  it('holds a control lease between a person and the agent: the agent is refused while the person drives, and drives again after release; events in order', async () => {
+    const session = await createSession('/control');
+    const events: { change: string; holder: unknown; previous: unknown }[] = [];
+    const abort = new AbortController();
+    const sse = readControlEvents(session.id, events, abort.signal);
+    const person = await openViewPage(
+      viewers,
+      (await castpool.api('POST', `/api/sessions/${session.id}/viewer-tokens`, { scope: 'control' }, auth))
+        .json.viewUrl,
+    );
+    let browser: Browser | undefined;
+    try {
+      const automate = await token(session.id, 'automate');
+      browser = await puppeteer.connect({
+        browserWSEndpoint: `${session.links.cdp}?token=${automate}`,
+        defaultViewport: null,
+      });
+      const [driven] = (await browser.pages()) as Page[];
+      const cdp = await (driven as Page).createCDPSession();
+      const rootControl = () => rawControl(session.links.cdp, automate);
+      // Agent first (the default): the CDP client drives as soon as it is attached.
+      const first = await rootControl();
+      expect(first.holder).toEqual({ kind: 'agent' });
+      await (driven as Page).type('#input', 'agent-1');
+      expect(
+        await sessionPageOf(castpool, session.id).$eval('#input', (e) => (e as HTMLInputElement).value),
+      ).toBe('agent-1');
+
+      // The person takes over with the view page's own button.
+      const bar = await until(
+        () => viewerStats(person).then((s) => (s as { lease?: { holder: string | null } }).lease),
+        (lease) => lease?.holder === 'agent',
+        15_000,
+      );
+      expect(bar?.holder).toBe('agent');
+      // The person's own input is refused while the agent drives (the page has the focus in #input).
+      await person.keyboard.type('person');
+      const said = await until(
+        () => viewerStats(person).then((s) => (s as { lease?: { refused?: string } }).lease),
+        (lease) => lease?.refused !== undefined,
+      );
+      expect(said?.refused).toMatch(/the agent \(CDP client\) holds control of this session since/);
+      expect(
+        await sessionPageOf(castpool, session.id).$eval('#input', (e) => (e as HTMLInputElement).value),
+      ).toBe('agent-1');
+      await person.click('#lease-take');
+      const taken = await until(
+        () => viewerStats(person).then((s) => (s as { lease?: { holder: string | null } }).lease),
+        (lease) => lease?.holder === 'you',
+      );
+      expect(taken?.holder).toBe('you');
+      const { viewerId } = (await viewerStats(person)) as unknown as { viewerId: string };
+      const held = (await castpool.api('GET', `/api/sessions/${session.id}`, undefined, auth)).json;
+      expect(held.control).toMatchObject({
+        holder: { kind: 'person', viewerId },
+        how: 'take',
+        defaultHolder: 'agent',
+      });
+
+      // The agent's typing is refused with a CDP error naming who drives; the page is unchanged.
+      const refused = await (driven as Page).type('#input', 'agent-2').then(
+        () => 'typed',
+        (error: Error) => error.message,
+      );
+      expect(refused).toMatch(
+        /Input\.dispatchKeyEvent refused: a person \(viewer .+\) holds control of this session since/,
+      );
+      const rawRefused = await cdp.send('Input.insertText', { text: 'sneaky' }).then(
+        () => 'inserted',
+        (error: Error) => error.message,
+      );
+      expect(rawRefused).toMatch(/refused/);
+      expect(
+        await sessionPageOf(castpool, session.id).$eval('#input', (e) => (e as HTMLInputElement).value),
+      ).toBe('agent-1');
+      // …and the agent can tell who holds it and since when, and ask for it (the person is told).
+      const seen = await rootControl();
+      expect(seen).toMatchObject({ holder: { kind: 'person', viewerId }, you: false });
+      expect(Date.parse(String(seen.since))).toBeGreaterThan(0);
+      const asked = await castpool.api(
+        'POST',
+        `/api/sessions/${session.id}/control`,
+        { action: 'take' },
+        { authorization: `Bearer ${automate}` },
+      );
+      expect(asked.status).toBe(409);
+      expect(asked.json.message).toMatch(
+        /a person \(viewer .+\) holds control since .+; ask for it with action "request"/,
+      );
+      expect(
+        (
+          await castpool.api(
+            'POST',
+            `/api/sessions/${session.id}/control`,
+            { action: 'request' },
+            { authorization: `Bearer ${automate}` },
+          )
+        ).status,
+      ).toBe(200);
+      const told = await until(
+        () => viewerStats(person).then((s) => (s as { lease?: { requestedBy: string | null } }).lease),
+        (lease) => lease?.requestedBy === 'agent',
+      );
+      expect(told?.requestedBy).toBe('agent');
+
+      // The person hands back; the agent's typing lands.
+      await person.click('#lease-release');
+      await until(
+        () => viewerStats(person).then((s) => (s as { lease?: { holder: string | null } }).lease),
+        (lease) => lease?.holder === 'agent',
+      );
+      await (driven as Page).type('#input', '+agent-3');
+      expect(
+        await sessionPageOf(castpool, session.id).$eval('#input', (e) => (e as HTMLInputElement).value),
+      ).toBe('agent-1+agent-3');
+
+      // Events, in order: the agent by default, the person's take, the agent's request, the hand-back.
+      const changes = await until(
+        () => events.map((e) => `${e.change}:${(e.holder as { kind?: string } | null)?.kind ?? 'nobody'}`),
+        (list) => list.length >= 4,
+      );
+      expect(changes).toEqual(['taken:agent', 'taken:person', 'requested:person', 'taken:agent']);
+    } finally {
+      abort.abort();
+      await sse;
+      await browser?.disconnect();
+      await person.close();
+      await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth);
+    }
+  });
+
+  it('lets only the parties a token speaks for act on the lease', async () => {
+    const session = await createSession('/control');
+    try {
+      const control = (path: string, body: object, bearer?: string) =>
+        castpool.api(
+          'POST',
+          `/api/sessions/${session.id}/control${path}`,
+          body,
+          bearer ? { authorization: `Bearer ${bearer}` } : {},
+        );
+      expect((await control('', { action: 'take' })).status).toBe(401);
+      expect((await control('', { action: 'take' }, await token(session.id, 'view'))).json.message).toBe(
+        'a view token never drives',
+      );
+      const controlToken = await token(session.id, 'control');
+      expect((await control('', { action: 'take', as: 'agent' }, controlToken)).status).toBe(403);
+      expect((await control('', { action: 'take', viewerId: 'nobody' }, controlToken)).status).toBe(404);
+      expect(
+        (await control('', { action: 'take', viewerId: 'x', force: true }, controlToken)).json.message,
+      ).toBe('only an API token may force the lease');
+      const automate = await token(session.id, 'automate');
+      expect((await control('', { action: 'take', viewerId: 'x' }, automate)).status).toBe(403);
+      // The agent acts only while a CDP client is attached.
+      const noAgent = await control('', { action: 'take' }, automate);
+      expect([noAgent.status, noAgent.json.message]).toEqual([
+        409,
+        `no CDP client is attached to session ${session.id}`,
+      ]);
+      expect((await control('', { action: 'grab' }, TOKEN)).status).toBe(400);
+      const other = await createSession('/other');
+      expect((await control('', { action: 'take' }, await token(other.id, 'automate'))).status).toBe(403);
+      await castpool.api('DELETE', `/api/sessions/${other.id}`, undefined, auth);
+      // An operator frees it whoever holds it.
+      const freed = await control('', { action: 'release', force: true }, TOKEN);
+      expect([freed.status, freed.json.control.holder]).toEqual([200, null]);
+    } finally {
+      await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth);
+    }
+  });
 });
+
+/** `Castpool.getControl` on a connection of its own (what an agent asks to learn who drives). */
+async function rawControl(cdpUrl: string, automate: string) {
+  const client = await rawClient(`${cdpUrl}?token=${automate}`);
+  try {
+    const answer = await client.send('Castpool.getControl');
+    if (!answer.result) throw new Error(answer.error?.message ?? 'no answer');
+    return answer.result;
+  } finally {
+    client.socket.close();
+  }
+}
+
+/** Reads the session's control events from castpool's Server-Sent Events until aborted. */
+async function readControlEvents(
+  id: string,
+  into: { change: string; holder: unknown; previous: unknown }[],
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    const response = await fetch(`${castpool.base}/api/events`, { headers: auth, signal });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = /^data: (.+)$/m.exec(block)?.[1];
+        if (/^event: control$/m.test(block) && data) {
+          const event = JSON.parse(data);
+          if (event.sessionId === id) into.push(event);
+        }
+      }
+    }
+  } catch {
+    // aborted
+  }
+}
