@@ -34,6 +34,12 @@ module.exports = {
       'The command layer owns its interface; routes and the fleet call it, never the reverse.',
     ),
     layer(
+      'contexts-down',
+      '^src/contexts/',
+      '^src/(api|fleet|commands|actors|automation|machines|observability)/|^src/(main|app|system)\\.ts$',
+      'Saved contexts are storage (the fleet KV or a disk, sealed): they know no commands, actors or machines.',
+    ),
+    layer(
       'nats-transport',
       '^src/nats/',
       '^src/(api|fleet|commands|actors|machines/(?!types)|observability)/|^src/(main|app|system)\\.ts$',

@@ -6,6 +6,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authPlugin, declaredAccess, type RouteAccess, routeAccess } from './api/auth.js';
 import { cdpRoutes, cdpWebSocketOptions } from './api/cdp.js';
+import { contextRoutes } from './api/contexts.js';
 import { errorsPlugin } from './api/errors.js';
 import { eventRoutes } from './api/events.js';
 import { linkBase } from './api/links.js';
@@ -135,6 +136,7 @@ export async function buildApp(config: Config, logStream?: { write(line: string)
     log: app.log,
   });
   await app.register(whepRoutes, { surface, linkBase: base });
+  await app.register(contextRoutes, { surface });
   await app.register(pageRoutes, { surface });
   await app.register(statusRoutes, { castpool, commands, nats, inspection });
   await app.register(eventRoutes, { nats, maxStreams: config.limits.eventStreams });

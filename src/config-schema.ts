@@ -202,6 +202,12 @@ export const ConfigSchema = Type.Object({
     popups: PopupPolicy,
     unwatched: UnwatchedPages,
   }),
+  contexts: Type.Object({
+    withoutKey: Type.Union([Type.Literal('local'), Type.Literal('refuse')], {
+      description:
+        "Saved contexts hold logins: they are sealed with the fleet's key (fleet.secret, or derived from the API tokens) and kept fleet-wide. Without such a key: 'local' keeps them on this node's disk only (<dataDir>/contexts), sealed with a key file beside them, and says so at start; 'refuse' refuses to start.",
+    }),
+  }),
   control: Type.Object({
     defaultHolder: Type.Union([Type.Literal('agent'), Type.Literal('first')], {
       description:

@@ -111,6 +111,13 @@ export const CreateSessionBody = Type.Object(
     geolocation: Type.Optional(Geolocation),
     popups: Type.Optional(PopupPolicy),
     unwatched: Type.Optional(UnwatchedPages),
+    context: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9_-]{1,64}(@[1-9][0-9]{0,8})?$',
+        description:
+          'Start from a saved context (POST /api/contexts): its cookies, and its localStorage on its origin; `name` for the latest version, `name@3` for version 3',
+      }),
+    ),
     proxy: Type.Optional(
       Type.Object(
         {
@@ -235,6 +242,73 @@ export const ControlRequest = Type.Object(
   { id: Type.String({ minLength: 1, maxLength: 64 }), ...ControlBody.properties },
   { additionalProperties: false },
 );
+
+/** A saved context's name: its id in the API. */
+export const ContextName = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
+export const ContextSaveBody = Type.Object(
+  {
+    fromSession: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'The session whose state is saved',
+    }),
+    name: ContextName,
+  },
+  { additionalProperties: false },
+);
+/** `id`: the session saved from (the operation runs on its node). */
+export const ContextSaveRequest = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }), name: ContextName },
+  { additionalProperties: false },
+);
+export const ContextRequest = Type.Object(
+  {
+    name: ContextName,
+    version: Type.Optional(Type.Integer({ minimum: 1, maximum: 999_999_999 })),
+    reveal: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export const ContextQuery = Type.Object(
+  {
+    version: Type.Optional(Type.Integer({ minimum: 1, maximum: 999_999_999 })),
+    reveal: Type.Optional(
+      Type.Boolean({ description: 'Include the cookies and storage values (API tokens only)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const ContextSummaryFields = {
+  id: Type.String(),
+  version: Type.Integer(),
+  savedAt: Type.String({ format: 'date-time' }),
+  fromSession: Type.String(),
+  node: Type.String(),
+  origin: Type.String({ description: 'Its localStorage is restored on this origin' }),
+  cookies: Type.Integer(),
+  cookieDomains: Type.Array(Type.String()),
+  localStorageKeys: Type.Integer(),
+  bytes: Type.Integer({ description: 'Sealed size in the store' }),
+};
+export const ContextSummaryBody = Type.Object(ContextSummaryFields);
+export const ContextDetailBody = Type.Object({
+  ...ContextSummaryFields,
+  scope: Type.Union([Type.Literal('fleet'), Type.Literal('local')], {
+    description: 'fleet: any node starts sessions from it; local: only this node',
+  }),
+  versions: Type.Array(Type.Object(ContextSummaryFields), { description: 'Versions kept, oldest first' }),
+  state: Type.Optional(
+    Type.Object(
+      {
+        origin: Type.String(),
+        cookies: Type.Array(Type.Object({}, { additionalProperties: true })),
+        localStorage: Type.Record(Type.String(), Type.String()),
+      },
+      { description: 'Only with ?reveal=true and an API token' },
+    ),
+  ),
+});
+export const ContextListBody = Type.Object({ contexts: Type.Array(ContextSummaryBody) });
 
 /** Node-to-node payloads (a session's owner answers them): checked like every client input. */
 const Id = Type.String({ minLength: 1, maxLength: 64 });

@@ -14,12 +14,14 @@ import { hostLoadActor } from './actors/host-load.js';
 import { memoryWatchActor } from './actors/memory.js';
 import { closePageActor, hibernatePageActor, openPageActor } from './actors/page.js';
 import { navigatePageActor } from './actors/page-navigation.js';
+import { pageStateActor } from './actors/page-state.js';
 import { watchPageActor } from './actors/page-watch.js';
 import { widgetsActor } from './actors/page-widgets.js';
 import { tabsActor } from './actors/tabs.js';
 import { thumbnailActor } from './actors/thumbnail.js';
 import { viewerActor } from './actors/viewer.js';
 import type { Config } from './config.js';
+import { Contexts } from './contexts/contexts.js';
 import { browserHostMachine } from './machines/browser-host.machine.js';
 import { type MachineClock, realClock } from './machines/clock.js';
 import { hostPriorities, type PoolActorRef, poolMachine } from './machines/pool.machine.js';
@@ -44,6 +46,8 @@ export interface Castpool {
   events: EventHub;
   /** Sessions' HTTP sign-in credentials (never in session state). */
   siteCredentials: SiteCredentials;
+  /** Where saved contexts are kept (the fleet's KV, or this node's disk). */
+  contexts: Contexts;
   /** Closes every session and browser, then ends any process still tracked. */
   shutdown(): Promise<void>;
 }
@@ -91,6 +95,7 @@ export function createCastpool(
       freezePages: freezePagesActor(deps),
       viewer: viewerActor(deps),
       thumbnail: thumbnailActor(deps),
+      pageState: pageStateActor(),
     },
   });
   const browserHost = browserHostMachine.provide({
@@ -153,5 +158,18 @@ export function createCastpool(
     })();
     return shuttingDown;
   };
-  return { config, access, metrics, pool, processes, cpuGroups: cpu, log, events, siteCredentials, shutdown };
+  const contexts = new Contexts(config);
+  return {
+    config,
+    access,
+    metrics,
+    pool,
+    processes,
+    cpuGroups: cpu,
+    log,
+    events,
+    siteCredentials,
+    contexts,
+    shutdown,
+  };
 }

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { fleetKeyMaterial } from './fleet-key.js';
 
 const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
 
@@ -19,6 +21,17 @@ export function startupChecks(config: Config): { refusal?: string; warnings: str
     warnings.push(
       `castpool listens on ${config.host}, not loopback: reachable from other machines${tokens > 0 ? '' : ' WITHOUT API tokens (auth.allowAnonymousRemote)'}`,
     );
+  if (fleetKeyMaterial(config) === undefined) {
+    if (config.contexts.withoutKey === 'refuse')
+      return {
+        refusal:
+          'saved contexts (logins) need a key: set fleet.secret (CASTPOOL_FLEET_SECRET) or API tokens, or keep them on this node only with contexts.withoutKey: "local"',
+        warnings,
+      };
+    warnings.push(
+      `no fleet key (fleet.secret, API tokens): saved contexts are kept on this node's disk only (${join(config.dataDir, 'contexts')}), sealed with a key file beside them`,
+    );
+  }
   if (!config.urlPolicy.blockPrivateAddresses)
     warnings.push(
       'urlPolicy.blockPrivateAddresses is off: sessions may open loopback, private and link-local addresses (this service, cloud metadata); meant for intranet use only',

@@ -176,15 +176,7 @@ export function hibernatePageActor(deps: ActorDeps) {
     const handle = input.page as SessionPage;
     const started = performance.now();
     try {
-      const cookies = await handle.context.cookies();
-      const state = await handle.page.evaluate(() => ({
-        url: location.href,
-        origin: location.origin,
-        localStorage: { ...localStorage },
-        sessionStorage: { ...sessionStorage },
-        scroll: [scrollX, scrollY] as [number, number],
-      }));
-      const saved: SavedSessionPage = { ...state, cookies };
+      const saved = await readPageState(handle);
       deps.log.info(
         { sessionId: handle.sessionId, ms: Math.round(performance.now() - started) },
         'page state saved, context closing',
@@ -194,6 +186,19 @@ export function hibernatePageActor(deps: ActorDeps) {
       await handle.context.close().catch(() => {});
     }
   });
+}
+
+/** The session's cookies (its whole context) and its active page's URL, storage and scroll. */
+export async function readPageState(handle: SessionPage): Promise<SavedSessionPage> {
+  const cookies = await handle.context.cookies();
+  const state = await handle.page.evaluate(() => ({
+    url: location.href,
+    origin: location.origin,
+    localStorage: { ...localStorage },
+    sessionStorage: { ...sessionStorage },
+    scroll: [scrollX, scrollY] as [number, number],
+  }));
+  return { ...state, cookies };
 }
 
 /** Cookies first, storage injected before the page's own scripts run, scroll once loaded. */

@@ -3,6 +3,7 @@ import type { SessionParams } from '../machines/types.js';
 import type { Castpool } from '../system.js';
 import type { Capacity } from './admission.js';
 import { Automation } from './automation.js';
+import { ContextCommands } from './contexts.js';
 import { ControlCommands } from './control.js';
 import { Downloads } from './downloads.js';
 import { NodeInfo } from './info.js';
@@ -39,6 +40,8 @@ export class Commands {
   readonly viewers: ViewerCommands;
   readonly thumbnails: Thumbnails;
   readonly downloads: Downloads;
+  /** Saved contexts (cookies and storage under a name). */
+  readonly contexts: ContextCommands;
   /** CDP clients of this node's sessions. */
   readonly automation: Automation;
   /** What this node is doing (the read model behind /api/info, the gauges and leases). */
@@ -49,7 +52,8 @@ export class Commands {
   readonly surface: CommandSurface;
 
   constructor(private readonly castpool: Castpool) {
-    this.sessions = new SessionCommands(castpool);
+    this.contexts = new ContextCommands(castpool);
+    this.sessions = new SessionCommands(castpool, this.contexts);
     this.viewers = new ViewerCommands(castpool, this.sessions);
     this.thumbnails = new Thumbnails(castpool);
     this.downloads = new Downloads(castpool);
@@ -67,6 +71,10 @@ export class Commands {
       'file-chooser': (input) => s.giveFiles(input),
       'tab-activate': async (input) => s.activateTab(input),
       control: async (input) => control.control(input),
+      'context-save': (input) => this.contexts.save(input),
+      'context-list': () => this.contexts.list(),
+      'context-get': (input) => this.contexts.get(input),
+      'context-delete': (input) => this.contexts.delete(input),
       'tab-close': async (input) => s.closeTab(input),
       hibernate: (input) => s.hibernate(input),
       resume: (input) => s.resume(input),

@@ -1,5 +1,7 @@
-import type { Static, TSchema } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import {
+  ContextRequest,
+  ContextSaveRequest,
   ControlRequest,
   CreateSessionBody,
   DialogRequest,
@@ -17,6 +19,8 @@ import {
   WhepPatchRequest,
 } from '../schemas.js';
 import type {
+  ContextDetail,
+  ContextList,
   Deleted,
   MintedViewerToken,
   SessionList,
@@ -35,7 +39,9 @@ export type Placement =
   /** The node that runs the session named by the input's `id` (found in the registry). */
   | 'owner'
   /** The node the client reached; composed of other operations. */
-  | 'entry';
+  | 'entry'
+  /** The node the client reached, itself (what it serves is the fleet's: the saved contexts). */
+  | 'here';
 
 /** How a result is shown to clients: sessions get their `links`, viewer tokens their `viewUrl`. */
 export type Presentation = 'session' | 'sessions' | 'viewer-token' | 'as-is';
@@ -130,6 +136,26 @@ export const operations = {
     presents: 'session',
     client: true,
     slow: true,
+  }),
+  'context-save': op<ContextDetail>()({
+    input: ContextSaveRequest,
+    runs: 'owner',
+    presents: 'as-is',
+    client: true,
+    slow: true,
+  }),
+  'context-list': op<ContextList>()({ input: EmptyRequest, runs: 'here', presents: 'as-is', client: true }),
+  'context-get': op<ContextDetail>()({
+    input: ContextRequest,
+    runs: 'here',
+    presents: 'as-is',
+    client: true,
+  }),
+  'context-delete': op<Deleted>()({
+    input: Type.Pick(ContextRequest, ['name']),
+    runs: 'here',
+    presents: 'as-is',
+    client: true,
   }),
   'viewer-token': op<MintedViewerToken>()({
     input: ViewerTokenRequest,

@@ -1,4 +1,5 @@
 import type { TokenScope } from '../access/index.js';
+import type { ContextSummary } from '../contexts/saved-context.js';
 import type { ControlView } from '../machines/control-lease.js';
 import type { CaptureStrategy, DialogPolicy, PageDialog, TabSummary } from '../machines/types.js';
 
@@ -57,6 +58,17 @@ export interface SessionSnapshot {
 
 export interface SessionList {
   sessions: SessionView[];
+}
+
+/** A saved context as the API shows it (values only when revealed). */
+export type { ContextSummary } from '../contexts/saved-context.js';
+export interface ContextDetail extends ContextSummary {
+  scope: 'fleet' | 'local';
+  versions: ContextSummary[];
+  state?: { origin: string; cookies: object[]; localStorage: Record<string, string> };
+}
+export interface ContextList {
+  contexts: ContextSummary[];
 }
 
 export interface Deleted {

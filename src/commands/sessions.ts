@@ -22,6 +22,7 @@ import { settledWithin } from '../settled-within.js';
 import type { Castpool } from '../system.js';
 import { admissionError } from './admission.js';
 import { askSession } from './ask-session.js';
+import type { ContextCommands } from './contexts.js';
 import { liveSession, sessionEntry } from './lookup.js';
 import type { InputOf } from './operations.js';
 import type { Deleted, SessionList, SessionSnapshot, SessionView } from './results.js';
@@ -37,7 +38,11 @@ const FILES_TIMEOUT_MS = 15_000;
 
 /** The session operations of this node: each sends its event to the pool or session and waits for the outcome. */
 export class SessionCommands {
-  constructor(private readonly castpool: Castpool) {}
+  constructor(
+    private readonly castpool: Castpool,
+    /** Where a session asked to start from a saved context finds it. */
+    private readonly contexts: ContextCommands,
+  ) {}
 
   private get config() {
     return this.castpool.config;
@@ -93,7 +98,9 @@ export class SessionCommands {
         password: body.proxy.password ?? '',
       });
     try {
-      return await this.start(sessionId, params);
+      // A saved context: the page opens with its cookies and storage, as a hibernated one resumes.
+      const saved = body.context ? await this.contexts.startingState(body.context, params.url) : undefined;
+      return await this.start(sessionId, params, saved);
     } catch (error) {
       this.castpool.siteCredentials.forget(sessionId);
       throw error;

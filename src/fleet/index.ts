@@ -1,5 +1,6 @@
 import type { Service } from '@nats-io/services';
 import type { CommandSurface, Commands } from '../commands/index.js';
+import { KvContextStore } from '../contexts/kv-context-store.js';
 import { connectNats, type NatsLink } from '../nats/connection.js';
 import type { FleetSeal } from '../nats/fleet-seal.js';
 import { fleetSealFor } from '../nats/fleet-secret.js';
@@ -117,6 +118,17 @@ export class NatsFace {
     });
     const registry = await this.openRegistry();
     if (!registry) return;
+    if (this.castpool.contexts.fleetWide)
+      await KvContextStore.open(link.nc, {
+        prefix,
+        replicas: nats.replicas,
+        timeoutMs: nats.requestTimeoutMs,
+        seal: this.seal,
+      }).then(
+        (store) => this.castpool.contexts.useFleetStore(store),
+        (error: Error) =>
+          this.castpool.log.warn({ err: error.message }, 'context store not opened: contexts answer 503'),
+      );
     const { commands, castpool } = this;
     const sync = new RegistrySync(registry, commands, castpool.events, nodeId, castpool.log);
     const leases = new Leases(registry, commands, nodeId, this.baseUrl);

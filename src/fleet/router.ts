@@ -49,6 +49,8 @@ export class FleetRouter {
         surface[name] = (input) => this.onOwner(name as NodeOperationName, input as { id: string });
       else if (runs === 'placement') surface[name] = (input) => this.create(input as InputOf<'create'>);
       else if (runs === 'every-node') surface[name] = () => this.list();
+      else if (runs === 'here')
+        surface[name] = (input) => this.runHere(name as NodeOperationName, input as never);
     }
     surface['viewer-token'] = viewerTokenOperation(
       surface.get as CommandSurface['get'],

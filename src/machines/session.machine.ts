@@ -234,6 +234,10 @@ export const sessionMachine = setup({
     capture: fromCallback<CaptureCommand, CaptureInput>(notProvided('capture')),
     /** Freezes the session's pages (no script, timer or frame runs) until it is stopped: then thaws them. */
     freezePages: fromCallback<{ type: 'noop' }, { page: PageHandle }>(notProvided('freezePages')),
+    /** Reads the live session's cookies and storage, then reports `state.done`. */
+    pageState: fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string }>(
+      notProvided('pageState'),
+    ),
     /** Takes one small JPEG of the page, then reports `thumbnail.done`. */
     thumbnail: fromCallback<{ type: 'noop' }, { page: PageHandle; requestId: string; width: number }>(
       notProvided('thumbnail'),
@@ -683,6 +687,30 @@ export const sessionMachine = setup({
         input: { page: context.page, requestId, width },
       });
     }),
+    readState: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'state.request' || !context.page) return;
+      enqueue.spawnChild('pageState', {
+        id: `state:${event.requestId}`,
+        input: { page: context.page, requestId: event.requestId },
+      });
+    }),
+    /** Not live: a hibernated session answers with what it saved; otherwise there is nothing to read. */
+    answerStateFromSaved: emit(({ context, event }) => {
+      const requestId = event.type === 'state.request' ? event.requestId : '';
+      return context.saved && 'cookies' in context.saved
+        ? { type: 'state.read' as const, requestId, state: context.saved }
+        : { type: 'state.read' as const, requestId, error: 'the session is not live now' };
+    }),
+    deliverState: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'state.done') return;
+      enqueue.stopChild(`state:${event.requestId}`);
+      enqueue.emit({
+        type: 'state.read',
+        requestId: event.requestId,
+        state: event.state,
+        error: event.error,
+      });
+    }),
     refuseThumbnail: emit(({ event }) => ({
       type: 'thumbnail.taken' as const,
       requestId: event.type === 'thumbnail.request' ? event.requestId : '',
@@ -718,6 +746,8 @@ export const sessionMachine = setup({
       } else if (childId.startsWith('navigate:')) {
         const requestId = childId.slice(9);
         enqueue.assign({ lastNavigation: { requestId, url: context.url, error: message } });
+      } else if (childId.startsWith('state:')) {
+        enqueue.emit({ type: 'state.read', requestId: childId.slice(6), error: message });
       } else if (childId.startsWith('thumbnail:')) {
         enqueue.emit({ type: 'thumbnail.taken', requestId: childId.slice(10), error: message });
       }
@@ -929,6 +959,8 @@ export const sessionMachine = setup({
     'viewer.join': { actions: 'refuseJoin' },
     'viewer.unanswered': { actions: 'dropUnanswered' },
     'thumbnail.request': { actions: 'refuseThumbnail' },
+    'state.request': { actions: 'answerStateFromSaved' },
+    'state.done': { actions: 'deliverState' },
     // Taken while live, delivered wherever the session is now.
     'thumbnail.done': { actions: 'deliverThumbnail' },
     // Reported by the live page's downloads actor; a late report after a restart still counts.
@@ -1026,6 +1058,7 @@ export const sessionMachine = setup({
         'viewer.join': [{ guard: 'joinFits', actions: 'addViewer' }, { actions: 'refuseJoin' }],
         'viewer.left': { actions: 'removeViewer' },
         'thumbnail.request': { actions: 'takeThumbnail' },
+        'state.request': { actions: 'readState' },
         // A navigation asked for while a dialog waits answers it first (a beforeunload: leave).
         navigate: [
           { guard: 'hasDialog', actions: [{ type: 'answerDialog' }, 'startNavigation'] },
@@ -1109,6 +1142,7 @@ export const sessionMachine = setup({
                     'tab.activate': { target: 'awake', actions: 'handleAwake' },
                     'tab.close': { target: 'awake', actions: 'handleAwake' },
                     'tab.open': { target: 'awake', actions: 'handleAwake' },
+                    'state.request': { target: 'awake', actions: 'handleAwake' },
                     // A CDP client drives the page: it runs while the client is there.
                     'automation.attached': { target: 'awake', actions: 'countAutomationClient' },
                     'dialog.answer': { target: 'awake', actions: 'handleAwake' },

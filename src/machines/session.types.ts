@@ -238,6 +238,9 @@ export type SessionEvent =
   | { type: 'viewer.left'; viewerId: string }
   | { type: 'keyframe.request' }
   | { type: 'thumbnail.request'; requestId: string; width: number }
+  /** Asks for the session's cookies and storage (a saved context); answered with `state.read`. */
+  | { type: 'state.request'; requestId: string }
+  | { type: 'state.done'; requestId: string; state?: SavedPage; error?: string }
   | { type: 'thumbnail.done'; requestId: string; jpeg?: Uint8Array; error?: string }
   | { type: 'viewport.changed'; viewport: Viewport }
   | { type: 'capture.stats'; stats: CaptureStats }
@@ -258,6 +261,8 @@ export type SessionEvent =
 export type SessionEmitted =
   | { type: 'viewer.joined'; viewer: ViewerHandle }
   | { type: 'viewer.refused'; viewerId: string; reason: string; retryable: boolean }
+  /** The state asked for with `state.request`: cookies and storage, or why there are none. */
+  | { type: 'state.read'; requestId: string; state?: SavedPage; error?: string }
   /** A thumbnail asked for with `thumbnail.request`: its JPEG, or why there is none. */
   | { type: 'thumbnail.taken'; requestId: string; jpeg?: Uint8Array; error?: string }
   /** The page opened a dialog that waits for a client (policy `surface`). */

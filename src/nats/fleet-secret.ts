@@ -1,6 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { fleetKeyMaterial } from '../access/fleet-key.js';
 import type { Config } from '../config.js';
 import { FleetSeal } from './fleet-seal.js';
+
+/** The fleet's key when the configuration gives one its nodes share (a secret, or API tokens). */
+export function sharedFleetSeal(config: Config): FleetSeal | undefined {
+  const material = fleetKeyMaterial(config);
+  return material === undefined ? undefined : new FleetSeal(material);
+}
 
 /**
  * The fleet's key: `fleet.secret` when configured; else derived from the API tokens (the nodes of a
@@ -9,9 +16,8 @@ import { FleetSeal } from './fleet-seal.js';
  * other nodes' sessions (said at start).
  */
 export function fleetSealFor(config: Config, log: FastifyBaseLogger): FleetSeal {
-  if (config.fleet.secret) return new FleetSeal(config.fleet.secret);
-  const tokens = [config.apiToken, ...config.auth.tokens.map((t) => t.token)].filter(Boolean).sort();
-  if (tokens.length > 0) return new FleetSeal(`castpool-api-tokens\n${tokens.join('\n')}`);
+  const shared = sharedFleetSeal(config);
+  if (shared) return shared;
   if (config.nats.url)
     log.warn(
       'no fleet secret (fleet.secret, CASTPOOL_FLEET_SECRET) and no API tokens: this node seals its registry with a key of its own and cannot reach or take over other nodes',

@@ -113,7 +113,7 @@ const dialogPages: Record<string, string> = {
  * /endless (a document that never finishes loading),
  * /opens?url=[&count=n] (window.open, n times), /blank-link?url= (a target=_blank click), /signed-in (HTTP Basic),
  * /file/<bytes> (an attachment), /downloads?size=<bytes>&size=… (clicks a download link per size),
- * /redirect-to?url=, and the
+ * /redirect-to?url=, /log-in?sid=&user= (a cookie and localStorage), /whoami (shows both), and the
  * chain /follow-link → (click) /redirect → (302) /relocate → (location.href) /animated. */
 export async function startTestPages(): Promise<{
   port: number;
@@ -155,6 +155,27 @@ export async function startTestPages(): Promise<{
       // A document that starts and never ends: the page is drawn and still loading.
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       response.write(`<!doctype html><title>endless</title><h1>loading forever</h1>${' '.repeat(2048)}`);
+      return;
+    }
+    if (path === '/log-in') {
+      // A site's login: ?sid= becomes an HttpOnly session cookie, ?user= goes to localStorage.
+      const query = new URL(request.url ?? '/', 'http://x').searchParams;
+      response.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'set-cookie': `sid=${query.get('sid') ?? ''}; Path=/; HttpOnly; Max-Age=3600`,
+      });
+      response.end(
+        `<!doctype html><title>logging in</title><script>localStorage.setItem('user', ${JSON.stringify(query.get('user') ?? '')}); document.title = 'logged in';</script>`,
+      );
+      return;
+    }
+    if (path === '/whoami') {
+      // Who the site sees: its session cookie (server side) and its localStorage (page side).
+      const sid = /(?:^|;\s*)sid=([^;]*)/.exec(request.headers.cookie ?? '')?.[1] ?? '';
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      response.end(
+        `<!doctype html><title>whoami</title><script>document.title = ${JSON.stringify(`sid=${sid}`)} + ' user=' + (localStorage.getItem('user') ?? '');</script>`,
+      );
       return;
     }
     if (path === '/signed-in') {

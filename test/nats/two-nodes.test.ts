@@ -65,6 +65,88 @@ const localIds = async (node: NodeProcess) =>
   ((await node.api('GET', '/api/info')).json.sessionsByState as Record<string, number>) ?? {};
 
 describe('two castpool nodes on a 3-server NATS cluster act as one pool', () => {
+  it('keep saved contexts fleet-wide: logged in on one node, saved, started on the other node logged in; sealed at rest', async () => {
+    const { nodes } = await kv();
+    const leaseOf = async (node: string) => openEntry<{ active: number }>(await nodes.get(node))?.active;
+    await until(
+      () => Promise.all([leaseOf('node-a'), leaseOf('node-b')]),
+      (l) => l.every((n) => n === 0),
+      20_000,
+    );
+    const sid = `sid-${Math.random().toString(36).slice(2)}`;
+    const user = `user-${Math.random().toString(36).slice(2)}`;
+    const login = await a.api('POST', '/api/sessions', { url: pages.url(`/log-in?sid=${sid}&user=${user}`) });
+    expect(login.status, JSON.stringify(login.json)).toBe(201);
+    const loginNode: string = login.json.node;
+    const other = loginNode === 'node-a' ? b : a;
+    await until(
+      async () => (await a.api('GET', `/api/sessions/${login.json.id}`)).json.tabs?.[0]?.title,
+      (title) => title === 'logged in',
+    );
+    // Saved through either node (the session's own node reads its page).
+    const saved = await other.api('POST', '/api/contexts', {
+      fromSession: login.json.id,
+      name: 'shop-login',
+    });
+    expect(saved.status, JSON.stringify(saved.json)).toBe(201);
+    expect(saved.json).toMatchObject({
+      id: 'shop-login',
+      version: 1,
+      scope: 'fleet',
+      cookies: 1,
+      localStorageKeys: 1,
+    });
+    expect(saved.json.state).toBeUndefined(); // values are never shown unless asked (by an API token)
+    expect(JSON.stringify(saved.json)).not.toContain(sid);
+    // The stored bytes hold neither the cookie nor the storage value in plain text.
+    const contexts = await new Kvm(jetstream(client)).open('castpool_contexts');
+    const stored = await contexts.get('shop-login.v1');
+    expect(stored?.length).toBeGreaterThan(0);
+    const raw = Buffer.from(stored?.value ?? []).toString('latin1');
+    expect(raw).not.toContain(sid);
+    expect(raw).not.toContain(user);
+    // A second save is version 2; both are listed.
+    const again = await a.api('POST', '/api/contexts', { fromSession: login.json.id, name: 'shop-login' });
+    expect(again.json.versions.map((v: { version: number }) => v.version)).toEqual([1, 2]);
+    // Wait until the lease shows the session, so the next one goes to the other node.
+    await until(
+      () => leaseOf(loginNode),
+      (n) => n === 1,
+      10_000,
+    );
+    const resumed = await other.api('POST', '/api/sessions', {
+      url: pages.url('/whoami'),
+      context: 'shop-login@1',
+    });
+    expect(resumed.status, JSON.stringify(resumed.json)).toBe(201);
+    expect(resumed.json.node).not.toBe(loginNode);
+    expect((await a.api('DELETE', `/api/sessions/${login.json.id}`)).status).toBe(204);
+    const title = await until(
+      async () => {
+        const shot = await a.api('GET', `/api/sessions/${resumed.json.id}`);
+        return shot.json.tabs?.[0]?.title as string | undefined;
+      },
+      (t) => t === `sid=${sid} user=${user}`,
+      15_000,
+    );
+    expect(title).toBe(`sid=${sid} user=${user}`);
+    // Unknown contexts are a 404 on create; deleting one removes every version.
+    const missing = await a.api('POST', '/api/sessions', { url: pages.url('/whoami'), context: 'nope' });
+    expect([missing.status, missing.json.message]).toEqual([404, 'context nope not found']);
+    expect((await b.api('GET', '/api/contexts')).json.contexts.map((c: { id: string }) => c.id)).toContain(
+      'shop-login',
+    );
+    expect((await a.api('GET', '/api/contexts/shop-login?reveal=true')).status).toBe(403); // no API token here
+    expect((await b.api('DELETE', '/api/contexts/shop-login')).status).toBe(204);
+    expect((await a.api('GET', '/api/contexts/shop-login')).status).toBe(404);
+    expect((await a.api('DELETE', `/api/sessions/${resumed.json.id}`)).status).toBe(204);
+    await until(
+      () => Promise.all([leaseOf('node-a'), leaseOf('node-b')]),
+      (l) => l.every((n) => n === 0),
+      10_000,
+    );
+  });
+
   it('see each other, place by free capacity, and serve any session through either node', async () => {
     const { nodes } = await kv();
     await until(
