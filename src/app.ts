@@ -74,6 +74,7 @@ export async function buildApp(config: Config, logStream?: { write(line: string)
     return `http://${config.host}:${config.port}`;
   };
   const nats = new NatsFace(castpool, commands, selfUrl);
+  app.log.info({ contexts: castpool.contexts.where }, 'saved contexts are kept here');
   app.addHook('onClose', async () => {
     app.log.info('closing every session');
     await castpool.shutdown();

@@ -1,6 +1,19 @@
 /**
+ * Credentials a session holds (a hibernated page's cookies and storage, a saved context read for
+ * saving): shown by how many there are, never by value (`GET …/snapshot`, the inspector).
+ */
+const SECRET_KEYS = new Set(['cookies', 'localStorage', 'sessionStorage', 'password']);
+
+function redacted(value: unknown): unknown {
+  if (Array.isArray(value)) return { $redacted: value.length };
+  if (value && typeof value === 'object') return { $redacted: Object.keys(value).length };
+  return { $redacted: typeof value };
+}
+
+/**
  * A JSON-safe copy of actor state for people and tools: plain data is kept; handles (pages, CDP
- * sessions, peer connections, buffers, child actors) become `{ $handle: "<Class>" }`.
+ * sessions, peer connections, buffers, child actors) become `{ $handle: "<Class>" }`; credentials
+ * become `{ $redacted: <count> }`.
  */
 export function sanitize(value: unknown, depth = 0): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
@@ -18,7 +31,7 @@ export function sanitize(value: unknown, depth = 0): unknown {
     return { $handle: (value as object).constructor?.name ?? 'object' };
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    const clean = sanitize(item, depth + 1);
+    const clean = item !== undefined && SECRET_KEYS.has(key) ? redacted(item) : sanitize(item, depth + 1);
     if (clean !== undefined) out[key] = clean;
   }
   return out;

@@ -525,6 +525,38 @@ describe("a session's CDP endpoint", () => {
     }
   });
 
+  it("shows a saved context's values only to an API token that asks for them", async () => {
+    const session = await createSession('/log-in?sid=reveal-me&user=someone');
+    try {
+      await until(
+        async () =>
+          (await castpool.api('GET', `/api/sessions/${session.id}`, undefined, auth)).json.tabs?.[0]?.title,
+        (title) => title === 'logged in',
+      );
+      const saved = await castpool.api(
+        'POST',
+        '/api/contexts',
+        { fromSession: session.id, name: 'reveal' },
+        auth,
+      );
+      expect(saved.status, JSON.stringify(saved.json)).toBe(201);
+      expect(saved.json.scope).toBe('fleet'); // API tokens give the fleet a key: the embedded server's KV
+      expect(JSON.stringify(saved.json)).not.toContain('reveal-me');
+      const automate = { authorization: `Bearer ${await token(session.id, 'automate')}` };
+      expect(
+        (await castpool.api('GET', '/api/contexts/reveal?reveal=true', undefined, automate)).status,
+      ).toBe(403);
+      const shown = await castpool.api('GET', '/api/contexts/reveal?reveal=true', undefined, auth);
+      expect(
+        shown.json.state.cookies.map((c: { name: string; value: string }) => `${c.name}=${c.value}`),
+      ).toEqual(['sid=reveal-me']);
+      expect(shown.json.state.localStorage).toEqual({ user: 'someone' });
+      expect((await castpool.api('DELETE', '/api/contexts/reveal', undefined, auth)).status).toBe(204);
+    } finally {
+      await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth);
+    }
+  });
+
   it('lets only the parties a token speaks for act on the lease', async () => {
     const session = await createSession('/control');
     try {

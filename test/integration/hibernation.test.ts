@@ -1,3 +1,5 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CAPTURE_EXTENSION_ID } from '../../src/actors/capture-grant.js';
 import { sessionPageOf, startCastpool } from '../helpers/app.js';
@@ -153,5 +155,61 @@ describe('hibernation with real Chromium', () => {
       await viewers.close();
       await tight.close();
     }
+  });
+
+  it("saves a hibernated session's login as a context on this node's disk (no fleet key), sealed, and starts a new session from it", async () => {
+    const sid = `sid-${Math.random().toString(36).slice(2)}`;
+    const user = `user-${Math.random().toString(36).slice(2)}`;
+    const created = await castpool.api('POST', '/api/sessions', {
+      url: pages.url(`/log-in?sid=${sid}&user=${user}`),
+    });
+    const id: string = created.json.id;
+    await until(
+      async () => (await castpool.api('GET', `/api/sessions/${id}`)).json.tabs?.[0]?.title,
+      (title) => title === 'logged in',
+    );
+    expect((await castpool.api('POST', `/api/sessions/${id}/hibernate`)).json.state).toBe('hibernated');
+    // A hibernated session gives what it saved: no browser needed.
+    await until(chromiums, (list) => list.length === 0, 5000);
+    const saved = await castpool.api('POST', '/api/contexts', { fromSession: id, name: 'local-login' });
+    expect(saved.status, JSON.stringify(saved.json)).toBe(201);
+    expect(saved.json).toMatchObject({
+      id: 'local-login',
+      version: 1,
+      scope: 'local',
+      cookies: 1,
+      localStorageKeys: 1,
+    });
+    expect(chromiums()).toHaveLength(0);
+    const file = join(castpool.castpool.config.dataDir, 'contexts', 'local-login', 'v1.sealed');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const raw = readFileSync(file).toString('latin1');
+    expect(raw).not.toContain(sid);
+    expect(raw).not.toContain(user);
+    // The hibernated session's own saved state is shown by count, never by value.
+    const snapshot = await castpool.api('GET', `/api/sessions/${id}/snapshot`);
+    expect(snapshot.json.snapshot.context.saved.cookies).toEqual({ $redacted: 1 });
+    expect(snapshot.json.snapshot.context.saved.localStorage).toEqual({ $redacted: 1 });
+    expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
+    const fresh = await castpool.api('POST', '/api/sessions', {
+      url: pages.url('/whoami'),
+      context: 'local-login',
+    });
+    expect(fresh.status, JSON.stringify(fresh.json)).toBe(201);
+    const title = await until(
+      async () => (await castpool.api('GET', `/api/sessions/${fresh.json.id}`)).json.tabs?.[0]?.title,
+      (t) => t === `sid=${sid} user=${user}`,
+    );
+    expect(title).toBe(`sid=${sid} user=${user}`);
+    // Values are shown only to an API token that asks; there is none here.
+    const reveal = await castpool.api('GET', '/api/contexts/local-login?reveal=true');
+    expect([reveal.status, reveal.json.message]).toEqual([
+      403,
+      "a context's values are shown only to an API token",
+    ]);
+    expect((await castpool.api('GET', '/api/contexts/local-login?version=2')).status).toBe(404);
+    expect((await castpool.api('DELETE', '/api/contexts/local-login')).status).toBe(204);
+    expect(existsSync(file)).toBe(false);
+    await castpool.api('DELETE', `/api/sessions/${fresh.json.id}`);
   });
 });

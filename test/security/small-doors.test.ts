@@ -115,7 +115,19 @@ describe('start-up defaults', () => {
   it('refuses a remote bind without tokens unless allowed, and says what it risks', () => {
     const base = loadConfig({}, {});
     expect(base.urlPolicy.blockPrivateAddresses).toBe(true);
-    expect(startupChecks(base)).toEqual({ warnings: [] });
+    // Without a key the fleet shares, saved contexts (logins) stay on this node's disk: said, or refused.
+    expect(startupChecks(base)).toEqual({
+      warnings: [expect.stringMatching(/saved contexts are kept on this node's disk only \(.+\/contexts\)/)],
+    });
+    expect(startupChecks({ ...base, contexts: { withoutKey: 'refuse' } }).refusal).toMatch(
+      /saved contexts \(logins\) need a key: set fleet.secret/,
+    );
+    const keyed = {
+      ...base,
+      fleet: { secret: 'a-fleet-secret-0123456789' },
+      contexts: { withoutKey: 'refuse' as const },
+    };
+    expect(startupChecks(keyed)).toEqual({ warnings: [] });
     expect(startupChecks({ ...base, host: '0.0.0.0' }).refusal).toMatch(/without API tokens/);
     const allowed = startupChecks({
       ...base,
@@ -124,6 +136,10 @@ describe('start-up defaults', () => {
     });
     expect(allowed.refusal).toBeUndefined();
     expect(allowed.warnings.join()).toMatch(/WITHOUT API tokens/);
+    expect(
+      startupChecks({ ...base, host: '0.0.0.0', auth: { ...base.auth, allowAnonymousRemote: true } })
+        .warnings,
+    ).toHaveLength(2);
     const withTokens = {
       ...base,
       host: '0.0.0.0',
