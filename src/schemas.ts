@@ -394,6 +394,10 @@ export const SessionLinks = Type.Object({
     description:
       "The session's CDP endpoint (WebSocket) for puppeteer.connect({ browserWSEndpoint }) or Playwright's connectOverCDP: its tabs only; an API token or an automate token (bearer header or ?token=)",
   }),
+  devtools: Type.String({
+    description:
+      "Chrome DevTools on the session's active tab: paste into Chrome's address bar (Chrome's own bundled front end on the session's page endpoint, …/devtools); with tokens, the automate token's devtoolsUrl carries it",
+  }),
 });
 
 export const SessionSummary = Type.Object({
@@ -530,8 +534,14 @@ export const ViewerToken = Type.Object({
   scope: Type.String(),
   expiresAt: Type.String({ format: 'date-time' }),
   viewUrl: Type.String({
-    description: 'The viewer page with the token in its fragment (not sent to servers)',
+    description:
+      'The viewer page with the token in its fragment (not sent to servers); empty for automate tokens',
   }),
+  devtoolsUrl: Type.Optional(
+    Type.String({
+      description: "Automate tokens: Chrome DevTools on the session's active tab, token included",
+    }),
+  ),
 });
 
 export const SessionSnapshotBody = Type.Object({

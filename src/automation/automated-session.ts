@@ -23,6 +23,8 @@ export interface AutomatedTab {
   title: string;
   /** Chromium's id of the session's browser context. */
   browserContextId: string;
+  /** The tab the live view shows. */
+  active: boolean;
 }
 
 /**

@@ -91,12 +91,40 @@ export class SessionCdpProxy {
   private closed = false;
   private readonly unsubscribe: () => void;
 
+  /** Page mode: the CDP session on the inspected tab that messages without `sessionId` go to. */
+  private rootSessionId: string | undefined;
+  private readonly pageReady: Promise<void> | undefined;
+
+  /**
+   * `browser` (the `cdp` endpoint): the client sees a browser, as Puppeteer and Playwright expect.
+   * `page` (the `devtools` endpoint): the client sees the session's active tab, as Chromium's
+   * `/devtools/page/<id>` endpoint serves it to a DevTools front end.
+   */
   constructor(
     private readonly socket: ClientSocket,
     private readonly session: AutomatedSession,
     private readonly log: Logger,
+    readonly mode: 'browser' | 'page' = 'browser',
   ) {
     this.unsubscribe = session.onChange(() => this.follow());
+    if (mode === 'page') {
+      this.pageReady = this.attachRoot();
+      this.pageReady.catch((error: Error) => this.close(1011, `castpool: ${error.message}`.slice(0, 120)));
+    }
+  }
+
+  /** Page mode: a CDP session of the client's own on the tab the live view shows now. */
+  private async attachRoot(): Promise<void> {
+    const tabs = this.session.tabs();
+    const tab = tabs.find((t) => t.active) ?? tabs[0];
+    if (!tab) throw new Error('the session has no tab now');
+    const cdp = await tab.page.createCDPSession();
+    if (this.closed) {
+      await cdp.detach().catch(() => {});
+      return;
+    }
+    this.rootSessionId = cdp.id();
+    this.hook(cdp.id(), cdp, tab.targetId, true);
   }
 
   /** A message from the client. */
@@ -122,7 +150,12 @@ export class SessionCdpProxy {
       return;
     }
     this.inFlight++;
-    this.dispatch(command)
+    const dispatched = this.pageReady
+      ? this.pageReady.then(() =>
+          this.dispatch({ ...command, sessionId: command.sessionId ?? this.rootSessionId }),
+        )
+      : this.dispatch(command);
+    dispatched
       .then(
         (result) => answer({ result }),
         (error: Error & { code?: unknown; originalMessage?: string }) =>
@@ -400,6 +433,10 @@ export class SessionCdpProxy {
       // puppeteer's own notices (a symbol, or a word without a domain) are not protocol events.
       if (typeof type === 'symbol' && type.description === 'CDPSession.Disconnected') {
         this.attached.delete(sessionId);
+        if (sessionId === this.rootSessionId) {
+          this.close(1001, 'castpool: the inspected tab closed');
+          return;
+        }
         // Chromium tells the browser level a tab session ended; the client hears it from here.
         if (tab) this.send({ method: 'Target.detachedFromTarget', params: { sessionId, targetId } });
         return;
@@ -422,7 +459,8 @@ export class SessionCdpProxy {
       if (type === 'Runtime.executionContextDestroyed' && hidden.ids.has(params.executionContextId as number))
         return;
       if (type === 'Runtime.bindingCalled' && isCastpoolWorld(params.name)) return;
-      this.send({ method: type, params, sessionId });
+      // Page mode: the inspected tab's events come without a session, as on Chromium's page endpoint.
+      this.send({ method: type, params, ...(sessionId === this.rootSessionId ? {} : { sessionId }) });
     });
     // Frames and workers the client auto-attaches inside the tab: their events come on their own sessions.
     emitter.on(CDPSessionEvent.SessionAttached, (child) => {

@@ -138,7 +138,8 @@ export class Automation {
 
 /** The session's tabs as a CDP client sees them. */
 function tabsOf(ref: SessionActorRef): AutomatedTab[] {
-  return ref.getSnapshot().context.tabs.map((tab) => {
+  const { context } = ref.getSnapshot();
+  return context.tabs.map((tab) => {
     const page = tab.page as SessionPage;
     return {
       id: tab.id,
@@ -147,6 +148,7 @@ function tabsOf(ref: SessionActorRef): AutomatedTab[] {
       url: tab.url,
       title: tab.title,
       browserContextId: (page.context as unknown as { id?: string }).id ?? '',
+      active: tab.page === context.page,
     };
   });
 }

@@ -525,6 +525,62 @@ describe("a session's CDP endpoint", () => {
     }
   });
 
+  it("opens Chrome's own DevTools front end on the session's page endpoint (links.devtools), under the same policy", async () => {
+    const session = await createSession('/control');
+    const devtools = await viewers.newPage();
+    try {
+      const view = (await castpool.api('GET', `/api/sessions/${session.id}`, undefined, auth)).json;
+      const endpoint = `${castpool.base.replace('http://', '')}/api/sessions/${session.id}/devtools`;
+      expect(view.links.devtools).toBe(
+        `devtools://devtools/bundled/devtools_app.html?ws=${encodeURIComponent(endpoint)}`,
+      );
+      const minted = await castpool.api(
+        'POST',
+        `/api/sessions/${session.id}/viewer-tokens`,
+        { scope: 'automate' },
+        auth,
+      );
+      expect(minted.json.devtoolsUrl).toBe(
+        `devtools://devtools/bundled/devtools_app.html?ws=${encodeURIComponent(`${endpoint}?token=${minted.json.token}`)}`,
+      );
+      // The page endpoint answers page commands without a session, and refuses what the CDP endpoint refuses.
+      const raw = await rawClient(`ws://${endpoint}?token=${minted.json.token}`);
+      const title = await raw.send('Runtime.evaluate', { expression: 'document.title', returnByValue: true });
+      expect((title.result?.result as { value?: string } | undefined)?.value).toBe('control');
+      expect((await raw.send('Target.createBrowserContext')).error?.message).toMatch(/not available/);
+      expect((await raw.send('Target.getTargets')).result?.targetInfos).toHaveLength(1);
+      raw.socket.close();
+      await sessionPageOf(castpool, session.id).evaluate(() => {
+        const mark = document.createElement('p');
+        mark.textContent = 'inspected-by-devtools';
+        document.body.append(mark);
+      });
+      // A person's Chrome opens the link: here the test's headless Chromium, with its bundled front end.
+      await devtools.goto(minted.json.devtoolsUrl);
+      const seen = await until(
+        () =>
+          devtools.evaluate(() => {
+            const text = (root: Document | ShadowRoot): string => {
+              let all =
+                root instanceof Document
+                  ? (root.documentElement.textContent ?? '')
+                  : (root.textContent ?? '');
+              for (const element of root.querySelectorAll('*'))
+                if (element.shadowRoot) all += text(element.shadowRoot);
+              return all;
+            };
+            return text(document).includes('inspected-by-devtools');
+          }),
+        (found) => found,
+        20_000,
+      );
+      expect(seen).toBe(true);
+    } finally {
+      await devtools.close();
+      await castpool.api('DELETE', `/api/sessions/${session.id}`, undefined, auth);
+    }
+  });
+
   it("shows a saved context's values only to an API token that asks for them", async () => {
     const session = await createSession('/log-in?sid=reveal-me&user=someone');
     try {
