@@ -64,7 +64,7 @@ const bodyFor = (method: string, url: string) => {
 describe('every route of the table', () => {
   it('lists routes of each kind (the sweep walks the real table)', () => {
     const kinds = new Set(castpool.routes.map((r) => r.access));
-    expect(kinds).toEqual(new Set(['open', 'api', 'whep', 'automate']));
+    expect(kinds).toEqual(new Set(['open', 'api', 'whep', 'automate', 'party']));
     expect(castpool.routes.length).toBeGreaterThan(20);
   });
 
