@@ -11,6 +11,10 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 # The test suite makes a self-signed certificate for its bad-certificate page.
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# The network tests put viewers in namespaces behind nft firewalls and relay them through coturn.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
+command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ] || need+=(coturn)
 
 if [ ${#need[@]} -gt 0 ]; then
   line="apt-get update && apt-get install -y --no-install-recommends ${need[*]}"

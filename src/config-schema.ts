@@ -62,6 +62,56 @@ export const ConfigSchema = Type.Object({
         'Origins allowed to use the WHEP endpoints (players are embedded elsewhere; tokens guard them); default any.',
     }),
   }),
+  webrtc: Type.Object({
+    iceServers: Type.Array(
+      Type.Object(
+        {
+          urls: Type.Array(Type.String({ pattern: '^(stun|stuns|turn|turns):[^\\s<>"]+$', maxLength: 512 }), {
+            minItems: 1,
+            maxItems: 8,
+          }),
+          username: Type.Optional(Type.String({ maxLength: 512 })),
+          credential: Type.Optional(Type.String({ maxLength: 512 })),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        maxItems: 8,
+        description:
+          'STUN/TURN servers handed to viewers (WHEP answer Link headers, the view page), with fixed credentials if any.',
+      },
+    ),
+    turn: Type.Object({
+      urls: Type.Array(Type.String({ pattern: '^turns?:[^\\s<>"]+$', maxLength: 512 }), {
+        maxItems: 8,
+        description:
+          'TURN servers that share turn.secret (coturn use-auth-secret), env CASTPOOL_TURN_URLS (comma-separated): each viewer gets short-lived credentials of its own.',
+      }),
+      secret: Type.String({
+        description:
+          "The TURN servers' shared secret (env CASTPOOL_TURN_SECRET): credentials are HMAC-SHA1(secret, '<expiry>:<viewer>'). Never logged.",
+      }),
+      ttlSeconds: Int(
+        60,
+        604800,
+        'How long minted TURN credentials are valid (a connection in progress outlives them).',
+      ),
+    }),
+    udpPortMin: Int(
+      0,
+      65535,
+      "Lowest UDP port of castpool's own media (ICE); 0 with udpPortMax 0 = any free port.",
+    ),
+    udpPortMax: Int(
+      0,
+      65535,
+      "Highest UDP port of castpool's own media: the range operators open in a firewall.",
+    ),
+    iceTcp: Type.Boolean({
+      description:
+        'Also offer ICE over TCP (passive host candidates on the same range): viewers whose UDP is blocked reach castpool directly.',
+    }),
+  }),
   urlPolicy: Type.Object({
     allowHosts: Type.Array(Type.String({ minLength: 1 }), {
       description: 'Hosts sessions may open ("example.com", "*.example.com"); empty = any.',

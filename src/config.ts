@@ -56,11 +56,16 @@ export function envBindings(schema: TSchema = ConfigSchema, path: string[] = [])
   return bindings;
 }
 
-/** An environment value as the key's type: numbers, booleans ("1"/"true"), token lists, strings. */
+/** An environment value as the key's type: numbers, booleans ("1"/"true"), comma-separated lists, strings. */
 function fromEnvValue(binding: EnvBinding, raw: string): unknown {
   const { type } = binding.schema;
   if (type === 'integer' || type === 'number') return Number(raw);
   if (type === 'boolean') return raw === '1' || raw === 'true';
+  if (type === 'array' && (binding.schema.items as TSchema | undefined)?.type === 'string')
+    return raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
   if (type === 'array') return parseTokenList(raw);
   return raw;
 }

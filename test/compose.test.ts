@@ -73,6 +73,26 @@ describe('compose.yml', () => {
     expect(ids.size).toBe(2);
   });
 
+  it('offers a TURN server that shares its secret with the castpool nodes, by file and not argv', () => {
+    const file = readFileSync('compose.yml', 'utf8');
+    const turn = compose.services.turn as { image?: string; command?: string[]; network_mode?: string };
+    expect(turn.image).toMatch(/^coturn\//);
+    expect(turn.network_mode).toBe('host');
+    expect(turn.command?.join(' ')).not.toMatch(/secret/);
+    const conf = /turnserver:\n\s+content: \|\n([\s\S]+?)\n\S/.exec(file)?.[1] ?? '';
+    expect(conf).toMatch(/^\s+use-auth-secret$/m);
+    expect(conf).toMatch(/^\s+static-auth-secret=\$\{CASTPOOL_TURN_SECRET:-\}$/m);
+    // Loopback and link-local (cloud metadata) are never relayed to.
+    expect(conf).toMatch(/denied-peer-ip=127\.0\.0\.0-127\.255\.255\.255/);
+    expect(conf).toMatch(/denied-peer-ip=169\.254\.0\.0-169\.254\.255\.255/);
+    for (const [, service] of castpoolServices) {
+      expect(service.environment?.CASTPOOL_TURN_SECRET).toMatch(/^\$\{CASTPOOL_TURN_SECRET:-\}$/);
+      expect(envRead).toContain('CASTPOOL_TURN_URLS');
+    }
+    const withTurn = loadConfig({}, { CASTPOOL_TURN_URLS: 'turn:turn.example:3478?transport=udp' });
+    expect(withTurn.webrtc.turn.urls).toEqual(['turn:turn.example:3478?transport=udp']);
+  });
+
   it('builds an image with Chromium, ffmpeg, nats-server and an init that reaps zombies', () => {
     for (const pkg of ['chromium', 'ffmpeg', 'nats-server', 'tini'])
       expect(dockerfile).toMatch(new RegExp(`\\b${pkg}\\b`));

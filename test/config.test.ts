@@ -7,6 +7,11 @@ import { envBindings, loadConfig } from '../src/config.js';
 function sample(type: unknown, name: string): { raw: string; expected: unknown } {
   if (type === 'integer' || type === 'number') return { raw: '7', expected: 7 };
   if (type === 'boolean') return { raw: '1', expected: true };
+  if (name === 'CASTPOOL_TURN_URLS')
+    return {
+      raw: 'turn:turn.example:3478, turns:turn.example:5349',
+      expected: ['turn:turn.example:3478', 'turns:turn.example:5349'],
+    };
   if (type === 'array')
     return { raw: 'ci=ci-token-1234567890', expected: [{ name: 'ci', token: 'ci-token-1234567890' }] };
   if (name === 'LOG_LEVEL') return { raw: 'debug', expected: 'debug' };
@@ -42,6 +47,8 @@ describe('config from the environment', () => {
         'CASTPOOL_INSPECT',
         'CASTPOOL_MAX_SESSIONS',
         'CASTPOOL_NODE_ID',
+        'CASTPOOL_TURN_SECRET',
+        'CASTPOOL_TURN_URLS',
         'CASTPOOL_VIEWER_TOKEN_SECRET',
         'CHROMIUM_PATH',
         'HOST',

@@ -1,6 +1,7 @@
 import { chmodSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deleteLabNamespace, orphanLabNamespaces } from './helpers/network-lab.js';
 import { suiteProcesses } from './helpers/processes.js';
 import { launchSharedViewerChromium } from './helpers/viewer-options.js';
 
@@ -43,6 +44,13 @@ export default async function setup() {
       throw new Error(
         `orphan processes after the suite:\n${left.map((p) => `${p.pid} ${p.cmd}`).join('\n')}`,
       );
+    }
+    // Every worker has ended now: a lab namespace still named after one was not torn down.
+    const namespaces = orphanLabNamespaces();
+    if (namespaces.length > 0) {
+      for (const name of namespaces) deleteLabNamespace(name);
+      process.exitCode = 1;
+      throw new Error(`network namespaces left after the suite (removed now):\n${namespaces.join('\n')}`);
     }
     const groups = leftCpuGroups(startedAt);
     if (groups.length > 0) {

@@ -55,15 +55,25 @@ export interface WhepOffer extends ViewerOffer {
   readonly scope: ViewerScope;
 }
 
+/** Where castpool's own end of viewers' media listens (config `webrtc`). */
+export interface ViewerTransport {
+  udpPortMin: number;
+  udpPortMax: number;
+  iceTcp: boolean;
+}
+
 /** Answers a WHEP offer with a send-only werift peer carrying exactly the chosen codec. */
-export async function negotiateViewer({
-  viewerId,
-  sdp: offer,
-  offered: codec,
-  scope,
-}: WhepOffer): Promise<ViewerPeer> {
+export async function negotiateViewer(
+  { viewerId, sdp: offer, offered: codec, scope }: WhepOffer,
+  transport: ViewerTransport,
+): Promise<ViewerPeer> {
   const pc = new RTCPeerConnection({
-    iceServers: [], // werift's default is a public STUN host, unreachable from loopback-only machines
+    // castpool gathers host candidates only: viewers reach it directly or through their TURN relay
+    // (werift's default is a public STUN host, unreachable from loopback-only machines).
+    iceServers: [],
+    // One range for operators to open (werift picks a free port in it per viewer).
+    icePortRange: transport.udpPortMax > 0 ? [transport.udpPortMin, transport.udpPortMax] : undefined,
+    iceUseTcp: transport.iceTcp,
     // Most players offer audio too: answered (Opus) but inactive until castpool streams audio.
     codecs: { video: [codecParameters(codec)], audio: [OPUS] },
     headerExtensions: { video: [], audio: [] },

@@ -64,7 +64,7 @@ export function viewerActor(deps: ActorDeps) {
       page = event.page as SessionPage;
       usePage?.(page);
     });
-    negotiateViewer(offer).then(
+    negotiateViewer(offer, deps.config.webrtc).then(
       (peer) => {
         if (!stopped) sendBack({ type: 'viewer.join', viewer: peer });
         // A refused join stops this actor at once: the peer is then nobody's.

@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { CommandSurface } from '../commands/index.js';
 import { CastpoolError } from '../errors.js';
+import { iceServerLinks } from '../media/ice-servers.js';
 import { ErrorBody, SessionIdParams, ViewerParams } from '../schemas.js';
 
 const SDP = 'application/sdp';
@@ -50,7 +51,7 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
     async (request, reply) => {
       if (!request.headers['content-type']?.startsWith(SDP))
         throw new CastpoolError('unsupported_media_type', `WHEP offers must be sent as ${SDP}`);
-      const { viewerId, answer, etag } = await surface()['whep.offer']({
+      const { viewerId, answer, etag, iceServers } = await surface()['whep.offer']({
         id: request.params.id,
         offer: request.body,
         scope: request.viewerScope,
@@ -60,6 +61,7 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
         .status(201)
         .type(SDP)
         .headers({ Location: location, ETag: etag, 'Accept-Patch': SDPFRAG })
+        .headers(iceServers.length > 0 ? { Link: iceServerLinks(iceServers) } : {})
         .send(answer);
     },
   );

@@ -2,6 +2,7 @@ import type { TokenScope } from '../access/index.js';
 import type { ContextSummary } from '../contexts/saved-context.js';
 import type { ControlView } from '../machines/control-lease.js';
 import type { CaptureStrategy, DialogPolicy, PageDialog, TabSummary } from '../machines/types.js';
+import type { IceServer } from '../media/ice-servers.js';
 
 /** What every operation that names a session answers: the session as clients see it. */
 export interface SessionView {
@@ -80,6 +81,8 @@ export interface ViewerAnswer {
   viewerId: string;
   answer: string;
   etag: string;
+  /** STUN/TURN servers for this viewer (WHEP `Link: <…>; rel="ice-server"`), TURN credentials its own. */
+  iceServers: IceServer[];
 }
 
 /** A WHEP PATCH's result: the viewer resource's (unchanged) ETag. */

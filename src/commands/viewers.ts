@@ -3,6 +3,7 @@ import type { ViewerPeer, WhepOffer } from '../actors/viewer-peer.js';
 import { CastpoolError } from '../errors.js';
 import { watchRefusal } from '../machines/pool.machine.js';
 import { type SessionActorRef, watcherCount } from '../machines/session.machine.js';
+import { iceServersFor } from '../media/ice-servers.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from '../media/sdp.js';
 import type { Castpool } from '../system.js';
 import { watchError } from './admission.js';
@@ -85,7 +86,12 @@ export class ViewerCommands {
         offered,
         scope,
       });
-      return { viewerId: viewer.viewerId, answer: viewer.answer, etag: viewer.etag };
+      return {
+        viewerId: viewer.viewerId,
+        answer: viewer.answer,
+        etag: viewer.etag,
+        iceServers: iceServersFor(this.castpool.config.webrtc, viewer.viewerId, Date.now()),
+      };
     } finally {
       release();
     }

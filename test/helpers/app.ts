@@ -43,9 +43,11 @@ export async function startCastpool(overrides: Overrides = {}, logStream?: { wri
     {},
   );
   const built = await buildApp(config, logStream);
-  await built.app.listen({ host: '127.0.0.1', port: 0 });
+  // Loopback unless the test names an address (a network lab's).
+  const host = overrides.host ?? '127.0.0.1';
+  await built.app.listen({ host, port: 0 });
   const { port } = built.app.server.address() as AddressInfo;
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
   const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(`${base}${path}`, {
       method,

@@ -149,4 +149,24 @@ describe('start-up defaults', () => {
     const intranet = { ...base, urlPolicy: { ...base.urlPolicy, blockPrivateAddresses: false } };
     expect(startupChecks(intranet).warnings.join()).toMatch(/blockPrivateAddresses is off/);
   });
+
+  it('refuses media ports that are no range and TURN servers without the secret to mint credentials', () => {
+    const base = loadConfig({ fleet: { secret: 'a-fleet-secret-0123456789' } }, {});
+    const media = (webrtc: Partial<typeof base.webrtc>) =>
+      startupChecks({ ...base, webrtc: { ...base.webrtc, ...webrtc } });
+    expect(media({})).toEqual({ warnings: [] });
+    expect(media({ udpPortMin: 40000, udpPortMax: 40000 }).refusal).toMatch(/is not a port range/);
+    expect(media({ udpPortMin: 40000, udpPortMax: 0 }).refusal).toMatch(/is not a port range/);
+    expect(media({ udpPortMin: 80, udpPortMax: 200 }).refusal).toMatch(/1024 ≤ min < max/);
+    expect(media({ udpPortMin: 40000, udpPortMax: 40999 })).toEqual({ warnings: [] });
+    expect(media({ udpPortMin: 40000, udpPortMax: 40009 }).warnings.join()).toMatch(
+      /holds 10 ports, fewer than limits.viewersPerNode \(128\)/,
+    );
+    const turn = { urls: ['turn:turn.example:3478'], secret: '', ttlSeconds: 3600 };
+    expect(media({ turn }).refusal).toMatch(/without webrtc.turn.secret \(CASTPOOL_TURN_SECRET\)/);
+    expect(media({ turn: { ...turn, secret: 's3cret' } })).toEqual({ warnings: [] });
+    expect(media({ turn: { ...turn, urls: [], secret: 's3cret' } }).warnings.join()).toMatch(
+      /viewers get no TURN server/,
+    );
+  });
 });
