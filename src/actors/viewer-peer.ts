@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import type { ViewerScope } from '../access/index.js';
 import type { Codec, ViewerHandle, ViewerOffer } from '../machines/types.js';
+import { answerFragment, type IceCredentials, restartedOffer } from '../media/ice-restart.js';
 import { H264_BASELINE_FMTP, type OfferedCodec, restrictVideoToPayloadType } from '../media/sdp.js';
 import { answerAsDtlsServer } from './dtls-role.js';
 
@@ -21,6 +22,23 @@ export class ViewerPeer implements ViewerHandle {
     /** view: video only; control: its `control` data channel drives the page. */
     readonly scope: ViewerScope = 'control',
   ) {}
+
+  /**
+   * The viewer restarted ICE (its network changed): the offer again with its new credentials makes
+   * werift restart its own side (new credentials, candidates gathered anew, checks from scratch) while
+   * DTLS and the media go on over whichever path the new checks find. Answers castpool's fragment.
+   */
+  async restartIce(credentials: IceCredentials): Promise<string> {
+    const offer = this.pc.remoteDescription?.sdp;
+    if (!offer) throw new Error('the viewer has no remote description');
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: restartedOffer(offer, credentials) });
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    await waitForGathering(this.pc);
+    const local = this.pc.localDescription?.sdp;
+    if (!local) throw new Error('no local description after the ICE restart');
+    this.etag = `"${randomUUID()}"`;
+    return answerFragment(local);
+  }
 
   async close(): Promise<void> {
     this.track.stop();

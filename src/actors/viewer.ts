@@ -61,6 +61,22 @@ export function viewerActor(deps: ActorDeps) {
         served?.showControl(event.lease, event.rules);
         return;
       }
+      if (event.type === 'viewer.iceRestart') {
+        const { requestId } = event;
+        if (!served) {
+          sendBack({ type: 'viewer.iceRestarted', requestId, error: 'the viewer is still negotiating' });
+          return;
+        }
+        served.restartIce(event.credentials).then(
+          (answer) => {
+            if (!stopped) sendBack({ type: 'viewer.iceRestarted', requestId, ...answer });
+          },
+          (error: Error) => {
+            if (!stopped) sendBack({ type: 'viewer.iceRestarted', requestId, error: error.message });
+          },
+        );
+        return;
+      }
       page = event.page as SessionPage;
       usePage?.(page);
     });
@@ -105,6 +121,7 @@ function serveViewer(
   showTabs: (tabs: TabSummary[]) => void;
   showWidget: (widget: PageWidget | null) => void;
   showControl: (lease: ControlLease, rules: ControlRules) => void;
+  restartIce: (credentials: { ufrag: string; pwd: string }) => Promise<{ fragment: string; etag: string }>;
 } {
   const { viewerId } = peer;
   const left = () => sendBack({ type: 'viewer.left', viewerId });
@@ -115,7 +132,7 @@ function serveViewer(
     lastKeyframeRequest = Date.now();
     sendBack({ type: 'keyframe.request' });
   };
-  const connectTimer = setTimeout(() => {
+  let connectTimer = setTimeout(() => {
     if (peer.pc.connectionState !== 'connected') left();
   }, CONNECT_LIMIT_MS);
   const stateSub = peer.pc.connectionStateChange.subscribe((state) => {
@@ -314,6 +331,24 @@ function serveViewer(
   return {
     stop,
     usePage: (next: SessionPage) => input$.usePage(next),
+    /**
+     * A network change: the viewer's reports stop until the new path is checked, so it gets a fresh
+     * silence allowance and a fresh connect limit from now; rejoining the fan-out waits for a keyframe.
+     */
+    restartIce: async (credentials: { ufrag: string; pwd: string }) => {
+      const fragment = await peer.restartIce(credentials).catch((error: Error) => {
+        deps.metrics.iceRestarts.inc({ outcome: 'failed' });
+        throw error;
+      });
+      deps.metrics.iceRestarts.inc({ outcome: 'done' });
+      if (lastRtcpAt > 0) lastRtcpAt = Date.now();
+      clearTimeout(connectTimer);
+      connectTimer = setTimeout(() => {
+        if (peer.pc.connectionState !== 'connected') left();
+      }, CONNECT_LIMIT_MS);
+      deps.log.debug({ sessionId: page.sessionId, viewerId }, 'viewer restarted ICE');
+      return { fragment, etag: peer.etag };
+    },
     /** A controlling viewer is shown the dialog the page waits on (null: none now). */
     showDialog: (next: PageDialog | null) => {
       shownDialog = next;

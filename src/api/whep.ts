@@ -71,15 +71,17 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
     {
       config: { access: 'whep' },
       schema: {
-        summary: 'WHEP: trickle ICE candidates (ICE restart answers 405)',
+        summary:
+          "WHEP: trickle ICE candidates (204), or restart ICE with new credentials (200: castpool's new ones)",
         params: ViewerParams,
         consumes: [SDPFRAG],
         body: sdpBody('trickle-ice-sdpfrag'),
         response: {
+          200: sdpBody("trickle-ice-sdpfrag: castpool's new ICE credentials and candidates"),
           204: Type.Null(),
           400: ErrorBody,
           404: ErrorBody,
-          405: ErrorBody,
+          409: ErrorBody,
           412: ErrorBody,
           415: ErrorBody,
         },
@@ -88,12 +90,13 @@ export const whepRoutes: FastifyPluginAsyncTypebox<{
     async (request, reply) => {
       if (!request.headers['content-type']?.startsWith(SDPFRAG))
         throw new CastpoolError('unsupported_media_type', `PATCH bodies must be ${SDPFRAG}`);
-      const { etag } = await surface()['whep.patch']({
+      const { etag, fragment } = await surface()['whep.patch']({
         id: request.params.id,
         viewerId: request.params.viewerId,
         fragment: request.body,
         ifMatch: request.headers['if-match'],
       });
+      if (fragment) return reply.status(200).type(SDPFRAG).header('ETag', etag).send(fragment);
       return reply.status(204).header('ETag', etag).send(null);
     },
   );

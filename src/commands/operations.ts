@@ -168,7 +168,12 @@ export const operations = {
   snapshot: op<SessionSnapshot>()({ input: SessionIdRequest, runs: 'owner', presents: 'as-is' }),
   thumbnail: op<Uint8Array>()({ input: ThumbnailRequest, runs: 'owner', presents: 'as-is', bytes: true }),
   'whep.offer': op<ViewerAnswer>()({ input: WhepOfferRequest, runs: 'owner', presents: 'as-is', slow: true }),
-  'whep.patch': op<ViewerPatched>()({ input: WhepPatchRequest, runs: 'owner', presents: 'as-is' }),
+  'whep.patch': op<ViewerPatched>()({
+    input: WhepPatchRequest,
+    runs: 'owner',
+    presents: 'as-is',
+    slow: true,
+  }),
   'whep.delete': op<Deleted>()({ input: WhepDeleteRequest, runs: 'owner', presents: 'as-is' }),
 } as const;
 

@@ -88,6 +88,8 @@ export interface ViewerAnswer {
 /** A WHEP PATCH's result: the viewer resource's (unchanged) ETag. */
 export interface ViewerPatched {
   etag: string;
+  /** An ICE restart's answer (trickle-ice-sdpfrag): castpool's new credentials and candidates. */
+  fragment?: string;
 }
 
 export interface MintedViewerToken {

@@ -3,6 +3,7 @@ import type { ViewerPeer, WhepOffer } from '../actors/viewer-peer.js';
 import { CastpoolError } from '../errors.js';
 import { watchRefusal } from '../machines/pool.machine.js';
 import { type SessionActorRef, watcherCount } from '../machines/session.machine.js';
+import { fragmentCredentials, type IceCredentials } from '../media/ice-restart.js';
 import { iceServersFor } from '../media/ice-servers.js';
 import { assertVideoOffer, chooseCodec, iceUfrag, parseTrickleFragment } from '../media/sdp.js';
 import type { Castpool } from '../system.js';
@@ -39,6 +40,34 @@ function joined(ref: SessionActorRef, offer: WhepOffer): Promise<ViewerPeer> {
       },
       closed: () => refusal('the session closed while the viewer negotiated', true),
       late: () => refusal('the session did not take the viewer in time', true),
+      timeoutMs: NEGOTIATION_TIMEOUT_MS,
+    },
+  );
+}
+
+/** Asks the session's viewer actor to restart ICE with the viewer's new credentials; its answer fragment. */
+function iceRestarted(
+  ref: SessionActorRef,
+  viewerId: string,
+  credentials: IceCredentials,
+): Promise<{ etag: string; fragment: string }> {
+  const requestId = randomUUID();
+  return askSession<{ etag: string; fragment: string }>(
+    ref,
+    { type: 'viewer.iceRestart', viewerId, requestId, credentials },
+    {
+      answer: (event) => {
+        if (event.type !== 'viewer.iceRestarted' || event.requestId !== requestId) return undefined;
+        if (event.fragment && event.etag) return { value: { etag: event.etag, fragment: event.fragment } };
+        return {
+          error: new CastpoolError('conflict', `ICE restart failed: ${event.error ?? 'no answer'}`, {
+            retryable: true,
+          }),
+        };
+      },
+      closed: () => new CastpoolError('not_found', 'the session closed during the ICE restart'),
+      late: () =>
+        new CastpoolError('conflict', 'the ICE restart did not finish in time; retry', { retryable: true }),
       timeoutMs: NEGOTIATION_TIMEOUT_MS,
     },
   );
@@ -97,28 +126,33 @@ export class ViewerCommands {
     }
   }
 
-  /** WHEP PATCH: trickled candidates are added; an ICE restart is not supported (405). */
-  patch({ id, viewerId, fragment, ifMatch }: InputOf<'whep.patch'>): ViewerPatched {
-    const peer = viewerOf(sessionEntry(this.castpool.pool, id).ref, viewerId) as ViewerPeer;
+  /**
+   * WHEP PATCH: trickled candidates are added; new ICE credentials restart ICE (the viewer's network
+   * changed): its viewer actor restarts castpool's side and the answer carries castpool's new
+   * credentials and candidates (`fragment`, 200) and a new ETag.
+   */
+  async patch({ id, viewerId, fragment, ifMatch }: InputOf<'whep.patch'>): Promise<ViewerPatched> {
+    const { ref } = sessionEntry(this.castpool.pool, id);
+    const peer = viewerOf(ref, viewerId) as ViewerPeer;
     if (ifMatch && ifMatch !== '*' && ifMatch !== peer.etag)
       throw new CastpoolError(
         'precondition_failed',
         'If-Match does not name this viewer session (stale ETag)',
       );
-    const remoteUfrag = iceUfrag(peer.pc.remoteDescription?.sdp ?? '');
-    const ufrag = iceUfrag(fragment);
-    if (ufrag && remoteUfrag && ufrag !== remoteUfrag)
-      throw new CastpoolError('method_not_allowed', 'ICE restart is not supported; start a new WHEP session');
     const candidates = parseTrickleFragment(fragment);
     const malformed = candidates.find(({ candidate }) => !CANDIDATE_LINE.test(candidate));
     if (malformed) throw new CastpoolError('bad_request', `malformed ICE candidate "${malformed.candidate}"`);
+    const credentials = fragmentCredentials(fragment);
+    const current = iceUfrag(peer.pc.remoteDescription?.sdp ?? '');
+    const restart = credentials !== undefined && credentials.ufrag !== current;
+    const restarted = restart ? await iceRestarted(ref, viewerId, credentials) : undefined;
     // Not awaited: werift resolves mDNS (.local) candidates with a ~10 s timeout, and the connection
     // does not wait for them (the viewer's checks arrive as peer-reflexive candidates).
     for (const candidate of candidates)
       peer.pc.addIceCandidate(candidate).catch((error: Error) => {
         this.castpool.log.debug({ err: error, sessionId: id, viewerId }, 'ICE candidate not added');
       });
-    return { etag: peer.etag };
+    return restarted ?? { etag: peer.etag };
   }
 
   /** WHEP DELETE: the viewer leaves (its peer connection closes with its actor). */

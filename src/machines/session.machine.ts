@@ -504,6 +504,18 @@ export const sessionMachine = setup({
         enqueue,
       );
     }),
+    forwardIceRestart: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'viewer.iceRestart') return;
+      const { viewerId, requestId, credentials } = event;
+      if (context.viewers[viewerId])
+        enqueue.sendTo(`viewer:${viewerId}`, { type: 'viewer.iceRestart', requestId, credentials });
+      else enqueue.emit({ type: 'viewer.iceRestarted', requestId, error: 'the viewer is not connected' });
+    }),
+    answerIceRestart: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'viewer.iceRestarted') return;
+      const { type: _type, ...answer } = event;
+      enqueue.emit({ type: 'viewer.iceRestarted', ...answer });
+    }),
     removeAllViewers: enqueueActions(({ context, enqueue }) => {
       partyLeft(
         { ...context, viewers: {} },
@@ -958,6 +970,9 @@ export const sessionMachine = setup({
     'viewer.offer': { actions: 'refuseOffer' },
     'viewer.join': { actions: 'refuseJoin' },
     'viewer.unanswered': { actions: 'dropUnanswered' },
+    // A viewer's ICE restart goes to its actor wherever the session is (viewers exist only while live).
+    'viewer.iceRestart': { actions: 'forwardIceRestart' },
+    'viewer.iceRestarted': { actions: 'answerIceRestart' },
     'thumbnail.request': { actions: 'refuseThumbnail' },
     'state.request': { actions: 'answerStateFromSaved' },
     'state.done': { actions: 'deliverState' },

@@ -236,6 +236,15 @@ export type SessionEvent =
   /** A viewer actor could not answer its offer. */
   | { type: 'viewer.unanswered'; viewerId: string; reason: string }
   | { type: 'viewer.left'; viewerId: string }
+  /** A viewer's ICE restart (WHEP PATCH with new credentials), for its viewer actor. */
+  | {
+      type: 'viewer.iceRestart';
+      viewerId: string;
+      requestId: string;
+      credentials: { ufrag: string; pwd: string };
+    }
+  /** How a viewer actor's ICE restart went: castpool's answer fragment and the new ETag, or why not. */
+  | { type: 'viewer.iceRestarted'; requestId: string; fragment?: string; etag?: string; error?: string }
   | { type: 'keyframe.request' }
   | { type: 'thumbnail.request'; requestId: string; width: number }
   /** Asks for the session's cookies and storage (a saved context); answered with `state.read`. */
@@ -261,6 +270,8 @@ export type SessionEvent =
 export type SessionEmitted =
   | { type: 'viewer.joined'; viewer: ViewerHandle }
   | { type: 'viewer.refused'; viewerId: string; reason: string; retryable: boolean }
+  /** An ICE restart asked for with `viewer.iceRestart`: the answer fragment, or why there is none. */
+  | { type: 'viewer.iceRestarted'; requestId: string; fragment?: string; etag?: string; error?: string }
   /** The state asked for with `state.request`: cookies and storage, or why there are none. */
   | { type: 'state.read'; requestId: string; state?: SavedPage; error?: string }
   /** A thumbnail asked for with `thumbnail.request`: its JPEG, or why there is none. */

@@ -138,7 +138,9 @@ export type ViewerCommand =
   | { type: 'viewer.tabs'; tabs: TabSummary[] }
   | { type: 'viewer.widget'; widget: PageWidget | null }
   /** Who drives now: a viewer's input reaches the page only while it holds the lease or nobody does. */
-  | { type: 'viewer.control'; lease: ControlLease; rules: ControlRules };
+  | { type: 'viewer.control'; lease: ControlLease; rules: ControlRules }
+  /** The viewer restarted ICE with these credentials (WHEP PATCH): answered with `viewer.iceRestarted`. */
+  | { type: 'viewer.iceRestart'; requestId: string; credentials: { ufrag: string; pwd: string } };
 
 /** A tab as clients see it (the session view, a controlling viewer's tab strip). */
 export interface TabSummary {

@@ -62,6 +62,12 @@ export class Metrics {
     labelNames: ['source'],
     registers: [this.registry],
   });
+  readonly iceRestarts = new Counter({
+    name: 'castpool_viewer_ice_restarts_total',
+    help: "Viewers' ICE restarts (WHEP PATCH with new credentials, after a network change): done, failed",
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly controlInputs = new Counter({
     name: 'castpool_control_inputs_total',
     help: 'Remote-control messages from viewers: applied, refused (view-only), malformed, dropped (over the input budget)',

@@ -20,6 +20,8 @@ import { viewerLaunchOptions } from './viewer-options.js';
 export const LAB = {
   castpool: '198.18.0.1',
   viewer: '198.18.1.2',
+  /** Where moveViewer() puts the viewer. */
+  viewerMoved: '198.18.1.3',
   turn: '198.18.2.2',
 } as const;
 
@@ -68,6 +70,8 @@ export interface NetworkLab {
   readonly names: { router: string; viewer: string; turn: string };
   /** Runs a command in one of the lab's namespaces. */
   exec(ns: 'router' | 'viewer' | 'turn', command: string, args: string[]): string;
+  /** The viewer's network changes: its address moves to LAB.viewerMoved, the old one is gone. */
+  moveViewer(): void;
   /** nft rules for the viewer's namespace (a whole `table inet lab { … }`), replacing earlier ones. */
   viewerFirewall(rules: string): void;
   /** A Chromium whose network is the viewer's namespace (pipe transport: no port to reach). */
@@ -118,14 +122,16 @@ export async function buildNetworkLab(): Promise<NetworkLab> {
     up(names.router, `cpl${tag}r0`, '198.18.0.2/30');
     // router ↔ viewer, router ↔ turn
     link(`cpl${tag}v`, names.viewer, `cpl${tag}r1`, names.router);
-    up(names.viewer, `cpl${tag}v`, '198.18.1.2/30');
-    up(names.router, `cpl${tag}r1`, '198.18.1.1/30');
+    // A /29: room for the viewer to move to another address (moveViewer).
+    up(names.viewer, `cpl${tag}v`, '198.18.1.2/29');
+    up(names.router, `cpl${tag}r1`, '198.18.1.1/29');
+    inNs(names.viewer, 'sysctl', ['-qw', `net.ipv4.conf.cpl${tag}v.promote_secondaries=1`]);
     link(`cpl${tag}t`, names.turn, `cpl${tag}r2`, names.router);
     up(names.turn, `cpl${tag}t`, '198.18.2.2/30');
     up(names.router, `cpl${tag}r2`, '198.18.2.1/30');
     inNs(names.viewer, 'ip', ['route', 'add', 'default', 'via', '198.18.1.1']);
     inNs(names.turn, 'ip', ['route', 'add', 'default', 'via', '198.18.2.1']);
-    for (const net of ['198.18.1.0/30', '198.18.2.0/30'])
+    for (const net of ['198.18.1.0/29', '198.18.2.0/30'])
       sh('ip', ['route', 'add', net, 'via', '198.18.0.2', 'dev', `cpl${tag}h`]);
   } catch (error) {
     await close();
@@ -134,6 +140,12 @@ export async function buildNetworkLab(): Promise<NetworkLab> {
   return {
     names,
     exec: (ns, command, args) => inNs(names[ns], command, args),
+    moveViewer() {
+      const dev = `cpl${tag}v`;
+      inNs(names.viewer, 'ip', ['addr', 'add', `${LAB.viewerMoved}/29`, 'dev', dev]);
+      inNs(names.viewer, 'ip', ['addr', 'del', `${LAB.viewer}/29`, 'dev', dev]);
+      inNs(names.viewer, 'ip', ['route', 'replace', 'default', 'via', '198.18.1.1']);
+    },
     viewerFirewall(rules) {
       const file = join(dir, 'viewer.nft');
       writeFileSync(file, `table inet lab\ndelete table inet lab\n${rules}\n`);

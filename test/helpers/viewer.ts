@@ -18,6 +18,12 @@ export interface ViewerStats {
   firstFrameAt: number;
   /** The control data channel: none, open or refused: <why>. */
   control: string;
+  /** How the media arrives: the selected pair's local candidate type and protocol ("host/udp", "relay/udp"). */
+  route: string;
+  /** This viewer's id (the last part of its WHEP resource). */
+  viewerId: string;
+  /** ICE restarts the page made on its WHEP resource (network changes). */
+  iceRestarts: number;
 }
 
 /** A real Chromium of the test's own, that plays sessions the way a user's browser does. */

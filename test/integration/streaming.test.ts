@@ -356,7 +356,20 @@ describe('players of other kinds', () => {
         body,
       });
     expect((await patch('a=candidate:garbage\r\n')).status).toBe(400);
-    expect((await patch('a=ice-ufrag:other\r\na=ice-pwd:x\r\n')).status).toBe(405); // ICE restart
+    // ICE restart: new credentials (both, well-formed) answer 200 with castpool's new ones and a new ETag.
+    expect((await patch('a=ice-ufrag:other\r\na=ice-pwd:x\r\n')).status).toBe(400);
+    expect((await patch('a=ice-ufrag:other\r\n')).status).toBe(400);
+    const before = await patch('');
+    const restart = await patch('a=ice-ufrag:R3st\r\na=ice-pwd:restartedpassword0123456\r\n', {
+      'if-match': '*',
+    });
+    expect(restart.status).toBe(200);
+    expect(restart.headers.get('content-type')).toMatch(/^application\/trickle-ice-sdpfrag/);
+    const fragment = await restart.text();
+    expect(fragment).toMatch(/^a=ice-ufrag:\S+\r\na=ice-pwd:\S+\r\n/);
+    expect(fragment).toMatch(/^m=video .+\r\na=mid:\S+\r\na=candidate:.+ typ host/m);
+    expect(restart.headers.get('etag')).not.toBe(before.headers.get('etag'));
+    expect((await patch('', { 'if-match': before.headers.get('etag') ?? '' })).status).toBe(412);
     expect((await patch('', { 'if-match': '"stale"' })).status).toBe(412);
     expect((await patch('', { 'content-type': 'text/plain' })).status).toBe(415);
     expect((await castpool.api('DELETE', resource.replace(castpool.base, ''))).status).toBe(200);

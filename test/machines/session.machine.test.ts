@@ -267,6 +267,39 @@ describe('session machine', () => {
     expect(state()).toBe('streaming');
   });
 
+  it("hands a viewer's ICE restart to its actor and passes the answer on; a viewer it has not is answered so", async () => {
+    const restarts: ViewerCommand[] = [];
+    const { actor } = start({
+      viewer: fromCallback<ViewerCommand, ViewerInput>(({ input, sendBack, receive }) => {
+        sendBack({ type: 'viewer.join', viewer: input.offer });
+        receive((command) => {
+          if (command.type !== 'viewer.iceRestart') return;
+          restarts.push(command);
+          sendBack({
+            type: 'viewer.iceRestarted',
+            requestId: command.requestId,
+            fragment: 'a=ice-ufrag:srv1',
+            etag: '"2"',
+          });
+        });
+      }),
+    });
+    const answers: unknown[] = [];
+    actor.on('viewer.iceRestarted', (event) => answers.push(event));
+    actor.send({ type: 'host.ready', browser: host });
+    await settle();
+    actor.send(viewer('v1'));
+    const credentials = { ufrag: 'new1', pwd: 'newpassword0123456789012' };
+    actor.send({ type: 'viewer.iceRestart', viewerId: 'v1', requestId: 'r1', credentials });
+    actor.send({ type: 'viewer.iceRestart', viewerId: 'nobody', requestId: 'r2', credentials });
+    await settle();
+    expect(restarts).toEqual([{ type: 'viewer.iceRestart', requestId: 'r1', credentials }]);
+    expect(answers).toEqual([
+      { type: 'viewer.iceRestarted', requestId: 'r1', fragment: 'a=ice-ufrag:srv1', etag: '"2"' },
+      { type: 'viewer.iceRestarted', requestId: 'r2', error: 'the viewer is not connected' },
+    ]);
+  });
+
   it('forwards keyframe requests to the capture', async () => {
     const { actor, capture } = start();
     actor.send({ type: 'host.ready', browser: host });
