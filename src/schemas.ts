@@ -494,6 +494,25 @@ export const SessionDetail = Type.Intersect([
     deliveredFps: Type.Number({ description: 'Encoded frames per second sent to viewers (last second).' }),
     droppedFrames: Type.Integer({ description: 'Frames skipped since creation (latest frame won).' }),
     viewers: Type.Integer(),
+    viewerLinks: Type.Array(
+      Type.Object({
+        viewerId: Type.String(),
+        scope: Type.String(),
+        rttMs: Type.Union([Type.Integer(), Type.Null()]),
+        lossPercent: Type.Union([Type.Number(), Type.Null()], {
+          description: 'packets lost in the last receiver-report interval',
+        }),
+        packetsLost: Type.Integer(),
+        packetsSent: Type.Integer(),
+        nacks: Type.Integer({
+          description: 'NACKs from this viewer (castpool answers them from its packet history)',
+        }),
+        retransmits: Type.Integer(),
+        keyframeRequests: Type.Integer({ description: 'PLIs from this viewer' }),
+        iceRestarts: Type.Integer(),
+      }),
+      { description: "Each connected viewer's link, from its RTCP" },
+    ),
     hibernation: Type.Optional(
       Type.Object(
         { at: Type.String({ format: 'date-time' }), reason: Type.String() },

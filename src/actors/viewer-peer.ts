@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import type { ViewerScope } from '../access/index.js';
-import type { Codec, ViewerHandle, ViewerOffer } from '../machines/types.js';
+import type { Codec, ViewerHandle, ViewerLink, ViewerOffer } from '../machines/types.js';
 import { answerFragment, type IceCredentials, restartedOffer } from '../media/ice-restart.js';
 import { H264_BASELINE_FMTP, type OfferedCodec, restrictVideoToPayloadType } from '../media/sdp.js';
 import { answerAsDtlsServer } from './dtls-role.js';
@@ -37,7 +37,31 @@ export class ViewerPeer implements ViewerHandle {
     const local = this.pc.localDescription?.sdp;
     if (!local) throw new Error('no local description after the ICE restart');
     this.etag = `"${randomUUID()}"`;
+    this.iceRestarts++;
     return answerFragment(local);
+  }
+
+  iceRestarts = 0;
+
+  link(): ViewerLink {
+    const sender = this.pc.getTransceivers().find((t) => t.kind === 'video')?.sender;
+    const stats = (sender?.collectStats(0) ?? []) as unknown as Record<string, unknown>[];
+    const outbound = stats.find((s) => s.type === 'outbound-rtp') ?? {};
+    const remote = stats.find((s) => s.type === 'remote-inbound-rtp') ?? {};
+    const count = (value: unknown) => (typeof value === 'number' ? value : 0);
+    return {
+      viewerId: this.viewerId,
+      scope: this.scope,
+      rttMs: typeof remote.roundTripTime === 'number' ? Math.round(remote.roundTripTime * 1000) : null,
+      lossPercent:
+        typeof remote.fractionLost === 'number' ? Math.round(remote.fractionLost * 1000) / 10 : null,
+      packetsLost: count(remote.packetsLost),
+      packetsSent: count(outbound.packetsSent),
+      nacks: count(outbound.nackCount),
+      retransmits: count(outbound.retransmittedPacketsSent),
+      keyframeRequests: count(outbound.pliCount),
+      iceRestarts: this.iceRestarts,
+    };
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import type { TokenScope } from '../access/index.js';
 import type { ContextSummary } from '../contexts/saved-context.js';
 import type { ControlView } from '../machines/control-lease.js';
-import type { CaptureStrategy, DialogPolicy, PageDialog, TabSummary } from '../machines/types.js';
+import type { CaptureStrategy, DialogPolicy, PageDialog, TabSummary, ViewerLink } from '../machines/types.js';
 import type { IceServer } from '../media/ice-servers.js';
 
 /** What every operation that names a session answers: the session as clients see it. */
@@ -36,6 +36,8 @@ export interface SessionView {
   deliveredFps: number;
   droppedFrames: number;
   viewers: number;
+  /** Each connected viewer's link: RTT, loss, retransmissions, keyframe requests. */
+  viewerLinks: ViewerLink[];
   /** Encoders running for this session (one while watched, whatever the number of viewers). */
   encoders: number;
   /** Restarts after crashes since creation (the budget is per window, see config `supervision`). */

@@ -49,6 +49,7 @@ export function sessionView(node: string, id: string, ref: SessionActorRef): Ses
     deliveredFps: context.stats.deliveredFps,
     droppedFrames: context.stats.droppedTotal,
     viewers: Object.keys(context.viewers).length,
+    viewerLinks: Object.values(context.viewers).flatMap((viewer) => (viewer.link ? [viewer.link()] : [])),
     encoders: (context.page as SessionPage | undefined)?.encoders ?? 0,
     restarts: context.restartsTotal,
     ...(context.hibernation

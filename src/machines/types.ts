@@ -158,6 +158,25 @@ export interface ViewerHandle {
   readonly codec: Codec;
   /** What its token lets it do (absent: control, as an API token's viewer). */
   readonly scope?: 'view' | 'control';
+  /** How its link is doing, as its receiver reports say (read on demand, for the session view). */
+  link?(): ViewerLink;
+}
+
+/** One viewer's link, from its RTCP: receiver reports, NACKs, PLIs. null: not reported yet. */
+export interface ViewerLink {
+  viewerId: string;
+  scope: 'view' | 'control';
+  rttMs: number | null;
+  /** Share of packets lost in the last receiver-report interval, in percent. */
+  lossPercent: number | null;
+  packetsLost: number;
+  packetsSent: number;
+  /** Packets the viewer asked for again (NACK) and castpool sent again. */
+  nacks: number;
+  retransmits: number;
+  /** Keyframe requests (PLI) from this viewer. */
+  keyframeRequests: number;
+  iceRestarts: number;
 }
 
 /** What a viewer actor starts with: the page, its offer, and who drives the session now. */

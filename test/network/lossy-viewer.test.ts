@@ -1,0 +1,115 @@
+import type { Browser, BrowserContext } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCastpool, withApiTokens } from '../helpers/app.js';
+import { buildNetworkLab, LAB, labAvailable, type NetworkLab } from '../helpers/network-lab.js';
+import { startTestPages } from '../helpers/test-pages.js';
+import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
+
+// Two viewers of one session: one on a clean link (this host), one whose namespace drops 5 % of the
+// UDP it receives. Lost packets are asked for again (NACK) and sent again from castpool's packet
+// history; the session view shows each viewer's link; the clean viewer does not pay for the other.
+const TOKEN = 'lab-token-0123456789abcdef';
+const auth = { authorization: `Bearer ${TOKEN}` };
+const LOSS_PERCENT = 5;
+
+let lab: NetworkLab;
+let pages: Awaited<ReturnType<typeof startTestPages>>;
+let lossyBrowser: Browser;
+let cleanBrowser: BrowserContext;
+
+beforeAll(async () => {
+  lab = await buildNetworkLab();
+  pages = await startTestPages();
+  lossyBrowser = await lab.launchViewer();
+  cleanBrowser = await launchViewerBrowser();
+}, 30_000);
+
+afterAll(async () => {
+  await lossyBrowser?.close().catch(() => {});
+  await cleanBrowser?.close().catch(() => {});
+  await pages?.close();
+  await lab?.close();
+});
+
+interface Link {
+  viewerId: string;
+  rttMs: number | null;
+  lossPercent: number | null;
+  packetsLost: number;
+  packetsSent: number;
+  nacks: number;
+  retransmits: number;
+  keyframeRequests: number;
+}
+
+describe.skipIf(!labAvailable())('a viewer on a lossy link', () => {
+  it('gets lost packets again, shows in the session view, and costs the clean viewer nothing', async () => {
+    lab.viewerFirewall(`table inet lab {
+      chain in { type filter hook input priority 0; policy accept;
+        meta l4proto udp numgen random mod 100 < ${LOSS_PERCENT} drop
+      }
+    }`);
+    const castpool = await startCastpool({
+      host: LAB.castpool,
+      ...withApiTokens({ name: 'lab', token: TOKEN }),
+    });
+    try {
+      const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') }, auth);
+      const { id } = created.json as { id: string };
+      const view = async (browser: Browser | BrowserContext) => {
+        const minted = await castpool.api(
+          'POST',
+          `/api/sessions/${id}/viewer-tokens`,
+          { scope: 'view' },
+          auth,
+        );
+        return openViewPage(browser, `${castpool.base}/api/sessions/${id}/view#token=${minted.json.token}`);
+      };
+      const lossy = await view(lossyBrowser);
+      const clean = await view(cleanBrowser);
+      for (const page of [lossy, clean]) {
+        const playing = await until(
+          () => viewerStats(page),
+          (s) => s.framesDecoded > 10,
+          20_000,
+        );
+        expect(playing.framesDecoded).toBeGreaterThan(10);
+      }
+      const lossyId = (await viewerStats(lossy)).viewerId;
+      const cleanId = (await viewerStats(clean)).viewerId;
+      // Side by side over the same seconds.
+      const [lossyBefore, cleanBefore] = [await viewerStats(lossy), await viewerStats(clean)];
+      const links = await until(
+        async () =>
+          ((await castpool.api('GET', `/api/sessions/${id}`, undefined, auth)).json.viewerLinks as Link[]) ??
+          [],
+        (all) =>
+          (all.find((l) => l.viewerId === lossyId)?.retransmits ?? 0) > 0 &&
+          all.every((l) => l.rttMs !== null),
+        20_000,
+      );
+      const [lossyAfter, cleanAfter] = [await viewerStats(lossy), await viewerStats(clean)];
+      const lossyLink = links.find((l) => l.viewerId === lossyId);
+      const cleanLink = links.find((l) => l.viewerId === cleanId);
+      console.log(`lossy viewer ${JSON.stringify(lossyLink)}; clean viewer ${JSON.stringify(cleanLink)}`);
+      console.log(
+        `frames over the same window: lossy ${lossyAfter.framesDecoded - lossyBefore.framesDecoded}, clean ${cleanAfter.framesDecoded - cleanBefore.framesDecoded}`,
+      );
+      expect(lossyLink?.nacks).toBeGreaterThan(0);
+      expect(lossyLink?.retransmits).toBeGreaterThan(0);
+      expect(lossyLink?.rttMs).not.toBeNull();
+      expect(cleanLink?.nacks).toBe(0);
+      expect(cleanLink?.packetsLost).toBe(0);
+      // Both keep playing; the lossy one's repairs do not slow the clean one down.
+      expect(lossyAfter.framesDecoded).toBeGreaterThan(lossyBefore.framesDecoded);
+      // (read one after the other: a frame or two either way is the reading, not the link)
+      expect(cleanAfter.framesDecoded - cleanBefore.framesDecoded).toBeGreaterThanOrEqual(
+        0.9 * (lossyAfter.framesDecoded - lossyBefore.framesDecoded),
+      );
+      await lossy.close();
+      await clean.close();
+    } finally {
+      await castpool.close();
+    }
+  }, 90_000);
+});
