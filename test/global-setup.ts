@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deleteLabNamespace, orphanLabNamespaces } from './helpers/network-lab.js';
+import { deleteLabNamespace, orphanLabNamespaces } from './helpers/lab-namespaces.js';
 import { suiteProcesses } from './helpers/processes.js';
 import { launchSharedViewerChromium } from './helpers/viewer-options.js';
 

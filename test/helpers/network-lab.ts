@@ -1,7 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
+import { deleteLabNamespace, LAB_PREFIX, orphanLabNamespaces, sh } from './lab-namespaces.js';
 import { TEST_ROOT } from './test-root.js';
 import { viewerLaunchOptions } from './viewer-options.js';
 
@@ -25,34 +26,7 @@ export const LAB = {
   turn: '198.18.2.2',
 } as const;
 
-/** Namespaces of this suite are named `castpool-test-<pid>-<role>`: a dead run's are swept. */
-const PREFIX = 'castpool-test-';
-
-const sh = (command: string, args: string[]) => execFileSync(command, args, { stdio: 'pipe' }).toString();
-
-export function labNamespaces(): string[] {
-  if (!existsSync('/run/netns')) return [];
-  return readdirSync('/run/netns').filter((name) => name.startsWith(PREFIX));
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/** Namespaces whose test process has ended: left by a run that died, or by a teardown that failed. */
-export function orphanLabNamespaces(): string[] {
-  return labNamespaces().filter((name) => !alive(Number(name.slice(PREFIX.length).split('-')[0])));
-}
-
-export function deleteLabNamespace(name: string): void {
-  sh('ip', ['netns', 'delete', name]);
-}
-
+/** A dead run's namespaces are swept before a lab is built. */
 function sweepDeadRuns(): void {
   for (const name of orphanLabNamespaces()) deleteLabNamespace(name);
 }
@@ -83,7 +57,7 @@ export interface NetworkLab {
 
 export async function buildNetworkLab(): Promise<NetworkLab> {
   sweepDeadRuns();
-  const id = `${PREFIX}${process.pid}`;
+  const id = `${LAB_PREFIX}${process.pid}`;
   const names = { router: `${id}-r`, viewer: `${id}-v`, turn: `${id}-t` };
   const tag = (process.pid % 0xffff).toString(16);
   const children: { pid: number }[] = [];
