@@ -1,42 +1,31 @@
-import type { Browser } from 'puppeteer-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCastpool, withApiTokens } from '../helpers/app.js';
-import { buildNetworkLab, LAB, labAvailable, type NetworkLab } from '../helpers/network-lab.js';
-import { startTestPages } from '../helpers/test-pages.js';
+import { describe, expect, it } from 'vitest';
+import { labSession, startLabCastpool, useNetworkLab } from '../helpers/lab-fixture.js';
+import { LAB, labAvailable } from '../helpers/network-lab.js';
 import { openViewPage, until, type ViewerStats, viewerStats } from '../helpers/viewer.js';
 
 // Viewers on networks that are not loopback: a viewer in a network namespace of its own whose firewall
 // lets UDP reach only a TURN server (coturn, in a third namespace), or no UDP at all.
-const TOKEN = 'lab-token-0123456789abcdef';
-const auth = { authorization: `Bearer ${TOKEN}` };
 const TURN_SECRET = 'lab-turn-secret-not-for-production';
 
-let lab: NetworkLab;
-let pages: Awaited<ReturnType<typeof startTestPages>>;
-let viewerBrowser: Browser;
+const fixture = useNetworkLab();
 
-beforeAll(async () => {
-  lab = await buildNetworkLab();
-  pages = await startTestPages();
-  viewerBrowser = await lab.launchViewer();
-}, 30_000);
-
-afterAll(async () => {
-  await viewerBrowser?.close().catch(() => {});
-  await pages?.close();
-  await lab?.close();
-});
+/** castpool's media on a fixed UDP range, with TURN and ICE-TCP as given. */
+const startWithMedia = (turnUrls: string[], iceTcp: boolean) =>
+  startLabCastpool({
+    webrtc: {
+      iceServers: [],
+      turn: { urls: turnUrls, secret: turnUrls.length > 0 ? TURN_SECRET : '', ttlSeconds: 600 },
+      udpPortMin: 47200,
+      udpPortMax: 47260,
+      iceTcp,
+    },
+  });
 
 /** A session on castpool and its view page opened by the namespaced viewer; the view's stats once it plays. */
-async function watchFromLab(castpool: Awaited<ReturnType<typeof startCastpool>>) {
-  const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') }, auth);
-  expect(created.status).toBe(201);
-  const { id } = created.json as { id: string };
-  const minted = await castpool.api('POST', `/api/sessions/${id}/viewer-tokens`, { scope: 'view' }, auth);
-  const page = await openViewPage(
-    viewerBrowser,
-    `${castpool.base}/api/sessions/${id}/view#token=${minted.json.token}`,
-  );
+async function watchFromLab(castpool: Awaited<ReturnType<typeof startLabCastpool>>) {
+  const { id, status, viewUrl } = await labSession(castpool, fixture.pages.url('/animated'));
+  expect(status).toBe(201);
+  const page = await openViewPage(fixture.viewerBrowser, await viewUrl());
   try {
     const playing = await until<ViewerStats & { route?: string; viewerId?: string }>(
       () => viewerStats(page),
@@ -51,6 +40,7 @@ async function watchFromLab(castpool: Awaited<ReturnType<typeof startCastpool>>)
 
 describe.skipIf(!labAvailable())('viewers behind firewalls', () => {
   it('plays through a TURN server when UDP reaches nothing else, with credentials minted per viewer', async () => {
+    const { lab } = fixture;
     const turn = await lab.startTurn(TURN_SECRET);
     // UDP leaves the viewer's namespace only for the TURN server; TCP (the page, WHEP) goes anywhere.
     lab.viewerFirewall(`table inet lab {
@@ -63,17 +53,7 @@ describe.skipIf(!labAvailable())('viewers behind firewalls', () => {
         meta l4proto udp ip saddr != ${LAB.turn} drop
       }
     }`);
-    const castpool = await startCastpool({
-      host: LAB.castpool,
-      ...withApiTokens({ name: 'lab', token: TOKEN }),
-      webrtc: {
-        iceServers: [],
-        turn: { urls: [turn.url], secret: TURN_SECRET, ttlSeconds: 600 },
-        udpPortMin: 47200,
-        udpPortMax: 47260,
-        iceTcp: false,
-      },
-    });
+    const castpool = await startWithMedia([turn.url], false);
     try {
       const { playing } = await watchFromLab(castpool);
       expect(playing.route).toBe('relay/udp');
@@ -91,7 +71,7 @@ describe.skipIf(!labAvailable())('viewers behind firewalls', () => {
   }, 60_000);
 
   it('plays over ICE-TCP when no UDP gets through at all', async () => {
-    lab.viewerFirewall(`table inet lab {
+    fixture.lab.viewerFirewall(`table inet lab {
       chain out { type filter hook output priority 0; policy accept;
         oifname "lo" accept
         meta l4proto udp drop
@@ -101,17 +81,7 @@ describe.skipIf(!labAvailable())('viewers behind firewalls', () => {
         meta l4proto udp drop
       }
     }`);
-    const castpool = await startCastpool({
-      host: LAB.castpool,
-      ...withApiTokens({ name: 'lab', token: TOKEN }),
-      webrtc: {
-        iceServers: [],
-        turn: { urls: [], secret: '', ttlSeconds: 600 },
-        udpPortMin: 47200,
-        udpPortMax: 47260,
-        iceTcp: true,
-      },
-    });
+    const castpool = await startWithMedia([], true);
     try {
       const { playing } = await watchFromLab(castpool);
       // Chromium's active TCP candidate shows as peer-reflexive once connected.

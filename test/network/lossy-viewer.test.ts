@@ -1,70 +1,38 @@
 import type { Browser, BrowserContext } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCastpool, withApiTokens } from '../helpers/app.js';
-import { buildNetworkLab, LAB, labAvailable, type NetworkLab } from '../helpers/network-lab.js';
-import { startTestPages } from '../helpers/test-pages.js';
+import type { ViewerLink } from '../../src/machines/types.js';
+import { labAuth as auth, labSession, startLabCastpool, useNetworkLab } from '../helpers/lab-fixture.js';
+import { labAvailable } from '../helpers/network-lab.js';
 import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
 
 // Two viewers of one session: one on a clean link (this host), one whose namespace drops 5 % of the
 // UDP it receives. Lost packets are asked for again (NACK) and sent again from castpool's packet
 // history; the session view shows each viewer's link; the clean viewer does not pay for the other.
-const TOKEN = 'lab-token-0123456789abcdef';
-const auth = { authorization: `Bearer ${TOKEN}` };
 const LOSS_PERCENT = 5;
 
-let lab: NetworkLab;
-let pages: Awaited<ReturnType<typeof startTestPages>>;
-let lossyBrowser: Browser;
+const fixture = useNetworkLab();
 let cleanBrowser: BrowserContext;
 
 beforeAll(async () => {
-  lab = await buildNetworkLab();
-  pages = await startTestPages();
-  lossyBrowser = await lab.launchViewer();
   cleanBrowser = await launchViewerBrowser();
-}, 30_000);
-
-afterAll(async () => {
-  await lossyBrowser?.close().catch(() => {});
-  await cleanBrowser?.close().catch(() => {});
-  await pages?.close();
-  await lab?.close();
 });
 
-interface Link {
-  viewerId: string;
-  rttMs: number | null;
-  lossPercent: number | null;
-  packetsLost: number;
-  packetsSent: number;
-  nacks: number;
-  retransmits: number;
-  keyframeRequests: number;
-}
+afterAll(async () => {
+  await cleanBrowser?.close().catch(() => {});
+});
 
 describe.skipIf(!labAvailable())('a viewer on a lossy link', () => {
   it('gets lost packets again, shows in the session view, and costs the clean viewer nothing', async () => {
+    const { lab, pages, viewerBrowser: lossyBrowser } = fixture;
     lab.viewerFirewall(`table inet lab {
       chain in { type filter hook input priority 0; policy accept;
         meta l4proto udp numgen random mod 100 < ${LOSS_PERCENT} drop
       }
     }`);
-    const castpool = await startCastpool({
-      host: LAB.castpool,
-      ...withApiTokens({ name: 'lab', token: TOKEN }),
-    });
+    const castpool = await startLabCastpool();
     try {
-      const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') }, auth);
-      const { id } = created.json as { id: string };
-      const view = async (browser: Browser | BrowserContext) => {
-        const minted = await castpool.api(
-          'POST',
-          `/api/sessions/${id}/viewer-tokens`,
-          { scope: 'view' },
-          auth,
-        );
-        return openViewPage(browser, `${castpool.base}/api/sessions/${id}/view#token=${minted.json.token}`);
-      };
+      const { id, viewUrl } = await labSession(castpool, pages.url('/animated'));
+      const view = async (browser: Browser | BrowserContext) => openViewPage(browser, await viewUrl());
       const lossy = await view(lossyBrowser);
       const clean = await view(cleanBrowser);
       for (const page of [lossy, clean]) {
@@ -81,8 +49,8 @@ describe.skipIf(!labAvailable())('a viewer on a lossy link', () => {
       const [lossyBefore, cleanBefore] = [await viewerStats(lossy), await viewerStats(clean)];
       const links = await until(
         async () =>
-          ((await castpool.api('GET', `/api/sessions/${id}`, undefined, auth)).json.viewerLinks as Link[]) ??
-          [],
+          ((await castpool.api('GET', `/api/sessions/${id}`, undefined, auth)).json
+            .viewerLinks as ViewerLink[]) ?? [],
         (all) =>
           (all.find((l) => l.viewerId === lossyId)?.retransmits ?? 0) > 0 &&
           all.every((l) => l.rttMs !== null),

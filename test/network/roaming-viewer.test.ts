@@ -1,31 +1,13 @@
-import type { Browser, Page } from 'puppeteer-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCastpool, withApiTokens } from '../helpers/app.js';
-import { buildNetworkLab, LAB, labAvailable, type NetworkLab } from '../helpers/network-lab.js';
-import { startTestPages } from '../helpers/test-pages.js';
+import type { Page } from 'puppeteer-core';
+import { describe, expect, it } from 'vitest';
+import { labAuth as auth, labSession, startLabCastpool, useNetworkLab } from '../helpers/lab-fixture.js';
+import { LAB, labAvailable } from '../helpers/network-lab.js';
 import { openViewPage, until, viewerStats } from '../helpers/viewer.js';
 
 // A viewer whose network changes under it (a laptop moving from one Wi-Fi to another, a phone from
 // Wi-Fi to mobile): its address is gone, its media path with it. The view page restarts ICE on the
 // same WHEP resource (PATCH with new credentials) and plays on, as the same viewer.
-const TOKEN = 'lab-token-0123456789abcdef';
-const auth = { authorization: `Bearer ${TOKEN}` };
-
-let lab: NetworkLab;
-let pages: Awaited<ReturnType<typeof startTestPages>>;
-let viewerBrowser: Browser;
-
-beforeAll(async () => {
-  lab = await buildNetworkLab();
-  pages = await startTestPages();
-  viewerBrowser = await lab.launchViewer();
-}, 30_000);
-
-afterAll(async () => {
-  await viewerBrowser?.close().catch(() => {});
-  await pages?.close();
-  await lab?.close();
-});
+const fixture = useNetworkLab();
 
 /** The address of the view page's end of the selected candidate pair. */
 const localAddress = (page: Page) =>
@@ -41,18 +23,11 @@ const localAddress = (page: Page) =>
 
 describe.skipIf(!labAvailable())('a viewer whose network changes', () => {
   it('restarts ICE on its WHEP resource and plays on from its new address, as the same viewer', async () => {
-    const castpool = await startCastpool({
-      host: LAB.castpool,
-      ...withApiTokens({ name: 'lab', token: TOKEN }),
-    });
+    const { lab, pages, viewerBrowser } = fixture;
+    const castpool = await startLabCastpool();
     try {
-      const created = await castpool.api('POST', '/api/sessions', { url: pages.url('/animated') }, auth);
-      const { id } = created.json as { id: string };
-      const minted = await castpool.api('POST', `/api/sessions/${id}/viewer-tokens`, { scope: 'view' }, auth);
-      const page = await openViewPage(
-        viewerBrowser,
-        `${castpool.base}/api/sessions/${id}/view#token=${minted.json.token}`,
-      );
+      const { id, viewUrl } = await labSession(castpool, pages.url('/animated'));
+      const page = await openViewPage(viewerBrowser, await viewUrl());
       await page.evaluate(() => {
         (window as unknown as { loadedOnce: boolean }).loadedOnce = true;
       });
