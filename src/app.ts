@@ -12,6 +12,7 @@ import { eventRoutes } from './api/events.js';
 import { linkBase } from './api/links.js';
 import { requestLogFields } from './api/log-fields.js';
 import { pageRoutes } from './api/pages.js';
+import { recordingRoutes } from './api/recordings.js';
 import { sessionRoutes } from './api/sessions.js';
 import { statusRoutes } from './api/status.js';
 import { whepRoutes } from './api/whep.js';
@@ -138,6 +139,7 @@ export async function buildApp(config: Config, logStream?: { write(line: string)
   });
   await app.register(whepRoutes, { surface, linkBase: base });
   await app.register(contextRoutes, { surface });
+  await app.register(recordingRoutes, { surface });
   await app.register(pageRoutes, { surface });
   await app.register(statusRoutes, { castpool, commands, nats, inspection });
   await app.register(eventRoutes, { nats, maxStreams: config.limits.eventStreams });

@@ -252,6 +252,28 @@ export const ConfigSchema = Type.Object({
     popups: PopupPolicy,
     unwatched: UnwatchedPages,
   }),
+  recordings: Type.Object({
+    maxMbPerSession: Int(
+      0,
+      1048576,
+      "Megabytes a session's recordings may take together (0 = recordings refused); a recording that reaches it is stopped and kept.",
+    ),
+    maxPerSession: Int(0, 1000, 'Recordings a session keeps at most; delete one to start another.'),
+    maxTotalMb: Int(
+      0,
+      16777216,
+      "Megabytes this node's recordings may take together; past it new ones get 507 and running ones stop.",
+    ),
+    retentionHours: Int(
+      1,
+      87600,
+      'A finished recording is removed this long after it ended (or with its session).',
+    ),
+    codec: Type.Union([Type.Literal('H264'), Type.Literal('VP8')], {
+      description:
+        'What a recording of an unwatched session encodes (a watched one records what its viewers get; later viewers must take it).',
+    }),
+  }),
   contexts: Type.Object({
     withoutKey: Type.Union([Type.Literal('local'), Type.Literal('refuse')], {
       description:

@@ -11,6 +11,7 @@ export const errorStatus = {
   precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  range_not_satisfiable: 416,
   capacity: 429,
   rate_limited: 429,
   internal: 500,
@@ -18,6 +19,7 @@ export const errorStatus = {
   unavailable: 503,
   host_saturated: 503,
   timeout: 504,
+  insufficient_storage: 507,
 } as const;
 export type ErrorCode = keyof typeof errorStatus;
 

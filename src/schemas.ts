@@ -375,6 +375,64 @@ export const DownloadView = Type.Object({
 export const DownloadList = Type.Object({ downloads: Type.Array(DownloadView) });
 export type DownloadList = Static<typeof DownloadList>;
 
+const RecordingId = Type.String({
+  pattern: '^rec-[0-9]{1,9}$',
+  description: 'rec-<n>, numbered in the session',
+});
+export const RecordingRequest = Type.Object(
+  { id: Id, recordingId: RecordingId },
+  { additionalProperties: false },
+);
+/** A piece of a recording's file (they travel between nodes like downloads). */
+export const RecordingPieceRequest = Type.Object(
+  {
+    id: Id,
+    recordingId: RecordingId,
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 40 })),
+    length: Type.Optional(Type.Integer({ minimum: 1, maximum: DOWNLOAD_CHUNK_BYTES })),
+  },
+  { additionalProperties: false },
+);
+export const RecordingView = Type.Object({
+  id: RecordingId,
+  state: Type.Union(
+    [
+      Type.Literal('starting'),
+      Type.Literal('recording'),
+      Type.Literal('finalizing'),
+      Type.Literal('completed'),
+      Type.Literal('failed'),
+    ],
+    { description: 'starting: waiting for the first keyframe; finalizing: its index is being written' },
+  ),
+  codec: Type.Union([Type.Literal('H264'), Type.Literal('VP8')]),
+  contentType: Type.Union([Type.Literal('video/x-matroska'), Type.Literal('video/webm')]),
+  bytes: Type.Integer(),
+  startedAt: Type.String({ format: 'date-time' }),
+  endedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'When retention removes it' })),
+  reason: Type.Optional(
+    Type.String({ description: 'Why it ended (asked to, a limit, the session, an error)' }),
+  ),
+});
+export type RecordingView = Static<typeof RecordingView>;
+export const RecordingList = Type.Object({
+  recordings: Type.Array(RecordingView),
+  limits: Type.Object({
+    maxBytesPerSession: Type.Integer(),
+    maxPerSession: Type.Integer(),
+    retentionHours: Type.Integer(),
+  }),
+});
+export type RecordingList = Static<typeof RecordingList>;
+export const RecordingStopped = Type.Object({
+  recording: RecordingView,
+  removed: Type.Boolean({
+    description: 'true: a finished recording was deleted; false: a running one was finalised',
+  }),
+});
+export type RecordingStopped = Static<typeof RecordingStopped>;
+
 export const ThumbnailRequest = Type.Object(
   { id: Id, width: Type.Integer({ minimum: 16, maximum: 3840 }) },
   { additionalProperties: false },

@@ -17,6 +17,8 @@ import { navigatePageActor } from './actors/page-navigation.js';
 import { pageStateActor } from './actors/page-state.js';
 import { watchPageActor } from './actors/page-watch.js';
 import { widgetsActor } from './actors/page-widgets.js';
+import { recorderActor, removeRecordingActor } from './actors/recorder.js';
+import { RecordingSpace } from './actors/recording-space.js';
 import { tabsActor } from './actors/tabs.js';
 import { thumbnailActor } from './actors/thumbnail.js';
 import { viewerActor } from './actors/viewer.js';
@@ -48,6 +50,8 @@ export interface Castpool {
   siteCredentials: SiteCredentials;
   /** Where saved contexts are kept (the fleet's KV, or this node's disk). */
   contexts: Contexts;
+  /** What this node's recordings take on disk (their node-wide limit). */
+  recordingSpace: RecordingSpace;
   /** Closes every session and browser, then ends any process still tracked. */
   shutdown(): Promise<void>;
 }
@@ -78,6 +82,7 @@ export function createCastpool(
   const browserUser = chooseBrowserUser(config, log);
   const cpu = cpuGroups(config.cgroupRoot, log);
   const deps: ActorDeps = { config, processes, cpuGroups: cpu, log, urls: access.urls, metrics, browserUser };
+  const recordingSpace = new RecordingSpace(config.recordings.maxTotalMb * 1024 * 1024);
   const session = sessionMachine.provide({
     actors: {
       openPage: openPageActor(deps, siteCredentials),
@@ -89,11 +94,13 @@ export function createCastpool(
       tabs: tabsActor(deps, siteCredentials),
       widgets: widgetsActor(deps),
       fileChooser: fileChooserActor(deps),
-      sessionFiles: sessionFilesActor(deps, siteCredentials),
+      sessionFiles: sessionFilesActor(deps, siteCredentials, recordingSpace),
       hibernatePage: hibernatePageActor(deps),
       capture: captureActor(deps),
       freezePages: freezePagesActor(deps),
       viewer: viewerActor(deps),
+      recorder: recorderActor(deps, recordingSpace),
+      removeRecording: removeRecordingActor(deps, recordingSpace),
       thumbnail: thumbnailActor(deps),
       pageState: pageStateActor(),
     },
@@ -120,6 +127,12 @@ export function createCastpool(
         freezeAfterMs: config.supervision.freezeAfterMs,
         maxTabs: config.limits.tabsPerSession,
         control: config.control,
+        recordingLimits: {
+          maxBytes: config.recordings.maxMbPerSession * 1024 * 1024,
+          maxCount: config.recordings.maxPerSession,
+          retentionMs: config.recordings.retentionHours * 3600_000,
+          codec: config.recordings.codec,
+        },
         browserLingerMs: config.supervision.browserLingerMs,
         degrade: config.supervision.degrade,
         captureBudget: config.captureBudget,
@@ -170,6 +183,7 @@ export function createCastpool(
     events,
     siteCredentials,
     contexts,
+    recordingSpace,
     shutdown,
   };
 }

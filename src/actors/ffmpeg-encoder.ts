@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import type { Codec, Viewport } from '../machines/types.js';
+import { childEnv } from '../processes/child-env.js';
 import type { ProcessTracker } from '../processes/tracker.js';
 
 export interface EncoderOptions {
@@ -105,6 +106,7 @@ export class FfmpegEncoder {
     const child = spawn(options.ffmpegPath, encoderArgs(options), {
       stdio: ['pipe', 'ignore', 'pipe'],
       detached: true,
+      env: childEnv(),
     });
     const tracked = processes.track(child, 'ffmpeg', options.owner);
     this.pid = tracked.pid;

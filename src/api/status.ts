@@ -79,6 +79,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
     browsers: () => info.browsers(),
     browserMemory: () => info.browserMemory(),
     natsConnected: () => nats.health().status === 'connected',
+    recordingBytes: () => castpool.recordingSpace.totalBytes,
   });
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>

@@ -8,6 +8,7 @@ import { ControlCommands } from './control.js';
 import { Downloads } from './downloads.js';
 import { NodeInfo } from './info.js';
 import type { CommandSurface, InputOf, NodeOperationName, OutputOf } from './operations.js';
+import { Recordings } from './recordings.js';
 import type { SessionView } from './results.js';
 import { SessionCommands } from './sessions.js';
 import { Thumbnails } from './thumbnails.js';
@@ -40,6 +41,7 @@ export class Commands {
   readonly viewers: ViewerCommands;
   readonly thumbnails: Thumbnails;
   readonly downloads: Downloads;
+  readonly recordings: Recordings;
   /** Saved contexts (cookies and storage under a name). */
   readonly contexts: ContextCommands;
   /** CDP clients of this node's sessions. */
@@ -57,6 +59,7 @@ export class Commands {
     this.viewers = new ViewerCommands(castpool, this.sessions);
     this.thumbnails = new Thumbnails(castpool);
     this.downloads = new Downloads(castpool);
+    this.recordings = new Recordings(castpool);
     this.automation = new Automation(castpool, this.sessions);
     this.info = new NodeInfo(castpool);
     const s = this.sessions;
@@ -82,6 +85,10 @@ export class Commands {
       thumbnail: (input) => this.thumbnails.take(input),
       downloads: async (input) => this.downloads.list(input),
       download: (input) => this.downloads.file(input),
+      'recording-start': (input) => this.recordings.start(input),
+      'recording-stop': (input) => this.recordings.stop(input),
+      recordings: async (input) => this.recordings.list(input),
+      recording: (input) => this.recordings.file(input),
       'whep.offer': (input) => this.viewers.offer(input),
       'whep.patch': async (input) => this.viewers.patch(input),
       'whep.delete': async (input) => this.viewers.leave(input),

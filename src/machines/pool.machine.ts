@@ -16,6 +16,7 @@ import {
 } from './capture-budget.js';
 import type { ControlRules } from './control-lease.js';
 import {
+  type RecordingLimits,
   type RestartPolicy,
   type SavedPage,
   type SessionActorRef,
@@ -43,6 +44,8 @@ export interface PoolInput {
   maxTabs?: number;
   /** Who drives a session by default, and when a hold got by acting lapses. */
   control?: ControlRules;
+  /** What each session's recordings may keep. */
+  recordingLimits?: RecordingLimits;
   captureBudget?: CaptureBudgetPolicy;
   /** An emptied browser stays up this long for the next session (0: it closes at once). */
   browserLingerMs?: number;
@@ -366,6 +369,7 @@ export const poolMachine = setup({
                 ...(context.freezeAfterMs !== undefined ? { freezeAfterMs: context.freezeAfterMs } : {}),
                 ...(context.maxTabs ? { maxTabs: context.maxTabs } : {}),
                 ...(context.control ? { control: context.control } : {}),
+                ...(context.recordingLimits ? { recordingLimits: context.recordingLimits } : {}),
                 saved,
                 // The pool's clock is its sessions' clock (a simulated one in tests).
                 ...(context.now ? { now: context.now } : {}),

@@ -17,11 +17,14 @@ import {
   setup,
 } from 'xstate';
 import { type ControlLease, freeLease, granted, letGo, sameParty, takeRefusal } from './control-lease.js';
+import { patchRecording, recordingAllowance, recordingCodec, recordingRefusal } from './recordings.js';
 import {
   captureFps,
+  defaultRecordingLimits,
   defaultRestartPolicy,
   failureSentence,
   isOverloaded,
+  isRecording,
   navigationPending,
   type OpenDialog,
   type OpenPageInput,
@@ -47,6 +50,8 @@ import type {
   PageDialog,
   PageHandle,
   PageWidget,
+  RecorderCommand,
+  RecorderInput,
   TabCommand,
   ViewerCommand,
   ViewerInput,
@@ -244,6 +249,12 @@ export const sessionMachine = setup({
     ),
     /** Negotiates its offer, reports `viewer.join` (or `viewer.unanswered`), then serves the viewer. */
     viewer: fromCallback<ViewerCommand, ViewerInput>(notProvided('viewer')),
+    /** Writes the stream to a file (`recording.begun`, `.progress`); finalises it when told (`recording.ended`). */
+    recorder: fromCallback<RecorderCommand, RecorderInput>(notProvided('recorder')),
+    /** Removes a finished recording's file. */
+    removeRecording: fromPromise<void, { sessionId: string; recordingId: string }>(
+      notProvided('removeRecording'),
+    ),
   },
   guards: {
     hasViewers: ({ context }) => watcherCount(context) > 0,
@@ -762,6 +773,10 @@ export const sessionMachine = setup({
         enqueue.emit({ type: 'state.read', requestId: childId.slice(6), error: message });
       } else if (childId.startsWith('thumbnail:')) {
         enqueue.emit({ type: 'thumbnail.taken', requestId: childId.slice(10), error: message });
+      } else if (childId.startsWith('recording:')) {
+        const recordingId = childId.slice(10);
+        const bytes = context.recordings.find((r) => r.id === recordingId)?.bytes ?? 0;
+        enqueue.raise({ type: 'recording.ended', recordingId, bytes, reason: message, error: message });
       }
     }),
     /** The page opens blank and live at once; the first URL loads like any navigation. */
@@ -856,6 +871,134 @@ export const sessionMachine = setup({
       });
       tellViewersDialog(context, null, enqueue);
     }),
+    /** A recording starts (it counts as a watcher, so the capture runs), or the client learns why not. */
+    startRecording: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'recording.start') return;
+      const { requestId } = event;
+      const refusal = recordingRefusal(context);
+      if (refusal || !context.page) {
+        enqueue.emit({
+          type: 'recording.refused',
+          requestId,
+          ...(refusal ?? { kind: 'conflict', reason: 'the session is not live now' }),
+        });
+        return;
+      }
+      const codec = recordingCodec(context);
+      const recording = {
+        id: `rec-${context.recordingsStarted + 1}`,
+        state: 'starting' as const,
+        codec,
+        bytes: 0,
+        startedAt: context.now(),
+      };
+      enqueue.assign({
+        recordings: [...context.recordings, recording],
+        recordingsStarted: context.recordingsStarted + 1,
+        codec,
+        lastViewedAt: context.now(),
+      });
+      enqueue.spawnChild('recorder', {
+        id: `recording:${recording.id}`,
+        input: {
+          sessionId: context.sessionId,
+          recordingId: recording.id,
+          page: context.page,
+          codec,
+          maxBytes: recordingAllowance(context),
+        },
+      });
+      enqueue.emit({ type: 'recording.accepted', requestId, recording });
+    }),
+    refuseRecording: emit(({ event }) => ({
+      type: 'recording.refused' as const,
+      requestId: event.type === 'recording.start' ? event.requestId : '',
+      kind: 'conflict' as const,
+      reason: 'the session is not live now',
+    })),
+    markRecordingBegun: assign(({ context, event }) =>
+      event.type === 'recording.begun'
+        ? { recordings: patchRecording(context.recordings, event.recordingId, { state: 'recording' }) }
+        : {},
+    ),
+    updateRecording: assign(({ context, event }) =>
+      event.type === 'recording.progress'
+        ? { recordings: patchRecording(context.recordings, event.recordingId, { bytes: event.bytes }) }
+        : {},
+    ),
+    /** A running recording is finalised (answered when it ends); a finished one is removed at once. */
+    stopRecording: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'recording.stop') return;
+      const { requestId, recordingId } = event;
+      const recording = context.recordings.find((r) => r.id === recordingId);
+      if (!recording) {
+        enqueue.emit({
+          type: 'recording.refused',
+          requestId,
+          kind: 'not_found',
+          reason: `recording ${recordingId} not found`,
+        });
+        return;
+      }
+      if (!isRecording(recording)) {
+        enqueue.cancel(`expire:${recordingId}`);
+        enqueue.spawnChild('removeRecording', { input: { sessionId: context.sessionId, recordingId } });
+        enqueue.assign({ recordings: context.recordings.filter((r) => r.id !== recordingId) });
+        enqueue.emit({ type: 'recording.stopped', requestId, recording, removed: true });
+        return;
+      }
+      enqueue.assign({
+        recordings: patchRecording(context.recordings, recordingId, { state: 'finalizing' }),
+        recordingStops: [...context.recordingStops, { requestId, recordingId }],
+      });
+      enqueue.sendTo(`recording:${recordingId}`, {
+        type: 'recorder.stop',
+        reason: 'stopped by a client',
+      } satisfies RecorderCommand);
+    }),
+    /** Every running recording is finalised (the session failed or ends). */
+    stopRecordings: enqueueActions(({ context, enqueue }) => {
+      const reason = context.failure ? 'the session failed' : 'the session ended';
+      for (const recording of context.recordings.filter(isRecording))
+        enqueue.sendTo(`recording:${recording.id}`, {
+          type: 'recorder.stop',
+          reason,
+        } satisfies RecorderCommand);
+    }),
+    /** The file is final: kept for the retention time, and whoever asked for the stop is answered. */
+    endRecording: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'recording.ended') return;
+      const { recordingId, bytes, reason, error } = event;
+      const before = context.recordings.find((r) => r.id === recordingId);
+      if (!before) return;
+      const recording = {
+        ...before,
+        state: error ? ('failed' as const) : ('completed' as const),
+        bytes,
+        endedAt: context.now(),
+        reason: error ?? reason,
+      };
+      enqueue.stopChild(`recording:${recordingId}`);
+      enqueue.assign({
+        recordings: context.recordings.map((r) => (r.id === recordingId ? recording : r)),
+        recordingStops: context.recordingStops.filter((stop) => stop.recordingId !== recordingId),
+      });
+      for (const stop of context.recordingStops)
+        if (stop.recordingId === recordingId)
+          enqueue.emit({ type: 'recording.stopped', requestId: stop.requestId, recording, removed: false });
+      enqueue.raise(
+        { type: 'recording.expired', recordingId },
+        { id: `expire:${recordingId}`, delay: context.recordingLimits.retentionMs },
+      );
+    }),
+    expireRecording: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'recording.expired') return;
+      const { recordingId } = event;
+      const recording = context.recordings.find((r) => r.id === recordingId);
+      if (!recording || isRecording(recording)) return;
+      enqueue.spawnChild('removeRecording', { input: { sessionId: context.sessionId, recordingId } });
+      enqueue.assign({ recordings: context.recordings.filter((r) => r.id !== recordingId) });
+    }),
     recordDownload: assign(({ context, event }) =>
       event.type === 'download.begun' ? { downloads: [...context.downloads, event.download] } : {},
     ),
@@ -938,6 +1081,10 @@ export const sessionMachine = setup({
     maxTabs: input.maxTabs ?? 8,
     busyEndedAt: 0,
     downloads: [],
+    recordings: [],
+    recordingsStarted: 0,
+    recordingStops: [],
+    recordingLimits: input.recordingLimits ?? defaultRecordingLimits,
     latestNavigationId: 'initial',
     maxCaptureRestarts: input.maxCaptureRestarts ?? 3,
     restart: input.restart ?? defaultRestartPolicy,
@@ -981,6 +1128,13 @@ export const sessionMachine = setup({
     // Reported by the live page's downloads actor; a late report after a restart still counts.
     'download.begun': { actions: 'recordDownload' },
     'download.progress': { actions: 'updateDownload' },
+    // Recordings start only while live (the live state takes it first); they end or expire anywhere.
+    'recording.start': { actions: 'refuseRecording' },
+    'recording.stop': { actions: 'stopRecording' },
+    'recording.begun': { actions: 'markRecordingBegun' },
+    'recording.progress': { actions: 'updateRecording' },
+    'recording.ended': { actions: 'endRecording' },
+    'recording.expired': { actions: 'expireRecording' },
     // A spawned viewer or navigation that threw must not take the session down with it.
     'xstate.error.actor.*': { actions: 'absorbChildError' },
   },
@@ -1072,6 +1226,7 @@ export const sessionMachine = setup({
         'viewer.offer': [{ guard: 'offerFits', actions: 'takeOffer' }, { actions: 'refuseOffer' }],
         'viewer.join': [{ guard: 'joinFits', actions: 'addViewer' }, { actions: 'refuseJoin' }],
         'viewer.left': { actions: 'removeViewer' },
+        'recording.start': { actions: 'startRecording' },
         'thumbnail.request': { actions: 'takeThumbnail' },
         'state.request': { actions: 'readState' },
         // A navigation asked for while a dialog waits answers it first (a beforeunload: leave).
@@ -1300,7 +1455,7 @@ export const sessionMachine = setup({
       },
     },
     closing: {
-      entry: 'removeAllViewers',
+      entry: ['removeAllViewers', 'stopRecordings'],
       always: { guard: ({ context }) => context.page === undefined, target: 'closed' },
       invoke: {
         src: 'closePage',
@@ -1312,7 +1467,7 @@ export const sessionMachine = setup({
     },
     failed: {
       tags: ['failed', 'released'],
-      entry: 'removeAllViewers',
+      entry: ['removeAllViewers', 'stopRecordings'],
       // Release what the session still holds; a crashed browser has nothing left to release.
       invoke: {
         src: 'closePage',

@@ -12,6 +12,7 @@ import type {
   PageDialog,
   PageHandle,
   PageWidget,
+  RecordingRecord,
   SessionParams,
   TabSummary,
   ThrottlePolicy,
@@ -35,6 +36,23 @@ export const defaultRestartPolicy: RestartPolicy = {
   backoffMaxMs: 5000,
 };
 
+/** What a session's recordings may keep; the node-wide total is the recorder actors' to watch. */
+export interface RecordingLimits {
+  maxBytes: number;
+  maxCount: number;
+  /** A finished recording is removed this long after it ended. */
+  retentionMs: number;
+  /** The codec a recording asks for when nobody watches yet (viewers then must take it). */
+  codec: Codec;
+}
+
+export const defaultRecordingLimits: RecordingLimits = {
+  maxBytes: 1024 * 1024 * 1024,
+  maxCount: 20,
+  retentionMs: 24 * 3600_000,
+  codec: 'H264',
+};
+
 export interface SessionInput {
   sessionId: string;
   params: SessionParams;
@@ -49,6 +67,7 @@ export interface SessionInput {
   maxCaptureRestarts?: number;
   /** Tabs a session may have open at once (popups past it are closed). */
   maxTabs?: number;
+  recordingLimits?: RecordingLimits;
   /** Who drives by default, and when a hold taken by input lapses (default: agent first, 15 s). */
   control?: ControlRules;
   now?: () => number;
@@ -96,6 +115,14 @@ export interface SessionContext {
   /** Why the session fell back to screencast (set once it did). */
   captureFallback?: string;
   lastNavigation?: NavigationResult;
+  /** The session's recordings, oldest first (kept across restarts, removed by the retention limits). */
+  recordings: RecordingRecord[];
+  /** Recordings started so far (names them: rec-1, rec-2, …). */
+  recordingsStarted: number;
+  /** Clients waiting for a running recording to be finalised (answered with `recording.stopped`). */
+  recordingStops: { requestId: string; recordingId: string }[];
+  /** What recordings may keep (bytes per session, recordings per session, retention after they end). */
+  recordingLimits: RecordingLimits;
   /** Files the session's pages downloaded, oldest first (kept across restarts). */
   downloads: DownloadRecord[];
   /** A file chooser the page opened, waiting for files (`POST …/file-chooser`). */
@@ -246,6 +273,18 @@ export type SessionEvent =
   /** How a viewer actor's ICE restart went: castpool's answer fragment and the new ETag, or why not. */
   | { type: 'viewer.iceRestarted'; requestId: string; fragment?: string; etag?: string; error?: string }
   | { type: 'keyframe.request' }
+  /** A client starts a recording of the stream (answered with `recording.accepted` or `.refused`). */
+  | { type: 'recording.start'; requestId: string }
+  /** A client stops a running recording (it is finalised), or removes a finished one. */
+  | { type: 'recording.stop'; requestId: string; recordingId: string }
+  /** The recorder wrote its first keyframe. */
+  | { type: 'recording.begun'; recordingId: string }
+  /** The recorder's file size now (about once a second). */
+  | { type: 'recording.progress'; recordingId: string; bytes: number }
+  /** The recorder finished its file (or failed: `error`); `reason` says why it stopped. */
+  | { type: 'recording.ended'; recordingId: string; bytes: number; reason: string; error?: string }
+  /** Raised by the session: a finished recording's retention is over. */
+  | { type: 'recording.expired'; recordingId: string }
   | { type: 'thumbnail.request'; requestId: string; width: number }
   /** Asks for the session's cookies and storage (a saved context); answered with `state.read`. */
   | { type: 'state.request'; requestId: string }
@@ -274,6 +313,17 @@ export type SessionEmitted =
   | { type: 'viewer.iceRestarted'; requestId: string; fragment?: string; etag?: string; error?: string }
   /** The state asked for with `state.request`: cookies and storage, or why there are none. */
   | { type: 'state.read'; requestId: string; state?: SavedPage; error?: string }
+  /** A recording asked for with `recording.start` runs (its record), or why it cannot. */
+  | { type: 'recording.accepted'; requestId: string; recording: RecordingRecord }
+  | {
+      type: 'recording.refused';
+      requestId: string;
+      reason: string;
+      /** `conflict`: the session's state; `storage`: its recording limits. */
+      kind: 'conflict' | 'storage' | 'not_found';
+    }
+  /** A recording asked to stop has ended (finalised), or a finished one was removed. */
+  | { type: 'recording.stopped'; requestId: string; recording: RecordingRecord; removed: boolean }
   /** A thumbnail asked for with `thumbnail.request`: its JPEG, or why there is none. */
   | { type: 'thumbnail.taken'; requestId: string; jpeg?: Uint8Array; error?: string }
   /** The page opened a dialog that waits for a client (policy `surface`). */
@@ -347,7 +397,18 @@ export function tabList(context: Pick<SessionContext, 'tabs' | 'page'>): TabSumm
   }));
 }
 
-/** Viewers joined and negotiating: while there are any, the session captures. */
-export function watcherCount(context: Pick<SessionContext, 'viewers' | 'offers'>): number {
-  return Object.keys(context.viewers).length + Object.keys(context.offers).length;
+/** A recording still writing (it watches the stream like a viewer). */
+export function isRecording(recording: RecordingRecord): boolean {
+  return (
+    recording.state === 'starting' || recording.state === 'recording' || recording.state === 'finalizing'
+  );
+}
+
+/** Viewers joined and negotiating, and running recordings: while there are any, the session captures. */
+export function watcherCount(context: Pick<SessionContext, 'viewers' | 'offers' | 'recordings'>): number {
+  return (
+    Object.keys(context.viewers).length +
+    Object.keys(context.offers).length +
+    context.recordings.filter(isRecording).length
+  );
 }

@@ -87,6 +87,37 @@ export interface DownloadRecord {
   startedAt: number;
 }
 
+/**
+ * A recording of the session's stream to a file on its node: the RTP its viewers get, written without a
+ * second encode (src/actors/recorder.ts). Kept while the session lives, within the recording limits.
+ */
+export interface RecordingRecord {
+  /** `rec-<n>`, numbered in the session. */
+  id: string;
+  /** `starting` until the first keyframe is written; `finalizing` while the file gets its index. */
+  state: 'starting' | 'recording' | 'finalizing' | 'completed' | 'failed';
+  codec: Codec;
+  /** Bytes of the file now. */
+  bytes: number;
+  startedAt: number;
+  endedAt?: number;
+  /** Why it ended: asked to, a limit, the session's end, or what went wrong. */
+  reason?: string;
+}
+
+/** What a recorder actor gets: the session's stream, its codec, and how many bytes it may write. */
+export interface RecorderInput {
+  sessionId: string;
+  recordingId: string;
+  page: PageHandle;
+  codec: Codec;
+  /** Bytes this recording may reach (the session's allowance less what its kept recordings take). */
+  maxBytes: number;
+}
+
+/** Finalise the file and report `recording.ended`. */
+export type RecorderCommand = { type: 'recorder.stop'; reason: string };
+
 /** Files for the page's open file chooser, as a client sent them. */
 export type FileChooserCommand = { type: 'fileChooser.answer'; files: { name: string; data: Uint8Array }[] };
 

@@ -1,6 +1,12 @@
 import type { Codec } from './codec.js';
 import { startsKeyframe } from './keyframe.js';
 
+/**
+ * The payload type of every packet the fan-out forwards, whatever its source used: viewers' werift
+ * senders write their own negotiated one, and a recorder's SDP names this one.
+ */
+export const FORWARDED_PAYLOAD_TYPE = 96;
+
 /** Where one viewer's RTP goes (a werift track's writeRtp). */
 export type RtpSink = (packet: Buffer) => void;
 
@@ -92,6 +98,7 @@ export class RtpFanout {
       packet.writeUInt16BE((packet.readUInt16BE(2) + this.seqOffset) & 0xffff, 2);
       packet.writeUInt32BE((packet.readUInt32BE(4) + this.tsOffset) >>> 0, 4);
     }
+    packet[1] = (packet[1]! & 0x80) | FORWARDED_PAYLOAD_TYPE;
     this.lastSeq = packet.readUInt16BE(2);
     this.lastTs = packet.readUInt32BE(4);
     this.lastAt = performance.now();

@@ -68,6 +68,12 @@ export class Metrics {
     labelNames: ['outcome'],
     registers: [this.registry],
   });
+  readonly recordings = new Counter({
+    name: 'castpool_recordings_total',
+    help: 'Recordings ended: completed (a finalised file), failed (nothing or a broken file was written)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly controlInputs = new Counter({
     name: 'castpool_control_inputs_total',
     help: 'Remote-control messages from viewers: applied, refused (view-only), malformed, dropped (over the input budget)',

@@ -7,6 +7,8 @@ export interface NodeGaugeSource {
   browsers(): number;
   browserMemory(): { hostId: string; sessionIds: string[]; bytes: number }[];
   natsConnected(): boolean;
+  /** Bytes this node's recordings take on disk. */
+  recordingBytes(): number;
 }
 
 /** Gauges computed at scrape time from the node's read model (nothing is kept up to date in between). */
@@ -72,6 +74,14 @@ export function registerNodeGauges(registry: Registry, source: NodeGaugeSource):
       this.reset();
       for (const host of source.browserMemory())
         for (const id of host.sessionIds) this.set({ session: id }, host.bytes / host.sessionIds.length);
+    },
+  });
+  new Gauge({
+    name: 'castpool_recording_bytes',
+    help: "Bytes this node's recordings take on disk (limit: recordings.maxTotalMb)",
+    registers: [registry],
+    collect() {
+      this.set(source.recordingBytes());
     },
   });
   new Gauge({

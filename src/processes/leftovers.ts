@@ -1,8 +1,11 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Browser profiles (`b-<pid>-…`), sessions' downloads (`d-<pid>-…`) and embedded NATS stores (`nats-<pid>-…`) name the service PID. */
-const PROFILE = /^(?:b|d|nats)-(\d+)-/;
+/**
+ * Browser profiles (`b-<pid>-…`), sessions' downloads (`d-<pid>-…`) and recordings (`r-<pid>-…`) and
+ * embedded NATS stores (`nats-<pid>-…`) name the service PID.
+ */
+const PROFILE = /^(?:b|d|r|nats)-(\d+)-/;
 
 function isRunning(pid: number): boolean {
   try {
