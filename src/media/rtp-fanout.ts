@@ -7,6 +7,9 @@ import { startsKeyframe } from './keyframe.js';
  */
 export const FORWARDED_PAYLOAD_TYPE = 96;
 
+/** Frames of one stamp are sent this far apart (1 ms at 90 kHz). */
+const SEPARATION_TICKS = 90;
+
 /** Where one viewer's RTP goes (a werift track's writeRtp). */
 export type RtpSink = (packet: Buffer) => void;
 
@@ -38,6 +41,13 @@ export class RtpFanout {
   private lastSeq = -1;
   private lastTs = 0;
   private lastAt = 0;
+  // Frames told apart: a frame stamped like the one before it (Chromium re-encodes its last captured
+  // frame as the keyframe a PLI asked for) goes 1 ms later (a recording's time base), so no two frames
+  // share a time.
+  private frameEnded = true;
+  private frameRawTs = -1;
+  private frameOutTs = -1;
+  private frameShift = 0;
 
   /**
    * A new source continues the old one's sequence numbers and timestamps (viewers see one stream),
@@ -86,6 +96,22 @@ export class RtpFanout {
     return this.waiting;
   }
 
+  private separateFrames(packet: Buffer): void {
+    const ts = packet.readUInt32BE(4);
+    if (this.frameEnded) {
+      // Later than the last frame as sent: as it is. Not older than the frame before as stamped, yet not
+      // later than it as sent: 1 ms past that. Older: a late packet of an earlier frame, left as it is.
+      const notOlder = this.frameOutTs >= 0 && ((ts - this.frameRawTs) | 0) >= 0;
+      const notLater = ((ts - this.frameOutTs) | 0) < SEPARATION_TICKS;
+      this.frameShift = notOlder && notLater ? ((this.frameOutTs + SEPARATION_TICKS - ts) | 0) >>> 0 : 0;
+      this.frameRawTs = ts;
+      this.frameOutTs = (ts + this.frameShift) >>> 0;
+      this.frameEnded = false;
+    }
+    if (this.frameShift !== 0) packet.writeUInt32BE((ts + this.frameShift) >>> 0, 4);
+    if (packet[1]! & 0x80) this.frameEnded = true;
+  }
+
   forward(packet: Buffer): void {
     if (packet.length < 12) return;
     const ssrc = packet.readUInt32BE(8);
@@ -99,6 +125,7 @@ export class RtpFanout {
       packet.writeUInt32BE((packet.readUInt32BE(4) + this.tsOffset) >>> 0, 4);
     }
     packet[1] = (packet[1]! & 0x80) | FORWARDED_PAYLOAD_TYPE;
+    this.separateFrames(packet);
     this.lastSeq = packet.readUInt16BE(2);
     this.lastTs = packet.readUInt32BE(4);
     this.lastAt = performance.now();

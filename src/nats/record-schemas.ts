@@ -167,6 +167,17 @@ export const RemoteEventSchema = Type.Union([
     state: Type.Union([Type.Literal('in-progress'), Type.Literal('completed'), Type.Literal('canceled')]),
   }),
   pageNews({
+    type: Type.Union([Type.Literal('recording.started'), Type.Literal('recording.finished')]),
+    recordingId: Type.String({ pattern: '^rec-[0-9]{1,9}$' }),
+    state: Type.Union([
+      Type.Literal('starting'),
+      Type.Literal('recording'),
+      Type.Literal('finalizing'),
+      Type.Literal('completed'),
+      Type.Literal('failed'),
+    ]),
+  }),
+  pageNews({
     type: Type.Union([Type.Literal('tab.opened'), Type.Literal('tab.activated'), Type.Literal('tab.closed')]),
     tabId: TabId,
   }),

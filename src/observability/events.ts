@@ -49,11 +49,22 @@ export type PageNews =
       kind: 'page';
       node: string;
       sessionId: string;
+      /** A recording began writing, or its file is final (`completed`) or it failed. */
+      type: 'recording.started' | 'recording.finished';
+      recordingId: string;
+      state: RecordingState;
+      time: string;
+    }
+  | {
+      kind: 'page';
+      node: string;
+      sessionId: string;
       type: 'tab.opened' | 'tab.activated' | 'tab.closed';
       tabId: string;
       time: string;
     };
 type DialogType = 'alert' | 'confirm' | 'prompt' | 'beforeunload';
+type RecordingState = 'starting' | 'recording' | 'finalizing' | 'completed' | 'failed';
 
 /**
  * The control lease changed hands (`taken`: `holder` drives now, `previous` did; `released`: nobody
@@ -92,6 +103,8 @@ export class EventHub {
   private readonly leases = new Map<string, ControlLease>();
   /** The downloads each session had at its last snapshot (id → state). */
   private readonly downloads = new Map<string, Map<string, string>>();
+  /** The recordings each session had at its last snapshot (id → whether it had finished). */
+  private readonly recordings = new Map<string, Map<string, boolean>>();
 
   constructor(readonly node: string) {}
 
@@ -137,6 +150,32 @@ export class EventHub {
       if (before === undefined) this.emit({ ...base, type: 'download.started' });
       if (state !== 'in-progress') this.emit({ ...base, type: 'download.finished' });
     }
+  }
+
+  private recordingNews(sessionId: string, now: { id: string; state: RecordingState }[] | undefined): void {
+    if (!now) {
+      this.recordings.delete(sessionId);
+      return;
+    }
+    let known = this.recordings.get(sessionId);
+    if (!known) {
+      if (now.length === 0) return;
+      known = new Map();
+      this.recordings.set(sessionId, known);
+    }
+    for (const { id, state } of now) {
+      const finished = state === 'completed' || state === 'failed';
+      const before = known.get(id);
+      if (before === finished) continue;
+      known.set(id, finished);
+      const time = new Date().toISOString();
+      const base = { kind: 'page' as const, node: this.node, sessionId, recordingId: id, state, time };
+      if (before === undefined) this.emit({ ...base, type: 'recording.started' });
+      if (finished) this.emit({ ...base, type: 'recording.finished' });
+    }
+    // Deleted or expired ones are forgotten (a later rec-n is a new recording).
+    const ids = new Set(now.map((r) => r.id));
+    for (const id of known.keys()) if (!ids.has(id)) known.delete(id);
   }
 
   private tabNews(sessionId: string, now: { id: string; page: unknown }[] | undefined, page: unknown): void {
@@ -221,6 +260,7 @@ export class EventHub {
         hibernation?: { reason: string };
         dialog?: { id: number; type: DialogType };
         downloads?: { id: string; state: 'in-progress' | 'completed' | 'canceled' }[];
+        recordings?: { id: string; state: RecordingState }[];
         tabs?: { id: string; page: unknown }[];
         page?: unknown;
         control?: ControlLease;
@@ -234,6 +274,7 @@ export class EventHub {
     );
     this.dialogNews(sessionId, snapshot.status === 'done' ? undefined : snapshot.context?.dialog);
     this.downloadNews(sessionId, snapshot.status === 'done' ? undefined : snapshot.context?.downloads);
+    this.recordingNews(sessionId, snapshot.status === 'done' ? undefined : snapshot.context?.recordings);
     const to = snapshot.status === 'done' ? 'closed' : sessionStateName(snapshot.value);
     const from = this.states.get(sessionId) ?? null;
     // A stopped actor's last snapshot repeats `closed` after it was already reported.

@@ -128,6 +128,28 @@ describe('RTP fan-out across a source change', () => {
     expect(out.every((p) => p.readUInt32BE(4) >= 9000)).toBe(true);
     expect(out[2]!.readUInt32BE(4)).toBeGreaterThan(12000);
   });
+
+  it('sends a frame stamped like (or within 1 ms of) the one before it 1 ms after that, its packets alike, and normalises the payload type', () => {
+    const fanout = new RtpFanout();
+    const out: Buffer[] = [];
+    fanout.add('v', (p) => out.push(Buffer.from(p)));
+    const sent = [
+      packet(1, 1, 9000, [0x67], true), // a keyframe at 9000
+      packet(1, 2, 9000, [0x7c, 0x81]), // the same time again, in two packets (a re-encoded frame)
+      packet(1, 3, 9000, [0x7c, 0x41], true),
+      packet(1, 4, 9000, [0x41], true), // and a third time
+      packet(1, 5, 9100, [0x41], true), // 1.1 ms later as stamped, but only 2/9 ms after the last as sent
+      packet(1, 5, 12000, [0x41], true), // the next frame, as it is
+      packet(1, 6, 9000, [0x41], true), // a late packet of an older frame: left alone
+    ];
+    for (const p of sent) {
+      p[1] = (p[1]! & 0x80) | 111;
+      fanout.forward(p);
+    }
+    expect(out.map((p) => p.readUInt32BE(4))).toEqual([9000, 9090, 9090, 9180, 9270, 12000, 9000]);
+    expect(out.every((p) => (p[1]! & 0x7f) === 96)).toBe(true);
+    expect(out.map((p) => p[1]! >> 7)).toEqual([1, 0, 1, 1, 1, 1, 1]);
+  });
 });
 
 describe('SDP negotiation', () => {
