@@ -12,6 +12,7 @@ import { isolationSection } from './sections/isolation.js';
 import { joinSection } from './sections/join.js';
 import { memorySection } from './sections/memory.js';
 import { natsSection } from './sections/nats.js';
+import { recordingSection } from './sections/recording.js';
 import { renderSection } from './sections/render.js';
 import { strategiesSection } from './sections/strategies.js';
 import { threadsSection } from './sections/threads.js';
@@ -28,6 +29,7 @@ export const SECTIONS: BenchSection<any>[] = [
   densitySmallSection,
   admissionSection,
   fanOutSection,
+  recordingSection,
   unwatchedSection,
   renderSection,
   isolationSection,

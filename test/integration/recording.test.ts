@@ -295,3 +295,73 @@ describe('recording limits', () => {
     expect((await castpool.api('GET', `/api/sessions/${id}`)).json.state).toBe('idle');
   });
 });
+
+describe('a recording across a browser restart', () => {
+  let castpool: Castpool;
+  beforeAll(async () => {
+    castpool = await startCastpool({ sessionsPerBrowser: 1 });
+  });
+  afterAll(async () => {
+    await castpool?.close();
+  });
+
+  it('keeps recording while the session restarts on a new browser: one file, frames before and after', async () => {
+    const id = await createSession(castpool, { fps: 30 });
+    expect((await castpool.api('POST', `/api/sessions/${id}/recordings`)).status).toBe(201);
+    await until(
+      () => recordingOf(castpool, id, 'rec-1'),
+      (r) => r?.state === 'recording',
+      10_000,
+    );
+    const since = Date.now();
+    await sleep(2000);
+    const hostId = castpool.castpool.pool.getSnapshot().context.sessions[id]?.hostId;
+    const browser = castpool.castpool.processes
+      .list()
+      .find((p) => p.kind === 'chromium' && p.owner === hostId);
+    expect(browser).toBeDefined();
+    const killedAt = Date.now();
+    process.kill(browser?.pid ?? 0, 'SIGKILL');
+    const back = await until(
+      () => castpool.api('GET', `/api/sessions/${id}`),
+      (s) => s.json.restarts === 1 && s.json.state === 'streaming',
+      20_000,
+    );
+    expect(back.json).toMatchObject({ restarts: 1, state: 'streaming' });
+    const backAt = Date.now();
+    await sleep(3000);
+    const stoppedAt = Date.now();
+    const stopped = await castpool.api('DELETE', `/api/sessions/${id}/recordings/rec-1`);
+    expect(stopped.json).toMatchObject({ recording: { state: 'completed', reason: 'stopped by a client' } });
+    const path = join(files, 'restarted.mkv');
+    writeFileSync(
+      path,
+      Buffer.from(await (await fetch(`${castpool.base}/api/sessions/${id}/recordings/rec-1`)).arrayBuffer()),
+    );
+    const probed = await probe(path);
+    const wall = (stoppedAt - since) / 1000;
+    console.log(
+      `recording across a restart: ${probed.duration.toFixed(2)} s (wall ${wall.toFixed(2)} s, restart took ${((backAt - killedAt) / 1000).toFixed(2)} s), ` +
+        `${probed.frames} frames, largest gap ${probed.largestGap.toFixed(2)} s`,
+    );
+    // The restart is a pause in one file (its length in time), not the file's end.
+    expect(Math.abs(probed.duration - wall)).toBeLessThanOrEqual(wall * 0.1 + 1);
+    expect(probed.largestGap).toBeGreaterThan(0.3);
+    expect(probed.frames).toBeGreaterThan(probed.duration * 4);
+    const { stderr } = await run('ffmpeg', [
+      '-v',
+      'error',
+      '-i',
+      path,
+      '-fps_mode',
+      'passthrough',
+      '-enc_time_base:v',
+      '-1',
+      '-f',
+      'null',
+      '-',
+    ]);
+    expect(stderr.trim(), stderr.slice(0, 1500)).toBe('');
+    expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
+  });
+});
