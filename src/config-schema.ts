@@ -371,6 +371,10 @@ export const ConfigSchema = Type.Object({
     bitrateKbps: Int(100, 50000, 'Encoder target bitrate.'),
     keyframeIntervalMs: Int(100, 10000, 'Forced keyframe period; bounds how long a late viewer waits.'),
     idleRepeatMs: Int(50, 5000, 'Repeat the last frame after this long without a new one (static pages).'),
+    simulcast: Type.Boolean({
+      description:
+        'Tab capture encodes three layers (full, half, quarter picture) and each viewer gets the one its link carries (see README: slow viewers).',
+    }),
   }),
   supervision: Type.Object({
     degrade: Type.Object({

@@ -568,6 +568,10 @@ export const SessionDetail = Type.Intersect([
         retransmits: Type.Integer(),
         keyframeRequests: Type.Integer({ description: 'PLIs from this viewer' }),
         iceRestarts: Type.Integer(),
+        layer: Type.Integer({
+          description: 'The simulcast layer it gets: 0 full picture, 1 half, 2 quarter (encoder.simulcast)',
+        }),
+        layerSwitches: Type.Integer({ description: 'Moves between layers so far' }),
       }),
       { description: "Each connected viewer's link, from its RTCP" },
     ),

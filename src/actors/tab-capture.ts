@@ -1,7 +1,16 @@
-import { type MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
+import {
+  type MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  type RtpPacket,
+  useRepairedRtpStreamId,
+  useSdesMid,
+  useSdesRTPStreamId,
+} from 'werift';
 import type { CaptureCommand, CaptureInput } from '../machines/types.js';
 import { RaiseWatch } from '../media/raise-watch.js';
 import { H264_BASELINE_FMTP } from '../media/sdp.js';
+import { fanoutLayerOf, type SimulcastLayer, simulcastLayers } from '../media/simulcast.js';
 import type { CaptureReport } from './capture-pipeline.js';
 import type { Capturer } from './capturer.js';
 import type { ActorDeps } from './deps.js';
@@ -47,7 +56,11 @@ export class TabCapturePipeline {
   private framesOutAtWindow = 0;
   private readonly window = new StatsWindow();
   private received = 0;
-  private lastKeyframeRequest = 0;
+  private readonly lastKeyframeRequest = [0, 0, 0];
+  /** Simulcast encodings (smallest first), or none: one encoding. */
+  private readonly layers: SimulcastLayer[] | undefined;
+  /** The SSRC each fan-out layer's packets come with (PLIs name it). */
+  private readonly layerSsrcs: number[] = [];
   /** Chromium's capture sometimes keeps a lowered rate after it was raised again: see RaiseWatch. */
   private readonly raiseWatch = new RaiseWatch();
 
@@ -58,6 +71,9 @@ export class TabCapturePipeline {
     private readonly sendBack: SendBack,
   ) {
     this.fps = input.fps;
+    this.layers = deps.config.encoder.simulcast
+      ? simulcastLayers(deps.config.encoder.bitrateKbps)
+      : undefined;
   }
 
   async start(): Promise<void> {
@@ -72,7 +88,9 @@ export class TabCapturePipeline {
     // Not scaled down with the frame rate: the loopback peer gives Chromium's bandwidth estimate little
     // feedback, so a lowered cap took ~10 s to climb back (a session held at 10 FPS after its share
     // returned to 30). Fewer frames and a smaller picture already save the CPU.
-    const maxKbps = this.deps.config.encoder.bitrateKbps;
+    const top = this.deps.config.encoder.bitrateKbps;
+    // Under simulcast the session's estimate must carry every layer.
+    const maxKbps = this.layers ? this.layers.reduce((sum, layer) => sum + layer.kbps, 0) : top;
     return { maxKbps, startKbps: Math.round(maxKbps * 0.8), minKbps: Math.round(maxKbps / 3) };
   }
 
@@ -102,6 +120,7 @@ export class TabCapturePipeline {
         codec: this.input.codec,
         fmtp: H264_BASELINE_FMTP,
         ...this.bitrates,
+        ...(this.layers ? { layers: this.layers } : {}),
       })) as string;
       if (superseded()) return;
       const upstream = new RTCPeerConnection({
@@ -117,7 +136,11 @@ export class TabCapturePipeline {
           ],
           audio: [],
         },
-        headerExtensions: { video: [], audio: [] },
+        // Simulcast layers are told apart by their RID header extension (MID and repaired RID come with it).
+        headerExtensions: {
+          video: this.layers ? [useSdesMid(), useSdesRTPStreamId(), useRepairedRtpStreamId()] : [],
+          audio: [],
+        },
       });
       // The capture's first frame goes out before the transport is up and is lost; a static page then
       // sends nothing for about a second. Ask for a keyframe as soon as the upstream connects.
@@ -125,10 +148,19 @@ export class TabCapturePipeline {
       upstream.connectionStateChange.subscribe((state) => {
         if (state === 'connected') this.requestKeyframe(true);
       });
-      upstream.onTrack.subscribe((track: MediaStreamTrack) => {
-        track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.forward(rtp));
-      });
+      const layers = this.layers;
+      if (!layers)
+        upstream.onTrack.subscribe((track: MediaStreamTrack) => {
+          track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.forward(rtp, 0));
+        });
       await upstream.setRemoteDescription({ type: 'offer', sdp: offer });
+      // werift announces one track for a simulcast transceiver; each RID has its own.
+      if (layers)
+        for (const track of upstream.getTransceivers()[0]?.receiver.tracks ?? []) {
+          const layer = fanoutLayerOf(track.rid, layers);
+          if (layer >= 0) track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.forward(rtp, layer));
+        }
+      this.page.fanout.activeLayers = layers ? layers.length : 1;
       answerAsDtlsServer(upstream);
       await upstream.setLocalDescription(await upstream.createAnswer());
       const previous = this.upstream;
@@ -145,14 +177,17 @@ export class TabCapturePipeline {
     }
   }
 
-  /** Hot path: strip header extensions (ids are per peer) and hand the packet to the fan-out. */
-  private forward(rtp: RtpPacket): void {
+  /** Hot path: strip header extensions (ids are per peer) and hand the packet to its layer's fan-out. */
+  private forward(rtp: RtpPacket, layer: number): void {
     if (this.stopped) return;
-    this.upstreamSsrc = rtp.header.ssrc;
-    this.received += rtp.header.marker ? 1 : 0;
+    this.layerSsrcs[layer] = rtp.header.ssrc;
+    if (layer === 0) {
+      this.upstreamSsrc = rtp.header.ssrc;
+      this.received += rtp.header.marker ? 1 : 0;
+    }
     rtp.header.extension = false;
     rtp.header.extensions = [];
-    this.page.fanout.forward(rtp.serialize());
+    this.page.fanout.layers[layer]?.forward(rtp.serialize());
   }
 
   handle(command: CaptureCommand): void {
@@ -162,7 +197,7 @@ export class TabCapturePipeline {
       this.applyLimit();
       return;
     }
-    this.requestKeyframe(false);
+    this.requestKeyframe(false, command.layer ?? 0);
   }
 
   /** Frame rate, bitrate and (below the target rate) a smaller picture, set on Chromium's sender. */
@@ -188,13 +223,14 @@ export class TabCapturePipeline {
   }
 
   /** Asks Chromium's encoder for a keyframe: a PLI upstream (rate-limited unless `immediately`). */
-  private requestKeyframe(immediately: boolean): void {
+  private requestKeyframe(immediately: boolean, layer = 0): void {
     const now = Date.now();
-    if (!this.upstream || !this.upstreamSsrc) return;
-    if (!immediately && now - this.lastKeyframeRequest < KEYFRAME_REQUEST_GAP_MS) return;
-    this.lastKeyframeRequest = now;
+    const ssrc = this.layerSsrcs[layer] ?? (layer === 0 ? this.upstreamSsrc : 0);
+    if (!this.upstream || !ssrc) return;
+    if (!immediately && now - (this.lastKeyframeRequest[layer] ?? 0) < KEYFRAME_REQUEST_GAP_MS) return;
+    this.lastKeyframeRequest[layer] = now;
     const receiver = this.upstream.getTransceivers()[0]?.receiver;
-    receiver?.sendRtcpPLI(this.upstreamSsrc).catch(() => {});
+    receiver?.sendRtcpPLI(ssrc).catch(() => {});
     void this.nudgeCompositor();
   }
 
@@ -275,6 +311,7 @@ export class TabCapturePipeline {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.page.fanout.activeLayers = 1;
     if (this.counted) this.page.encoders--;
     this.counted = false;
     clearInterval(this.statsTimer);

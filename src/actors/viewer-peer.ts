@@ -42,6 +42,8 @@ export class ViewerPeer implements ViewerHandle {
   }
 
   iceRestarts = 0;
+  /** Its place among the simulcast layers, once it is served. */
+  layers: { current: number; switches: number } | undefined;
 
   link(): ViewerLink {
     const sender = this.pc.getTransceivers().find((t) => t.kind === 'video')?.sender;
@@ -61,6 +63,8 @@ export class ViewerPeer implements ViewerHandle {
       retransmits: count(outbound.retransmittedPacketsSent),
       keyframeRequests: count(outbound.pliCount),
       iceRestarts: this.iceRestarts,
+      layer: this.layers?.current ?? 0,
+      layerSwitches: this.layers?.switches ?? 0,
     };
   }
 

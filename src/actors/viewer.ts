@@ -10,8 +10,10 @@ import {
 } from '../machines/control-lease.js';
 import type { SessionEvent } from '../machines/session.types.js';
 import type { PageDialog, PageWidget, TabSummary, ViewerCommand, ViewerInput } from '../machines/types.js';
+import { LayerSwitch } from '../media/layer-switch.js';
 import type { ActorDeps } from './deps.js';
 import { InputBudget } from './input-budget.js';
+import { LinkAdaptation } from './link-adaptation.js';
 import type { SessionPage } from './page.js';
 import { parseControlMessage, RemoteInput } from './remote-input.js';
 import { negotiateViewer, type ViewerPeer, type WhepOffer } from './viewer-peer.js';
@@ -125,12 +127,35 @@ function serveViewer(
 } {
   const { viewerId } = peer;
   const left = () => sendBack({ type: 'viewer.left', viewerId });
+  const sender = peer.pc.getTransceivers()[0]?.sender;
   let lastKeyframeRequest = 0;
+  let lastWriteAt = 0;
+  // The viewer's place among the simulcast layers (the full picture unless its link says otherwise).
+  const layers = new LayerSwitch(
+    page.fanout,
+    viewerId,
+    (packet) => {
+      lastWriteAt = performance.now();
+      peer.track.writeRtp(packet);
+    },
+    (packet) => {
+      // The new layer's packets follow the last one sent: next sequence number, time moved on.
+      const ticks = Math.max(1, Math.round((performance.now() - lastWriteAt) * 90));
+      sender?.replaceRTP({
+        sequenceNumber: (packet.readUInt16BE(2) - 1) & 0xffff,
+        timestamp: (packet.readUInt32BE(4) - ticks) >>> 0,
+      });
+      deps.metrics.layerSwitches.inc({ to: String(layers.current) });
+    },
+  );
+  peer.layers = layers;
+  const adaptation = new LinkAdaptation(sender, deps.config.encoder.simulcast);
+  const askKeyframe = (layer: number) => sendBack({ type: 'keyframe.request', ...(layer ? { layer } : {}) });
   // Packets sent before DTLS is up are lost, keyframe included: join the fan-out only once connected.
   const connected = () => {
-    page.fanout.add(viewerId, (packet) => peer.track.writeRtp(packet));
+    layers.join();
     lastKeyframeRequest = Date.now();
-    sendBack({ type: 'keyframe.request' });
+    askKeyframe(layers.current);
   };
   let connectTimer = setTimeout(() => {
     if (peer.pc.connectionState !== 'connected') left();
@@ -140,12 +165,11 @@ function serveViewer(
     if (state === 'failed' || state === 'closed') left();
   });
   if (peer.pc.connectionState === 'connected') connected();
-  const sender = peer.pc.getTransceivers()[0]?.sender;
   const pliSub = sender?.onPictureLossIndication.subscribe(() => {
     const now = Date.now();
     if (now - lastKeyframeRequest < KEYFRAME_REQUEST_GAP_MS) return;
     lastKeyframeRequest = now;
-    sendBack({ type: 'keyframe.request' });
+    askKeyframe(layers.current);
   });
   // A receiver reports (RTCP) about every second; a closed tab just stops, with no goodbye, and
   // ICE consent would take 30 s to expire. A player that has reported and then falls silent for
@@ -160,10 +184,14 @@ function serveViewer(
     const now = Date.now();
     if (lastRtcpAt > 0 && now - lastRtcpAt > deps.config.supervision.silentViewerMs) left();
     // The request on joining can go unanswered (a capture being re-established, a busy encoder).
-    if (page.fanout.isWaiting(viewerId) && now - lastKeyframeRequest >= KEYFRAME_RETRY_MS) {
+    if (layers.waiting && now - lastKeyframeRequest >= KEYFRAME_RETRY_MS) {
       lastKeyframeRequest = now;
-      sendBack({ type: 'keyframe.request' });
+      askKeyframe(layers.current);
     }
+    // Which layer this viewer's link carries (simulcast only); a move waits for that layer's keyframe.
+    const wanted = adaptation.decide(page.fanout.activeLayers);
+    if (layers.want(wanted) || layers.pending >= 0)
+      askKeyframe(layers.pending >= 0 ? layers.pending : wanted);
   }, 1000);
   const input$ = new RemoteInput(
     page,
@@ -324,7 +352,8 @@ function serveViewer(
     rtcpSub?.unSubscribe();
     stateSub.unSubscribe();
     pliSub?.unSubscribe();
-    page.fanout.remove(viewerId);
+    adaptation.stop();
+    layers.leave();
     void peer.close();
     deps.log.debug({ sessionId: page.sessionId, viewerId }, 'viewer left');
   };

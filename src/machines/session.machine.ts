@@ -1043,7 +1043,11 @@ export const sessionMachine = setup({
       if (fps !== captureFps(context))
         enqueue.sendTo('capture', { type: 'capture.rate', fps } satisfies CaptureCommand);
     }),
-    askKeyframe: sendTo('capture', { type: 'capture.keyframe' } satisfies CaptureCommand),
+    askKeyframe: sendTo('capture', ({ event }) =>
+      event.type === 'keyframe.request' && event.layer
+        ? ({ type: 'capture.keyframe', layer: event.layer } satisfies CaptureCommand)
+        : ({ type: 'capture.keyframe' } satisfies CaptureCommand),
+    ),
     stopStats: assign({
       stats: ({ context }) => ({ ...emptyStats, droppedTotal: context.stats.droppedTotal }),
     }),

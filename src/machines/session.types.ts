@@ -272,7 +272,8 @@ export type SessionEvent =
     }
   /** How a viewer actor's ICE restart went: castpool's answer fragment and the new ETag, or why not. */
   | { type: 'viewer.iceRestarted'; requestId: string; fragment?: string; etag?: string; error?: string }
-  | { type: 'keyframe.request' }
+  /** A keyframe wanted, of a simulcast layer (0 or absent: the full picture). */
+  | { type: 'keyframe.request'; layer?: number }
   /** A client starts a recording of the stream (answered with `recording.accepted` or `.refused`). */
   | { type: 'recording.start'; requestId: string }
   /** A client stops a running recording (it is finalised), or removes a finished one. */

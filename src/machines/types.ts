@@ -208,6 +208,9 @@ export interface ViewerLink {
   /** Keyframe requests (PLI) from this viewer. */
   keyframeRequests: number;
   iceRestarts: number;
+  /** The simulcast layer it gets (0: the full picture). */
+  layer: number;
+  layerSwitches: number;
 }
 
 /** What a viewer actor starts with: the page, its offer, and who drives the session now. */
@@ -251,7 +254,10 @@ export interface ThrottlePolicy {
 }
 
 /** Commands a capture actor accepts from its session. */
-export type CaptureCommand = { type: 'capture.rate'; fps: number } | { type: 'capture.keyframe' };
+export type CaptureCommand =
+  | { type: 'capture.rate'; fps: number }
+  /** A keyframe, of a simulcast layer (absent: the full picture). */
+  | { type: 'capture.keyframe'; layer?: number };
 
 export interface CaptureInput {
   page: PageHandle;

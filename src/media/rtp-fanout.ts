@@ -24,6 +24,14 @@ interface Viewer {
  * a marker-bit frame count, and one call per viewer. No allocation, no awaits.
  */
 export class RtpFanout {
+  /**
+   * The session's simulcast layers, full picture first: `layers[0]` is this fan-out, the others carry
+   * the half and quarter pictures while a simulcast capture runs (`activeLayers` says how many do).
+   * They travel with this one across restarts and tabs.
+   */
+  readonly layers: RtpFanout[];
+  /** Layers the running capture sends (1: no simulcast; set by the capture). */
+  activeLayers = 1;
   private readonly viewers = new Map<string, Viewer>();
   private codec: Codec = 'H264';
   /** Complete frames forwarded (RTP marker bit), for delivered-FPS. */
@@ -65,8 +73,14 @@ export class RtpFanout {
     this.waiting = this.viewers.size;
   }
 
+  constructor(lowerLayers = 2) {
+    this.layers = [this];
+    for (let i = 0; i < lowerLayers; i++) this.layers.push(new RtpFanout(0));
+  }
+
   setCodec(codec: Codec): void {
     this.codec = codec;
+    for (const layer of this.layers) if (layer !== this) layer.setCodec(codec);
   }
 
   add(id: string, sink: RtpSink): void {

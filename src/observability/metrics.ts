@@ -68,6 +68,12 @@ export class Metrics {
     labelNames: ['outcome'],
     registers: [this.registry],
   });
+  readonly layerSwitches = new Counter({
+    name: 'castpool_viewer_layer_switches_total',
+    help: 'Viewers moved to another simulcast layer (to: 0 full picture, 1 half, 2 quarter), as their link allowed',
+    labelNames: ['to'],
+    registers: [this.registry],
+  });
   readonly recordings = new Counter({
     name: 'castpool_recordings_total',
     help: 'Recordings ended: completed (a finalised file), failed (nothing or a broken file was written)',

@@ -39,8 +39,8 @@ export function startLabCastpool(overrides: Parameters<typeof startCastpool>[0] 
 }
 
 /** A session of `url` on castpool and a way to its view page (a view-only token each time). */
-export async function labSession(castpool: Castpool, url: string) {
-  const created = await castpool.api('POST', '/api/sessions', { url }, labAuth);
+export async function labSession(castpool: Castpool, url: string, extra: Record<string, unknown> = {}) {
+  const created = await castpool.api('POST', '/api/sessions', { url, ...extra }, labAuth);
   const { id } = created.json as { id: string };
   const viewUrl = async () => {
     const minted = await castpool.api(

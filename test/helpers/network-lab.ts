@@ -48,6 +48,8 @@ export interface NetworkLab {
   moveViewer(): void;
   /** nft rules for the viewer's namespace (a whole `table inet lab { … }`), replacing earlier ones. */
   viewerFirewall(rules: string): void;
+  /** Caps what reaches the viewer (tc tbf on the router's side of its link); null lifts the cap. */
+  limitViewer(kbitPerSecond: number | null): void;
   /** A Chromium whose network is the viewer's namespace (pipe transport: no port to reach). */
   launchViewer(): Promise<Browser>;
   /** A TURN server (coturn) in the turn namespace, with a shared secret; stopped by close(). */
@@ -119,6 +121,28 @@ export async function buildNetworkLab(): Promise<NetworkLab> {
       inNs(names.viewer, 'ip', ['addr', 'add', `${LAB.viewerMoved}/29`, 'dev', dev]);
       inNs(names.viewer, 'ip', ['addr', 'del', `${LAB.viewer}/29`, 'dev', dev]);
       inNs(names.viewer, 'ip', ['route', 'replace', 'default', 'via', '198.18.1.1']);
+    },
+    limitViewer(kbitPerSecond) {
+      const dev = `cpl${tag}r1`;
+      if (kbitPerSecond === null) {
+        inNs(names.router, 'tc', ['qdisc', 'del', 'dev', dev, 'root']);
+        return;
+      }
+      // A token bucket with a queue of at most 200 ms, as an access link's buffer: beyond it, drops.
+      inNs(names.router, 'tc', [
+        'qdisc',
+        'replace',
+        'dev',
+        dev,
+        'root',
+        'tbf',
+        'rate',
+        `${kbitPerSecond}kbit`,
+        'burst',
+        '16kb',
+        'latency',
+        '200ms',
+      ]);
     },
     viewerFirewall(rules) {
       const file = join(dir, 'viewer.nft');

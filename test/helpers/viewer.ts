@@ -61,6 +61,18 @@ export async function openViewPage(browser: Browser | BrowserContext, viewUrl: s
 export const viewerStats = (page: Page) =>
   page.evaluate(() => ({ ...(window as unknown as { castpoolViewer: ViewerStats }).castpoolViewer }));
 
+/** What the view page's peer connection decoded until now (its own stats, not the once-a-second copy). */
+export const decodedNow = (page: Page) =>
+  page.evaluate(async () => {
+    const pc = (window as unknown as { castpoolPc?: RTCPeerConnection }).castpoolPc;
+    for (const report of (await pc?.getStats())?.values() ?? [])
+      if (report.type === 'inbound-rtp' && report.kind === 'video')
+        return { frames: (report.framesDecoded as number) ?? 0, width: (report.frameWidth as number) ?? 0 };
+    return { frames: 0, width: 0 };
+  });
+
+export const framesDecodedNow = async (page: Page) => (await decodedNow(page)).frames;
+
 /** Frames the view page decoded per second over the next `ms`. */
 export async function decodedFps(page: Page, ms: number): Promise<number> {
   const before = (await viewerStats(page)).framesDecoded;

@@ -29,10 +29,16 @@ globalThis.castpoolCapture = {
     const pc = new RTCPeerConnection();
     const capture = { pc, track, config: cfg, limiting: Promise.resolve() };
     captures.set(key, capture);
-    const transceiver = pc.addTransceiver(track, {
-      direction: 'sendonly',
-      sendEncodings: [{ maxBitrate: cfg.maxKbps * 1000, maxFramerate: cfg.fps }],
-    });
+    // Simulcast: one encoding per layer (cfg.layers: rid, scale, kbit/s), the full picture last.
+    const sendEncodings = cfg.layers
+      ? cfg.layers.map((layer) => ({
+          rid: layer.rid,
+          scaleResolutionDownBy: layer.scale,
+          maxBitrate: layer.kbps * 1000,
+          maxFramerate: cfg.fps,
+        }))
+      : [{ maxBitrate: cfg.maxKbps * 1000, maxFramerate: cfg.fps }];
+    const transceiver = pc.addTransceiver(track, { direction: 'sendonly', sendEncodings });
     const wanted = RTCRtpSender.getCapabilities('video').codecs.filter(
       (c) => c.mimeType === `video/${cfg.codec}` && (cfg.codec !== 'H264' || c.sdpFmtpLine === cfg.fmtp),
     );
@@ -68,11 +74,12 @@ globalThis.castpoolCapture = {
       .then(async () => {
         const sender = capture.pc.getSenders()[0];
         const parameters = sender.getParameters();
-        for (const encoding of parameters.encodings) {
+        const { layers } = capture.config;
+        parameters.encodings.forEach((encoding, i) => {
           encoding.maxFramerate = fps;
-          encoding.maxBitrate = maxKbps * 1000;
-          encoding.scaleResolutionDownBy = scale;
-        }
+          encoding.maxBitrate = (layers?.[i]?.kbps ?? maxKbps) * 1000;
+          encoding.scaleResolutionDownBy = (layers?.[i]?.scale ?? 1) * scale;
+        });
         await sender.setParameters(parameters);
         // The track's own rate too: after a lowered maxFramerate was raised again, the capture
         // sometimes kept delivering the old rate (encoder at 30 allowed, 10 encoded, for good).
@@ -87,7 +94,9 @@ globalThis.castpoolCapture = {
     const capture = captures.get(key);
     if (capture)
       for (const report of (await capture.pc.getStats()).values()) {
-        if (report.type === 'outbound-rtp' && report.kind === 'video')
+        // Under simulcast, the full picture's encoding speaks for the capture.
+        const full = capture.config.layers?.at(-1)?.rid;
+        if (report.type === 'outbound-rtp' && report.kind === 'video' && (!full || report.rid === full))
           return {
             framesEncoded: report.framesEncoded || 0,
             totalEncodeTime: report.totalEncodeTime || 0,
@@ -95,7 +104,7 @@ globalThis.castpoolCapture = {
             totalPacketSendDelay: report.totalPacketSendDelay || 0,
             limitation: report.qualityLimitationReason || 'none',
             fps: report.framesPerSecond || 0,
-            maxFramerate: capture.pc.getSenders()[0]?.getParameters().encodings[0]?.maxFramerate ?? 0,
+            maxFramerate: capture.pc.getSenders()[0]?.getParameters().encodings.at(-1)?.maxFramerate ?? 0,
             ended: capture.track.readyState === 'ended',
           };
       }
