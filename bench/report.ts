@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { machine } from './machine.js';
 import type { BenchSection } from './section.js';
+import { adaptationSection } from './sections/adaptation.js';
 import { admissionSection } from './sections/admission.js';
 import { captureSection } from './sections/capture.js';
 import { cdpSection } from './sections/cdp.js';
@@ -29,6 +30,7 @@ export const SECTIONS: BenchSection<any>[] = [
   densitySmallSection,
   admissionSection,
   fanOutSection,
+  adaptationSection,
   recordingSection,
   unwatchedSection,
   renderSection,

@@ -78,8 +78,10 @@ export async function startService(overrides: Overrides = {}) {
     {},
   );
   const built = await buildApp(config);
-  await built.app.listen({ host: '127.0.0.1', port: 0 });
+  // Loopback unless the variant names an address (a network lab's).
+  const host = overrides.host ?? '127.0.0.1';
+  await built.app.listen({ host, port: 0 });
   const address = built.app.server.address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const base = `http://${host}:${typeof address === 'object' && address ? address.port : 0}`;
   return { ...built, base };
 }

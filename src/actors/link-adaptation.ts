@@ -8,7 +8,7 @@ import { LayerChooser } from '../media/layer-chooser.js';
  * reports only about once a second: the larger of the two counts.
  */
 export class LinkAdaptation {
-  private readonly chooser = new LayerChooser(3);
+  private chooser = new LayerChooser(1);
   private sent = 0;
   private lost = 0;
   private nacked = 0;
@@ -28,6 +28,8 @@ export class LinkAdaptation {
   /** The layer this viewer should get, of those the capture sends now (0 without simulcast). */
   decide(activeLayers: number): number {
     if (!this.enabled || !this.sender || activeLayers <= 1) return 0;
+    // A capture with another number of layers (a new size, a restart): judged afresh.
+    if (this.chooser.layers !== activeLayers) this.chooser = new LayerChooser(activeLayers);
     const stats = this.sender.collectStats(0) as unknown as Record<string, unknown>[];
     const outbound = stats.find((s) => s.type === 'outbound-rtp') ?? {};
     const remote = stats.find((s) => s.type === 'remote-inbound-rtp') ?? {};
@@ -42,15 +44,7 @@ export class LinkAdaptation {
     this.sent = sent;
     this.lost = lost;
     this.nacked = 0;
-    return Math.min(this.chooser.observe(window), activeLayers - 1);
-  }
-
-  get downs(): number {
-    return this.chooser.downs;
-  }
-
-  get ups(): number {
-    return this.chooser.ups;
+    return this.chooser.observe(window);
   }
 
   stop(): void {

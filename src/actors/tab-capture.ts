@@ -72,7 +72,7 @@ export class TabCapturePipeline {
   ) {
     this.fps = input.fps;
     this.layers = deps.config.encoder.simulcast
-      ? simulcastLayers(deps.config.encoder.bitrateKbps)
+      ? simulcastLayers(deps.config.encoder.bitrateKbps, page.viewport)
       : undefined;
   }
 

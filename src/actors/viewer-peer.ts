@@ -3,7 +3,12 @@ import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'weri
 import type { ViewerScope } from '../access/index.js';
 import type { Codec, ViewerHandle, ViewerLink, ViewerOffer } from '../machines/types.js';
 import { answerFragment, type IceCredentials, restartedOffer } from '../media/ice-restart.js';
-import { H264_BASELINE_FMTP, type OfferedCodec, restrictVideoToPayloadType } from '../media/sdp.js';
+import {
+  H264_BASELINE_FMTP,
+  type OfferedCodec,
+  restrictVideoToPayloadType,
+  rtxPayloadTypeOf,
+} from '../media/sdp.js';
 import { answerAsDtlsServer } from './dtls-role.js';
 
 /** Gathering host candidates takes milliseconds here; a stuck gatherer must not hold the HTTP answer. */
@@ -94,6 +99,20 @@ function codecParameters(offered: OfferedCodec): RTCRtpCodecParameters {
   );
 }
 
+/** The chosen codec, and RTX for it when the player offers RTX (werift then repairs NACKs on the RTX stream). */
+function videoCodecs(offered: OfferedCodec, offer: string): RTCRtpCodecParameters[] {
+  const codecs = [codecParameters(offered)];
+  if (rtxPayloadTypeOf(offer, offered.payloadType) !== undefined)
+    codecs.push(
+      new RTCRtpCodecParameters({
+        mimeType: 'video/rtx',
+        clockRate: 90000,
+        parameters: `apt=${offered.payloadType}`,
+      }),
+    );
+  return codecs;
+}
+
 /** A WHEP offer as the session's viewer actor gets it: the SDP, the codec chosen from it, the token's scope. */
 export interface WhepOffer extends ViewerOffer {
   readonly sdp: string;
@@ -121,7 +140,7 @@ export async function negotiateViewer(
     icePortRange: transport.udpPortMax > 0 ? [transport.udpPortMin, transport.udpPortMax] : undefined,
     iceUseTcp: transport.iceTcp,
     // Most players offer audio too: answered (Opus) but inactive until castpool streams audio.
-    codecs: { video: [codecParameters(codec)], audio: [OPUS] },
+    codecs: { video: videoCodecs(codec, offer), audio: [OPUS] },
     headerExtensions: { video: [], audio: [] },
   });
   try {

@@ -60,7 +60,7 @@ export class LayerChooser {
 
   constructor(
     /** How many layers the stream has (1: nothing to choose). */
-    private readonly layers: number,
+    readonly layers: number,
     private readonly rules: LayerRules = defaultLayerRules,
   ) {
     this.hold = rules.holdWindows;

@@ -80,6 +80,9 @@ function videoSection(sdp: string): string {
 export function restrictVideoToPayloadType(sdp: string, payloadType: number): string {
   const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
   const lines = sdp.split(/\r?\n/);
+  // Its retransmission payload type (RTX, `apt=` it) stays too: repairs then come on a stream of their own.
+  const rtx = rtxPayloadTypeOf(sdp, payloadType);
+  const kept = rtx === undefined ? [payloadType] : [payloadType, rtx];
   let inVideo = false;
   const out: string[] = [];
   for (const line of lines) {
@@ -87,17 +90,26 @@ export function restrictVideoToPayloadType(sdp: string, payloadType: number): st
       inVideo = line.startsWith('m=video ');
       if (inVideo) {
         const parts = line.split(' ');
-        out.push([...parts.slice(0, 3), String(payloadType)].join(' '));
+        out.push([...parts.slice(0, 3), ...kept.map(String)].join(' '));
         continue;
       }
     }
     if (inVideo) {
       const pt = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+) /.exec(line)?.[1];
-      if (pt !== undefined && Number(pt) !== payloadType) continue;
+      if (pt !== undefined && !kept.includes(Number(pt))) continue;
     }
     out.push(line);
   }
   return out.join(eol);
+}
+
+/** The RTX payload type an offer pairs with `payloadType` (`a=rtpmap:N rtx/90000` + `a=fmtp:N apt=PT`). */
+export function rtxPayloadTypeOf(sdp: string, payloadType: number): number | undefined {
+  for (const match of sdp.matchAll(/^a=rtpmap:(\d+) rtx\/90000/gim)) {
+    const pt = Number(match[1]);
+    if (new RegExp(`^a=fmtp:${pt} apt=${payloadType}\\s*$`, 'm').test(sdp)) return pt;
+  }
+  return undefined;
 }
 
 /** ICE candidates ("a=candidate:" lines) of a trickle-ice-sdpfrag body, with their m-line index. */

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { deleteLabNamespace, LAB_PREFIX, orphanLabNamespaces, sh } from './lab-namespaces.js';
@@ -75,6 +75,7 @@ export async function buildNetworkLab(): Promise<NetworkLab> {
       try {
         sh('ip', ['netns', 'delete', ns]);
       } catch {}
+    rmSync(dir, { recursive: true, force: true });
   };
   try {
     for (const ns of Object.values(names)) {

@@ -8,6 +8,7 @@ import {
   offeredCodecs,
   parseTrickleFragment,
   restrictVideoToPayloadType,
+  rtxPayloadTypeOf,
 } from '../../src/media/sdp.js';
 
 /** An RTP packet: 12-byte header (marker bit as asked) and the given payload bytes. */
@@ -173,6 +174,15 @@ describe('SDP negotiation', () => {
     expect(restricted).not.toMatch(/a=rtpmap:(96|97|102|45) /);
     expect(restricted).toMatch(/a=fmtp:103 .*packetization-mode=1/);
     expect(restricted).toContain('a=ice-ufrag:abcd');
+  });
+
+  it('keeps the chosen payload type’s RTX beside it, and finds none where there is none', () => {
+    const restricted = restrictVideoToPayloadType(offer, 96);
+    expect(restricted).toMatch(/^m=video 9 UDP\/TLS\/RTP\/SAVPF 96 97$/m);
+    expect(restricted).toMatch(/^a=fmtp:97 apt=96/m);
+    expect(restricted).not.toMatch(/a=rtpmap:(102|103|45) /);
+    expect(rtxPayloadTypeOf(offer, 96)).toBe(97);
+    expect(rtxPayloadTypeOf(offer, 103)).toBeUndefined();
   });
 
   it('rejects what is not an SDP offer with video', () => {

@@ -74,6 +74,23 @@ describe.skipIf(!labAvailable())('a viewer on a lossy link', () => {
       expect(lossyLink?.nacks).toBeGreaterThan(0);
       expect(lossyLink?.retransmits).toBeGreaterThan(0);
       expect(lossyLink?.rttMs).not.toBeNull();
+      // The repairs come as RTX (their own SSRC and payload type, RFC 4588): the player knows them apart.
+      const repairs = await lossy.evaluate(async () => {
+        const pc = (window as unknown as { castpoolPc: RTCPeerConnection }).castpoolPc;
+        let retransmitted = 0;
+        for (const report of (await pc.getStats()).values())
+          if (report.type === 'inbound-rtp' && report.kind === 'video')
+            retransmitted = report.retransmittedPacketsReceived ?? 0;
+        const answer = pc.remoteDescription?.sdp ?? '';
+        return {
+          retransmitted,
+          rtx: /a=rtpmap:\d+ rtx\/90000/.test(answer),
+          fid: /a=ssrc-group:FID /.test(answer),
+        };
+      });
+      console.log(`lossy viewer's repairs: ${JSON.stringify(repairs)}`);
+      expect(repairs).toMatchObject({ rtx: true, fid: true });
+      expect(repairs.retransmitted).toBeGreaterThan(0);
       expect(cleanLink?.nacks).toBe(0);
       expect(cleanLink?.packetsLost).toBe(0);
       // Both keep playing; the lossy one's repairs do not slow the clean one down.
