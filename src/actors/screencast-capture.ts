@@ -4,7 +4,6 @@ import type { Protocol } from 'puppeteer-core';
 import type { CaptureCommand, CaptureInput } from '../machines/types.js';
 import { FramePacer } from '../media/frame-pacer.js';
 import { LatestFrameSlot } from '../media/latest-frame-slot.js';
-import { RtpRetimer } from '../media/rtp-retimer.js';
 import { FrameTimer } from '../observability/metrics.js';
 import type { CaptureReport } from './capture-pipeline.js';
 import type { ActorDeps } from './deps.js';
@@ -73,11 +72,7 @@ export class ScreencastPipeline {
     this.framesOutAtStart = fanout.framesOut;
     const socket = createSocket('udp4');
     this.socket = socket;
-    const retimer = new RtpRetimer();
-    socket.on('message', (packet) => {
-      retimer.retime(packet, performance.now());
-      fanout.forward(packet);
-    });
+    socket.on('message', (packet) => fanout.forward(packet));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(0, '127.0.0.1', () => resolve());

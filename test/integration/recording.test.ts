@@ -190,8 +190,8 @@ describe.each([
       expect(probed.frames).toBeGreaterThan(probed.duration * 4);
       expect(probed.largestGap).toBeLessThan(1.5);
       // No two frames share a time but, under H.264, the first two: ffmpeg's RTP H.264 reader leaves the
-      // first access unit without a time and the muxer gives it the next one's. (Before RtpRetimer the
-      // screencast's 1/25 s encoder clock gave dozens of frames shared times.)
+      // first access unit without a time and the muxer gives it the next one's. (The screencast's ffmpeg
+      // stamps in 1/25 s, so at 30 FPS frames share stamps: the fan-out sends each such frame 1 ms on.)
       expect(probed.unordered).toBeLessThanOrEqual(codec === 'H264' ? 1 : 0);
       // Passthrough: the file's frames come when the page drew them (variable rate); the null muxer's
       // default converts to a fixed rate and complains of frames closer than its tick, which is no decode error.
