@@ -1,9 +1,9 @@
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadsDir } from '../actors/downloads.js';
 import { CastpoolError, notFound } from '../errors.js';
 import { DOWNLOAD_CHUNK_BYTES } from '../schemas.js';
 import type { Castpool } from '../system.js';
+import { readPiece } from './file-piece.js';
 import { sessionEntry } from './lookup.js';
 import type { InputOf, OutputOf } from './operations.js';
 
@@ -36,13 +36,11 @@ export class Downloads {
         retryable: download.state === 'in-progress',
       });
     // The id is Chromium's, checked by the request schema and found in the session's own list.
-    const file = await open(join(downloadsDir(this.castpool.config.dataDir, id), download.id));
-    try {
-      const piece = Buffer.alloc(Math.max(0, Math.min(length, download.bytes - offset)));
-      const { bytesRead } = await file.read(piece, 0, piece.length, offset);
-      return piece.subarray(0, bytesRead);
-    } finally {
-      await file.close();
-    }
+    return readPiece(
+      join(downloadsDir(this.castpool.config.dataDir, id), download.id),
+      download.bytes,
+      offset,
+      length,
+    );
   }
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { recordingPath } from '../actors/recorder.js';
 import { CastpoolError, notFound } from '../errors.js';
 import type { SessionActorRef } from '../machines/session.machine.js';
@@ -8,6 +7,7 @@ import { recordingFormat } from '../media/recording-format.js';
 import { DOWNLOAD_CHUNK_BYTES, type RecordingView } from '../schemas.js';
 import type { Castpool } from '../system.js';
 import { askSession } from './ask-session.js';
+import { readPiece } from './file-piece.js';
 import { liveSession, sessionEntry } from './lookup.js';
 import type { InputOf, OutputOf } from './operations.js';
 
@@ -117,14 +117,8 @@ export class Recordings {
       });
     // The id was checked by the request schema and found in the session's own list.
     const { extension } = recordingFormat(recording.codec);
-    const file = await open(recordingPath(this.castpool.config.dataDir, id, recordingId, extension));
-    try {
-      const piece = Buffer.alloc(Math.max(0, Math.min(length, recording.bytes - offset)));
-      const { bytesRead } = await file.read(piece, 0, piece.length, offset);
-      return piece.subarray(0, bytesRead);
-    } finally {
-      await file.close();
-    }
+    const path = recordingPath(this.castpool.config.dataDir, id, recordingId, extension);
+    return readPiece(path, recording.bytes, offset, length);
   }
 
   private view(ref: SessionActorRef, recording: RecordingRecord): RecordingView {

@@ -79,6 +79,28 @@ async function probe(path: string) {
   };
 }
 
+/**
+ * What `ffmpeg -v error` says decoding the whole file (nothing: it decodes cleanly). Passthrough at the
+ * file's own time base: the frames come when the page drew them (variable rate); the null muxer's
+ * default converts to a fixed rate and complains of frames closer than its tick, which is no decode error.
+ */
+async function decodeErrors(path: string): Promise<string> {
+  const { stderr } = await run('ffmpeg', [
+    '-v',
+    'error',
+    '-i',
+    path,
+    '-fps_mode',
+    'passthrough',
+    '-enc_time_base:v',
+    '-1',
+    '-f',
+    'null',
+    '-',
+  ]);
+  return stderr.trim();
+}
+
 describe.each([
   { capture: 'tab', codec: 'H264', contentType: 'video/x-matroska', ffprobeCodec: 'h264' },
   { capture: 'screencast', codec: 'VP8', contentType: 'video/webm', ffprobeCodec: 'vp8' },
@@ -193,22 +215,8 @@ describe.each([
       // first access unit without a time and the muxer gives it the next one's. (The screencast's ffmpeg
       // stamps in 1/25 s, so at 30 FPS frames share stamps: the fan-out sends each such frame 1 ms on.)
       expect(probed.unordered).toBeLessThanOrEqual(codec === 'H264' ? 1 : 0);
-      // Passthrough: the file's frames come when the page drew them (variable rate); the null muxer's
-      // default converts to a fixed rate and complains of frames closer than its tick, which is no decode error.
-      const { stderr } = await run('ffmpeg', [
-        '-v',
-        'error',
-        '-i',
-        path,
-        '-fps_mode',
-        'passthrough',
-        '-enc_time_base:v',
-        '-1',
-        '-f',
-        'null',
-        '-',
-      ]);
-      expect(stderr.trim(), stderr.slice(0, 1500)).toBe('');
+      const stderr = await decodeErrors(path);
+      expect(stderr, stderr.slice(0, 1500)).toBe('');
 
       // Chromium plays it to the end from castpool's URL (seeking uses the range requests).
       const player = await viewers.newPage();
@@ -348,20 +356,8 @@ describe('a recording across a browser restart', () => {
     expect(Math.abs(probed.duration - wall)).toBeLessThanOrEqual(wall * 0.1 + 1);
     expect(probed.largestGap).toBeGreaterThan(0.3);
     expect(probed.frames).toBeGreaterThan(probed.duration * 4);
-    const { stderr } = await run('ffmpeg', [
-      '-v',
-      'error',
-      '-i',
-      path,
-      '-fps_mode',
-      'passthrough',
-      '-enc_time_base:v',
-      '-1',
-      '-f',
-      'null',
-      '-',
-    ]);
-    expect(stderr.trim(), stderr.slice(0, 1500)).toBe('');
+    const stderr = await decodeErrors(path);
+    expect(stderr, stderr.slice(0, 1500)).toBe('');
     expect((await castpool.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
   });
 });
