@@ -183,7 +183,8 @@ export function hibernatePageActor(deps: ActorDeps) {
       );
       return saved;
     } finally {
-      await handle.context.close().catch(() => {});
+      // A close can race a navigation the page makes itself and never end (crbug.com/536385539).
+      await settledWithin(handle.context.close(), 5000);
     }
   });
 }

@@ -53,9 +53,36 @@ export async function launchViewerBrowser(): Promise<BrowserContext> {
 }
 
 export async function openViewPage(browser: Browser | BrowserContext, viewUrl: string): Promise<Page> {
-  const page = await browser.newPage();
+  const page = await closingSurely(await browser.newPage());
   await page.goto(viewUrl);
   return page;
+}
+
+/**
+ * The page, whose `close()` ends even when it races the page's own navigation: Chromium can then
+ * acknowledge `Target.closeTarget` and keep the page, so puppeteer waits forever
+ * (crbug.com/536385539). The view page reloads itself once its session is gone, which a test's
+ * cleanup can meet; the close is asked again, from the browser, until the page goes.
+ */
+async function closingSurely(page: Page): Promise<Page> {
+  const own = await page.createCDPSession();
+  const { targetInfo } = await own.send('Target.getTargetInfo');
+  await own.detach();
+  const close = page.close.bind(page);
+  return Object.assign(page, {
+    close: async (options?: { runBeforeUnload?: boolean }) => {
+      const closed = close(options).then(
+        () => true,
+        () => true,
+      );
+      const later = (ms: number) => new Promise<false>((resolve) => setTimeout(resolve, ms, false));
+      for (let attempt = 0; attempt < 5 && !(await Promise.race([closed, later(1000)])); attempt++) {
+        const browserSession = await page.browser().target().createCDPSession();
+        await browserSession.send('Target.closeTarget', { targetId: targetInfo.targetId }).catch(() => {});
+        await browserSession.detach().catch(() => {});
+      }
+    },
+  });
 }
 
 export const viewerStats = (page: Page) =>
