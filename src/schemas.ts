@@ -98,6 +98,12 @@ export const CreateSessionBody = Type.Object(
     fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
     quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     capture: Type.Optional(CaptureStrategy),
+    audio: Type.Optional(
+      Type.Boolean({
+        description:
+          "Stream the page's sound to viewers as Opus (tab capture only; default false: no audio is captured)",
+      }),
+    ),
     priority: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -477,6 +483,9 @@ export const SessionDetail = Type.Intersect([
     captureFallback: Type.Optional(
       Type.String({ description: 'Why the session streams by screencast although it asked for tab capture' }),
     ),
+    audio: Type.Boolean({
+      description: "The page's sound streams to viewers as Opus (while the capture is tab)",
+    }),
     failure: Type.Optional(Type.String({ description: 'Why the session failed, in one sentence' })),
     lastNavigation: Type.Optional(Type.Object({ url: Type.String(), error: Type.Optional(Type.String()) })),
     dialog: Type.Optional(

@@ -21,7 +21,8 @@ export const CHROMIUM_FLAGS = [
   '--disable-sync',
   '--no-first-run',
   '--no-default-browser-check',
-  '--mute-audio',
+  // No --mute-audio (puppeteer's default is dropped at launch too): a muted tab gives its capture
+  // silence. The speakers are ALSA's null device instead (see silentSpeakers).
   '--hide-scrollbars',
   // WebRtcHideLocalIpsWithMdns: real host candidates for the tab-capture strategy's loopback peer.
   // PreloadTopChromeWebUI, WebUIOmnibox*: every browser context otherwise preloads two omnibox-popup
@@ -46,6 +47,15 @@ export class ChromiumBrowser implements BrowserHandle {
   ) {
     this.warmPage = new WarmPage(browser, warm);
   }
+}
+
+/**
+ * A host with a sound card must not play its sessions' pages aloud. The browser's HOME is its profile
+ * directory, so this ALSA configuration sends castpool's browsers (and nothing else) to ALSA's null
+ * device; a tab's sound still reaches its capture, which takes it before any output.
+ */
+async function silentSpeakers(home: string): Promise<void> {
+  await writeFile(join(home, '.asoundrc'), 'pcm.!default { type null }\n');
 }
 
 /** Profile directories are named after the service PID so a successor can tell leftovers apart. */
@@ -98,6 +108,7 @@ async function launchOnce(
   try {
     await CaptureGrant.stage(userDataDir);
     await composeAt(renderHz, userDataDir);
+    await silentSpeakers(userDataDir);
     await handOver(deps.browserUser, deps.config.dataDir, userDataDir);
     const how = launchAs(deps.browserUser, deps.config.chromiumPath, {
       home: userDataDir,
@@ -110,7 +121,8 @@ async function launchOnce(
       enableExtensions: true, // castpool's capture extension, loaded over the pipe below
       userDataDir,
       args: [...CHROMIUM_FLAGS, ...how.extraArgs, ...deps.config.chromiumArgs],
-      ignoreDefaultArgs: ['--headless'],
+      // puppeteer's --mute-audio would silence every tab's capture (audio sessions hear nothing).
+      ignoreDefaultArgs: ['--headless', '--mute-audio'],
       defaultViewport: null,
       handleSIGINT: false, // castpool owns shutdown; puppeteer would kill browsers before the drain
       handleSIGTERM: false,

@@ -3,6 +3,7 @@ import { fromPromise } from 'xstate';
 import type { SiteCredentials } from '../access/site-credentials.js';
 import type { OpenPageInput, SavedPage } from '../machines/session.machine.js';
 import type { PageDialog, PageHandle, SessionParams, Viewport } from '../machines/types.js';
+import { AudioFanout } from '../media/audio-fanout.js';
 import { RtpFanout } from '../media/rtp-fanout.js';
 import { settledWithin } from '../settled-within.js';
 import type { CaptureGrant } from './capture-grant.js';
@@ -41,6 +42,8 @@ export class SessionPage implements PageHandle {
     public viewport: Viewport,
     /** Carried over from the page a restart replaced, so attached viewers keep their stream. */
     readonly fanout: RtpFanout = new RtpFanout(),
+    /** The session's sound (audio sessions' tab capture), carried over like the picture. */
+    readonly audio: AudioFanout = new AudioFanout(),
     /** Every open tab of the session, this one included (shared by them). */
     readonly tabs: Set<SessionPage>,
     /** The window the session's tabs share: shown while watched, minimized otherwise. */
@@ -59,6 +62,7 @@ export interface TabSetting {
   browser: Pick<SessionPage, 'guard' | 'captureGrant'>;
   context: BrowserContext;
   fanout?: RtpFanout;
+  audio?: AudioFanout;
   /** The session's other tabs and their window (a new tab joins them); absent: a first tab. */
   window?: { tabs: Set<SessionPage>; window: SessionWindow };
 }
@@ -92,6 +96,7 @@ export async function prepareTab(
     cdp,
     setting.viewport,
     setting.fanout,
+    setting.audio,
     tabs,
     setting.window?.window ?? new SessionWindow(tabs, params.unwatched === 'hidden'),
   );
@@ -124,6 +129,7 @@ export function openPageActor(deps: ActorDeps, credentials: SiteCredentials) {
         browser: { guard: browser.guard, captureGrant: browser.captureGrant },
         context,
         fanout: previous?.fanout,
+        audio: previous?.audio,
       });
       // Nobody watches a page that just opened: its window is minimized until someone does.
       await handle.window.apply();

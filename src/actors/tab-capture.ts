@@ -8,6 +8,7 @@ import {
   useSdesRTPStreamId,
 } from 'werift';
 import type { CaptureCommand, CaptureInput } from '../machines/types.js';
+import { opusCodec } from '../media/audio-fanout.js';
 import { RaiseWatch } from '../media/raise-watch.js';
 import { H264_BASELINE_FMTP } from '../media/sdp.js';
 import { fanoutLayerOf, type SimulcastLayer, simulcastLayers } from '../media/simulcast.js';
@@ -121,6 +122,7 @@ export class TabCapturePipeline {
         fmtp: H264_BASELINE_FMTP,
         ...this.bitrates,
         ...(this.layers ? { layers: this.layers } : {}),
+        audio: this.input.params.audio,
       })) as string;
       if (superseded()) return;
       const upstream = new RTCPeerConnection({
@@ -134,7 +136,7 @@ export class TabCapturePipeline {
               parameters: this.input.codec === 'H264' ? H264_BASELINE_FMTP : undefined,
             }),
           ],
-          audio: [],
+          audio: this.input.params.audio ? [opusCodec()] : [],
         },
         // Simulcast layers are told apart by their RID header extension (MID and repaired RID come with it).
         headerExtensions: {
@@ -149,10 +151,10 @@ export class TabCapturePipeline {
         if (state === 'connected') this.requestKeyframe(true);
       });
       const layers = this.layers;
-      if (!layers)
-        upstream.onTrack.subscribe((track: MediaStreamTrack) => {
-          track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.forward(rtp, 0));
-        });
+      upstream.onTrack.subscribe((track: MediaStreamTrack) => {
+        if (track.kind === 'audio') track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.forwardAudio(rtp));
+        else if (!layers) track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.forward(rtp, 0));
+      });
       await upstream.setRemoteDescription({ type: 'offer', sdp: offer });
       // werift announces one track for a simulcast transceiver; each RID has its own.
       if (layers)
@@ -188,6 +190,14 @@ export class TabCapturePipeline {
     rtp.header.extension = false;
     rtp.header.extensions = [];
     this.page.fanout.layers[layer]?.forward(rtp.serialize());
+  }
+
+  /** Hot path: the tab's sound to the session's listeners. */
+  private forwardAudio(rtp: RtpPacket): void {
+    if (this.stopped) return;
+    rtp.header.extension = false;
+    rtp.header.extensions = [];
+    this.page.audio.forward(rtp.serialize());
   }
 
   handle(command: CaptureCommand): void {

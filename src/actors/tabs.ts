@@ -122,6 +122,7 @@ export function tabsActor(deps: ActorDeps, credentials: SiteCredentials) {
           browser: first,
           context,
           fanout: first.fanout,
+          audio: first.audio,
           window: { tabs: first.tabs, window: first.window },
         });
         if (stopped) return; // the session left `live`: its context closes with its tabs

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import type { ViewerScope } from '../access/index.js';
 import type { Codec, ViewerHandle, ViewerLink, ViewerOffer } from '../machines/types.js';
+import { opusCodec } from '../media/audio-fanout.js';
 import { answerFragment, type IceCredentials, restartedOffer } from '../media/ice-restart.js';
 import {
   H264_BASELINE_FMTP,
@@ -26,6 +27,8 @@ export class ViewerPeer implements ViewerHandle {
     readonly answer: string,
     /** view: video only; control: its `control` data channel drives the page. */
     readonly scope: ViewerScope = 'control',
+    /** The session's sound to this viewer, when the session streams it and the player offered audio. */
+    readonly audioTrack?: MediaStreamTrack,
   ) {}
 
   /**
@@ -75,11 +78,10 @@ export class ViewerPeer implements ViewerHandle {
 
   async close(): Promise<void> {
     this.track.stop();
+    this.audioTrack?.stop();
     await this.pc.close().catch(() => {});
   }
 }
-
-const OPUS = new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 });
 
 function codecParameters(offered: OfferedCodec): RTCRtpCodecParameters {
   const rtcpFeedback = [
@@ -127,10 +129,14 @@ export interface ViewerTransport {
   iceTcp: boolean;
 }
 
-/** Answers a WHEP offer with a send-only werift peer carrying exactly the chosen codec. */
+/**
+ * Answers a WHEP offer with a send-only werift peer carrying exactly the chosen codec, and the
+ * session's sound (Opus) when it streams it and the player offered audio.
+ */
 export async function negotiateViewer(
   { viewerId, sdp: offer, offered: codec, scope }: WhepOffer,
   transport: ViewerTransport,
+  audio = false,
 ): Promise<ViewerPeer> {
   const pc = new RTCPeerConnection({
     // castpool gathers host candidates only: viewers reach it directly or through their TURN relay
@@ -139,8 +145,8 @@ export async function negotiateViewer(
     // One range for operators to open (werift picks a free port in it per viewer).
     icePortRange: transport.udpPortMax > 0 ? [transport.udpPortMin, transport.udpPortMax] : undefined,
     iceUseTcp: transport.iceTcp,
-    // Most players offer audio too: answered (Opus) but inactive until castpool streams audio.
-    codecs: { video: videoCodecs(codec, offer), audio: [OPUS] },
+    // Most players offer audio too: answered (Opus), inactive unless the session streams its sound.
+    codecs: { video: videoCodecs(codec, offer), audio: [opusCodec()] },
     headerExtensions: { video: [], audio: [] },
   });
   try {
@@ -153,14 +159,24 @@ export async function negotiateViewer(
     const track = new MediaStreamTrack({ kind: 'video' });
     await transceiver.sender.replaceTrack(track);
     transceiver.setDirection('sendonly');
-    for (const other of pc.getTransceivers()) if (other.kind === 'audio') other.setDirection('inactive');
+    let audioTrack: MediaStreamTrack | undefined;
+    for (const other of pc.getTransceivers()) {
+      if (other.kind !== 'audio') continue;
+      if (audio && !audioTrack) {
+        audioTrack = new MediaStreamTrack({ kind: 'audio' });
+        await other.sender.replaceTrack(audioTrack);
+        other.setDirection('sendonly');
+        // One stream (msid) for picture and sound: the player plays them in sync.
+        other.sender.streamId = transceiver.sender.streamId = `castpool-${viewerId}`;
+      } else other.setDirection('inactive');
+    }
     answerAsDtlsServer(pc);
     await pc.setLocalDescription(await pc.createAnswer());
     await waitForGathering(pc);
     const local = pc.localDescription?.sdp;
     if (!local) throw new Error('no local description');
     const answer = withoutRejectedFromBundle(local);
-    return new ViewerPeer(viewerId, codec.codec, pc, track, answer, scope);
+    return new ViewerPeer(viewerId, codec.codec, pc, track, answer, scope, audioTrack);
   } catch (error) {
     await pc.close().catch(() => {});
     throw error;

@@ -82,7 +82,7 @@ export function viewerActor(deps: ActorDeps) {
       page = event.page as SessionPage;
       usePage?.(page);
     });
-    negotiateViewer(offer, deps.config.webrtc).then(
+    negotiateViewer(offer, deps.config.webrtc, input.audio).then(
       (peer) => {
         if (!stopped) sendBack({ type: 'viewer.join', viewer: peer });
         // A refused join stops this actor at once: the peer is then nobody's.
@@ -154,6 +154,9 @@ function serveViewer(
   // Packets sent before DTLS is up are lost, keyframe included: join the fan-out only once connected.
   const connected = () => {
     layers.join();
+    // The session's sound (it travels with the picture across restarts, like the fan-out).
+    const { audioTrack } = peer;
+    if (audioTrack) page.audio.add(viewerId, (packet) => audioTrack.writeRtp(packet));
     lastKeyframeRequest = Date.now();
     askKeyframe(layers.current);
   };
@@ -354,6 +357,7 @@ function serveViewer(
     pliSub?.unSubscribe();
     adaptation.stop();
     layers.leave();
+    page.audio.remove(viewerId);
     void peer.close();
     deps.log.debug({ sessionId: page.sessionId, viewerId }, 'viewer left');
   };

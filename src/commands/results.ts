@@ -15,6 +15,8 @@ export interface SessionView {
   capture: CaptureStrategy;
   /** Why the session streams by screencast although it asked for tab capture. */
   captureFallback?: string;
+  /** The page's sound streams to viewers (while the capture is `tab`). */
+  audio: boolean;
   failure?: string;
   lastNavigation?: { url: string; error?: string };
   dialog?: {

@@ -58,12 +58,16 @@ export class SessionCommands {
     const permissions = body.permissions ?? [];
     if (body.geolocation && !permissions.includes('geolocation'))
       throw new CastpoolError('bad_request', 'geolocation needs "geolocation" in permissions');
+    const capture = body.capture ?? defaults.capture;
+    if (body.audio && capture !== 'tab')
+      throw new CastpoolError('bad_request', 'audio needs capture "tab": a screencast carries no sound');
     return {
       url: await this.castpool.access.checkUrl(body.url),
       viewport: body.viewport ?? defaults.viewport,
       fps: body.fps ?? defaults.fps,
       quality: body.quality ?? defaults.quality,
-      capture: body.capture ?? defaults.capture,
+      capture,
+      audio: body.audio ?? false,
       priority: body.priority ?? defaults.priority,
       dialogs: body.dialogs ?? defaults.dialogs,
       dialogTimeoutMs: body.dialogTimeoutMs ?? defaults.dialogTimeoutMs,

@@ -16,6 +16,7 @@ export function sessionView(node: string, id: string, ref: SessionActorRef): Ses
     viewport: context.params.viewport,
     capture: context.captureStrategy,
     ...(context.captureFallback ? { captureFallback: context.captureFallback } : {}),
+    audio: context.params.audio,
     ...(context.failure ? { failure: context.failure } : {}),
     ...(context.lastNavigation
       ? { lastNavigation: { url: context.lastNavigation.url, error: context.lastNavigation.error } }

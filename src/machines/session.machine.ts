@@ -428,6 +428,7 @@ export const sessionMachine = setup({
         input: {
           page: context.page,
           offer,
+          audio: context.params.audio,
           control: { lease: context.control, rules: context.controlRules },
         },
       });

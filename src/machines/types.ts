@@ -44,6 +44,8 @@ export interface SessionParams {
    * `frozen` (drawn as if shown, then frozen after `supervision.freezeAfterMs`: nothing runs at all).
    */
   unwatched: 'hidden' | 'visible' | 'frozen';
+  /** The page's sound goes to viewers (Opus, tab capture only); off: no audio is captured at all. */
+  audio: boolean;
   /** The proxy the session's pages go through (its password is kept with the node's credentials). */
   proxy?: { server: string; bypass: string[]; username?: string };
 }
@@ -217,6 +219,8 @@ export interface ViewerLink {
 export interface ViewerInput {
   page: PageHandle;
   offer: ViewerOffer;
+  /** The session streams its sound: the viewer's audio section is answered and fed. */
+  audio: boolean;
   control: { lease: ControlLease; rules: ControlRules };
 }
 

@@ -1,5 +1,6 @@
 import type { Codec } from './codec.js';
 import { startsKeyframe } from './keyframe.js';
+import { StreamContinuity } from './stream-continuity.js';
 
 /**
  * The payload type of every packet the fan-out forwards, whatever its source used: viewers' werift
@@ -41,14 +42,8 @@ export class RtpFanout {
   packetsOut = 0;
   bytesOut = 0;
   private waiting = 0;
-  // Output continuity across source changes (encoder restart, tab capture re-established).
-  private ssrc = -1;
-  private retiredSsrc = -1;
-  private seqOffset = 0;
-  private tsOffset = 0;
-  private lastSeq = -1;
-  private lastTs = 0;
-  private lastAt = 0;
+  /** Output continuity across source changes (encoder restart, tab capture re-established). */
+  private readonly continuity = new StreamContinuity(90);
   // Frames told apart: a frame stamped like the one before it (Chromium re-encodes its last captured
   // frame as the keyframe a PLI asked for) goes 1 ms later (a recording's time base), so no two frames
   // share a time.
@@ -57,18 +52,8 @@ export class RtpFanout {
   private frameOutTs = -1;
   private frameShift = 0;
 
-  /**
-   * A new source continues the old one's sequence numbers and timestamps (viewers see one stream),
-   * and every viewer waits for its first keyframe.
-   */
-  private switchSource(ssrc: number, packet: Buffer): void {
-    if (this.lastSeq >= 0) {
-      const elapsedTicks = Math.max(1, Math.round((performance.now() - this.lastAt) * 90));
-      this.seqOffset = (this.lastSeq + 1 - packet.readUInt16BE(2)) & 0xffff;
-      this.tsOffset = (this.lastTs + elapsedTicks - packet.readUInt32BE(4)) >>> 0;
-    }
-    this.retiredSsrc = this.ssrc;
-    this.ssrc = ssrc;
+  /** After a source change every viewer waits for the new source's first keyframe. */
+  private switchSource(): void {
     for (const viewer of this.viewers.values()) viewer.waitingForKeyframe = true;
     this.waiting = this.viewers.size;
   }
@@ -128,21 +113,12 @@ export class RtpFanout {
 
   forward(packet: Buffer): void {
     if (packet.length < 12) return;
-    const ssrc = packet.readUInt32BE(8);
-    if (ssrc !== this.ssrc) {
-      // The tail of a replaced source may still arrive: drop it rather than flap between sources.
-      if (ssrc === this.retiredSsrc) return;
-      this.switchSource(ssrc, packet);
-    }
-    if (this.seqOffset !== 0 || this.tsOffset !== 0) {
-      packet.writeUInt16BE((packet.readUInt16BE(2) + this.seqOffset) & 0xffff, 2);
-      packet.writeUInt32BE((packet.readUInt32BE(4) + this.tsOffset) >>> 0, 4);
-    }
+    const outcome = this.continuity.rewrite(packet);
+    if (outcome === 'dropped') return;
+    if (outcome === 'switched') this.switchSource();
     packet[1] = (packet[1]! & 0x80) | FORWARDED_PAYLOAD_TYPE;
     this.separateFrames(packet);
-    this.lastSeq = packet.readUInt16BE(2);
-    this.lastTs = packet.readUInt32BE(4);
-    this.lastAt = performance.now();
+    this.continuity.sent(packet);
     this.packetsOut++;
     this.bytesOut += packet.length;
     if (packet.length > 1 && packet[1]! & 0x80) this.framesOut++;

@@ -29,6 +29,7 @@ export const SessionSpec = Type.Object(
     ignoreHttpsErrors: Type.Boolean(),
     popups: PopupPolicy,
     unwatched: UnwatchedPages,
+    audio: Type.Boolean(),
     proxy: Type.Optional(ProxySetting),
   },
   { additionalProperties: false },
@@ -45,6 +46,7 @@ const LATER_SPEC_FIELDS = {
   ignoreHttpsErrors: false,
   popups: 'tabs',
   unwatched: 'visible',
+  audio: false,
 } as const;
 
 /** A stored session record with the spec fields it predates filled in (checked by the schema after). */

@@ -53,6 +53,34 @@ const control = `<!doctype html><html><head><title>control</title></head>
   document.getElementById('button').onclick = () => { window.clicks++; document.body.style.background = '#ff0000'; };
 </script></body></html>`;
 
+/**
+ * Beeps: a 440 Hz tone for 200 ms every 500 ms (?period=<ms>), the page white while it sounds and black otherwise
+ * (one picture change and one sound onset at the same instant: what audio/video sync is measured by).
+ * window.beeps counts them; window.audioState is the page's AudioContext state.
+ */
+const tone = `<!doctype html><html><head><title>tone</title></head>
+<body style="margin:0;height:100vh;background:#000">
+<script>
+  const audio = new AudioContext();
+  const gain = audio.createGain();
+  gain.gain.value = 0;
+  const oscillator = audio.createOscillator();
+  oscillator.frequency.value = 440;
+  oscillator.connect(gain).connect(audio.destination);
+  oscillator.start();
+  window.beeps = 0;
+  const period = Number(new URLSearchParams(location.search).get('period')) || 500;
+  setInterval(() => {
+    window.audioState = audio.state;
+    if (audio.state !== 'running') audio.resume();
+    window.beeps++;
+    gain.gain.setValueAtTime(0.5, audio.currentTime);
+    gain.gain.setValueAtTime(0, audio.currentTime + 0.2);
+    document.body.style.background = '#fff';
+    setTimeout(() => { document.body.style.background = '#000'; }, 200);
+  }, period);
+</script></body></html>`;
+
 /** A page of one colour, all over: what a viewer sees tells which page (or outcome) is shown. */
 export const paint = (hex: string, title = `paint ${hex}`) =>
   `<!doctype html><html><head><title>${title}</title></head><body style="margin:0;height:100vh;background:#${hex}"></body></html>`;
@@ -108,7 +136,7 @@ const dialogPages: Record<string, string> = {
   </script></body>`,
 };
 
-/** A local server for the pages sessions open: /animated, /static, /other, /rare, /control,
+/** A local server for the pages sessions open: /animated, /static, /other, /rare, /control, /tone (beeps),
  * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave,permissions,upload,widgets}, /hang (never answers),
  * /endless (a document that never finishes loading),
  * /opens?url=[&count=n] (window.open, n times), /blank-link?url= (a target=_blank click), /signed-in (HTTP Basic),
@@ -130,6 +158,7 @@ export async function startTestPages(): Promise<{
       '/relocate': relocates,
       '/stateful': stateful,
       '/control': control,
+      '/tone': tone,
     };
     if (path === '/redirect-to') {
       // An open redirect, as real sites have: to wherever ?url= says.

@@ -24,6 +24,8 @@ export interface ViewerStats {
   viewerId: string;
   /** ICE restarts the page made on its WHEP resource (network changes). */
   iceRestarts: number;
+  /** The session's sound: whether a track came, the player's mute, and its receiver's counters. */
+  audio: { track: boolean; muted: boolean; packets: number; samples: number; level: number };
 }
 
 /** A real Chromium of the test's own, that plays sessions the way a user's browser does. */

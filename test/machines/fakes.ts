@@ -33,6 +33,7 @@ export const params: SessionParams = {
   ignoreHttpsErrors: false,
   popups: 'same-tab',
   unwatched: 'hidden',
+  audio: false,
 };
 
 /** A fake capture that records what it was told and lets the test report as it. */

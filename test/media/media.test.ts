@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AudioFanout, FORWARDED_AUDIO_PAYLOAD_TYPE } from '../../src/media/audio-fanout.js';
 import { startsKeyframe } from '../../src/media/keyframe.js';
 import { LatestFrameSlot } from '../../src/media/latest-frame-slot.js';
 import { RtpFanout } from '../../src/media/rtp-fanout.js';
@@ -150,6 +151,38 @@ describe('RTP fan-out across a source change', () => {
     expect(out.map((p) => p.readUInt32BE(4))).toEqual([9000, 9090, 9090, 9180, 9270, 12000, 9000]);
     expect(out.every((p) => (p[1]! & 0x7f) === 96)).toBe(true);
     expect(out.map((p) => p[1]! >> 7)).toEqual([1, 0, 1, 1, 1, 1, 1]);
+  });
+});
+
+describe('audio fan-out', () => {
+  const packet = (ssrc: number, seq: number, ts: number) => {
+    const p = rtp([0xfc, 0xff]);
+    p[1] = 109;
+    p.writeUInt16BE(seq, 2);
+    p.writeUInt32BE(ts, 4);
+    p.writeUInt32BE(ssrc, 8);
+    return p;
+  };
+
+  it('sends every packet to every listener at once (no keyframe wait), one stream across sources', () => {
+    const audio = new AudioFanout();
+    const heard: Record<string, Buffer[]> = { a: [], b: [] };
+    audio.add('a', (p) => heard.a?.push(Buffer.from(p)));
+    audio.forward(packet(7, 10, 48_000));
+    audio.add('b', (p) => heard.b?.push(Buffer.from(p)));
+    audio.forward(packet(7, 11, 48_960));
+    audio.forward(packet(8, 900, 5)); // the capture re-established: a new source
+    audio.forward(packet(7, 12, 49_920)); // the old one's tail: dropped
+    audio.remove('a');
+    audio.forward(packet(8, 901, 965));
+    expect(heard.a?.map((p) => p.readUInt16BE(2))).toEqual([10, 11, 12]);
+    expect(heard.b?.map((p) => p.readUInt16BE(2))).toEqual([11, 12, 13]);
+    // The new source's time goes on from the old one's (48 kHz), its steps kept.
+    const times = heard.b?.map((p) => p.readUInt32BE(4)) ?? [];
+    expect(times[1]).toBeGreaterThan(48_960);
+    expect((times[2] ?? 0) - (times[1] ?? 0)).toBe(960);
+    expect(heard.b?.every((p) => (p[1]! & 0x7f) === FORWARDED_AUDIO_PAYLOAD_TYPE)).toBe(true);
+    expect(audio.packetsOut).toBe(4);
   });
 });
 

@@ -12,7 +12,10 @@ globalThis.castpoolCapture = {
   async offer(key, cfg) {
     this.stop(key);
     const stream = await navigator.mediaDevices.getUserMedia({
-      audio: false,
+      // The tab's sound, for sessions that stream it: the same grant gives both tracks.
+      audio: cfg.audio
+        ? { mandatory: { chromeMediaSource: 'tab', chromeMediaSourceId: cfg.streamId } }
+        : false,
       video: {
         mandatory: {
           chromeMediaSource: 'tab',
@@ -26,8 +29,9 @@ globalThis.castpoolCapture = {
       },
     });
     const track = stream.getVideoTracks()[0];
+    const sound = stream.getAudioTracks()[0];
     const pc = new RTCPeerConnection();
-    const capture = { pc, track, config: cfg, limiting: Promise.resolve() };
+    const capture = { pc, track, sound, config: cfg, limiting: Promise.resolve() };
     captures.set(key, capture);
     // Simulcast: one encoding per layer (cfg.layers: rid, scale, kbit/s), the full picture last.
     const sendEncodings = cfg.layers
@@ -44,6 +48,13 @@ globalThis.castpoolCapture = {
     );
     if (wanted.length === 0) throw new Error(`this Chromium cannot encode ${cfg.codec}`);
     transceiver.setCodecPreferences(wanted);
+    // After the video: the video's sender stays the first (limit, stats).
+    if (sound) {
+      const audio = pc.addTransceiver(sound, { direction: 'sendonly' });
+      audio.setCodecPreferences(
+        RTCRtpSender.getCapabilities('audio').codecs.filter((c) => c.mimeType === 'audio/opus'),
+      );
+    }
     const offer = await pc.createOffer();
     // Without these Chromium's estimate toward the loopback peer stays near 266 kbit/s (measured).
     const pt = new RegExp(`a=rtpmap:(\\d+) ${cfg.codec}/90000`).exec(offer.sdp)[1];
@@ -116,6 +127,7 @@ globalThis.castpoolCapture = {
     const capture = captures.get(key);
     if (capture) {
       capture.track.stop();
+      capture.sound?.stop();
       capture.pc.close();
       captures.delete(key);
     }
