@@ -3,6 +3,7 @@ import { machine } from './machine.js';
 import type { BenchSection } from './section.js';
 import { adaptationSection } from './sections/adaptation.js';
 import { admissionSection } from './sections/admission.js';
+import { audioSection } from './sections/audio.js';
 import { captureSection } from './sections/capture.js';
 import { cdpSection } from './sections/cdp.js';
 import { densitySection } from './sections/density.js';
@@ -32,6 +33,7 @@ export const SECTIONS: BenchSection<any>[] = [
   fanOutSection,
   adaptationSection,
   recordingSection,
+  audioSection,
   unwatchedSection,
   renderSection,
   isolationSection,

@@ -11,7 +11,8 @@ export interface Onsets {
  * white (from the frame callbacks, at each frame's expected display time) and the moments its sound
  * starts (an analyser on the received audio track, read every 4 ms: ~5 ms late at most).
  */
-export function watchOnsets(view: Page, ms: number): Promise<Onsets> {
+export async function watchOnsets(view: Page, ms: number): Promise<Onsets> {
+  await view.evaluate('globalThis.__name = (fn) => fn'); // tsx's keepNames helper, absent in the page
   return view.evaluate(async (ms) => {
     const video = document.getElementById('video') as HTMLVideoElement;
     const track = (video.srcObject as MediaStream | null)?.getAudioTracks()[0];
