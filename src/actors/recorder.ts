@@ -43,7 +43,7 @@ const QUIET_MS = 5000;
 export function recorderActor(deps: ActorDeps, space: RecordingSpace) {
   return fromCallback<RecorderCommand, RecorderInput>(({ input, sendBack, receive }) => {
     const { sessionId, recordingId, codec, maxBytes } = input;
-    const { fanout } = input.page as SessionPage;
+    const { fanout, audio } = input.page as SessionPage;
     const format = recordingFormat(codec);
     const path = recordingPath(deps.config.dataDir, sessionId, recordingId, format.extension);
     const sinkId = `recording:${recordingId}`;
@@ -79,6 +79,7 @@ export function recorderActor(deps: ActorDeps, space: RecordingSpace) {
           else if (exitedBefore) reason = `the stream paused for over ${SILENCE_LIMIT_S} s`;
         }
         fanout.remove(sinkId);
+        audio.remove(sinkId);
         socket?.close();
         const bytes = await bytesNow();
         if (!error && (!begun || bytes === 0)) error = 'nothing was recorded (no keyframe arrived)';
@@ -97,6 +98,7 @@ export function recorderActor(deps: ActorDeps, space: RecordingSpace) {
       if (stopped) return;
       await mkdir(recordingsDir(deps.config.dataDir, sessionId), { recursive: true, mode: 0o700 });
       const port = await freeEvenPortPair();
+      const audioPort = input.audio ? await freeEvenPortPair([port]) : undefined;
       const child = spawn(
         deps.config.ffmpegPath,
         [
@@ -111,12 +113,18 @@ export function recorderActor(deps: ActorDeps, space: RecordingSpace) {
           '127.0.0.1',
           '-listen_timeout',
           String(SILENCE_LIMIT_S),
+          // The SDP names every codec: a second of probing finds the picture's size. ffmpeg's default
+          // (5 s) held a file with sound at no bytes for its first seconds, and stopping it then left
+          // a file with a broken header.
+          '-analyzeduration',
+          '1000000',
           '-f',
           'sdp',
           '-i',
           'pipe:0',
           '-map',
           '0:v',
+          ...(audioPort ? ['-map', '0:a'] : []),
           '-c',
           'copy',
           '-f',
@@ -140,15 +148,22 @@ export function recorderActor(deps: ActorDeps, space: RecordingSpace) {
         running.gone = true;
       });
       child.stdin?.on('error', () => {});
-      child.stdin?.end(recordingSdp(codec, port));
+      child.stdin?.end(recordingSdp(codec, port, audioPort));
       if (stopped) return;
       await boundOnLoopback(port, exited);
+      if (audioPort) await boundOnLoopback(audioPort, exited);
       if (stopped || ending) return;
       socket = createSocket('udp4');
       socket.on('error', () => {}); // loopback sends do not fail but for a closing socket
       const send = socket;
       // One packet is one datagram, sent as it comes: no queue, no await (ffmpeg's UDP buffer absorbs bursts).
       fanout.add(sinkId, (packet) => send.send(packet, port, '127.0.0.1'));
+      // The sound from the picture's first keyframe on: both streams of the file start together
+      // (ffmpeg, without RTCP, starts each at its first packet).
+      if (audioPort)
+        audio.add(sinkId, (packet) => {
+          if (!fanout.isWaiting(sinkId)) send.send(packet, audioPort, '127.0.0.1');
+        });
       sendBack({ type: 'keyframe.request' });
       void exited.then(() => {
         if (!ending) finish('the recorder stopped');
@@ -201,10 +216,14 @@ export function removeRecordingActor(deps: ActorDeps, space: RecordingSpace) {
 }
 
 /** An even loopback UDP port whose odd neighbour is free too (ffmpeg's RTP takes both: RTP and RTCP). */
-async function freeEvenPortPair(): Promise<number> {
+async function freeEvenPortPair(taken: number[] = []): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const first = await bindUdp(0);
     const port = first.address().port;
+    if (taken.includes(port)) {
+      first.close();
+      continue;
+    }
     const next = port % 2 === 0 ? await bindUdp(port + 1).catch(() => undefined) : undefined;
     first.close();
     next?.close();

@@ -906,6 +906,7 @@ export const sessionMachine = setup({
           recordingId: recording.id,
           page: context.page,
           codec,
+          audio: context.params.audio,
           maxBytes: recordingAllowance(context),
         },
       });

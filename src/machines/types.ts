@@ -113,6 +113,8 @@ export interface RecorderInput {
   recordingId: string;
   page: PageHandle;
   codec: Codec;
+  /** The session streams its sound: the file gets it too (Opus). */
+  audio: boolean;
   /** Bytes this recording may reach (the session's allowance less what its kept recordings take). */
   maxBytes: number;
 }

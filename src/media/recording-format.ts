@@ -1,3 +1,4 @@
+import { FORWARDED_AUDIO_PAYLOAD_TYPE } from './audio-fanout.js';
 import type { Codec } from './codec.js';
 import { FORWARDED_PAYLOAD_TYPE } from './rtp-fanout.js';
 
@@ -17,9 +18,10 @@ export function recordingFormat(codec: Codec): RecordingFormat {
 
 /**
  * The SDP that tells ffmpeg what arrives on `port` of loopback: the fan-out's RTP (its payload type is
- * normalised to `FORWARDED_PAYLOAD_TYPE`), 90 kHz video, H.264 in packetization mode 1 or VP8.
+ * normalised to `FORWARDED_PAYLOAD_TYPE`), 90 kHz video, H.264 in packetization mode 1 or VP8; and,
+ * for a session with sound, the audio fan-out's Opus on `audioPort`.
  */
-export function recordingSdp(codec: Codec, port: number): string {
+export function recordingSdp(codec: Codec, port: number, audioPort?: number): string {
   const pt = FORWARDED_PAYLOAD_TYPE;
   const media =
     codec === 'H264'
@@ -34,6 +36,13 @@ export function recordingSdp(codec: Codec, port: number): string {
     `m=video ${port} RTP/AVP ${pt}`,
     ...media,
     'a=recvonly',
+    ...(audioPort
+      ? [
+          `m=audio ${audioPort} RTP/AVP ${FORWARDED_AUDIO_PAYLOAD_TYPE}`,
+          `a=rtpmap:${FORWARDED_AUDIO_PAYLOAD_TYPE} opus/48000/2`,
+          'a=recvonly',
+        ]
+      : []),
     '',
   ].join('\r\n');
 }

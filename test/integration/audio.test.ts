@@ -1,8 +1,13 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { BrowserContext, Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCastpool } from '../helpers/app.js';
 import { avOffsets, median, watchOnsets } from '../helpers/av-sync.js';
 import { startTestPages } from '../helpers/test-pages.js';
+import { TEST_ROOT } from '../helpers/test-root.js';
 import { launchViewerBrowser, openViewPage, until, viewerStats } from '../helpers/viewer.js';
 
 let castpool: Awaited<ReturnType<typeof startCastpool>>;
@@ -107,6 +112,46 @@ describe('the page’s sound (audio: true, tab capture)', () => {
     expect(onsets.heard.length).toBeGreaterThanOrEqual(4);
     // Each flash has its beep within half a period (a lost or drifting track would not pair up).
     expect(offsets.length).toBeGreaterThanOrEqual(onsets.seen.length - 1);
+  });
+
+  it('is recorded with the picture: the file has an Opus track as long as its video, and decodes cleanly', async () => {
+    const { id, view } = await watchTone({ audio: true });
+    const box = await view.$eval('#video', (video) => video.getBoundingClientRect().toJSON());
+    await view.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    const started = await castpool.api('POST', `/api/sessions/${id}/recordings`);
+    expect(started.status, started.text).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const stopped = await castpool.api('DELETE', `/api/sessions/${id}/recordings/rec-1`);
+    expect(stopped.json).toMatchObject({ removed: false, recording: { state: 'completed' } });
+    const file = await fetch(`${castpool.base}/api/sessions/${id}/recordings/rec-1`);
+    expect(file.status).toBe(200);
+    const dir = mkdtempSync(join(TEST_ROOT, 'audio-recording-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'rec-1.mkv');
+    writeFileSync(path, Buffer.from(await file.arrayBuffer()));
+    const run = promisify(execFile);
+    const { stdout } = await run('ffprobe', [
+      ...['-v', 'error', '-show_entries', 'stream=codec_type,codec_name:stream_tags=DURATION', '-of', 'json'],
+      path,
+    ]);
+    const streams = (
+      JSON.parse(stdout) as {
+        streams: { codec_type: string; codec_name: string; tags?: { DURATION?: string } }[];
+      }
+    ).streams;
+    expect(streams.map((s) => `${s.codec_type}/${s.codec_name}`).sort()).toEqual([
+      'audio/opus',
+      'video/h264',
+    ]);
+    const seconds = (duration = '') =>
+      duration.split(':').reduce((total, part) => total * 60 + Number(part), 0);
+    const [video, audio] = ['video', 'audio'].map((type) =>
+      seconds(streams.find((s) => s.codec_type === type)?.tags?.DURATION),
+    );
+    expect(video).toBeGreaterThan(3);
+    expect(Math.abs((audio ?? 0) - (video ?? 0))).toBeLessThan(0.5);
+    const decoded = await run('ffmpeg', ['-v', 'error', '-i', path, '-map', '0:a', '-f', 'null', '-']);
+    expect(decoded.stderr).toBe('');
   });
 
   it('has no audio at all when the session did not ask for it', async () => {
