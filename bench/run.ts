@@ -5,6 +5,7 @@
  * Prints a table, writes bench/results/latest.json and BENCHMARKS.md (each section with its date).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { removeTestRootIfEmpty } from '../test/helpers/test-root.js';
 import { machine } from './machine.js';
 import { startBenchPages } from './pages.js';
 import { render, SECTIONS, type Stored } from './report.js';
@@ -39,6 +40,8 @@ async function main() {
   } finally {
     await pages.close();
     removeBenchRoot();
+    // The test helpers some sections use made the tests' root on import.
+    removeTestRootIfEmpty();
   }
 }
 

@@ -1,7 +1,5 @@
-import { rmdirSync } from 'node:fs';
 import type { Browser, Page } from 'puppeteer-core';
 import { buildNetworkLab, LAB, labAvailable } from '../../test/helpers/network-lab.js';
-import { TEST_ROOT } from '../../test/helpers/test-root.js';
 import { decodedNow } from '../../test/helpers/viewer.js';
 import { launchBenchBrowser, openWatching } from '../browser.js';
 import { type BenchSection, n } from '../section.js';
@@ -112,19 +110,10 @@ export const adaptationSection: BenchSection<AdaptationData> = {
       log('adaptation: needs root (network namespaces); skipped');
       return rows;
     }
-    try {
-      for (const simulcast of [false, true]) {
-        const name = simulcast ? 'simulcast, per-viewer layers' : 'one layer';
-        log(`adaptation: ${name}…`);
-        rows[name] = await variant(pages.animatedUrl, simulcast);
-      }
-    } finally {
-      // The lab's helpers made the tests' root on import; the labs removed what they put in it.
-      try {
-        rmdirSync(TEST_ROOT);
-      } catch {
-        // not empty (a test run's), or gone
-      }
+    for (const simulcast of [false, true]) {
+      const name = simulcast ? 'simulcast, per-viewer layers' : 'one layer';
+      log(`adaptation: ${name}…`);
+      rows[name] = await variant(pages.animatedUrl, simulcast);
     }
     return rows;
   },

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -9,3 +9,12 @@ import { join } from 'node:path';
  */
 export const TEST_ROOT = process.env.CASTPOOL_TEST_ROOT ?? join(tmpdir(), 'castpool-test');
 mkdirSync(TEST_ROOT, { recursive: true });
+
+/** Removes the root if nothing is left in it (tools that import the helpers, such as the bench). */
+export function removeTestRootIfEmpty(): void {
+  try {
+    rmdirSync(TEST_ROOT);
+  } catch {
+    // not empty (a test run's), or gone
+  }
+}
