@@ -15,6 +15,9 @@ import { FleetRouter } from './router.js';
 import { startService } from './service.js';
 import { Takeover } from './takeover.js';
 
+/** A context store that did not open is tried again this often. */
+const CONTEXT_STORE_RETRY_MS = 3000;
+
 export interface NatsHealth {
   status: 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed' | 'failed' | 'disabled';
   servers: string[];
@@ -118,17 +121,7 @@ export class NatsFace {
     });
     const registry = await this.openRegistry();
     if (!registry) return;
-    if (this.castpool.contexts.fleetWide)
-      await KvContextStore.open(link.nc, {
-        prefix,
-        replicas: nats.replicas,
-        timeoutMs: nats.requestTimeoutMs,
-        seal: this.seal,
-      }).then(
-        (store) => this.castpool.contexts.useFleetStore(store),
-        (error: Error) =>
-          this.castpool.log.warn({ err: error.message }, 'context store not opened: contexts answer 503'),
-      );
+    if (this.castpool.contexts.fleetWide) await this.openContextStore(link.nc, prefix);
     const { commands, castpool } = this;
     const sync = new RegistrySync(registry, commands, castpool.events, nodeId, castpool.log);
     const leases = new Leases(registry, commands, nodeId, this.baseUrl);
@@ -163,6 +156,37 @@ export class NatsFace {
     await this.tick();
     this.leaseTimer = setInterval(() => void this.renew(), nats.heartbeatMs);
     this.heartbeat = setInterval(() => void this.tick(), nats.heartbeatMs);
+  }
+
+  /**
+   * The fleet's saved contexts. A cluster still electing its JetStream leaders can refuse the first try
+   * (seen in CI: the registry opened after its retries, the context store's one try timed out, and the
+   * node answered 503 for contexts until restarted). A failed try does not hold up the node's start: it
+   * is tried again every few seconds in the background until it opens; meanwhile contexts answer 503
+   * with Retry-After.
+   */
+  private async openContextStore(nc: NatsLink['nc'], prefix: string, retry = false): Promise<void> {
+    if (retry) await new Promise((resolve) => setTimeout(resolve, CONTEXT_STORE_RETRY_MS).unref());
+    if (this.closed) return;
+    const { nats } = this.config;
+    try {
+      const store = await KvContextStore.open(nc, {
+        prefix,
+        replicas: nats.replicas,
+        timeoutMs: nats.requestTimeoutMs,
+        seal: this.seal,
+      });
+      if (this.closed) return;
+      this.castpool.contexts.useFleetStore(store);
+      if (retry) this.castpool.log.info('context store opened');
+    } catch (error) {
+      if (!retry)
+        this.castpool.log.warn(
+          { err: (error as Error).message },
+          'context store not opened yet: contexts answer 503 until it opens (retrying)',
+        );
+      void this.openContextStore(nc, prefix, true);
+    }
   }
 
   /** JetStream may still be electing its leaders in a fresh cluster: retry for a while. */

@@ -155,7 +155,12 @@ describe.each([
         url: pages.url('/animated?second=1'),
       });
       expect(navigated.status).toBe(200);
-      const progressing = await recordingOf(castpool, id, 'rec-1');
+      // ffmpeg writes once it has probed the stream (a second of it): progress shows the bytes.
+      const progressing = await until(
+        () => recordingOf(castpool, id, 'rec-1'),
+        (r) => (r?.bytes ?? 0) > 0,
+        10_000,
+      );
       expect(progressing.bytes).toBeGreaterThan(0);
       await sleep(Math.max(0, 10_000 - (Date.now() - recordingSince)));
       const stoppedAt = Date.now();

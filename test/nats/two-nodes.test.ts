@@ -37,6 +37,16 @@ beforeAll(async () => {
   ]);
   client = await connect({ servers: urls[2], maxReconnectAttempts: -1 });
   viewers = await launchViewerBrowser();
+  // A fresh cluster may still be electing its JetStream leaders: the nodes' context store opens once
+  // it has (503 until then), retried in the background.
+  for (const node of [a, b]) {
+    const listed = await until(
+      () => node.api('GET', '/api/contexts'),
+      (r) => r.status === 200,
+      60_000,
+    );
+    expect(listed.status, JSON.stringify(listed.json)).toBe(200);
+  }
 }, 120_000);
 
 afterAll(async () => {
