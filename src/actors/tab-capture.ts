@@ -187,17 +187,12 @@ export class TabCapturePipeline {
       this.upstreamSsrc = rtp.header.ssrc;
       this.received += rtp.header.marker ? 1 : 0;
     }
-    rtp.header.extension = false;
-    rtp.header.extensions = [];
-    this.page.fanout.layers[layer]?.forward(rtp.serialize());
+    this.page.fanout.layers[layer]?.forward(withoutExtensions(rtp));
   }
 
   /** Hot path: the tab's sound to the session's listeners. */
   private forwardAudio(rtp: RtpPacket): void {
-    if (this.stopped) return;
-    rtp.header.extension = false;
-    rtp.header.extensions = [];
-    this.page.audio.forward(rtp.serialize());
+    if (!this.stopped) this.page.audio.forward(withoutExtensions(rtp));
   }
 
   handle(command: CaptureCommand): void {
@@ -328,4 +323,11 @@ export class TabCapturePipeline {
     await this.capturer?.release(this.key);
     await this.upstream?.close().catch(() => {});
   }
+}
+
+/** The packet as bytes without its header extensions: their ids are per peer, the viewers' differ. */
+function withoutExtensions(rtp: RtpPacket): Buffer {
+  rtp.header.extension = false;
+  rtp.header.extensions = [];
+  return rtp.serialize();
 }

@@ -23,10 +23,6 @@ export class AudioFanout {
     this.listeners.delete(id);
   }
 
-  get size(): number {
-    return this.listeners.size;
-  }
-
   forward(packet: Buffer): void {
     if (packet.length < 12 || this.continuity.rewrite(packet) === 'dropped') return;
     packet[1] = (packet[1]! & 0x80) | FORWARDED_AUDIO_PAYLOAD_TYPE;
