@@ -2,6 +2,8 @@ import {
   type MediaStreamTrack,
   RTCPeerConnection,
   RTCRtpCodecParameters,
+  type RtcpPacket,
+  RtcpSrPacket,
   type RtpPacket,
   useRepairedRtpStreamId,
   useSdesMid,
@@ -165,6 +167,11 @@ export class TabCapturePipeline {
       this.page.fanout.activeLayers = layers ? layers.length : 1;
       answerAsDtlsServer(upstream);
       await upstream.setLocalDescription(await upstream.createAnswer());
+      // Chromium's sender reports: when each layer's frames and the sound were captured (viewers' own
+      // reports carry that on, so players sync picture and sound). One bundled transport carries all.
+      upstream
+        .getTransceivers()[0]
+        ?.dtlsTransport.onRtcp.subscribe((packet: RtcpPacket) => this.senderReport(packet));
       const previous = this.upstream;
       this.upstream = upstream;
       void previous?.close();
@@ -188,6 +195,15 @@ export class TabCapturePipeline {
       this.received += rtp.header.marker ? 1 : 0;
     }
     this.page.fanout.layers[layer]?.forward(withoutExtensions(rtp));
+  }
+
+  /** A sender report goes to every stream; each takes only its current source's. About one a second. */
+  private senderReport(packet: RtcpPacket): void {
+    if (this.stopped || packet.type !== RtcpSrPacket.type) return;
+    const { ssrc, senderInfo } = packet as RtcpSrPacket;
+    for (const layer of this.page.fanout.layers)
+      layer.senderReport(ssrc, senderInfo.ntpTimestamp, senderInfo.rtpTimestamp);
+    this.page.audio.senderReport(ssrc, senderInfo.ntpTimestamp, senderInfo.rtpTimestamp);
   }
 
   /** Hot path: the tab's sound to the session's listeners. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpSender } from 'werift';
 import type { ViewerScope } from '../access/index.js';
 import type { Codec, ViewerHandle, ViewerLink, ViewerOffer } from '../machines/types.js';
 import { opusCodec } from '../media/audio-fanout.js';
@@ -49,13 +49,23 @@ export class ViewerPeer implements ViewerHandle {
     return answerFragment(local);
   }
 
+  /** The picture's sender (a player may offer its audio section first: most do). */
+  get videoSender(): RTCRtpSender | undefined {
+    return this.pc.getTransceivers().find((t) => t.sender.track === this.track)?.sender;
+  }
+
+  /** The sound's sender, when the viewer gets sound. */
+  get audioSender(): RTCRtpSender | undefined {
+    const { audioTrack } = this;
+    return audioTrack && this.pc.getTransceivers().find((t) => t.sender.track === audioTrack)?.sender;
+  }
+
   iceRestarts = 0;
   /** Its place among the simulcast layers, once it is served. */
   layers: { current: number; switches: number } | undefined;
 
   link(): ViewerLink {
-    const sender = this.pc.getTransceivers().find((t) => t.kind === 'video')?.sender;
-    const stats = (sender?.collectStats(0) ?? []) as unknown as Record<string, unknown>[];
+    const stats = (this.videoSender?.collectStats(0) ?? []) as unknown as Record<string, unknown>[];
     const outbound = stats.find((s) => s.type === 'outbound-rtp') ?? {};
     const remote = stats.find((s) => s.type === 'remote-inbound-rtp') ?? {};
     const count = (value: unknown) => (typeof value === 'number' ? value : 0);

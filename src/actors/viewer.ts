@@ -10,6 +10,7 @@ import {
 } from '../machines/control-lease.js';
 import type { SessionEvent } from '../machines/session.types.js';
 import type { PageDialog, PageWidget, TabSummary, ViewerCommand, ViewerInput } from '../machines/types.js';
+import { reportCaptureTime } from '../media/capture-time-reports.js';
 import { LayerSwitch } from '../media/layer-switch.js';
 import type { ActorDeps } from './deps.js';
 import { InputBudget } from './input-budget.js';
@@ -127,7 +128,7 @@ function serveViewer(
 } {
   const { viewerId } = peer;
   const left = () => sendBack({ type: 'viewer.left', viewerId });
-  const sender = peer.pc.getTransceivers()[0]?.sender;
+  const sender = peer.videoSender;
   let lastKeyframeRequest = 0;
   let lastWriteAt = 0;
   // The viewer's place among the simulcast layers (the full picture unless its link says otherwise).
@@ -149,6 +150,10 @@ function serveViewer(
     },
   );
   peer.layers = layers;
+  // Sender reports say when the picture and the sound were captured, so the player can sync them.
+  if (sender) reportCaptureTime(sender, () => page.fanout.layers[layers.current]?.clock);
+  const { audioSender } = peer;
+  if (audioSender) reportCaptureTime(audioSender, () => page.audio.clock);
   const adaptation = new LinkAdaptation(sender, deps.config.encoder.simulcast);
   const askKeyframe = (layer: number) => sendBack({ type: 'keyframe.request', ...(layer ? { layer } : {}) });
   // Packets sent before DTLS is up are lost, keyframe included: join the fan-out only once connected.

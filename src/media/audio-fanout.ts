@@ -1,4 +1,5 @@
 import { RTCRtpCodecParameters } from 'werift';
+import { CaptureClock } from './capture-clock.js';
 import type { RtpSink } from './rtp-fanout.js';
 import { StreamContinuity } from './stream-continuity.js';
 
@@ -13,6 +14,8 @@ export const FORWARDED_AUDIO_PAYLOAD_TYPE = 111;
 export class AudioFanout {
   private readonly listeners = new Map<string, RtpSink>();
   private readonly continuity = new StreamContinuity(48);
+  /** When the sound now going out was captured (for listeners' sender reports). */
+  readonly clock = new CaptureClock(48_000);
   packetsOut = 0;
 
   add(id: string, sink: RtpSink): void {
@@ -24,11 +27,20 @@ export class AudioFanout {
   }
 
   forward(packet: Buffer): void {
-    if (packet.length < 12 || this.continuity.rewrite(packet) === 'dropped') return;
+    if (packet.length < 12) return;
+    const outcome = this.continuity.rewrite(packet);
+    if (outcome === 'dropped') return;
+    if (outcome === 'switched') this.clock.forget();
     packet[1] = (packet[1]! & 0x80) | FORWARDED_AUDIO_PAYLOAD_TYPE;
     this.continuity.sent(packet);
     this.packetsOut++;
     for (const sink of this.listeners.values()) sink(packet);
+  }
+
+  /** A sender report from the capturing browser (ignored unless it is about the current source). */
+  senderReport(ssrc: number, ntp: bigint, rtpTimestamp: number): void {
+    const outgoing = this.continuity.outgoingTimestamp(ssrc, rtpTimestamp);
+    if (outgoing >= 0) this.clock.note(ntp, outgoing);
   }
 }
 

@@ -1,3 +1,4 @@
+import { CaptureClock } from './capture-clock.js';
 import type { Codec } from './codec.js';
 import { startsKeyframe } from './keyframe.js';
 import { StreamContinuity } from './stream-continuity.js';
@@ -44,6 +45,8 @@ export class RtpFanout {
   private waiting = 0;
   /** Output continuity across source changes (encoder restart, tab capture re-established). */
   private readonly continuity = new StreamContinuity(90);
+  /** When the frames now going out were captured (for viewers' sender reports). */
+  readonly clock = new CaptureClock(90_000);
   // Frames told apart: a frame stamped like the one before it (Chromium re-encodes its last captured
   // frame as the keyframe a PLI asked for) goes 1 ms later (a recording's time base), so no two frames
   // share a time.
@@ -111,11 +114,20 @@ export class RtpFanout {
     if (packet[1]! & 0x80) this.frameEnded = true;
   }
 
+  /** A sender report from the capturing browser (ignored unless it is about this layer's current source). */
+  senderReport(ssrc: number, ntp: bigint, rtpTimestamp: number): void {
+    const outgoing = this.continuity.outgoingTimestamp(ssrc, rtpTimestamp);
+    if (outgoing >= 0) this.clock.note(ntp, outgoing);
+  }
+
   forward(packet: Buffer): void {
     if (packet.length < 12) return;
     const outcome = this.continuity.rewrite(packet);
     if (outcome === 'dropped') return;
-    if (outcome === 'switched') this.switchSource();
+    if (outcome === 'switched') {
+      this.switchSource();
+      this.clock.forget();
+    }
     packet[1] = (packet[1]! & 0x80) | FORWARDED_PAYLOAD_TYPE;
     this.separateFrames(packet);
     this.continuity.sent(packet);

@@ -42,6 +42,11 @@ export class StreamContinuity {
     return outcome;
   }
 
+  /** A timestamp of `ssrc` as the outgoing stream carries it, or -1 if `ssrc` is not the current source. */
+  outgoingTimestamp(ssrc: number, timestamp: number): number {
+    return ssrc === this.ssrc ? (timestamp + this.tsOffset) >>> 0 : -1;
+  }
+
   /** Notes the packet as sent (after any later rewrite of its timestamp). */
   sent(packet: Buffer): void {
     this.lastSeq = packet.readUInt16BE(2);
