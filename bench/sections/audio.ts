@@ -86,8 +86,9 @@ export const audioSection: BenchSection<AudioData> = {
         `| ${name} | ${n(r.sessionCpuPct, 1)} % | ${n(r.nodeCpuPct, 1)} % | ${r.flashesSeen} | ${r.beepsHeard} | ${n(r.offsetMsP50)} | ${n(r.offsetMsMin)} … ${n(r.offsetMsMax)} | ${n(r.offsetMsP90Abs)} |`,
     );
     return `## Audio: what the sound costs, and how well it keeps with the picture ${when}
-One tab-capture session (640×360) of a page that beeps once a second and turns white while it beeps,
-watched by a real Chromium viewer that clicked into the picture (the gesture that lets the page's sound
+One tab-capture session (640×360) of a page that beeps once a second and turns white while it beeps
+(a small square spins in a corner, so frames flow all the time: CPU is not comparable with runs before
+2026-12-05, which had none), watched by a real Chromium viewer that clicked into the picture (the gesture that lets the page's sound
 start), without and with \`audio: true\`. Session CPU = its Chromium and castpool's Node (the viewer's
 Chromium, on the same cores, is not counted). The viewer notes when a frame turns white (at the frame's
 expected display time) and when a beep starts (an analyser on the received track, read every 4 ms);

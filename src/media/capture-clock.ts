@@ -1,5 +1,3 @@
-/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
-const NTP_UNIX_OFFSET_S = 2_208_988_800;
 const TWO_POW_32 = 2 ** 32;
 
 /** NTP seconds (fractional) as RTCP's 64-bit NTP timestamp (32.32 fixed point). */
@@ -12,11 +10,6 @@ export function ntpFromSeconds(seconds: number): bigint {
 /** RTCP's 64-bit NTP timestamp as NTP seconds (fractional; a double keeps about half a microsecond). */
 export function secondsFromNtp(ntp: bigint): number {
   return Number(ntp >> 32n) + Number(ntp & 0xffffffffn) / TWO_POW_32;
-}
-
-/** This host's wall clock now, in NTP seconds. */
-export function ntpSecondsNow(): number {
-  return (performance.timeOrigin + performance.now()) / 1000 + NTP_UNIX_OFFSET_S;
 }
 
 /**

@@ -56,10 +56,15 @@ const control = `<!doctype html><html><head><title>control</title></head>
 /**
  * Beeps: a 440 Hz tone for 200 ms every 500 ms (?period=<ms>), the page white while it sounds and black otherwise
  * (one picture change and one sound onset at the same instant: what audio/video sync is measured by).
+ * A small square spins in a corner so that frames flow all the time: with only the two changes a
+ * second, Chromium's player dropped 5–12 of 36 decoded frames in some runs (every flash, in some),
+ * which measures its renderer on a sparse stream rather than sync.
  * window.beeps counts them; window.audioState is the page's AudioContext state.
  */
-const tone = `<!doctype html><html><head><title>tone</title></head>
-<body style="margin:0;height:100vh;background:#000">
+const tone = `<!doctype html><html><head><title>tone</title>
+<style>@keyframes spin{to{transform:rotate(1turn)}}
+#spinner{position:fixed;left:8px;top:8px;width:32px;height:32px;background:#f00;animation:spin 1s linear infinite}</style></head>
+<body style="margin:0;height:100vh;background:#000"><div id="spinner"></div>
 <script>
   const audio = new AudioContext();
   const gain = audio.createGain();
