@@ -88,12 +88,12 @@ export const audioSection: BenchSection<AudioData> = {
     return `## Audio: what the sound costs, and how well it keeps with the picture ${when}
 One tab-capture session (640×360) of a page that beeps once a second and turns white while it beeps
 (a small square spins in a corner, so frames flow all the time: CPU is not comparable with runs before
-2026-12-05, which had none), watched by a real Chromium viewer that clicked into the picture (the gesture that lets the page's sound
-start), without and with \`audio: true\`. Session CPU = its Chromium and castpool's Node (the viewer's
-Chromium, on the same cores, is not counted). The viewer notes when a frame turns white (at the frame's
-expected display time) and when a beep starts (an analyser on the received track, read every 4 ms);
-offset = beep heard − flash seen, positive when the sound is late (ITU-R BT.1359 finds sound up to
-~45 ms early or ~125 ms late undetectable).
+2026-12-05, which had none), watched by a real Chromium viewer that clicked into the picture (the
+gesture that lets the page's sound start), without and with \`audio: true\`. Session CPU = its
+Chromium and castpool's Node (the viewer's Chromium, on the same cores, is not counted). The viewer
+notes when a frame turns white (at the frame's expected display time) and when a beep starts (an
+analyser on the received track, read every 4 ms); offset = beep heard − flash seen, positive when the
+sound is late (ITU-R BT.1359 finds sound up to ~45 ms early or ~125 ms late undetectable).
 
 | session | session CPU | of it Node | flashes seen | beeps heard | offset p50 ms | offset range ms | |offset| p90 ms |
 |---|---|---|---|---|---|---|---|
