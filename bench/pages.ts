@@ -71,6 +71,18 @@ ${'<p>Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut
 const still = `<!doctype html><html><head><title>still</title></head><body style="margin:0;background:#fafafa;font:24px sans-serif">
 <h1 style="margin:120px">A page that does not change</h1></body></html>`;
 
+/** Still, but turns white or black every FLIP_PERIOD_MS on the wall clock's multiples of it (nothing else moves). */
+export const FLIP_PERIOD_MS = 2000;
+const flips = `<!doctype html><html><head><title>flips</title></head><body style="margin:0;height:100vh;background:#000">
+<script>
+  function flip() {
+    const now = Date.now();
+    document.body.style.background = Math.floor(now / ${FLIP_PERIOD_MS}) % 2 ? '#fff' : '#000';
+    setTimeout(flip, ${FLIP_PERIOD_MS} - (now % ${FLIP_PERIOD_MS}) + 1);
+  }
+  flip();
+</script></body></html>`;
+
 /**
  * A page stuck in busy loops on eight threads (workers): it takes every core it can get. Its main thread
  * stays free, so castpool's liveness probe keeps it (a hung main thread is restarted, then failed).
@@ -89,9 +101,11 @@ export async function startBenchPages() {
         ? typical
         : url.startsWith('/still')
           ? still
-          : url.startsWith('/busy')
-            ? busy
-            : animated,
+          : url.startsWith('/flips')
+            ? flips
+            : url.startsWith('/busy')
+              ? busy
+              : animated,
     );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -103,6 +117,7 @@ export async function startBenchPages() {
     typicalUrl: `http://127.0.0.1:${port}/typical`,
     typicalTimecodeUrl: `http://127.0.0.1:${port}/typical?timecode`,
     stillUrl: `http://127.0.0.1:${port}/still`,
+    flipsUrl: `http://127.0.0.1:${port}/flips`,
     busyUrl: `http://127.0.0.1:${port}/busy`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

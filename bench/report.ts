@@ -6,6 +6,7 @@ import { admissionSection } from './sections/admission.js';
 import { audioSection } from './sections/audio.js';
 import { captureSection } from './sections/capture.js';
 import { cdpSection } from './sections/cdp.js';
+import { changesSection } from './sections/changes.js';
 import { densitySection } from './sections/density.js';
 import { densitySmallSection } from './sections/density-small.js';
 import { fanOutSection } from './sections/fanout.js';
@@ -34,6 +35,7 @@ export const SECTIONS: BenchSection<any>[] = [
   adaptationSection,
   recordingSection,
   audioSection,
+  changesSection,
   unwatchedSection,
   renderSection,
   isolationSection,

@@ -111,6 +111,11 @@ export const ConfigSchema = Type.Object({
       description:
         'Also offer ICE over TCP (passive host candidates on the same range): viewers whose UDP is blocked reach castpool directly.',
     }),
+    maxPlayoutDelayMs: Int(
+      0,
+      40950,
+      "The most a player may hold a frame before showing it (the playout-delay RTP header extension, which Chromium-based players take); 0 = the player decides (Chromium then showed a still page's changes up to 1 s late, measured).",
+    ),
   }),
   urlPolicy: Type.Object({
     allowHosts: Type.Array(Type.String({ minLength: 1 }), {

@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpSender } from 'werift';
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
+  type RTCRtpSender,
+} from 'werift';
 import type { ViewerScope } from '../access/index.js';
 import type { Codec, ViewerHandle, ViewerLink, ViewerOffer } from '../machines/types.js';
 import { opusCodec } from '../media/audio-fanout.js';
 import { answerFragment, type IceCredentials, restartedOffer } from '../media/ice-restart.js';
+import { PLAYOUT_DELAY_URI, playoutDelayPayload, stampingPlayoutDelay } from '../media/playout-delay.js';
 import {
   H264_BASELINE_FMTP,
   type OfferedCodec,
@@ -29,7 +36,22 @@ export class ViewerPeer implements ViewerHandle {
     readonly scope: ViewerScope = 'control',
     /** The session's sound to this viewer, when the session streams it and the player offered audio. */
     readonly audioTrack?: MediaStreamTrack,
-  ) {}
+    /** The most the player may hold a frame (ms), when it took the playout-delay extension. */
+    maxPlayoutDelayMs = 0,
+  ) {
+    const id = this.pc
+      .getTransceivers()
+      .find((t) => t.kind === 'video')
+      ?.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI)?.id;
+    // werift's writeRtp is an own arrow function: passing it on keeps its track.
+    this.writeVideo =
+      id !== undefined && maxPlayoutDelayMs > 0
+        ? stampingPlayoutDelay(track.writeRtp, id, playoutDelayPayload(0, maxPlayoutDelayMs))
+        : track.writeRtp;
+  }
+
+  /** Hot path: one packet of the session's picture to this viewer. */
+  readonly writeVideo: (packet: Buffer) => void;
 
   /**
    * The viewer restarted ICE (its network changed): the offer again with its new credentials makes
@@ -137,6 +159,8 @@ export interface ViewerTransport {
   udpPortMin: number;
   udpPortMax: number;
   iceTcp: boolean;
+  /** The most a player may hold a frame before showing it (ms; 0: the player decides). */
+  maxPlayoutDelayMs: number;
 }
 
 /**
@@ -157,7 +181,14 @@ export async function negotiateViewer(
     iceUseTcp: transport.iceTcp,
     // Most players offer audio too: answered (Opus), inactive unless the session streams its sound.
     codecs: { video: videoCodecs(codec, offer), audio: [opusCodec()] },
-    headerExtensions: { video: [], audio: [] },
+    // Only the playout delay (when configured): werift's own extensions are not used by the relay.
+    headerExtensions: {
+      video:
+        transport.maxPlayoutDelayMs > 0
+          ? [new RTCRtpHeaderExtensionParameters({ id: 1, uri: PLAYOUT_DELAY_URI })]
+          : [],
+      audio: [],
+    },
   });
   try {
     await pc.setRemoteDescription({
@@ -186,7 +217,16 @@ export async function negotiateViewer(
     const local = pc.localDescription?.sdp;
     if (!local) throw new Error('no local description');
     const answer = withoutRejectedFromBundle(local);
-    return new ViewerPeer(viewerId, codec.codec, pc, track, answer, scope, audioTrack);
+    return new ViewerPeer(
+      viewerId,
+      codec.codec,
+      pc,
+      track,
+      answer,
+      scope,
+      audioTrack,
+      transport.maxPlayoutDelayMs,
+    );
   } catch (error) {
     await pc.close().catch(() => {});
     throw error;

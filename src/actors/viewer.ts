@@ -137,7 +137,7 @@ function serveViewer(
     viewerId,
     (packet) => {
       lastWriteAt = performance.now();
-      peer.track.writeRtp(packet);
+      peer.writeVideo(packet);
     },
     (packet) => {
       // The new layer's packets follow the last one sent: next sequence number, time moved on.

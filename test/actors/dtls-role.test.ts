@@ -28,7 +28,7 @@ async function playerOffer(setup: 'actpass' | 'active' | 'passive') {
 const answerTo = async (sdp: string) => {
   const viewer = await negotiateViewer(
     { viewerId: 'v', codec: 'H264', sdp, offered: chooseCodec(sdp), scope: 'view' },
-    { udpPortMin: 0, udpPortMax: 0, iceTcp: false },
+    { udpPortMin: 0, udpPortMax: 0, iceTcp: false, maxPlayoutDelayMs: 0 },
   );
   await viewer.pc.close();
   return /^a=setup:(\w+)/m.exec(viewer.answer)?.[1];

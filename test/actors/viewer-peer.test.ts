@@ -38,7 +38,11 @@ describe('a viewer whose player offers audio before video', () => {
       offered: chooseCodec(sdp),
       scope: 'view' as const,
     };
-    const peer = await negotiateViewer(offer, { udpPortMin: 0, udpPortMax: 0, iceTcp: false }, true);
+    const peer = await negotiateViewer(
+      offer,
+      { udpPortMin: 0, udpPortMax: 0, iceTcp: false, maxPlayoutDelayMs: 0 },
+      true,
+    );
     try {
       // The first transceiver is the audio one: what castpool listens to for PLI must not be it.
       expect(peer.pc.getTransceivers()[0]?.kind).toBe('audio');

@@ -83,7 +83,12 @@ describe("castpool's end of a viewer's media", () => {
       offered: chooseCodec(sdp),
       scope: 'view' as const,
     };
-    const ranged = await negotiateViewer(offer, { udpPortMin: 47100, udpPortMax: 47140, iceTcp: false });
+    const ranged = await negotiateViewer(offer, {
+      udpPortMin: 47100,
+      udpPortMax: 47140,
+      iceTcp: false,
+      maxPlayoutDelayMs: 0,
+    });
     try {
       const udp = candidates(ranged.answer);
       expect(udp.length).toBeGreaterThan(0);
@@ -95,7 +100,12 @@ describe("castpool's end of a viewer's media", () => {
     } finally {
       await ranged.close();
     }
-    const tcp = await negotiateViewer(offer, { udpPortMin: 47100, udpPortMax: 47140, iceTcp: true });
+    const tcp = await negotiateViewer(offer, {
+      udpPortMin: 47100,
+      udpPortMax: 47140,
+      iceTcp: true,
+      maxPlayoutDelayMs: 0,
+    });
     try {
       const passive = candidates(tcp.answer).filter((c) => c.transport === 'tcp' && c.tcptype === 'passive');
       expect(passive.length).toBeGreaterThan(0);
