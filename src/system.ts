@@ -18,6 +18,7 @@ import { pageStateActor } from './actors/page-state.js';
 import { watchPageActor } from './actors/page-watch.js';
 import { widgetsActor } from './actors/page-widgets.js';
 import { recorderActor, removeRecordingActor } from './actors/recorder.js';
+import { RecordingArchive } from './actors/recording-archive.js';
 import { RecordingSpace } from './actors/recording-space.js';
 import { tabsActor } from './actors/tabs.js';
 import { thumbnailActor } from './actors/thumbnail.js';
@@ -52,6 +53,8 @@ export interface Castpool {
   contexts: Contexts;
   /** What this node's recordings take on disk (their node-wide limit). */
   recordingSpace: RecordingSpace;
+  /** Recordings of sessions that ended (or of an earlier run), until their retention time is over. */
+  recordingArchive: RecordingArchive;
   /** Closes every session and browser, then ends any process still tracked. */
   shutdown(): Promise<void>;
 }
@@ -83,6 +86,13 @@ export function createCastpool(
   const cpu = cpuGroups(config.cgroupRoot, log);
   const deps: ActorDeps = { config, processes, cpuGroups: cpu, log, urls: access.urls, metrics, browserUser };
   const recordingSpace = new RecordingSpace(config.recordings.maxTotalMb * 1024 * 1024);
+  const recordingArchive = new RecordingArchive(
+    config.dataDir,
+    config.recordings.retentionHours * 3600_000,
+    recordingSpace,
+  );
+  const kept = recordingArchive.load();
+  if (kept.recordings > 0) log.info(kept, 'recordings kept from an earlier run');
   const session = sessionMachine.provide({
     actors: {
       openPage: openPageActor(deps, siteCredentials),
@@ -94,13 +104,13 @@ export function createCastpool(
       tabs: tabsActor(deps, siteCredentials),
       widgets: widgetsActor(deps),
       fileChooser: fileChooserActor(deps),
-      sessionFiles: sessionFilesActor(deps, siteCredentials, recordingSpace),
+      sessionFiles: sessionFilesActor(deps, siteCredentials, recordingArchive),
       hibernatePage: hibernatePageActor(deps),
       capture: captureActor(deps),
       freezePages: freezePagesActor(deps),
       viewer: viewerActor(deps),
-      recorder: recorderActor(deps, recordingSpace),
-      removeRecording: removeRecordingActor(deps, recordingSpace),
+      recorder: recorderActor(deps, recordingSpace, recordingArchive),
+      removeRecording: removeRecordingActor(recordingArchive),
       thumbnail: thumbnailActor(deps),
       pageState: pageStateActor(),
     },
@@ -167,6 +177,7 @@ export function createCastpool(
       // The embedded nats-server outlives the sessions: their last registry writes go through it.
       await processes.stopAll(500, (p) => p.kind !== 'nats-server');
       cpu.close();
+      recordingArchive.close();
       pool.stop();
     })();
     return shuttingDown;
@@ -184,6 +195,7 @@ export function createCastpool(
     siteCredentials,
     contexts,
     recordingSpace,
+    recordingArchive,
     shutdown,
   };
 }

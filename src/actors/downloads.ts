@@ -6,8 +6,7 @@ import type { SiteCredentials } from '../access/site-credentials.js';
 import type { DownloadRecord, PageHandle } from '../machines/types.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
-import { recordingsDir } from './recorder.js';
-import type { RecordingSpace } from './recording-space.js';
+import type { RecordingArchive } from './recording-archive.js';
 
 /** A session's downloads directory: named after the service PID, so a successor removes a leftover. */
 export const downloadsDir = (dataDir: string, sessionId: string) =>
@@ -161,19 +160,18 @@ export function downloadsActor(deps: ActorDeps) {
   );
 }
 
-/** The session's own files and sign-in credentials, removed with the session (its last page is gone by then). */
-export function sessionFilesActor(deps: ActorDeps, credentials: SiteCredentials, space: RecordingSpace) {
+/**
+ * The session's own files and sign-in credentials, removed with the session (its last page is gone by
+ * then); its recordings are kept (the archive serves them until their retention time is over).
+ */
+export function sessionFilesActor(deps: ActorDeps, credentials: SiteCredentials, archive: RecordingArchive) {
   return fromCallback<{ type: 'noop' }, { sessionId: string }>(({ input }) => {
     const { sessionId } = input;
-    const dirs = [
-      downloadsDir(deps.config.dataDir, sessionId),
-      recordingsDir(deps.config.dataDir, sessionId),
-    ];
     return () => {
       credentials.forget(sessionId);
-      space.forgetSession(sessionId);
-      // A recorder still finalising writes into its open (now unlinked) file until it exits.
-      for (const dir of dirs) void rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+      archive.release(sessionId);
+      const dir = downloadsDir(deps.config.dataDir, sessionId);
+      void rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
     };
   });
 }

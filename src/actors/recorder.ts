@@ -1,23 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { fromCallback, fromPromise } from 'xstate';
 import type { RecorderCommand, RecorderInput } from '../machines/types.js';
 import { recordingFormat, recordingSdp } from '../media/recording-format.js';
 import { childEnv } from '../processes/child-env.js';
 import type { ActorDeps } from './deps.js';
 import type { SessionPage } from './page.js';
+import type { RecordingArchive } from './recording-archive.js';
 import type { RecordingSpace } from './recording-space.js';
-
-/** A session's recordings: named after the service PID, so a successor removes a leftover. */
-export const recordingsDir = (dataDir: string, sessionId: string) =>
-  join(dataDir, `r-${process.pid}-${sessionId}`);
-
-export function recordingPath(dataDir: string, sessionId: string, recordingId: string, extension: string) {
-  return join(recordingsDir(dataDir, sessionId), `${recordingId}.${extension}`);
-}
 
 /** How often the file's size is read (progress, limits), and a waiting recorder asks for a keyframe. */
 const CHECK_MS = 1000;
@@ -40,12 +32,12 @@ const QUIET_MS = 5000;
  * carries one continuous stream across navigations, restarts and source switches. Stopping sends ffmpeg
  * SIGTERM, on which it writes the index: the file is seekable and knows its duration.
  */
-export function recorderActor(deps: ActorDeps, space: RecordingSpace) {
+export function recorderActor(deps: ActorDeps, space: RecordingSpace, archive: RecordingArchive) {
   return fromCallback<RecorderCommand, RecorderInput>(({ input, sendBack, receive }) => {
     const { sessionId, recordingId, codec, maxBytes } = input;
     const { fanout, audio } = input.page as SessionPage;
     const format = recordingFormat(codec);
-    const path = recordingPath(deps.config.dataDir, sessionId, recordingId, format.extension);
+    const path = archive.path(sessionId, { id: recordingId, codec });
     const sinkId = `recording:${recordingId}`;
     let socket: Socket | undefined;
     let ffmpeg:
@@ -85,6 +77,16 @@ export function recorderActor(deps: ActorDeps, space: RecordingSpace) {
         if (!error && (!begun || bytes === 0)) error = 'nothing was recorded (no keyframe arrived)';
         space.set(sessionId, recordingId, bytes);
         deps.metrics.recordings.inc({ outcome: error ? 'failed' : 'completed' });
+        // Its record beside the file: the recording outlives the session (and a restart).
+        archive.finished(sessionId, {
+          id: recordingId,
+          state: error ? 'failed' : 'completed',
+          codec,
+          bytes,
+          startedAt: input.startedAt,
+          endedAt: Date.now(),
+          reason: error ?? reason,
+        });
         if (!stopped)
           sendBack({ type: 'recording.ended', recordingId, bytes, reason, ...(error ? { error } : {}) });
       })();
@@ -96,7 +98,7 @@ export function recorderActor(deps: ActorDeps, space: RecordingSpace) {
 
     const start = async () => {
       if (stopped) return;
-      await mkdir(recordingsDir(deps.config.dataDir, sessionId), { recursive: true, mode: 0o700 });
+      archive.prepare(sessionId);
       const port = await freeEvenPortPair();
       const audioPort = input.audio ? await freeEvenPortPair([port]) : undefined;
       const child = spawn(
@@ -198,21 +200,17 @@ export function recorderActor(deps: ActorDeps, space: RecordingSpace) {
 
     return () => {
       stopped = true;
-      // The session ended or forgot it: finalise in the background (its files go with the session).
+      // The session ended or forgot it: finalise in the background (the archive keeps the file).
       finish('the session ended');
     };
   });
 }
 
 /** Removes a finished recording's file (deleted by a client, or its retention is over). */
-export function removeRecordingActor(deps: ActorDeps, space: RecordingSpace) {
-  return fromPromise<void, { sessionId: string; recordingId: string }>(async ({ input }) => {
-    const { sessionId, recordingId } = input;
-    const dir = recordingsDir(deps.config.dataDir, sessionId);
-    for (const extension of ['mkv', 'webm'])
-      await rm(join(dir, `${recordingId}.${extension}`), { force: true });
-    space.remove(sessionId, recordingId);
-  });
+export function removeRecordingActor(archive: RecordingArchive) {
+  return fromPromise<void, { sessionId: string; recordingId: string }>(({ input }) =>
+    archive.remove(input.sessionId, input.recordingId),
+  );
 }
 
 /** An even loopback UDP port whose odd neighbour is free too (ffmpeg's RTP takes both: RTP and RTCP). */

@@ -35,9 +35,4 @@ export class RecordingSpace {
     this.sum -= bytes;
     session?.delete(recordingId);
   }
-
-  forgetSession(sessionId: string): void {
-    for (const bytes of this.bytes.get(sessionId)?.values() ?? []) this.sum -= bytes;
-    this.bytes.delete(sessionId);
-  }
 }

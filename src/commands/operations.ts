@@ -64,6 +64,11 @@ export interface Operation<Input extends TSchema = TSchema, Output = unknown> {
   settles?: boolean;
   /** The output is bytes (forwarded as such, not JSON). */
   bytes?: boolean;
+  /**
+   * Also answered after the session ended, by the node that keeps its recordings (found by asking the
+   * live nodes when the registry no longer names an owner).
+   */
+  outlivesSession?: boolean;
   /** Counted against the caller's create rate. */
   ratedAsCreate?: boolean;
   /** Type only: what the operation answers. */
@@ -183,18 +188,21 @@ export const operations = {
     presents: 'as-is',
     client: true,
     slow: true,
+    outlivesSession: true,
   }),
   recordings: op<RecordingList>()({
     input: SessionIdRequest,
     runs: 'owner',
     presents: 'as-is',
     client: true,
+    outlivesSession: true,
   }),
   recording: op<Uint8Array>()({
     input: RecordingPieceRequest,
     runs: 'owner',
     presents: 'as-is',
     bytes: true,
+    outlivesSession: true,
   }),
   snapshot: op<SessionSnapshot>()({ input: SessionIdRequest, runs: 'owner', presents: 'as-is' }),
   thumbnail: op<Uint8Array>()({ input: ThumbnailRequest, runs: 'owner', presents: 'as-is', bytes: true }),

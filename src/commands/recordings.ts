@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { recordingPath } from '../actors/recorder.js';
 import { CastpoolError, notFound } from '../errors.js';
-import type { SessionActorRef } from '../machines/session.machine.js';
 import type { RecordingRecord } from '../machines/types.js';
 import { recordingFormat } from '../media/recording-format.js';
 import { DOWNLOAD_CHUNK_BYTES, type RecordingView } from '../schemas.js';
@@ -17,6 +15,7 @@ const ASK_TIMEOUT_MS = 20_000;
 /**
  * Recordings of a session's stream: start and stop are events to the session (its recorder actors
  * write the files); the list is the session's state; a file is read piece by piece like a download.
+ * Once the session ended (or after a restart) the node's archive answers for its kept recordings.
  */
 export class Recordings {
   constructor(private readonly castpool: Castpool) {}
@@ -59,11 +58,16 @@ export class Recordings {
         timeoutMs: ASK_TIMEOUT_MS,
       },
     );
-    return this.view(ref, recording);
+    return this.view(recording);
   }
 
   /** A running recording is finalised (answers once its file is complete); a finished one is deleted. */
   async stop({ id, recordingId }: InputOf<'recording-stop'>): Promise<OutputOf<'recording-stop'>> {
+    const archived = this.archived(id, recordingId);
+    if (archived) {
+      await this.castpool.recordingArchive.remove(id, recordingId);
+      return { recording: this.view(archived), removed: true };
+    }
     const { ref } = sessionEntry(this.castpool.pool, id);
     const requestId = randomUUID();
     const { recording, removed } = await askSession<{ recording: RecordingRecord; removed: boolean }>(
@@ -85,14 +89,16 @@ export class Recordings {
         timeoutMs: ASK_TIMEOUT_MS,
       },
     );
-    return { recording: this.view(ref, recording), removed };
+    return { recording: this.view(recording), removed };
   }
 
   list({ id }: InputOf<'recordings'>): OutputOf<'recordings'> {
-    const { ref } = sessionEntry(this.castpool.pool, id);
     const { recordings } = this.castpool.config;
+    const kept =
+      this.castpool.recordingArchive.list(id) ??
+      sessionEntry(this.castpool.pool, id).ref.getSnapshot().context.recordings;
     return {
-      recordings: ref.getSnapshot().context.recordings.map((recording) => this.view(ref, recording)),
+      recordings: kept.map((recording) => this.view(recording)),
       limits: {
         maxBytesPerSession: recordings.maxMbPerSession * 1024 * 1024,
         maxPerSession: recordings.maxPerSession,
@@ -108,21 +114,37 @@ export class Recordings {
     offset = 0,
     length = DOWNLOAD_CHUNK_BYTES,
   }: InputOf<'recording'>): Promise<Uint8Array> {
-    const { ref } = sessionEntry(this.castpool.pool, id);
-    const recording = ref.getSnapshot().context.recordings.find((r) => r.id === recordingId);
+    const recording =
+      this.archived(id, recordingId) ??
+      sessionEntry(this.castpool.pool, id)
+        .ref.getSnapshot()
+        .context.recordings.find((r) => r.id === recordingId);
     if (!recording) throw notFound(`recording ${recordingId}`);
     if (recording.state !== 'completed')
       throw new CastpoolError('conflict', `recording ${recordingId} is ${recording.state}`, {
         retryable: recording.state !== 'failed',
       });
-    // The id was checked by the request schema and found in the session's own list.
-    const { extension } = recordingFormat(recording.codec);
-    const path = recordingPath(this.castpool.config.dataDir, id, recordingId, extension);
+    // The id was checked by the request schema and found in the session's own list (or the archive's).
+    const path = this.castpool.recordingArchive.path(id, recording);
     return readPiece(path, recording.bytes, offset, length);
   }
 
-  private view(ref: SessionActorRef, recording: RecordingRecord): RecordingView {
-    const { retentionMs } = ref.getSnapshot().context.recordingLimits;
+  /** Whether the node keeps recordings of this session that ended (or of an earlier run). */
+  keeps(id: string): boolean {
+    return this.castpool.recordingArchive.has(id);
+  }
+
+  /** A kept recording of an ended session; 404 when the session ended without keeping that one. */
+  private archived(id: string, recordingId: string): RecordingRecord | undefined {
+    const kept = this.castpool.recordingArchive.list(id);
+    if (!kept) return undefined;
+    const recording = kept.find((r) => r.id === recordingId);
+    if (!recording) throw notFound(`recording ${recordingId}`);
+    return recording;
+  }
+
+  private view(recording: RecordingRecord): RecordingView {
+    const retentionMs = this.castpool.config.recordings.retentionHours * 3600_000;
     const iso = (ms: number) => new Date(ms).toISOString();
     return {
       id: recording.id,

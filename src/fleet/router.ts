@@ -93,8 +93,34 @@ export class FleetRouter {
   }
 
   private async onOwner(name: NodeOperationName, input: { id: string }): Promise<unknown> {
-    if (this.local.has(input.id)) return this.runHere(name, input as never);
-    return this.toNode(await this.ownerOf(input.id), name, input as never);
+    const afterEnd = operations[name].outlivesSession === true;
+    if (this.local.has(input.id) || (afterEnd && this.local.recordings.keeps(input.id)))
+      return this.runHere(name, input as never);
+    let owner: string;
+    try {
+      owner = await this.ownerOf(input.id);
+    } catch (error) {
+      if (!afterEnd || !(error instanceof CastpoolError) || error.code !== 'not_found') throw error;
+      return this.fromKeeper(name, input, error);
+    }
+    return this.toNode(owner, name, input as never);
+  }
+
+  /** An ended session's recordings: the live node that keeps them answers; 404 when none does. */
+  private async fromKeeper(name: NodeOperationName, input: { id: string }, missing: Error): Promise<unknown> {
+    const others = (await this.leases.live(true)).filter((lease) => lease.node !== this.node);
+    const answers = await Promise.allSettled(
+      others.map((lease) => this.toNode(lease.node, name, input as never)),
+    );
+    for (const answer of answers) if (answer.status === 'fulfilled') return answer.value;
+    // One that keeps them but failed otherwise (a conflict, a timeout) says so; else the 404.
+    for (const answer of answers)
+      if (
+        answer.status === 'rejected' &&
+        !(answer.reason instanceof CastpoolError && answer.reason.code === 'not_found')
+      )
+        throw answer.reason;
+    throw missing;
   }
 
   /** The owner of a session that is not here, from the registry; 404 when nobody has it. */

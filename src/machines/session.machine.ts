@@ -904,6 +904,7 @@ export const sessionMachine = setup({
         input: {
           sessionId: context.sessionId,
           recordingId: recording.id,
+          startedAt: recording.startedAt,
           page: context.page,
           codec,
           audio: context.params.audio,

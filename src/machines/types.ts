@@ -111,6 +111,8 @@ export interface RecordingRecord {
 export interface RecorderInput {
   sessionId: string;
   recordingId: string;
+  /** When the session accepted it (the recording's record keeps it). */
+  startedAt: number;
   page: PageHandle;
   codec: Codec;
   /** The session streams its sound: the file gets it too (Opus). */

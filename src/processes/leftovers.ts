@@ -2,8 +2,9 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * Browser profiles (`b-<pid>-…`), sessions' downloads (`d-<pid>-…`) and recordings (`r-<pid>-…`) and
- * embedded NATS stores (`nats-<pid>-…`) name the service PID.
+ * Browser profiles (`b-<pid>-…`), sessions' downloads (`d-<pid>-…`) and embedded NATS stores
+ * (`nats-<pid>-…`) name the service PID; so did recordings (`r-<pid>-…`) before they outlived their
+ * session (now `recordings/`, kept across restarts: src/actors/recording-archive.ts).
  */
 const PROFILE = /^(?:b|d|r|nats)-(\d+)-/;
 

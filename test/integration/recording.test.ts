@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { BrowserContext } from 'puppeteer-core';
@@ -306,6 +306,63 @@ describe('recording limits', () => {
     expect(refused.json.message).toMatch(/1 MiB/);
     // Nothing runs for the session now: it is unwatched again.
     expect((await castpool.api('GET', `/api/sessions/${id}`)).json.state).toBe('idle');
+  });
+});
+
+describe('recordings after their session', () => {
+  let castpool: Castpool | undefined;
+  afterAll(async () => {
+    await castpool?.close();
+  });
+
+  it('keeps them when the session ends and across a restart of the node: listed, downloaded, deleted', async () => {
+    const first = await startCastpool();
+    castpool = first;
+    const id = await createSession(first, { fps: 30 });
+    expect((await first.api('POST', `/api/sessions/${id}/recordings`)).status).toBe(201);
+    await until(
+      () => recordingOf(first, id, 'rec-1'),
+      (r) => r?.state === 'recording' && r.bytes > 0,
+      15_000,
+    );
+    await sleep(1000);
+    // (A session that ends while it records finalises the file too, but only after ffmpeg's 30 s
+    // silence limit: its stream is gone. Stopped first here, the file is final at once.)
+    expect((await first.api('DELETE', `/api/sessions/${id}/recordings/rec-1`)).status).toBe(200);
+    expect((await first.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
+    expect((await first.api('GET', `/api/sessions/${id}`)).status).toBe(404);
+    const kept = await recordingOf(first, id, 'rec-1');
+    expect(kept).toMatchObject({ state: 'completed', reason: 'stopped by a client', codec: 'H264' });
+    expect(kept.bytes).toBeGreaterThan(0);
+    expect(Date.parse(kept.expiresAt) - Date.parse(kept.endedAt)).toBe(24 * 3600_000);
+    const download = await fetch(`${first.base}/api/sessions/${id}/recordings/rec-1`);
+    expect(download.status).toBe(200);
+    const body = Buffer.from(await download.arrayBuffer());
+    expect(body.byteLength).toBe(kept.bytes);
+    const path = join(files, 'after-the-session.mkv');
+    writeFileSync(path, body);
+    expect((await probe(path)).duration).toBeGreaterThan(0.5);
+    // Unknown ids of an ended session are still 404s.
+    expect((await first.api('GET', `/api/sessions/${id}/recordings/rec-2`)).status).toBe(404);
+    await first.close();
+
+    // The next run on the same data directory has it, with the same record.
+    const second = await startCastpool({ dataDir: first.dataDir });
+    castpool = second;
+    const listed = await second.api('GET', `/api/sessions/${id}/recordings`);
+    expect(listed.status).toBe(200);
+    expect(listed.json.recordings).toEqual([kept]);
+    const again = await fetch(`${second.base}/api/sessions/${id}/recordings/rec-1`, {
+      headers: { range: 'bytes=0-99' },
+    });
+    expect(again.status).toBe(206);
+    expect(Buffer.from(await again.arrayBuffer()).equals(body.subarray(0, 100))).toBe(true);
+    // Deleting it removes the file; the ended session then has nothing left to show.
+    const removed = await second.api('DELETE', `/api/sessions/${id}/recordings/rec-1`);
+    expect(removed.status).toBe(200);
+    expect(removed.json).toMatchObject({ removed: true, recording: { id: 'rec-1' } });
+    expect((await second.api('GET', `/api/sessions/${id}/recordings`)).status).toBe(404);
+    expect(existsSync(join(first.dataDir, 'recordings', id))).toBe(false);
   });
 });
 

@@ -265,6 +265,36 @@ describe('two castpool nodes on a 3-server NATS cluster act as one pool', () => 
     });
   });
 
+  it("serves an ended session's recordings through either node: listed, downloaded, deleted", async () => {
+    const created = await a.api('POST', '/api/sessions', { url: pages.url('/animated') });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    const id: string = created.json.id;
+    const [owner, other] = created.json.node === 'node-a' ? [a, b] : [b, a];
+    expect((await other.api('POST', `/api/sessions/${id}/recordings`)).status).toBe(201);
+    await until(
+      async () => (await other.api('GET', `/api/sessions/${id}/recordings`)).json.recordings[0],
+      (r) => r?.state === 'recording' && r.bytes > 0,
+      20_000,
+    );
+    expect((await other.api('DELETE', `/api/sessions/${id}/recordings/rec-1`)).status).toBe(200);
+    expect((await other.api('DELETE', `/api/sessions/${id}`)).status).toBe(204);
+    // The registry names no owner now: the node that keeps the file answers, found by asking.
+    const listed = await other.api('GET', `/api/sessions/${id}/recordings`);
+    expect(listed.status, JSON.stringify(listed.json)).toBe(200);
+    const [kept] = listed.json.recordings;
+    expect(kept).toMatchObject({ id: 'rec-1', state: 'completed' });
+    const file = await fetch(`${other.url}/api/sessions/${id}/recordings/rec-1`);
+    expect(file.status).toBe(200);
+    const body = Buffer.from(await file.arrayBuffer());
+    expect(body.byteLength).toBe(kept.bytes);
+    const direct = await fetch(`${owner.url}/api/sessions/${id}/recordings/rec-1`);
+    expect(Buffer.from(await direct.arrayBuffer()).equals(body)).toBe(true);
+    const removed = await other.api('DELETE', `/api/sessions/${id}/recordings/rec-1`);
+    expect(removed.json).toMatchObject({ removed: true });
+    expect((await owner.api('GET', `/api/sessions/${id}/recordings`)).status).toBe(404);
+    expect((await other.api('GET', `/api/sessions/${id}/recordings`)).status).toBe(404);
+  });
+
   it('never admits more than the fleet capacity when creates race on both nodes', async () => {
     // 2 of 6 slots are taken: 6 concurrent creates, 3 through each node, for the last 4.
     const results = await Promise.all(
