@@ -258,6 +258,9 @@ export const sessionMachine = setup({
   },
   guards: {
     hasViewers: ({ context }) => watcherCount(context) > 0,
+    /** Closing a live session that records: its stream must flow until ffmpeg has finished the files. */
+    recordsWhenClosing: ({ context }) =>
+      !context.closingAfterRecordings && context.recordings.some(isRecording),
     hibernatesWhenIdle: ({ context }) => context.idleTimeoutMs > 0 && context.automationClients === 0,
     freezesWhenUnwatched: ({ context }) =>
       context.params.unwatched === 'frozen' && context.automationClients === 0,
@@ -334,6 +337,7 @@ export const sessionMachine = setup({
     idleTimeout: ({ context }) => context.idleTimeoutMs,
     freezeDelay: ({ context }) => context.freezeAfterMs,
     dialogTimeout: ({ context }) => context.params.dialogTimeoutMs,
+    finaliseBeforeClose: 5000,
     restartBackoff: ({ context }) => {
       const attempt = Math.max(0, context.restartTimes.length - 1);
       return Math.min(context.restart.backoffMaxMs, context.restart.backoffBaseMs * 2 ** attempt);
@@ -959,6 +963,21 @@ export const sessionMachine = setup({
         reason: 'stopped by a client',
       } satisfies RecorderCommand);
     }),
+    /**
+     * Asked to close while recording: the recordings are finalised first, with the capture still
+     * running (ffmpeg acts on its stop signal only when a packet comes: with the page gone it would
+     * wait out its 30 s silence limit). Closes when they are final, after finaliseBeforeClose, or when
+     * asked to close again.
+     */
+    finaliseBeforeClosing: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({
+        closingAfterRecordings: true,
+        recordings: context.recordings.map((r) =>
+          isRecording(r) ? { ...r, state: 'finalizing' as const } : r,
+        ),
+      });
+      enqueue.raise({ type: 'close' }, { id: 'close-after-recordings', delay: 'finaliseBeforeClose' });
+    }),
     /** Every running recording is finalised (the session failed or ends). */
     stopRecordings: enqueueActions(({ context, enqueue }) => {
       const reason = context.failure ? 'the session failed' : 'the session ended';
@@ -993,6 +1012,12 @@ export const sessionMachine = setup({
         { type: 'recording.expired', recordingId },
         { id: `expire:${recordingId}`, delay: context.recordingLimits.retentionMs },
       );
+      // The last one a close waited for: it closes now.
+      const stillRecording = context.recordings.some((r) => r.id !== recordingId && isRecording(r));
+      if (context.closingAfterRecordings && !stillRecording) {
+        enqueue.cancel('close-after-recordings');
+        enqueue.raise({ type: 'close' });
+      }
     }),
     expireRecording: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'recording.expired') return;
@@ -1091,6 +1116,7 @@ export const sessionMachine = setup({
     recordings: [],
     recordingsStarted: 0,
     recordingStops: [],
+    closingAfterRecordings: false,
     recordingLimits: input.recordingLimits ?? defaultRecordingLimits,
     latestNavigationId: 'initial',
     maxCaptureRestarts: input.maxCaptureRestarts ?? 3,
@@ -1184,6 +1210,10 @@ export const sessionMachine = setup({
       tags: ['live'],
       initial: 'tab',
       on: {
+        close: [
+          { guard: 'recordsWhenClosing', actions: ['finaliseBeforeClosing', 'stopRecordings'] },
+          { target: 'closing' },
+        ],
         'dialog.opened': [
           { guard: 'leavesForRequestedNavigation', actions: 'answerDialogAtOnce' },
           { guard: 'policyAnswersDialogs', actions: 'answerDialogAtOnce' },

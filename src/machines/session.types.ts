@@ -121,6 +121,8 @@ export interface SessionContext {
   recordingsStarted: number;
   /** Clients waiting for a running recording to be finalised (answered with `recording.stopped`). */
   recordingStops: { requestId: string; recordingId: string }[];
+  /** Asked to close while recording: it closes once its recordings are final (or after a limit). */
+  closingAfterRecordings: boolean;
   /** What recordings may keep (bytes per session, recordings per session, retention after they end). */
   recordingLimits: RecordingLimits;
   /** Files the session's pages downloaded, oldest first (kept across restarts). */

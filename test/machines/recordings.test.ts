@@ -135,6 +135,43 @@ describe('session recordings', () => {
     expect(capture.log.stopped).toBe(1);
   });
 
+  it('closes a recording session only once its files are final (the capture feeding them), or after 5 s', async () => {
+    const { actor, capture, recorders, recordings, record, state } = await live();
+    record('r1');
+    recorders.get('rec-1')?.report({ type: 'recording.begun', recordingId: 'rec-1' });
+    actor.send({ type: 'close' });
+    // Still live and capturing: ffmpeg acts on its stop only when a packet comes.
+    expect(recorders.get('rec-1')?.commands).toEqual([
+      { type: 'recorder.stop', reason: 'the session ended' },
+    ]);
+    expect(recordings()[0]?.state).toBe('finalizing');
+    expect(state()).toBe('streaming');
+    expect(capture.log.stopped).toBe(0);
+    recorders
+      .get('rec-1')
+      ?.report({ type: 'recording.ended', recordingId: 'rec-1', bytes: 10, reason: 'the session ended' });
+    await settle();
+    expect(actor.getSnapshot().status).toBe('done');
+    expect(capture.log.stopped).toBe(1);
+
+    // A recorder that never answers holds the close 5 s at most; asked again, it closes at once.
+    const again = await live();
+    again.record('r3');
+    again.actor.send({ type: 'close' });
+    expect(again.state()).toBe('streaming');
+    again.actor.send({ type: 'close' });
+    await settle();
+    expect(again.actor.getSnapshot().status).toBe('done');
+    const stuck = await live();
+    stuck.record('r2');
+    stuck.actor.send({ type: 'close' });
+    stuck.clock.increment(4999);
+    expect(stuck.actor.getSnapshot().status).toBe('active');
+    stuck.clock.increment(1);
+    await settle();
+    expect(stuck.actor.getSnapshot().status).toBe('done');
+  });
+
   it('refuses a second running recording, and more than the session keeps by count or bytes', async () => {
     const { emitted, record, recordings } = await live();
     const refusals = () =>
