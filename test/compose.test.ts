@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { envBindings, loadConfig } from '../src/config.js';
@@ -18,6 +20,7 @@ const compose = parse(readFileSync('compose.yml', 'utf8'), { merge: true }) as {
   >;
 };
 const dockerfile = readFileSync('Dockerfile', 'utf8');
+const run = promisify(execFile);
 /** Every environment variable castpool reads: those the config schema documents, and the config file. */
 const envRead = new Set([...envBindings().map((b) => b.name), 'CASTPOOL_CONFIG']);
 
@@ -102,5 +105,48 @@ describe('compose.yml', () => {
     expect(dockerfile).toMatch(/COPY --from=build \/app\/dist \.\/dist/);
     expect(dockerfile).toMatch(/CMD \["node", "dist\/main\.js"\]/);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
+  });
+
+  it('monitors every castpool node: Prometheus with the API token from a file and the alerting rules, Grafana with the dashboard', async () => {
+    const file = readFileSync('compose.yml', 'utf8');
+    const prometheus = compose.services.prometheus as { volumes?: string[]; command?: string[] };
+    const mount = (prometheus.volumes ?? []).find((v) => v.startsWith('./deploy/prometheus:'));
+    const inContainer = mount?.split(':')[1] ?? '';
+    const configFile = (prometheus.command ?? []).find((c) => c.startsWith('--config.file='))?.split('=')[1];
+    expect(configFile).toBe(`${inContainer}/prometheus.yml`);
+    const scrape = parse(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: {
+        job_name: string;
+        authorization: { credentials_file: string };
+        static_configs: { targets: string[] }[];
+      }[];
+    };
+    expect(scrape.rule_files).toEqual(['castpool-alerts.yml']);
+    const [job] = scrape.scrape_configs;
+    // The rules expect the job to be called castpool.
+    expect(job?.job_name).toBe('castpool');
+    const targets = job?.static_configs.flatMap((c) => c.targets) ?? [];
+    expect(targets.sort()).toEqual(
+      castpoolServices.map(([name, s]) => `${name}:${s.environment?.PORT ?? '8000'}`).sort(),
+    );
+    // /metrics is an API route: the token reaches Prometheus as a compose config file, never in argv.
+    expect(job?.authorization.credentials_file).toBe('/run/secrets/castpool-api-token');
+    expect(file).toMatch(/prometheus-api-token:\n\s+content: \$\{CASTPOOL_API_TOKEN:\?/);
+    expect(file).toMatch(/source: prometheus-api-token\n\s+target: \/run\/secrets\/castpool-api-token/);
+    const { stdout } = await run('promtool', [
+      'check',
+      'config',
+      '--syntax-only',
+      'deploy/prometheus/prometheus.yml',
+    ]);
+    expect(stdout).toMatch(/SUCCESS/);
+    const grafana = compose.services.grafana as { volumes?: string[] };
+    expect(grafana.volumes).toEqual(
+      expect.arrayContaining([
+        './deploy/grafana/provisioning:/etc/grafana/provisioning:ro',
+        './deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro',
+      ]),
+    );
   });
 });

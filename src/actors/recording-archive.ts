@@ -1,5 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { rm, rmdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -92,7 +92,7 @@ export class RecordingArchive {
       if (!SESSION_DIR.test(sessionId) || this.ownedElsewhere(sessionId)) continue;
       const kept = this.readSession(sessionId, true);
       if (kept.size === 0) {
-        this.removeDir(sessionId, true);
+        rmSync(this.dir(sessionId), { recursive: true, force: true }); // nothing writes at start
         continue;
       }
       this.ended.set(sessionId, kept);
@@ -163,7 +163,7 @@ export class RecordingArchive {
     kept?.delete(recordingId);
     if (kept?.size === 0) {
       this.ended.delete(sessionId);
-      this.removeDir(sessionId);
+      await this.removeEmptyDir(sessionId);
     }
   }
 
@@ -225,16 +225,11 @@ export class RecordingArchive {
     return kept;
   }
 
-  /** The folder goes: wholly at start (nothing writes then), else only once nothing else is in it. */
-  private removeDir(sessionId: string, wholly = false): void {
+  /** The folder goes once nothing but its markers is in it (a recorder may still write into it). */
+  private async removeEmptyDir(sessionId: string): Promise<void> {
     const dir = this.dir(sessionId);
-    if (wholly) {
-      rmSync(dir, { recursive: true, force: true });
-      return;
-    }
-    void rm(join(dir, OWNER_FILE), { force: true })
-      .then(() => rm(join(dir, ENDED_FILE), { force: true }))
-      .then(() => rmdir(dir))
-      .catch(() => {}); // not empty: a recorder still writes into it
+    const left = await readdir(dir).catch(() => []);
+    if (left.some((name) => name !== OWNER_FILE && name !== ENDED_FILE)) return;
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -157,7 +157,11 @@ function serveViewer(
   const adaptation = new LinkAdaptation(sender, deps.config.encoder.simulcast);
   const askKeyframe = (layer: number) => sendBack({ type: 'keyframe.request', ...(layer ? { layer } : {}) });
   // Packets sent before DTLS is up are lost, keyframe included: join the fan-out only once connected.
+  /** Whether this viewer's connection (or its failure to connect) has been counted. */
+  let counted = false;
   const connected = () => {
+    if (!counted) deps.metrics.viewerConnections.inc({ outcome: 'connected' });
+    counted = true;
     layers.join();
     // The session's sound (it travels with the picture across restarts, like the fan-out).
     const { audioTrack } = peer;
@@ -165,12 +169,18 @@ function serveViewer(
     lastKeyframeRequest = Date.now();
     askKeyframe(layers.current);
   };
+  const neverConnected = () => {
+    if (!counted) deps.metrics.viewerConnections.inc({ outcome: 'failed' });
+    counted = true;
+    left();
+  };
   let connectTimer = setTimeout(() => {
-    if (peer.pc.connectionState !== 'connected') left();
+    if (peer.pc.connectionState !== 'connected') neverConnected();
   }, CONNECT_LIMIT_MS);
   const stateSub = peer.pc.connectionStateChange.subscribe((state) => {
     if (state === 'connected') connected();
-    if (state === 'failed' || state === 'closed') left();
+    if (state === 'failed') neverConnected();
+    if (state === 'closed') left();
   });
   if (peer.pc.connectionState === 'connected') connected();
   const pliSub = sender?.onPictureLossIndication.subscribe(() => {

@@ -75,11 +75,19 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
   const { registry } = castpool.metrics;
   registerNodeGauges(registry, {
     sessionsByState: () => info.sessionsByState(),
-    sessions: () => info.sessions(),
+    sessions: () =>
+      info.sessions().map((view) => ({
+        ...view,
+        targetFps: view.viewers > 0 ? (view.shareFps ?? view.targetFps) : null,
+      })),
     browsers: () => info.browsers(),
     browserMemory: () => info.browserMemory(),
+    natsEnabled: castpool.config.nats.enabled,
     natsConnected: () => nats.health().status === 'connected',
     recordingBytes: () => castpool.recordingSpace.totalBytes,
+    degraded: () => info.summary().degraded,
+    memoryBudgetBytes: () => castpool.config.supervision.memoryBudgetMb * 1024 * 1024,
+    leaseAgeSeconds: () => nats.leaseAgeSeconds(),
   });
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>

@@ -282,6 +282,12 @@ export class NatsFace {
     };
   }
 
+  /** Seconds since this node last renewed its fleet lease; undefined outside a fleet. */
+  leaseAgeSeconds(): number | undefined {
+    const ms = this.fleet?.leases.sinceRenewalMs();
+    return ms === undefined || !Number.isFinite(ms) ? undefined : ms / 1000;
+  }
+
   health(): NatsHealth {
     const link = this.link;
     const status: NatsHealth['status'] = link

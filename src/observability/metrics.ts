@@ -74,6 +74,12 @@ export class Metrics {
     labelNames: ['to'],
     registers: [this.registry],
   });
+  readonly viewerConnections = new Counter({
+    name: 'castpool_viewer_connections_total',
+    help: 'WHEP viewers whose media connected (connected), or never did: ICE/DTLS failed or 15 s passed (failed)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly recordings = new Counter({
     name: 'castpool_recordings_total',
     help: 'Recordings ended: completed (a finalised file), failed (nothing or a broken file was written)',
