@@ -220,6 +220,10 @@ export const ConfigSchema = Type.Object({
     description:
       "auto: Chromium's sandbox on, --no-sandbox only as a logged fallback when a sandboxed start fails; off: always --no-sandbox.",
   }),
+  gpu: Type.Union([Type.Literal('auto'), Type.Literal('off'), Type.Literal('require')], {
+    description:
+      'auto: use a GPU found at start (a VA-API render node /dev/dri/renderD*, or NVIDIA /dev/nvidia0 with NVENC) for Chromium and the screencast encoder, else software; off: software; require: refuse to start without one (env CASTPOOL_GPU).',
+  }),
   chromiumArgs: Type.Array(Type.String({ pattern: '^--' }), {
     description: 'Extra Chromium switches, after castpool\'s own (e.g. ["--enable-low-end-device-mode"]).',
   }),

@@ -32,6 +32,7 @@ import { sessionMachine } from './machines/session.machine.js';
 import { EventHub } from './observability/events.js';
 import { countTransitions, Metrics } from './observability/metrics.js';
 import { type CpuGroups, cpuGroups } from './processes/cpu-groups.js';
+import { detectGpu, ffmpegEncoders, type Gpu, gpuRefusal, gpuSummary } from './processes/gpu.js';
 import { sweepLeftovers } from './processes/leftovers.js';
 import { ProcessTracker } from './processes/tracker.js';
 
@@ -55,6 +56,8 @@ export interface Castpool {
   recordingSpace: RecordingSpace;
   /** Recordings of sessions that ended (or of an earlier run), until their retention time is over. */
   recordingArchive: RecordingArchive;
+  /** The host's GPU as castpool uses it (found at start). */
+  gpu: Gpu;
   /** Closes every session and browser, then ends any process still tracked. */
   shutdown(): Promise<void>;
 }
@@ -66,6 +69,10 @@ export function createCastpool(
   inspect?: (event: InspectionEvent) => void,
   clock: MachineClock = realClock,
 ): Castpool {
+  const gpu = detectGpu(config.gpu, () => ffmpegEncoders(config.ffmpegPath));
+  const refusal = gpuRefusal(config.gpu, gpu);
+  if (refusal) throw new Error(refusal);
+  log.info({ gpu }, gpuSummary(gpu));
   const leftovers = sweepLeftovers(config.dataDir);
   if (leftovers.killed + leftovers.removed > 0)
     log.warn(leftovers, 'removed what a previous castpool left behind');
@@ -84,7 +91,16 @@ export function createCastpool(
   });
   const browserUser = chooseBrowserUser(config, log);
   const cpu = cpuGroups(config.cgroupRoot, log);
-  const deps: ActorDeps = { config, processes, cpuGroups: cpu, log, urls: access.urls, metrics, browserUser };
+  const deps: ActorDeps = {
+    config,
+    processes,
+    cpuGroups: cpu,
+    log,
+    urls: access.urls,
+    metrics,
+    browserUser,
+    gpu,
+  };
   const recordingSpace = new RecordingSpace(config.recordings.maxTotalMb * 1024 * 1024);
   const recordingArchive = new RecordingArchive(
     config.dataDir,
@@ -196,6 +212,7 @@ export function createCastpool(
     contexts,
     recordingSpace,
     recordingArchive,
+    gpu,
     shutdown,
   };
 }

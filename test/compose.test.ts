@@ -149,4 +149,17 @@ describe('compose.yml', () => {
       ]),
     );
   });
+
+  it('has a GPU variant that passes /dev/dri to every castpool node and requires a GPU there', () => {
+    const gpu = parse(readFileSync('compose.gpu.yml', 'utf8')) as {
+      services: Record<string, { devices?: string[]; environment?: Record<string, string> }>;
+    };
+    expect(Object.keys(gpu.services).sort()).toEqual(castpoolServices.map(([name]) => name).sort());
+    for (const [name, service] of Object.entries(gpu.services)) {
+      expect(service.devices, name).toEqual(['/dev/dri:/dev/dri']);
+      for (const key of Object.keys(service.environment ?? {})) expect(envRead).toContain(key);
+      const config = loadConfig({}, { CASTPOOL_GPU: service.environment?.CASTPOOL_GPU });
+      expect(config.gpu).toBe('require');
+    }
+  });
 });

@@ -17,6 +17,7 @@ function sample(type: unknown, name: string): { raw: string; expected: unknown }
   if (name === 'LOG_LEVEL') return { raw: 'debug', expected: 'debug' };
   if (name === 'NATS_URL') return { raw: 'nats://127.0.0.1:4999', expected: 'nats://127.0.0.1:4999' };
   if (name === 'HOST') return { raw: '127.0.0.2', expected: '127.0.0.2' };
+  if (name === 'CASTPOOL_GPU') return { raw: 'require', expected: 'require' };
   return {
     raw: `value-of-${name.toLowerCase()}-0123456789abcdef`,
     expected: `value-of-${name.toLowerCase()}-0123456789abcdef`,
@@ -44,6 +45,7 @@ describe('config from the environment', () => {
         'CASTPOOL_API_TOKENS',
         'CASTPOOL_DATA_DIR',
         'CASTPOOL_FLEET_SECRET',
+        'CASTPOOL_GPU',
         'CASTPOOL_INSPECT',
         'CASTPOOL_MAX_SESSIONS',
         'CASTPOOL_NODE_ID',

@@ -5,6 +5,7 @@ import puppeteer, { type Browser } from 'puppeteer-core';
 import { fromCallback, fromPromise } from 'xstate';
 import type { BrowserHostInput, RenderHz } from '../machines/browser-host.machine.js';
 import type { BrowserHandle } from '../machines/types.js';
+import { chromiumGpuFlags, type Gpu } from '../processes/gpu.js';
 import { handOver, launchAs } from './browser-user.js';
 import { CAPTURE_FLAGS, CaptureGrant } from './capture-grant.js';
 import type { ActorDeps } from './deps.js';
@@ -12,6 +13,12 @@ import { RequestGuard } from './request-guard.js';
 import { WarmPage } from './warm-page.js';
 
 /** Flags every castpool Chromium runs with; the network flags stop it calling home on a closed network. */
+/** castpool's switches adjusted for the host's GPU (software rendering without one). */
+function withGpu(flags: readonly string[], gpu: Gpu): string[] {
+  const { remove, add } = chromiumGpuFlags(gpu);
+  return [...flags.filter((flag) => !remove.includes(flag)), ...add];
+}
+
 export const CHROMIUM_FLAGS = [
   '--headless=new',
   '--disable-gpu',
@@ -120,7 +127,7 @@ async function launchOnce(
       pipe: true, // Chromium exits by itself when castpool dies and the pipe closes
       enableExtensions: true, // castpool's capture extension, loaded over the pipe below
       userDataDir,
-      args: [...CHROMIUM_FLAGS, ...how.extraArgs, ...deps.config.chromiumArgs],
+      args: [...withGpu(CHROMIUM_FLAGS, deps.gpu), ...how.extraArgs, ...deps.config.chromiumArgs],
       // puppeteer's --mute-audio would silence every tab's capture (audio sessions hear nothing).
       ignoreDefaultArgs: ['--headless', '--mute-audio'],
       defaultViewport: null,

@@ -3,6 +3,7 @@ import type { UrlPolicy } from '../access/url-policy.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { CpuGroups } from '../processes/cpu-groups.js';
+import type { Gpu } from '../processes/gpu.js';
 import type { ProcessTracker } from '../processes/tracker.js';
 import type { BrowserUser } from './browser-user.js';
 
@@ -18,4 +19,6 @@ export interface ActorDeps {
   metrics: Metrics;
   /** Who Chromium runs as and whether its sandbox is on (decided once at start; a failed sandbox turns it off). */
   browserUser: BrowserUser;
+  /** The host's GPU as castpool uses it (found once at start). */
+  gpu: Gpu;
 }

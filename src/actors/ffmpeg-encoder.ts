@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import type { Codec, Viewport } from '../machines/types.js';
 import { childEnv } from '../processes/child-env.js';
+import type { Gpu } from '../processes/gpu.js';
 import type { ProcessTracker } from '../processes/tracker.js';
 
 export interface EncoderOptions {
@@ -13,6 +14,8 @@ export interface EncoderOptions {
   rtpPort: number;
   ssrc: number;
   owner: string;
+  /** H.264 on the host's GPU (VA-API or NVENC) when there is one; VP8 stays in software. */
+  gpu?: Gpu;
 }
 
 const BOUNDARY = '--castpoolframe\r\nContent-Type: image/jpeg\r\nContent-Length: ';
@@ -21,27 +24,49 @@ const BOUNDARY = '--castpoolframe\r\nContent-Type: image/jpeg\r\nContent-Length:
 export function encoderArgs(o: EncoderOptions): string[] {
   const keyframes = `expr:gte(t,n_forced*${o.keyframeIntervalMs / 1000})`;
   const even = o.viewport.width % 2 === 0 && o.viewport.height % 2 === 0;
+  const hardware = o.codec === 'H264' && o.gpu && o.gpu.kind !== 'none' ? o.gpu : undefined;
+  // VA-API encodes frames uploaded to the device (NV12); NVENC takes system-memory frames.
+  const filters = [
+    ...(even ? [] : ['scale=trunc(iw/2)*2:trunc(ih/2)*2']),
+    ...(hardware?.kind === 'vaapi' ? ['format=nv12', 'hwupload'] : []),
+  ];
   const codecArgs =
-    o.codec === 'H264'
-      ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline']
-      : [
-          '-c:v',
-          'libvpx',
-          '-deadline',
-          'realtime',
-          '-cpu-used',
-          '8',
-          '-lag-in-frames',
-          '0',
-          '-auto-alt-ref',
-          '0',
-          '-error-resilient',
-          '1',
-        ];
+    hardware?.kind === 'vaapi'
+      ? ['-c:v', 'h264_vaapi', '-profile:v', 'constrained_baseline', '-bf', '0']
+      : hardware?.kind === 'nvenc'
+        ? [
+            '-c:v',
+            'h264_nvenc',
+            '-preset',
+            'p1',
+            '-tune',
+            'ull',
+            '-zerolatency',
+            '1',
+            '-profile:v',
+            'baseline',
+          ]
+        : o.codec === 'H264'
+          ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline']
+          : [
+              '-c:v',
+              'libvpx',
+              '-deadline',
+              'realtime',
+              '-cpu-used',
+              '8',
+              '-lag-in-frames',
+              '0',
+              '-auto-alt-ref',
+              '0',
+              '-error-resilient',
+              '1',
+            ];
   return [
     '-hide_banner',
     '-loglevel',
     'error',
+    ...(hardware?.kind === 'vaapi' ? ['-vaapi_device', hardware.device] : []),
     // Without these ffmpeg probes ~150 frames first: seconds of delay.
     '-probesize',
     '32',
@@ -62,9 +87,8 @@ export function encoderArgs(o: EncoderOptions): string[] {
     '-an',
     '-fps_mode',
     'passthrough',
-    ...(even ? [] : ['-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2']),
-    '-pix_fmt',
-    'yuv420p',
+    ...(filters.length > 0 ? ['-vf', filters.join(',')] : []),
+    ...(hardware?.kind === 'vaapi' ? [] : ['-pix_fmt', 'yuv420p']),
     ...codecArgs,
     '-b:v',
     `${o.bitrateKbps}k`,

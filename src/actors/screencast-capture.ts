@@ -105,6 +105,7 @@ export class ScreencastPipeline {
         rtpPort: (this.socket as Socket).address().port,
         ssrc: randomInt(1, 2 ** 31),
         owner: sessionId,
+        gpu: this.deps.gpu,
       },
       this.deps.processes,
       () => this.pump(),

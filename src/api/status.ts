@@ -87,6 +87,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{
     recordingBytes: () => castpool.recordingSpace.totalBytes,
     degraded: () => info.summary().degraded,
     memoryBudgetBytes: () => castpool.config.supervision.memoryBudgetMb * 1024 * 1024,
+    gpuKind: castpool.gpu.kind,
     leaseAgeSeconds: () => nats.leaseAgeSeconds(),
   });
 

@@ -69,6 +69,14 @@ export class NodeInfo {
     return browsers;
   }
 
+  /** The GPU castpool uses (kind none: software, with why). */
+  gpu() {
+    const { gpu } = this.castpool;
+    return gpu.kind === 'none'
+      ? { kind: gpu.kind, reason: gpu.reason }
+      : { kind: gpu.kind, device: gpu.device, encoder: gpu.encoder };
+  }
+
   /** The pool's capture budget and every watched session's share of it. */
   captureBudget() {
     const context = this.context;
@@ -105,6 +113,7 @@ export class NodeInfo {
       sessionsByState: this.sessionsByState(),
       shuttingDown: context.shuttingDown,
       degraded: isDegraded(context),
+      gpu: this.gpu(),
       memory: {
         browsersPssMb: Math.round(browsersPss),
         budgetMb: this.castpool.config.supervision.memoryBudgetMb,

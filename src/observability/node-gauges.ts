@@ -22,6 +22,8 @@ export interface NodeGaugeSource {
   degraded(): boolean;
   /** `supervision.memoryBudgetMb` in bytes (0: no budget). */
   memoryBudgetBytes(): number;
+  /** The GPU castpool uses: none, vaapi or nvenc. */
+  gpuKind: string;
   /** Seconds since this node's fleet lease was renewed; undefined before the first renewal. */
   leaseAgeSeconds(): number | undefined;
 }
@@ -116,6 +118,15 @@ export function registerNodeGauges(registry: Registry, source: NodeGaugeSource):
     registers: [registry],
     collect() {
       this.set(source.degraded() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'castpool_gpu',
+    help: 'The GPU castpool found at start and uses (kind: none, vaapi, nvenc): always 1',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.set({ kind: source.gpuKind }, 1);
     },
   });
   new Gauge({

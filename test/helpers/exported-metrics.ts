@@ -14,6 +14,7 @@ export async function exportedMetricNames(): Promise<Set<string>> {
     recordingBytes: () => 0,
     degraded: () => false,
     memoryBudgetBytes: () => 1,
+    gpuKind: 'none',
     leaseAgeSeconds: () => 1,
   });
   const names = new Set<string>();
