@@ -64,8 +64,10 @@ export async function buildApp(config: Config, logStream?: { write(line: string)
     : undefined;
   const castpool = createCastpool(config, app.log, inspection?.inspect);
   const commands = new Commands(castpool);
-  // Links and leases name this node by its public URL, else the address it listens on.
+  // Leases name this node as the others reach it: its advertised URL, its public URL, else the address
+  // it listens on.
   const selfUrl = () => {
+    if (config.advertiseUrl) return config.advertiseUrl;
     if (config.publicUrl) return config.publicUrl.replace(/\/$/, '');
     const address = app.server.address();
     if (address && typeof address === 'object') {

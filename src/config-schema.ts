@@ -17,6 +17,11 @@ export const ConfigSchema = Type.Object({
     description:
       'Base URL used in links (links, WHEP Location, viewUrl); empty = the request Host when trusted, else the listen address.',
   }),
+  advertiseUrl: Type.String({
+    pattern: '^(https?://[^\\s/]+)?$',
+    description:
+      'How the other nodes of a fleet reach this one (CDP relays), e.g. http://castpool-1:8000 (env CASTPOOL_ADVERTISE_URL); empty = publicUrl, else the listen address (not usable when that is a wildcard such as 0.0.0.0).',
+  }),
   trustedHosts: Type.Array(Type.String({ minLength: 1 }), {
     description:
       'Host names whose Host header links may echo when publicUrl is empty (others get the listen address).',

@@ -54,6 +54,8 @@ describe('compose.yml', () => {
         expect(envRead, `${name}: ${key} is not read by castpool`).toContain(key);
       ids.add(env.CASTPOOL_NODE_ID as string);
       expect(env.HOST).toBe('0.0.0.0');
+      // Listening on every address, it tells the other node where it is (CDP relays): its own service.
+      expect(env.CASTPOOL_ADVERTISE_URL).toBe(`http://${name}:${env.PORT}`);
       // Beyond loopback castpool needs API tokens, and a fleet needs one shared secret: both required.
       expect(env.CASTPOOL_API_TOKEN).toMatch(/^\$\{CASTPOOL_API_TOKEN:\?/);
       expect(env.CASTPOOL_FLEET_SECRET).toMatch(/^\$\{CASTPOOL_FLEET_SECRET:\?/);

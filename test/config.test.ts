@@ -18,6 +18,7 @@ function sample(type: unknown, name: string): { raw: string; expected: unknown }
   if (name === 'NATS_URL') return { raw: 'nats://127.0.0.1:4999', expected: 'nats://127.0.0.1:4999' };
   if (name === 'HOST') return { raw: '127.0.0.2', expected: '127.0.0.2' };
   if (name === 'CASTPOOL_GPU') return { raw: 'require', expected: 'require' };
+  if (name === 'CASTPOOL_ADVERTISE_URL') return { raw: 'http://node-a:8000', expected: 'http://node-a:8000' };
   return {
     raw: `value-of-${name.toLowerCase()}-0123456789abcdef`,
     expected: `value-of-${name.toLowerCase()}-0123456789abcdef`,
@@ -40,6 +41,7 @@ describe('config from the environment', () => {
   it('derives every documented variable from the schema, CASTPOOL_DATA_DIR included', () => {
     expect(bindings.map((b) => b.name).sort()).toEqual(
       [
+        'CASTPOOL_ADVERTISE_URL',
         'CASTPOOL_ALLOW_ANONYMOUS_REMOTE',
         'CASTPOOL_API_TOKEN',
         'CASTPOOL_API_TOKENS',

@@ -3,6 +3,8 @@ import type { Config } from '../config.js';
 import { fleetKeyMaterial } from './fleet-key.js';
 
 const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
+/** Every address of the host: not an address another node can dial. */
+const WILDCARD_HOST = /^(0\.0\.0\.0|::|\[::\])$/;
 
 /**
  * What a configuration risks, said once at start: `refusal` stops the service (a listener other
@@ -58,6 +60,10 @@ export function startupChecks(config: Config): { refusal?: string; warnings: str
       `no fleet key (fleet.secret, API tokens): saved contexts are kept on this node's disk only (${join(config.dataDir, 'contexts')}), sealed with a key file beside them`,
     );
   }
+  if (config.nats.enabled && WILDCARD_HOST.test(config.host) && !config.advertiseUrl && !config.publicUrl)
+    warnings.push(
+      `castpool listens on ${config.host} without advertiseUrl (CASTPOOL_ADVERTISE_URL) or publicUrl: the other nodes of a fleet cannot relay CDP clients to it (they would reach themselves)`,
+    );
   const media = webrtcCheck(config);
   if (media.refusal) return { refusal: media.refusal, warnings };
   warnings.push(...media.warnings);

@@ -86,6 +86,27 @@ const tone = `<!doctype html><html><head><title>tone</title>
   }, period);
 </script></body></html>`;
 
+/**
+ * Plays a looping 440 Hz tone from an <audio> element (a WAV made in the page), as real pages play
+ * sound: it starts on the first click (Chromium's autoplay policy); window.playing says whether it plays.
+ */
+const mediaSound = `<!doctype html><html><head><title>media sound</title></head>
+<body style="margin:0;height:100vh;background:#345"><audio id="a" loop></audio><script>
+  const rate = 48000, samples = rate;
+  const wav = new DataView(new ArrayBuffer(44 + samples * 2));
+  const text = (at, s) => [...s].forEach((c, i) => wav.setUint8(at + i, c.charCodeAt(0)));
+  text(0, 'RIFF'); wav.setUint32(4, 36 + samples * 2, true); text(8, 'WAVEfmt ');
+  wav.setUint32(16, 16, true); wav.setUint16(20, 1, true); wav.setUint16(22, 1, true);
+  wav.setUint32(24, rate, true); wav.setUint32(28, rate * 2, true); wav.setUint16(32, 2, true);
+  wav.setUint16(34, 16, true); text(36, 'data'); wav.setUint32(40, samples * 2, true);
+  for (let i = 0; i < samples; i++) wav.setInt16(44 + i * 2, Math.sin(2 * Math.PI * 440 * i / rate) * 16000, true);
+  const audio = document.getElementById('a');
+  audio.src = URL.createObjectURL(new Blob([wav.buffer], { type: 'audio/wav' }));
+  window.playing = false;
+  audio.onplaying = () => { window.playing = true; };
+  document.addEventListener('click', () => audio.play());
+</script></body></html>`;
+
 /** A page of one colour, all over: what a viewer sees tells which page (or outcome) is shown. */
 export const paint = (hex: string, title = `paint ${hex}`) =>
   `<!doctype html><html><head><title>${title}</title></head><body style="margin:0;height:100vh;background:#${hex}"></body></html>`;
@@ -141,7 +162,7 @@ const dialogPages: Record<string, string> = {
   </script></body>`,
 };
 
-/** A local server for the pages sessions open: /animated, /static, /other, /rare, /control, /tone (beeps),
+/** A local server for the pages sessions open: /animated, /static, /other, /rare, /control, /tone (beeps), /media-sound,
  * /paint/<rrggbb>[?forbid-capture], /dialog/{confirm,prompt,alert,leave,permissions,upload,widgets}, /hang (never answers),
  * /endless (a document that never finishes loading),
  * /opens?url=[&count=n] (window.open, n times), /blank-link?url= (a target=_blank click), /signed-in (HTTP Basic),
@@ -164,6 +185,7 @@ export async function startTestPages(): Promise<{
       '/stateful': stateful,
       '/control': control,
       '/tone': tone,
+      '/media-sound': mediaSound,
     };
     if (path === '/redirect-to') {
       // An open redirect, as real sites have: to wherever ?url= says.

@@ -94,6 +94,33 @@ describe('the page’s sound (audio: true, tab capture)', () => {
     expect(loud?.samples).toBeGreaterThan(first?.samples ?? 0);
   });
 
+  it("carries a page's own <audio> element too, once a viewer's click lets it play", async () => {
+    const created = await castpool.api('POST', '/api/sessions', {
+      url: pages.url('/media-sound'),
+      viewport: { width: 640, height: 360 },
+      audio: true,
+    });
+    expect(created.status).toBe(201);
+    const id = created.json.id as string;
+    cleanup.push(() => castpool.api('DELETE', `/api/sessions/${id}`));
+    const view = await openViewPage(viewers, created.json.links.view);
+    cleanup.push(() => view.close());
+    await until(
+      () => viewerStats(view),
+      (s) => s.framesDecoded > 0 && s.control === 'open',
+      20_000,
+    );
+    await view.click('#sound'); // unmuted: the player's counters measure what it plays
+    const box = await view.$eval('#video', (video) => video.getBoundingClientRect().toJSON());
+    await view.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    const loud = await until(
+      () => receivedAudio(view),
+      (a) => (a?.energy ?? 0) > 0.01,
+      15_000,
+    );
+    expect(loud?.energy).toBeGreaterThan(0.01);
+  });
+
   it('keeps picture and sound together: every beep is seen and heard, the offset measured', async () => {
     const { view } = await watchTone({ audio: true }, 1000);
     const box = await view.$eval('#video', (video) => video.getBoundingClientRect().toJSON());

@@ -111,6 +111,11 @@ describe('input budget', () => {
   });
 });
 
+const allowedRemote = (base: ReturnType<typeof loadConfig>) => ({
+  host: '0.0.0.0',
+  auth: { ...base.auth, allowAnonymousRemote: true },
+});
+
 describe('start-up defaults', () => {
   it('refuses a remote bind without tokens unless allowed, and says what it risks', () => {
     const base = loadConfig({}, {});
@@ -139,7 +144,13 @@ describe('start-up defaults', () => {
     expect(
       startupChecks({ ...base, host: '0.0.0.0', auth: { ...base.auth, allowAnonymousRemote: true } })
         .warnings,
-    ).toHaveLength(2);
+    ).toHaveLength(3);
+    // On every address, the other nodes of a fleet need to be told where it is (CDP relays).
+    expect(allowed.warnings.join()).toMatch(/without advertiseUrl \(CASTPOOL_ADVERTISE_URL\)/);
+    const advertised = startupChecks({ ...base, ...allowedRemote(base), advertiseUrl: 'http://node-a:8000' });
+    expect(advertised.warnings.join()).not.toMatch(/advertiseUrl/);
+    const alone = startupChecks({ ...base, ...allowedRemote(base), nats: { ...base.nats, enabled: false } });
+    expect(alone.warnings.join()).not.toMatch(/advertiseUrl/);
     const withTokens = {
       ...base,
       host: '0.0.0.0',
