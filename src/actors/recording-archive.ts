@@ -5,6 +5,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { RecordingRecord } from '../machines/types.js';
 import { recordingFormat } from '../media/recording-format.js';
+import { isRunning } from '../processes/leftovers.js';
 import type { RecordingSpace } from './recording-space.js';
 
 const SESSION_DIR = /^[A-Za-z0-9_-]{1,64}$/;
@@ -30,15 +31,6 @@ const StoredRecording = Type.Object(
   { additionalProperties: false },
 );
 type StoredRecording = Static<typeof StoredRecording>;
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Recordings outlive their session: files under `<dataDir>/recordings/<session>/` with a record beside

@@ -8,7 +8,8 @@ import { join } from 'node:path';
  */
 const PROFILE = /^(?:b|d|r|nats)-(\d+)-/;
 
-function isRunning(pid: number): boolean {
+/** Whether a process with this PID runs (signal 0 checks without sending anything). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,35 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { negotiateViewer } from '../../src/actors/viewer-peer.js';
-import { opusCodec } from '../../src/media/audio-fanout.js';
-import { chooseCodec, H264_BASELINE_FMTP } from '../../src/media/sdp.js';
-
-/** A player's offer with its audio section first, as most WHEP players make it. */
-async function audioFirstOffer(): Promise<string> {
-  const player = new RTCPeerConnection({
-    iceServers: [],
-    codecs: {
-      video: [
-        new RTCRtpCodecParameters({
-          mimeType: 'video/H264',
-          clockRate: 90000,
-          parameters: H264_BASELINE_FMTP,
-        }),
-      ],
-      audio: [opusCodec()],
-    },
-  });
-  player.addTransceiver('audio', { direction: 'recvonly' });
-  player.addTransceiver('video', { direction: 'recvonly' });
-  await player.setLocalDescription(await player.createOffer());
-  const sdp = player.localDescription?.sdp ?? '';
-  await player.close();
-  return sdp;
-}
+import { chooseCodec } from '../../src/media/sdp.js';
+import { playerOffer } from '../helpers/werift-player.js';
 
 describe('a viewer whose player offers audio before video', () => {
   it('gets its picture, keyframe requests and reports on the video sender, its sound on the audio one', async () => {
-    const sdp = await audioFirstOffer();
+    const sdp = await playerOffer({ audioFirst: true });
     expect(sdp.indexOf('m=audio')).toBeLessThan(sdp.indexOf('m=video'));
     const offer = {
       viewerId: 'v',

@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { negotiateViewer } from '../../src/actors/viewer-peer.js';
 import { iceServerLinks, iceServersFor } from '../../src/media/ice-servers.js';
-import { chooseCodec, H264_BASELINE_FMTP } from '../../src/media/sdp.js';
+import { chooseCodec } from '../../src/media/sdp.js';
+import { playerOffer } from '../helpers/werift-player.js';
 
 const turn = { urls: ['turn:198.18.2.2:3478?transport=udp'], secret: 's3cret', ttlSeconds: 600 };
 
@@ -44,27 +44,6 @@ describe('ICE servers for viewers', () => {
     ]);
   });
 });
-
-async function playerOffer() {
-  const player = new RTCPeerConnection({
-    iceServers: [],
-    codecs: {
-      video: [
-        new RTCRtpCodecParameters({
-          mimeType: 'video/H264',
-          clockRate: 90000,
-          parameters: H264_BASELINE_FMTP,
-        }),
-      ],
-      audio: [],
-    },
-  });
-  player.addTransceiver('video', { direction: 'recvonly' });
-  await player.setLocalDescription(await player.createOffer());
-  const sdp = player.localDescription?.sdp ?? '';
-  await player.close();
-  return sdp;
-}
 
 const candidates = (sdp: string) =>
   [...sdp.matchAll(/^a=candidate:\S+ \d+ (\w+) \d+ \S+ (\d+) typ host(?: tcptype (\w+))?/gm)].map((m) => ({

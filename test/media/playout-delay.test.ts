@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  RTCPeerConnection,
-  RTCRtpCodecParameters,
-  RTCRtpHeaderExtensionParameters,
-  RtpHeader,
-  RtpPacket,
-} from 'werift';
+import { RtpHeader, RtpPacket } from 'werift';
 import { negotiateViewer } from '../../src/actors/viewer-peer.js';
 import { PLAYOUT_DELAY_URI, playoutDelayPayload } from '../../src/media/playout-delay.js';
-import { chooseCodec, H264_BASELINE_FMTP } from '../../src/media/sdp.js';
+import { chooseCodec } from '../../src/media/sdp.js';
+import { weriftPlayer } from '../helpers/werift-player.js';
 
 describe('the playout-delay payload', () => {
   it('packs minimum and maximum as 12-bit counts of 10 ms', () => {
@@ -21,28 +16,7 @@ describe('the playout-delay payload', () => {
 });
 
 /** A receive-only werift player that offers the playout-delay extension, as Chromium does. */
-async function player() {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    codecs: {
-      video: [
-        new RTCRtpCodecParameters({
-          mimeType: 'video/H264',
-          clockRate: 90000,
-          parameters: H264_BASELINE_FMTP,
-        }),
-      ],
-      audio: [],
-    },
-    headerExtensions: {
-      video: [new RTCRtpHeaderExtensionParameters({ id: 1, uri: PLAYOUT_DELAY_URI })],
-      audio: [],
-    },
-  });
-  const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
-  await pc.setLocalDescription(await pc.createOffer());
-  return { pc, transceiver, offer: pc.localDescription?.sdp ?? '' };
-}
+const player = () => weriftPlayer({ extensions: [PLAYOUT_DELAY_URI] });
 
 /** What the player receives of a few packets castpool's viewer peer writes (max playout delay given). */
 async function receivedExtensions(maxPlayoutDelayMs: number) {
